@@ -1,0 +1,1 @@
+# plugins/virtio-admin/local.mk
