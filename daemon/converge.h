@@ -1,0 +1,270 @@
+/*
+ * converge.h: when to stop pre-copy. Pure policy: numbers in, one decision
+ * out; no I/O, no clocks (time is an input), no globals. The engine owns a
+ * struct converge per outgoing job and calls converge_decide() once per
+ * pre-copy iteration; a recorded sequence of observations replays to the
+ * same decisions.
+ *
+ * The engine's loop on the source (the order the fields below assume):
+ *
+ *	bulk copy (optional), then per iteration i = 1, 2, ...:
+ *		send the dirty set (minus hot pages while defer_hot is set)
+ *		read write records (OR into the dirty bitmaps)  -> obs
+ *		d = converge_decide(c, &obs)
+ *		ITERATE / REQUEST_BANDWIDTH / DEFER_HOT / RAMP_DOWNTIME:
+ *			wait d.delay_ms (rewrites coalesce), read again, loop
+ *		SWITCHOVER / FORCE_SWITCHOVER: stop, final read, send the
+ *			remaining pages (hot ones too) and the device state
+ *		ABORT: roll back with d.reason
+ *
+ * Two policies behind the same call, chosen per job (MigrationPolicy
+ * .convergence), so both run on the same workload:
+ *
+ * ADAPTIVE predicts the downtime of switching over now as
+ *
+ *	cost + (remaining + deferred + state + unseen) / bandwidth
+ *
+ *   cost	 stop + final state read + destination state write + resume,
+ *		 measured (obs.switch_cost_ms) or, before any measurement,
+ *		 CONVERGE_COST_FIXED_MS + state / CONVERGE_LOAD_BPS: the
+ *		 mlx5 figure (300 MB of state, 1480 ms of destination load,
+ *		 about 200 MB/s) that QEMU's estimate leaves out.
+ *   unseen	 pages the device dirties between the last read and the
+ *		 stop: the fitted growth curve D(t) = a t^k of distinct pages
+ *		 per read interval, at t = read age + CONVERGE_STOP_WINDOW_MS
+ *		 (the dirty-rate EWMA times t while no curve is fitted).
+ *   bandwidth	 min(EWMA, last sample, share): a collapse shows at once,
+ *		 a recovery only as it is confirmed. No measurement means no
+ *		 prediction: it never switches over on no data (unless there
+ *		 is nothing at all to move).
+ *
+ * and climbs an escalation ladder only when progress stalls:
+ *
+ *   stall	remaining bytes (remaining + deferred + unseen) at
+ *		iteration boundaries stay within CONVERGE_STALL_MARGIN_PCT (4 %,
+ *		KubeVirt's) of their best value for a window of at least
+ *		CONVERGE_STALL_MIN_ITERS iterations and
+ *		clamp(2 x bulk time, 500 ms, 40 s) where bulk time = memory
+ *		total / bandwidth: KubeVirt's 40 s is sized for GiBs of RAM at
+ *		400 ms polls; a 128 MiB VF at 1 GB/s must decide within a
+ *		second or so, and 5 iterations let an alpha=0.4 EWMA settle
+ *		(1 - 0.6^5 = 92 %). A dirty rate at or above the bandwidth for
+ *		CONVERGE_FAST_STALL_ITERS iterations in a row is a stall at
+ *		once (iterating cannot converge). Each escalation restarts the
+ *		window, so the next rung is taken only if this one did not help.
+ *   rung 1	REQUEST_BANDWIDTH: need_bps for the scheduler, once, if the
+ *		share is below it and the job's own limit allows more.
+ *   rung 2	DEFER_HOT, once, if hot pages (dirty in two reads in a row)
+ *		are at least CONVERGE_HOT_MIN_PCT of a read: stop resending
+ *		them every round; they count in the prediction.
+ *   rung 3	RAMP_DOWNTIME: the target rises linearly in
+ *		CONVERGE_RAMP_STEPS (7, KubeVirt's) steps from max_downtime to
+ *		downtime_ceiling, not before iteration CONVERGE_RAMP_FIRST_ITER
+ *		(3, KubeVirt's), one step per stall window. Stall-driven rather
+ *		than by wall clock (Nova: 75 s/GiB, KubeVirt: 10 s) so that a
+ *		migration that still makes progress keeps its low target and
+ *		one that stalls reaches the ceiling in 7 short windows
+ *		(about 3.5 s for a 128 MiB VF), not minutes.
+ *   rung 4	at the completion timeout, at max_iterations, or on a stall
+ *		with nothing left to try: FORCE_SWITCHOVER if timeout_action
+ *		allows it and the prediction is within forced_downtime_ms
+ *		(0: 2 x ceiling), preferring a local minimum of remaining bytes
+ *		(waits at most CONVERGE_FORCE_GRACE_ITERS iterations for one);
+ *		otherwise ABORT with the reason.
+ *
+ *   delay	iterate at once while the dirty set grows linearly with the
+ *		read interval (k >= CONVERGE_LINEAR_K, e.g. a streaming ring)
+ *		or no curve is known; when it grows sub-linearly (a hot set
+ *		rewritten: sending sooner resends pages about to be rewritten)
+ *		and the prediction is not close (> 2 x target), wait so the
+ *		next read interval reaches the target, at most
+ *		CONVERGE_MAX_DELAY_MS and a tenth of the time left. Close to
+ *		the target it never waits: a longer interval means a bigger
+ *		final set.
+ *
+ * BASELINE is QEMU's rule (migration_iteration_run): switch over when
+ * pending < bandwidth of the last iteration (no smoothing) x max_downtime,
+ * or pending == 0; pending includes the device state (QEMU adds the VFIO
+ * stop-copy size). No load-time term, no unseen dirtying, no hot-set
+ * deferral, no stall detection, no ramp, no delay. It obeys the completion
+ * timeout and max_iterations like ADAPTIVE (force or abort).
+ *
+ * EWMA weights: bandwidth alpha 0.4 (KubeVirt's stall detector); dirty
+ * rate alpha 0.5, and the prediction uses max(EWMA, last sample): a burst
+ * counts at once and decays by half per quiet read.
+ */
+#ifndef VMIG_CONVERGE_H
+#define VMIG_CONVERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONVERGE_DEFAULT_DOWNTIME_MS	300	/* QEMU's downtime-limit */
+#define CONVERGE_BW_ALPHA		0.4
+#define CONVERGE_DIRTY_ALPHA		0.5
+#define CONVERGE_MIN_SAMPLE_US		10000	/* shorter sends accumulate */
+#define CONVERGE_MIN_SAMPLE_BYTES	(1024 * 1024)
+#define CONVERGE_COST_FIXED_MS		20	/* default stop + resume */
+#define CONVERGE_LOAD_BPS		200000000ULL /* default state load */
+#define CONVERGE_STOP_WINDOW_MS		10	/* decision -> device stopped */
+#define CONVERGE_STALL_MARGIN_PCT	4
+#define CONVERGE_STALL_MIN_ITERS	5
+#define CONVERGE_STALL_MIN_MS		500
+#define CONVERGE_STALL_MAX_MS		40000
+#define CONVERGE_FAST_STALL_ITERS	3
+#define CONVERGE_HOT_MIN_PCT		10
+#define CONVERGE_RAMP_STEPS		7
+#define CONVERGE_RAMP_FIRST_ITER	3
+#define CONVERGE_FORCE_GRACE_ITERS	3
+#define CONVERGE_LINEAR_K		0.85
+#define CONVERGE_MAX_DELAY_MS		1000
+#define CONVERGE_HIST			8	/* reads kept for the growth fit */
+#define CONVERGE_REASON_MAX		256
+
+enum converge_kind {
+	CONVERGE_KIND_ADAPTIVE = 0,	/* = CONVERGE_ADAPTIVE in vmig.proto */
+	CONVERGE_KIND_BASELINE = 1,	/* = CONVERGE_BASELINE */
+};
+
+enum converge_action {
+	CONVERGE_ITERATE = 0,		/* another round after delay_ms */
+	CONVERGE_SWITCHOVER,		/* predicted downtime <= target */
+	CONVERGE_REQUEST_BANDWIDTH,	/* iterate; ask the scheduler for need_bps */
+	CONVERGE_DEFER_HOT,		/* iterate; skip hot pages from now on */
+	CONVERGE_RAMP_DOWNTIME,		/* iterate; target_ms was raised */
+	CONVERGE_FORCE_SWITCHOVER,	/* bounded forced stop-and-copy */
+	CONVERGE_ABORT,			/* give up: reason says why */
+};
+
+/* The job's MigrationPolicy, proto defaults not yet applied (0 = default). */
+struct converge_policy {
+	enum converge_kind kind;
+	uint32_t	max_downtime_ms;	/* 0: 300 */
+	uint32_t	downtime_ceiling_ms;	/* 0: no ramp */
+	uint32_t	completion_timeout_s;	/* 0: none */
+	int		timeout_force;		/* TIMEOUT_FORCE_SWITCHOVER */
+	uint32_t	forced_downtime_ms;	/* 0: 2 x ceiling */
+	uint32_t	max_iterations;		/* 0: no limit */
+	uint64_t	bandwidth_limit_bps;	/* job's own limit, 0: none */
+};
+
+/* What the engine saw in the iteration that just ended. */
+struct converge_obs {
+	uint32_t	iteration;	/* 1 = first decision (after bulk copy) */
+	uint64_t	now_ms;		/* since job start */
+	uint64_t	iter_ms;	/* duration of the iteration just ended */
+
+	/* The write-record read just done (all since the previous read). */
+	uint64_t	read_interval_ms; /* since the previous read (0: first) */
+	uint64_t	read_age_ms;	/* since this read (0: read, then decide) */
+	uint64_t	written_bytes;	/* bytes the device reported written */
+	uint64_t	new_pages;	/* distinct pages dirtied in the interval */
+	uint64_t	records;	/* write records (or bitmap words) read */
+	uint64_t	hot_pages;	/* dirty in this read and the previous one */
+
+	/* The dirty set after the read. */
+	uint64_t	dirty_pages;	/* to send in the next round */
+	uint64_t	deferred_pages;	/* hot pages held back for stop-copy */
+	uint32_t	page_size;	/* 0: 4096 */
+	uint64_t	total_bytes;	/* memory total (regions) */
+
+	/* The send of the iteration just ended. */
+	uint64_t	sent_bytes;
+	uint64_t	send_us;	/* 0: nothing was sent (no sample) */
+	uint64_t	share_bps;	/* scheduler's share, 0: unlimited */
+
+	/* Device. */
+	uint64_t	state_bytes;	/* pending state at stop-copy */
+	uint64_t	switch_cost_ms;	/* stop+read+load+resume, see below */
+	int		switch_cost_measured; /* 0: an estimate or 0 (default) */
+};
+
+/* One decision with the numbers that led to it (vmig.proto Decision). */
+struct converge_decision {
+	enum converge_action action;
+	uint32_t	iteration;
+	uint64_t	at_ms;
+	uint64_t	delay_ms;		/* iterating: wait before the read */
+	uint64_t	need_bps;		/* bandwidth that would meet target */
+	int		defer_hot;		/* sticky: skip hot pages in pre-copy */
+	int		near_switchover;	/* for the scheduler */
+	uint64_t	predicted_downtime_ms;	/* UINT64_MAX: cannot predict */
+	uint64_t	dirty_rate_bps;
+	uint64_t	bandwidth_bps;
+	uint64_t	remaining_bytes;	/* to move at switchover, w/o state */
+	uint32_t	target_ms;		/* current target (after ramps) */
+	uint32_t	forced_bound_ms;
+	char		reason[CONVERGE_REASON_MAX];
+};
+
+/*
+ * Per-job state. Callers embed it and treat the fields as private: they
+ * are here so it needs no allocation and tests can build one on the stack.
+ */
+struct converge {
+	struct converge_policy pol;	/* defaults applied */
+	uint32_t	target_ms;
+	uint32_t	ceiling_ms;
+	uint32_t	forced_ms;
+	uint32_t	ramp_step;
+	int		asked_bw;
+	int		defer_hot;
+
+	/* Bandwidth, bytes per ms. */
+	double		bw_ewma;
+	double		bw_last;
+	int		have_bw;
+	uint64_t	acc_bytes;	/* short sends, accumulated */
+	uint64_t	acc_us;
+	double		last_bw_raw;	/* baseline: last iteration as is */
+
+	/* Dirty rate, bytes per ms. */
+	double		dirty_ewma;
+	double		dirty_last;
+	int		have_dirty;
+	uint64_t	dacc_bytes;
+	uint64_t	dacc_ms;
+
+	/* Growth fit: distinct pages per read interval. */
+	double		hist_t[CONVERGE_HIST];
+	double		hist_p[CONVERGE_HIST];
+	unsigned int	nhist;
+	unsigned int	hist_next;
+	int		growth_known;
+	double		growth_k;
+	double		growth_a;
+	double		hot_frac;	/* of the last read */
+
+	/* Stall detection (adaptive). */
+	uint64_t	best_bytes;
+	uint64_t	win_start_ms;
+	uint32_t	win_start_iter;
+	uint32_t	fast_stall;
+	int		stalled;
+
+	/* Terminal (timeout / limit / exhausted): waiting for a minimum. */
+	int		terminal;
+	uint32_t	terminal_iter;
+	char		terminal_why[96];
+	uint64_t	prev_bytes[3];	/* recent remaining bytes, newest first */
+	unsigned int	nprev;
+
+	uint32_t	decisions;
+	struct converge_decision last;
+};
+
+void	 converge_init(struct converge *, const struct converge_policy *);
+/* SetJobPolicy mid-job: new limits, keeps measurements and ramp progress. */
+void	 converge_set_policy(struct converge *, const struct converge_policy *);
+/* One decision per iteration; *d is fully written. Returns d->action. */
+enum converge_action converge_decide(struct converge *,
+	    const struct converge_obs *, struct converge_decision *d);
+
+const char *converge_action_name(enum converge_action);	/* "iterate", ... */
+const char *converge_kind_name(enum converge_kind);	/* "adaptive", ... */
+/* Non-zero for actions after which the engine runs another round. */
+int	 converge_action_iterates(enum converge_action);
+/* Non-zero for SWITCHOVER and FORCE_SWITCHOVER. */
+int	 converge_action_switches(enum converge_action);
+
+#endif /* VMIG_CONVERGE_H */
