@@ -1,4 +1,20 @@
 # daemon/data.mk: the data plane — page sets, guest memory, stream frames,
 # the nng peer link, page transfer, the bandwidth token bucket.
-noinst_HEADERS += daemon/pageset.h daemon/memory.h daemon/frame.h \
-	daemon/stream.h daemon/xfer.h daemon/tbucket.h
+libvmig_a_SOURCES += daemon/pageset.c daemon/pageset.h \
+	daemon/memory.c daemon/memory.h \
+	daemon/frame.c daemon/frame.h \
+	daemon/stream.c daemon/stream.h \
+	daemon/xfer.c daemon/xfer.h \
+	daemon/tbucket.c daemon/tbucket.h
+
+if HAVE_CRITERION
+DATA_TESTS = test/unit/test_pageset
+check_PROGRAMS += $(DATA_TESTS)
+TESTS += $(DATA_TESTS)
+DATA_TEST_CPPFLAGS = $(libvmig_a_CPPFLAGS)
+DATA_TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+DATA_TEST_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+test_unit_test_pageset_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_pageset_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_pageset_LDADD = $(DATA_TEST_LDADD)
+endif
