@@ -7,14 +7,24 @@ libvmig_a_SOURCES += daemon/pageset.c daemon/pageset.h \
 	daemon/xfer.c daemon/xfer.h \
 	daemon/tbucket.c daemon/tbucket.h
 
+# Unit tests (Criterion), each linking the real modules from libvmig.a.
 if HAVE_CRITERION
-DATA_TESTS = test/unit/test_pageset
-check_PROGRAMS += $(DATA_TESTS)
-TESTS += $(DATA_TESTS)
+DATA_TESTS =
 DATA_TEST_CPPFLAGS = $(libvmig_a_CPPFLAGS)
 DATA_TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 DATA_TEST_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+DATA_TESTS += test/unit/test_pageset
 test_unit_test_pageset_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_pageset_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_pageset_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_memory
+test_unit_test_memory_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_memory_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_memory_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_frame
+test_unit_test_frame_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_frame_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_frame_LDADD = $(DATA_TEST_LDADD)
+check_PROGRAMS += $(DATA_TESTS)
+TESTS += $(DATA_TESTS)
 endif

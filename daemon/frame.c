@@ -8,7 +8,7 @@
  * limit. Validation compares a decoded frame with the layout the
  * destination prepared and writes nothing.
  */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <stdarg.h>

@@ -6,7 +6,7 @@
  * the region and its path, because the person reading the error has to find
  * the wrong line of a request among several regions.
  */
-#include "config.h"
+#include <config.h>
 
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -6,7 +6,7 @@
  * popcount. The tail bits of the last word stay zero so whole-word
  * operations need no masking.
  */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,19 +5,19 @@
  * loop: the socket's receive and send pollable fds (level-triggered: drain
  * to EAGAIN, watch the send fd only while something waits for room), and an
  * eventfd the pipe notify callback writes (it runs on an nng thread and
- * only touches the few fields under s->mtx). So every callback the engine
+ * only touches a few atomic fields). So every callback the engine
  * gets runs on the loop thread.
  *
  * Callbacks may close the stream: s->busy counts the loop handlers running
  * for this stream and stream_close() inside one only marks it; the
  * outermost handler frees it on the way out.
  */
-#include "config.h"
+#include <config.h>
 
 #include <sys/eventfd.h>
 
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +57,10 @@ struct stream {
 	int		 notify_fd;
 	int		 send_watched;
 
-	/* Written by nng's pipe callback: under mtx. */
-	pthread_mutex_t	 mtx;
-	uint32_t	 pipe_id;	/* the first pipe: our peer */
-	int		 pipe_up;
-	int		 pipe_down;
+	/* Written by nng's pipe callback on its threads: atomics only. */
+	_Atomic uint32_t pipe_id;	/* the first pipe: our peer */
+	atomic_int	 pipe_up;
+	atomic_int	 pipe_down;
 
 	int		 connected;
 	int		 closed;	/* no more delivery, no more sends */
@@ -247,10 +246,8 @@ stream_pipe_state(struct stream *s, int *down)
 {
 	int	 up;
 
-	pthread_mutex_lock(&s->mtx);
-	up = s->pipe_up;
-	*down = s->pipe_down;
-	pthread_mutex_unlock(&s->mtx);
+	up = atomic_load(&s->pipe_up);
+	*down = atomic_load(&s->pipe_down);
 	if (up && !s->connected && !s->closed) {
 		s->connected = 1;
 		log_debug("%s: %s: peer connected", __func__, s->url);
@@ -350,15 +347,14 @@ stream_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct stream	*s = arg;
 	uint64_t	 one = 1;
-	uint32_t	 id = (uint32_t)nng_pipe_id(p);
+	uint32_t	 id = (uint32_t)nng_pipe_id(p), none = 0;
 
-	pthread_mutex_lock(&s->mtx);
-	if (ev == NNG_PIPE_EV_ADD_POST && s->pipe_id == 0) {
-		s->pipe_id = id;
-		s->pipe_up = 1;
-	} else if (ev == NNG_PIPE_EV_REM_POST && s->pipe_id == id)
-		s->pipe_down = 1;
-	pthread_mutex_unlock(&s->mtx);
+	/* The first pipe is our peer; PAIR1 refuses any other. */
+	if (ev == NNG_PIPE_EV_ADD_POST &&
+	    atomic_compare_exchange_strong(&s->pipe_id, &none, id))
+		atomic_store(&s->pipe_up, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST && atomic_load(&s->pipe_id) == id)
+		atomic_store(&s->pipe_down, 1);
 	if (write(s->notify_fd, &one, sizeof one) == -1) {
 		/* The counter cannot overflow in practice; nothing to do. */
 	}
@@ -643,7 +639,6 @@ stream_new(struct event_base *base, const char *url,
 	s->recv_max = FRAME_PREFIX + FRAME_HDR_MAX + s->opts.payload_max;
 	strlcpy_v(s->url, url, sizeof s->url);
 	s->notify_fd = -1;
-	pthread_mutex_init(&s->mtx, NULL);
 	frame_init(&s->frame);
 
 	if ((s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
@@ -850,7 +845,6 @@ stream_destroy(struct stream *s)
 	if (s->notify_fd != -1)
 		close(s->notify_fd);
 	frame_free(&s->frame);
-	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
 

@@ -1,7 +1,7 @@
 /*
  * tbucket.c: token bucket, pure (the caller passes the time).
  */
-#include "config.h"
+#include <config.h>
 
 #include <string.h>
 

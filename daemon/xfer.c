@@ -12,7 +12,7 @@
  * zero runs, skipping pages that are already zero so a fresh memory file
  * does not get its holes filled.
  */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <stdlib.h>
