@@ -1,0 +1,957 @@
+/*
+ * config.c: defaults, the INI file (inih) and the command line, all through
+ * one table of keys. Defaults are strings parsed by the same setter as the
+ * file, so a default can never be a value the file would refuse, and every
+ * key is a long option without a second list to keep in step.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "util.h"
+
+enum conf_type {
+	CT_STRING,	/* non-empty string */
+	CT_RPC_URL,	/* ipc:// or tcp://host:port */
+	CT_OPT_URL,	/* same, or "" for none */
+	CT_STREAM_URL,	/* tcp://host or tls+tcp://host (port per job) */
+	CT_LEVEL,	/* log level name */
+	CT_SIZE,	/* bytes with suffixes, uint64_t */
+	CT_UINT,	/* uint32_t */
+	CT_DURATION,	/* "10s", "500ms", uint64_t ms */
+};
+
+#define CK_RELOAD	0x1	/* takes effect on SIGHUP */
+
+struct conf_key {
+	const char	*section;
+	const char	*key;
+	enum conf_type	 type;
+	size_t		 off;
+	uint64_t	 min, max;	/* numbers */
+	int		 flags;
+	const char	*def;
+	const char	*doc;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+static const struct conf_key conf_keys[] = {
+	{ "daemon", "rpc_url", CT_RPC_URL, OFF(rpc_url), 0, 0, 0,
+	  CONFIG_DEFAULT_RPC_URL, "control API listener (socket mode 0660)" },
+	{ "daemon", "rpc_tcp_url", CT_OPT_URL, OFF(rpc_tcp_url), 0, 0, 0,
+	  "", "optional second control listener, e.g. tcp://127.0.0.1:7480" },
+	{ "daemon", "events_url", CT_OPT_URL, OFF(events_url), 0, 0, 0,
+	  CONFIG_DEFAULT_EVENTS_URL, "nng PUB socket for WatchEvents; empty: off" },
+	{ "daemon", "stream_bind", CT_STREAM_URL, OFF(stream_bind), 0, 0, 0,
+	  "tcp://127.0.0.1", "where incoming migration streams listen" },
+	{ "daemon", "plugin_dir", CT_STRING, OFF(plugin_dir), 0, 0, 0,
+	  VMIG_PLUGINDIR, "directory of backend plugins (*.so)" },
+	{ "daemon", "log_level", CT_LEVEL, OFF(log_level), 0, 0, CK_RELOAD,
+	  "info", "error, warn, info or debug" },
+	{ "daemon", "max_message_bytes", CT_SIZE, OFF(max_message_bytes),
+	  4096, 1ull << 30, 0, "16M", "largest control request accepted" },
+	{ "daemon", "rpc_workers", CT_UINT, OFF(rpc_workers), 1, 256, 0,
+	  "16", "control requests received in parallel" },
+	{ "daemon", "status_interval", CT_DURATION, OFF(status_interval_ms),
+	  1000, 86400000, CK_RELOAD, "30s", "how often STATUS= goes to systemd" },
+	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
+	  CK_RELOAD, "2", "concurrent outgoing migrations" },
+	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
+	  CK_RELOAD, "4", "concurrent incoming migrations" },
+	{ "limits", "max_per_pf", CT_UINT, OFF(max_per_pf), 1, 1024,
+	  CK_RELOAD, "4", "concurrent migrations per PF" },
+	{ "limits", "bandwidth", CT_SIZE, OFF(bandwidth), 0, 1ull << 50,
+	  CK_RELOAD, "0", "host-wide bytes/s for streams (K/M/G); 0: unlimited" },
+};
+#undef OFF
+#define NKEYS	nitems(conf_keys)
+
+/* Options that are not config keys; keys get 1000 + their index. */
+enum {
+	OPT_PF = 900,
+};
+
+static const struct option conf_fixed_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "pf", required_argument, NULL, OPT_PF },
+};
+
+static void conf_err(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const struct conf_key *
+conf_find_key(const char *section, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    strcmp(conf_keys[i].key, key) == 0)
+			return (&conf_keys[i]);
+	}
+	return (NULL);
+}
+
+/* "rpc_url" -> "rpc-url" */
+static void
+conf_optname(const struct conf_key *k, char *buf, size_t len)
+{
+	size_t	i;
+
+	strlcpy_v(buf, k->key, len);
+	for (i = 0; buf[i] != '\0'; i++) {
+		if (buf[i] == '_')
+			buf[i] = '-';
+	}
+}
+
+static int
+conf_valid_name(const char *s, size_t max)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_' &&
+		    s[n] != '-' && s[n] != '.')
+			return (0);
+	}
+	return (n > 0 && n <= max);
+}
+
+/* "host:port" with a numeric port; host may be [v6], a name or empty. */
+static int
+conf_check_hostport(const char *hp, int need_port, char *why, size_t wlen)
+{
+	const char	*colon, *p;
+	unsigned long	 port;
+	char		*end;
+
+	if (*hp == '[') {
+		if ((p = strchr(hp, ']')) == NULL) {
+			conf_err(why, wlen, "unterminated [IPv6] address");
+			return (-1);
+		}
+		colon = p[1] == ':' ? p + 1 : NULL;
+		if (p[1] != '\0' && p[1] != ':') {
+			conf_err(why, wlen, "junk after ]");
+			return (-1);
+		}
+	} else
+		colon = strrchr(hp, ':');
+	if (colon == NULL) {
+		if (need_port) {
+			conf_err(why, wlen, "no port (host:port)");
+			return (-1);
+		}
+		if (*hp == '\0') {
+			conf_err(why, wlen, "no host");
+			return (-1);
+		}
+		return (0);
+	}
+	if (colon == hp && !need_port) {
+		conf_err(why, wlen, "no host");
+		return (-1);
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535) {
+		conf_err(why, wlen, "port '%s' is not a number 0-65535",
+		    colon + 1);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_url(const struct conf_key *k, const char *v, char *why,
+    size_t wlen)
+{
+	static const char *const rpc_schemes[] = { "ipc://", "tcp://",
+	    "tcp4://", "tcp6://" };
+	static const char *const stream_schemes[] = { "tcp://", "tcp4://",
+	    "tcp6://", "tls+tcp://" };
+	const char *const	*schemes;
+	size_t			 i, n, len;
+
+	if (*v == '\0') {
+		if (k->type == CT_OPT_URL)
+			return (0);
+		conf_err(why, wlen, "must not be empty");
+		return (-1);
+	}
+	if (k->type == CT_STREAM_URL) {
+		schemes = stream_schemes;
+		n = nitems(stream_schemes);
+	} else {
+		schemes = rpc_schemes;
+		n = nitems(rpc_schemes);
+	}
+	for (i = 0; i < n; i++) {
+		len = strlen(schemes[i]);
+		if (strncmp(v, schemes[i], len) == 0)
+			break;
+	}
+	if (i == n) {
+		conf_err(why, wlen, "not a URL this key takes (%s%s%s%s%s%s%s)",
+		    schemes[0], n > 1 ? ", " : "", n > 1 ? schemes[1] : "",
+		    n > 2 ? ", " : "", n > 2 ? schemes[2] : "",
+		    n > 3 ? ", " : "", n > 3 ? schemes[3] : "");
+		return (-1);
+	}
+	v += len;
+	if (strcmp(schemes[i], "ipc://") == 0) {
+		if (*v == '\0') {
+			conf_err(why, wlen, "no socket path after ipc://");
+			return (-1);
+		}
+		/* sun_path is 108 bytes with its NUL. */
+		if (strlen(v) > 107) {
+			conf_err(why, wlen, "socket path is %zu bytes, longer "
+			    "than the 107 a UNIX socket allows", strlen(v));
+			return (-1);
+		}
+		return (0);
+	}
+	return (conf_check_hostport(v, k->type != CT_STREAM_URL, why, wlen));
+}
+
+/* Parse v for k into c; why gets the reason on failure. */
+static int
+conf_key_set(struct config *c, const struct conf_key *k, const char *v,
+    char *why, size_t wlen)
+{
+	char		**sp;
+	uint64_t	  n;
+	unsigned long long ull;
+	char		 *end;
+	int		  level;
+
+	switch (k->type) {
+	case CT_STRING:
+	case CT_RPC_URL:
+	case CT_OPT_URL:
+	case CT_STREAM_URL:
+		if (k->type == CT_STRING && *v == '\0') {
+			conf_err(why, wlen, "must not be empty");
+			return (-1);
+		}
+		if (k->type != CT_STRING && conf_check_url(k, v, why, wlen))
+			return (-1);
+		sp = (char **)((char *)c + k->off);
+		free(*sp);
+		*sp = xstrdup(v);
+		return (0);
+	case CT_LEVEL:
+		if ((level = log_parselevel(v)) < 0) {
+			conf_err(why, wlen, "not a log level (error, warn, "
+			    "info, debug)");
+			return (-1);
+		}
+		*(int *)((char *)c + k->off) = level;
+		return (0);
+	case CT_SIZE:
+		if (parse_size(v, &n) != 0) {
+			conf_err(why, wlen, "not a size (a number of bytes, "
+			    "with K, M, G or T)");
+			return (-1);
+		}
+		break;
+	case CT_DURATION:
+		if (parse_duration_ms(v, &n) != 0) {
+			conf_err(why, wlen, "not a duration (e.g. 500ms, 10s, "
+			    "2m)");
+			return (-1);
+		}
+		break;
+	case CT_UINT:
+		errno = 0;
+		ull = strtoull(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end != '\0' ||
+		    errno != 0) {
+			conf_err(why, wlen, "not a whole number");
+			return (-1);
+		}
+		n = ull;
+		break;
+	default:
+		fatalx("%s: key %s has type %d", __func__, k->key, k->type);
+	}
+	if (n < k->min || n > k->max) {
+		conf_err(why, wlen, "must be between %" PRIu64 " and %" PRIu64,
+		    k->min, k->max);
+		return (-1);
+	}
+	if (k->type == CT_UINT)
+		*(uint32_t *)((char *)c + k->off) = (uint32_t)n;
+	else
+		*(uint64_t *)((char *)c + k->off) = n;
+	return (0);
+}
+
+/* The value of k in c as the file would spell it. */
+static void
+conf_key_format(const struct config *c, const struct conf_key *k, char *buf,
+    size_t len)
+{
+	const char	*s;
+
+	switch (k->type) {
+	case CT_STRING:
+	case CT_RPC_URL:
+	case CT_OPT_URL:
+	case CT_STREAM_URL:
+		s = *(char *const *)((const char *)c + k->off);
+		strlcpy_v(buf, s != NULL ? s : "", len);
+		break;
+	case CT_LEVEL:
+		strlcpy_v(buf, log_levelname(*(const int *)((const char *)c +
+		    k->off)), len);
+		break;
+	case CT_UINT:
+		snprintf(buf, len, "%" PRIu32,
+		    *(const uint32_t *)((const char *)c + k->off));
+		break;
+	case CT_DURATION:
+		snprintf(buf, len, "%" PRIu64 "ms",
+		    *(const uint64_t *)((const char *)c + k->off));
+		break;
+	case CT_SIZE:
+		snprintf(buf, len, "%" PRIu64,
+		    *(const uint64_t *)((const char *)c + k->off));
+		break;
+	}
+}
+
+static struct config_pf *
+conf_pf_get(struct config *c, const char *name, int create)
+{
+	struct config_pf	*pf;
+
+	TAILQ_FOREACH(pf, &c->pfs, entry) {
+		if (strcmp(pf->name, name) == 0)
+			return (pf);
+	}
+	if (!create)
+		return (NULL);
+	pf = xcalloc(1, sizeof(*pf));
+	pf->name = xstrdup(name);
+	TAILQ_INSERT_TAIL(&c->pfs, pf, entry);
+	c->npfs++;
+	return (pf);
+}
+
+static void
+conf_pf_free(struct config_pf *pf)
+{
+	free(pf->name);
+	free(pf->backend);
+	free(pf->spec);
+	free(pf);
+}
+
+const struct config_pf *
+config_find_pf(const struct config *c, const char *name)
+{
+	return (conf_pf_get((struct config *)c, name, 0));
+}
+
+struct config *
+config_new(void)
+{
+	struct config	*c;
+	char		 why[256];
+	size_t		 i;
+
+	c = xcalloc(1, sizeof(*c));
+	TAILQ_INIT(&c->pfs);
+	for (i = 0; i < NKEYS; i++) {
+		if (conf_key_set(c, &conf_keys[i], conf_keys[i].def, why,
+		    sizeof(why)) != 0)
+			fatalx("%s: default %s = %s: %s", __func__,
+			    conf_keys[i].key, conf_keys[i].def, why);
+	}
+	return (c);
+}
+
+void
+config_free(struct config *c)
+{
+	struct config_pf	*pf;
+	size_t			 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		if (conf_keys[i].type <= CT_STREAM_URL)
+			free(*(char **)((char *)c + conf_keys[i].off));
+	}
+	while ((pf = TAILQ_FIRST(&c->pfs)) != NULL) {
+		TAILQ_REMOVE(&c->pfs, pf, entry);
+		conf_pf_free(pf);
+	}
+	free(c->path);
+	free(c);
+}
+
+int
+config_set(struct config *c, const char *section, const char *key,
+    const char *value, const char *where, char *err, size_t errlen)
+{
+	const struct conf_key	*k;
+	struct config_pf	*pf;
+	char			 why[256];
+
+	if (strncmp(section, "pf.", 3) == 0) {
+		if (!conf_valid_name(section + 3, CONFIG_NAME_MAX)) {
+			conf_err(err, errlen, "%s: [%s]: a PF name is 1 to %d "
+			    "letters, digits, '_', '-' or '.'", where, section,
+			    CONFIG_NAME_MAX);
+			return (-EINVAL);
+		}
+		if (strcmp(key, "backend") != 0 && strcmp(key, "spec") != 0) {
+			conf_err(err, errlen, "%s: [%s] %s: unknown key (a PF "
+			    "takes backend and spec)", where, section, key);
+			return (-EINVAL);
+		}
+		if (*value == '\0') {
+			conf_err(err, errlen, "%s: [%s] %s: must not be empty",
+			    where, section, key);
+			return (-EINVAL);
+		}
+		if (strcmp(key, "backend") == 0 &&
+		    !conf_valid_name(value, CONFIG_NAME_MAX)) {
+			conf_err(err, errlen, "%s: [%s] backend = %s: not a "
+			    "backend name", where, section, value);
+			return (-EINVAL);
+		}
+		pf = conf_pf_get(c, section + 3, 1);
+		if (pf->where[0] == '\0')
+			strlcpy_v(pf->where, where, sizeof(pf->where));
+		if (strcmp(key, "backend") == 0) {
+			free(pf->backend);
+			pf->backend = xstrdup(value);
+		} else {
+			free(pf->spec);
+			pf->spec = xstrdup(value);
+		}
+		return (0);
+	}
+	if (strcmp(section, "daemon") != 0 && strcmp(section, "limits") != 0) {
+		conf_err(err, errlen, "%s: [%s]: unknown section (daemon, "
+		    "limits or pf.NAME)", where, section);
+		return (-EINVAL);
+	}
+	if ((k = conf_find_key(section, key)) == NULL) {
+		conf_err(err, errlen, "%s: [%s] %s: unknown key", where,
+		    section, key);
+		return (-EINVAL);
+	}
+	if (conf_key_set(c, k, value, why, sizeof(why)) != 0) {
+		conf_err(err, errlen, "%s: [%s] %s = %s: %s", where, section,
+		    key, value, why);
+		return (-EINVAL);
+	}
+	return (0);
+}
+
+int
+config_set_pf(struct config *c, const char *arg, const char *where,
+    char *err, size_t errlen)
+{
+	struct config_pf	*pf, *old;
+	const char		*eq, *colon;
+	char			*name = NULL, *sect = NULL, *backend = NULL;
+	struct config		 tmp;
+	int			 rv;
+
+	if ((eq = strchr(arg, '=')) == NULL ||
+	    (colon = strchr(eq, ':')) == NULL) {
+		conf_err(err, errlen, "%s: '%s': expected NAME=BACKEND:SPEC "
+		    "(e.g. sim0=virtio-admin:sim:/run/vmigd/sim0.sock)",
+		    where, arg);
+		return (-EINVAL);
+	}
+	name = xstrdup(arg);
+	name[eq - arg] = '\0';
+	backend = xstrdup(eq + 1);
+	backend[colon - eq - 1] = '\0';
+	xasprintf(&sect, "pf.%s", name);
+
+	/* Validate into a scratch config, then replace the real entry. */
+	memset(&tmp, 0, sizeof(tmp));
+	TAILQ_INIT(&tmp.pfs);
+	if ((rv = config_set(&tmp, sect, "backend", backend, where, err,
+	    errlen)) == 0)
+		rv = config_set(&tmp, sect, "spec", colon + 1, where, err,
+		    errlen);
+	if (rv == 0) {
+		pf = TAILQ_FIRST(&tmp.pfs);
+		TAILQ_REMOVE(&tmp.pfs, pf, entry);
+		if ((old = conf_pf_get(c, name, 0)) != NULL) {
+			TAILQ_INSERT_AFTER(&c->pfs, old, pf, entry);
+			TAILQ_REMOVE(&c->pfs, old, entry);
+			conf_pf_free(old);
+		} else {
+			TAILQ_INSERT_TAIL(&c->pfs, pf, entry);
+			c->npfs++;
+		}
+	} else if ((pf = TAILQ_FIRST(&tmp.pfs)) != NULL)
+		conf_pf_free(pf);
+	free(name);
+	free(backend);
+	free(sect);
+	return (rv);
+}
+
+int
+config_check(struct config *c, char *err, size_t errlen)
+{
+	struct config_pf	*pf;
+
+	TAILQ_FOREACH(pf, &c->pfs, entry) {
+		if (pf->backend == NULL || pf->spec == NULL) {
+			conf_err(err, errlen, "%s: [pf.%s]: %s is not set",
+			    pf->where, pf->name, pf->backend == NULL ?
+			    "backend" : "spec");
+			return (-EINVAL);
+		}
+	}
+	return (0);
+}
+
+/* ---------------------------------------------------------------- file */
+
+struct conf_load {
+	struct config	*c;
+	FILE		*f;
+	const char	*path;
+	int		 line;		/* of the line being parsed */
+	int		 keyline[NKEYS];	/* where each key was set */
+	char		 section[64];
+	int		 failed;
+	char		*err;
+	size_t		 errlen;
+};
+
+/* One line per call, so we know the line of every handler call. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct conf_load	*l = stream;
+	char			*p, *q;
+	size_t			 len;
+
+	if (l->failed || fgets(str, num, l->f) == NULL)
+		return (NULL);
+	l->line++;
+	len = strlen(str);
+	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(l->f)) {
+		conf_err(l->err, l->errlen, "%s:%d: line longer than %d "
+		    "characters", l->path, l->line, num - 2);
+		l->failed = 1;
+		return (NULL);
+	}
+	/*
+	 * inih does not tell us about sections without keys; see them here
+	 * so an empty or unknown section is an error at its own line.
+	 */
+	for (p = str; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '[' && (q = strchr(p, ']')) != NULL) {
+		char	 where[128];
+
+		len = (size_t)(q - p - 1);
+		if (len >= sizeof(l->section))
+			len = sizeof(l->section) - 1;
+		memcpy(l->section, p + 1, len);
+		l->section[len] = '\0';
+		snprintf(where, sizeof(where), "%s:%d", l->path, l->line);
+		if (strncmp(l->section, "pf.", 3) == 0) {
+			if (!conf_valid_name(l->section + 3, CONFIG_NAME_MAX)) {
+				conf_err(l->err, l->errlen, "%s: [%s]: a PF "
+				    "name is 1 to %d letters, digits, '_', "
+				    "'-' or '.'", where, l->section,
+				    CONFIG_NAME_MAX);
+				l->failed = 1;
+				return (NULL);
+			}
+			if (conf_pf_get(l->c, l->section + 3, 0) != NULL) {
+				conf_err(l->err, l->errlen, "%s: [%s]: "
+				    "duplicate section (first at %s)", where,
+				    l->section, conf_pf_get(l->c,
+				    l->section + 3, 0)->where);
+				l->failed = 1;
+				return (NULL);
+			}
+			strlcpy_v(conf_pf_get(l->c, l->section + 3, 1)->where,
+			    where, sizeof(((struct config_pf *)0)->where));
+		} else if (strcmp(l->section, "daemon") != 0 &&
+		    strcmp(l->section, "limits") != 0) {
+			conf_err(l->err, l->errlen, "%s: [%s]: unknown section "
+			    "(daemon, limits or pf.NAME)", where, l->section);
+			l->failed = 1;
+			return (NULL);
+		}
+	}
+	return (str);
+}
+
+static int
+conf_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_load	*l = user;
+	const struct conf_key	*k;
+	struct config_pf	*pf;
+	char			 where[128];
+	int			 first;
+
+	snprintf(where, sizeof(where), "%s:%d", l->path, l->line);
+	if (*section == '\0') {
+		conf_err(l->err, l->errlen, "%s: %s: key outside a section "
+		    "(put it under [daemon], [limits] or [pf.NAME])", where,
+		    name);
+		l->failed = 1;
+		return (0);
+	}
+	/* Repeating a key is almost always a mistake: refuse it. */
+	first = 0;
+	if ((k = conf_find_key(section, name)) != NULL) {
+		first = l->keyline[k - conf_keys];
+		l->keyline[k - conf_keys] = l->line;
+	} else if (strncmp(section, "pf.", 3) == 0 &&
+	    (pf = conf_pf_get(l->c, section + 3, 0)) != NULL &&
+	    ((strcmp(name, "backend") == 0 && pf->backend != NULL) ||
+	    (strcmp(name, "spec") == 0 && pf->spec != NULL)))
+		first = -1;
+	if (first != 0) {
+		if (first > 0)
+			conf_err(l->err, l->errlen, "%s: [%s] %s: set twice "
+			    "(first at line %d)", where, section, name, first);
+		else
+			conf_err(l->err, l->errlen, "%s: [%s] %s: set twice",
+			    where, section, name);
+		l->failed = 1;
+		return (0);
+	}
+	if (config_set(l->c, section, name, value, where, l->err,
+	    l->errlen) != 0) {
+		l->failed = 1;
+		return (0);
+	}
+	return (1);
+}
+
+int
+config_load(struct config *c, const char *path, int must_exist, char *err,
+    size_t errlen)
+{
+	struct conf_load	 l;
+	int			 rv;
+
+	memset(&l, 0, sizeof(l));
+	if ((l.f = fopen(path, "r")) == NULL) {
+		rv = -errno;
+		if (rv == -ENOENT && !must_exist)
+			return (0);
+		conf_err(err, errlen, "config file %s: cannot read it: %s",
+		    path, strerror(-rv));
+		return (rv);
+	}
+	l.c = c;
+	l.path = path;
+	l.err = err;
+	l.errlen = errlen;
+	rv = ini_parse_stream(conf_reader, &l, conf_handler, &l);
+	if (ferror(l.f) && !l.failed) {
+		conf_err(err, errlen, "config file %s: read error after line "
+		    "%d", path, l.line);
+		l.failed = 1;
+	}
+	fclose(l.f);
+	if (rv > 0 && !l.failed) {
+		conf_err(err, errlen, "%s:%d: syntax error (expected [section] "
+		    "or key = value)", path, rv);
+		return (-EINVAL);
+	}
+	if (rv < 0 && !l.failed) {
+		conf_err(err, errlen, "config file %s: cannot parse it", path);
+		return (-ENOMEM);
+	}
+	if (l.failed)
+		return (-EINVAL);
+	free(c->path);
+	c->path = xstrdup(path);
+	return (0);
+}
+
+/* ---------------------------------------------------------------- print */
+
+void
+config_print(FILE *f, const struct config *c)
+{
+	const struct config_pf	*pf;
+	const char		*section = "";
+	char			 buf[1024];
+	size_t			 i;
+
+	fprintf(f, "; vmigd configuration%s%s\n", c->path != NULL ?
+	    " from " : " (defaults)", c->path != NULL ? c->path : "");
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(section, conf_keys[i].section) != 0) {
+			section = conf_keys[i].section;
+			fprintf(f, "%s[%s]\n", i == 0 ? "" : "\n", section);
+		}
+		conf_key_format(c, &conf_keys[i], buf, sizeof(buf));
+		fprintf(f, "%s = %s\n", conf_keys[i].key, buf);
+	}
+	TAILQ_FOREACH(pf, &c->pfs, entry) {
+		fprintf(f, "\n[pf.%s]\nbackend = %s\nspec = %s\n", pf->name,
+		    pf->backend != NULL ? pf->backend : "",
+		    pf->spec != NULL ? pf->spec : "");
+	}
+}
+
+int
+config_keep_static(struct config *next, const struct config *cur)
+{
+	const struct conf_key	*k;
+	char			 a[1024], b[1024], why[256];
+	size_t			 i;
+	int			 changed = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		k = &conf_keys[i];
+		if (k->flags & CK_RELOAD)
+			continue;
+		conf_key_format(cur, k, a, sizeof(a));
+		conf_key_format(next, k, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		log_warnx("config: [%s] %s changed from '%s' to '%s': it takes "
+		    "effect at the next restart", k->section, k->key, a, b);
+		if (conf_key_set(next, k, a, why, sizeof(why)) != 0)
+			fatalx("%s: %s = %s: %s", __func__, k->key, a, why);
+		changed++;
+	}
+	return (changed);
+}
+
+/* ---------------------------------------------------------------- args */
+
+static void
+conf_args_add(struct config_args *a, const char *key, const char *value,
+    const char *opt)
+{
+	struct config_arg	*s;
+
+	a->sets = xreallocarray(a->sets, a->nsets + 1, sizeof(*a->sets));
+	s = &a->sets[a->nsets++];
+	s->key = xstrdup(key);
+	s->value = xstrdup(value);
+	snprintf(s->where, sizeof(s->where), "command line --%s", opt);
+}
+
+int
+config_args_parse(struct config_args *a, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	struct option	 opts[nitems(conf_fixed_opts) + NKEYS + 1];
+	char		 names[NKEYS][48], key[96];
+	const struct conf_key *k;
+	size_t		 i, n = 0;
+	int		 ch, rv = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < nitems(conf_fixed_opts); i++)
+		opts[n++] = conf_fixed_opts[i];
+	for (i = 0; i < NKEYS; i++) {
+		conf_optname(&conf_keys[i], names[i], sizeof(names[i]));
+		opts[n].name = names[i];
+		opts[n].has_arg = required_argument;
+		opts[n].flag = NULL;
+		opts[n].val = 1000 + (int)i;
+		n++;
+	}
+	memset(&opts[n], 0, sizeof(opts[n]));
+
+	optind = 0;	/* full reset: tests parse several command lines */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:fndhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			free(a->config_path);
+			a->config_path = xstrdup(optarg);
+			a->config_explicit = 1;
+			break;
+		case 'f':
+			a->foreground = 1;
+			break;
+		case 'n':
+			a->action = CONFIG_CHECK;
+			break;
+		case 'd':
+			conf_args_add(a, "daemon.log_level", "debug", "debug");
+			break;
+		case 'h':
+			a->action = CONFIG_HELP;
+			break;
+		case 'V':
+			a->action = CONFIG_VERSION;
+			break;
+		case OPT_PF:
+			conf_args_add(a, "pf", optarg, "pf");
+			break;
+		case ':':
+			conf_err(err, errlen, "option %s needs a value",
+			    argv[optind - 1]);
+			rv = -EINVAL;
+			goto out;
+		case '?':
+			if (optopt != 0)
+				conf_err(err, errlen, "unknown option -%c",
+				    optopt);
+			else
+				conf_err(err, errlen, "unknown option %s",
+				    argv[optind - 1]);
+			rv = -EINVAL;
+			goto out;
+		default:
+			if (ch < 1000 || ch >= 1000 + (int)NKEYS)
+				fatalx("%s: getopt returned %d", __func__, ch);
+			k = &conf_keys[ch - 1000];
+			snprintf(key, sizeof(key), "%s.%s", k->section, k->key);
+			conf_args_add(a, key, optarg, names[ch - 1000]);
+			break;
+		}
+	}
+	if (optind < argc) {
+		conf_err(err, errlen, "unexpected argument '%s' (options "
+		    "only; see --help)", argv[optind]);
+		rv = -EINVAL;
+	}
+out:
+	if (rv != 0)
+		config_args_free(a);
+	return (rv);
+}
+
+void
+config_args_free(struct config_args *a)
+{
+	unsigned int	i;
+
+	for (i = 0; i < a->nsets; i++) {
+		free(a->sets[i].key);
+		free(a->sets[i].value);
+	}
+	free(a->sets);
+	free(a->config_path);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+config_usage(FILE *f, const char *progname)
+{
+	const struct conf_key	*k;
+	char			 name[48], opt[80];
+	size_t			 i;
+
+	fprintf(f,
+	    "usage: %s [options]\n"
+	    "\n"
+	    "vmigd live-migrates passthrough devices (SR-IOV VFs) between "
+	    "hosts.\n"
+	    "\n"
+	    "  -c, --config FILE      configuration file (default %s;\n"
+	    "                         a missing default file is fine)\n"
+	    "  -f, --foreground       stay in the foreground (systemd, "
+	    "scripts)\n"
+	    "  -n, --check            check the configuration, print it, "
+	    "exit\n"
+	    "  -d, --debug            same as --log-level debug\n"
+	    "      --pf NAME=BACKEND:SPEC\n"
+	    "                         a PF, as [pf.NAME] in the file "
+	    "(repeatable)\n"
+	    "  -V, --version          print the version and exit\n"
+	    "  -h, --help             print this help and exit\n"
+	    "\n"
+	    "Every configuration key is also an option; the command line wins "
+	    "over the file:\n",
+	    progname, CONFIG_DEFAULT_PATH);
+	for (i = 0; i < NKEYS; i++) {
+		k = &conf_keys[i];
+		conf_optname(k, name, sizeof(name));
+		snprintf(opt, sizeof(opt), "--%s VALUE", name);
+		fprintf(f, "  %-28s [%s] %s, default '%s'\n      %s\n", opt,
+		    k->section, k->key, k->def, k->doc);
+	}
+}
+
+struct config *
+config_build(const struct config_args *a, char *err, size_t errlen)
+{
+	struct config		*c;
+	const struct config_arg	*s;
+	const char		*path, *dot;
+	char			 section[64];
+	unsigned int		 i;
+
+	c = config_new();
+	path = a->config_path != NULL ? a->config_path : CONFIG_DEFAULT_PATH;
+	if (config_load(c, path, a->config_explicit, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < a->nsets; i++) {
+		s = &a->sets[i];
+		if (strcmp(s->key, "pf") == 0) {
+			if (config_set_pf(c, s->value, s->where, err,
+			    errlen) != 0)
+				goto fail;
+			continue;
+		}
+		dot = strchr(s->key, '.');
+		VMIG_ASSERT(dot != NULL && (size_t)(dot - s->key) <
+		    sizeof(section));
+		memcpy(section, s->key, (size_t)(dot - s->key));
+		section[dot - s->key] = '\0';
+		if (config_set(c, section, dot + 1, s->value, s->where, err,
+		    errlen) != 0)
+			goto fail;
+	}
+	if (config_check(c, err, errlen) != 0)
+		goto fail;
+	return (c);
+fail:
+	config_free(c);
+	return (NULL);
+}

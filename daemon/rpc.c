@@ -1,0 +1,712 @@
+/*
+ * rpc.c: the control API server: nng REP with one context per receiver,
+ * decode and check on the loop, dispatch, encode, reply. No call logic
+ * here: that is api.c's (through the dispatch function).
+ *
+ * A context goes RECV -> CALL -> SEND -> RECV. Its aio callback runs on an
+ * nng thread and only posts the context to the loop (wake.h); everything
+ * else happens on the loop thread. A call the handler defers keeps its
+ * context in CALL, and another context is opened so `workers` are always
+ * receiving; when a reply has gone out and enough contexts are receiving,
+ * the spare one is closed.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "log.h"
+#include "rpc.h"
+#include "util.h"
+#include "wake.h"
+
+/* Deferred calls beyond this stop adding receiving contexts. */
+#define RPC_MAX_DEFERRED	1024
+
+enum rpc_ctx_state {
+	CTX_IDLE,
+	CTX_RECV,
+	CTX_CALL,
+	CTX_SEND,
+};
+
+struct rpc_ctx {
+	struct rpc		*rpc;
+	nng_ctx			 ctx;
+	nng_aio			*aio;
+	enum rpc_ctx_state	 state;
+	struct rpc_call		*call;		/* in CTX_CALL */
+	TAILQ_ENTRY(rpc_ctx)	 entry;
+};
+
+struct rpc {
+	struct wake		*wake;
+	nng_socket		 sock;
+	char			*url;
+	char			*tcp_url;
+	uint64_t		 max;
+	uint64_t		 hard_max;
+	unsigned int		 workers;
+	unsigned int		 receiving;
+	unsigned int		 nctx;
+	rpc_dispatch_fn		 dispatch;
+	void			*arg;
+	TAILQ_HEAD(, rpc_ctx)	 ctxs;
+	TAILQ_HEAD(, rpc_call)	 calls;		/* deferred */
+	struct rpc_stats	 st;
+	uint64_t		 seq;
+	int			 closing;
+};
+
+static void	rpc_ctx_recv(struct rpc_ctx *);
+static void	rpc_ctx_done(void *);
+static void	rpc_call_send(struct rpc_call *);
+static void	rpc_call_free(struct rpc_call *);
+
+const char *
+rpc_status_name(int code)
+{
+	const ProtobufCEnumValue	*v;
+
+	v = protobuf_c_enum_descriptor_get_value(
+	    &vmig__v1__status_code__descriptor, code);
+	return (v != NULL ? v->name : "STATUS_UNKNOWN");
+}
+
+void *
+rpc_msg_new(const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage	*m;
+
+	m = xmalloc(d->sizeof_message);
+	d->message_init(m);
+	return (m);
+}
+
+/* ---------------------------------------------------------------- decode */
+
+static int
+rpc_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	unsigned int	shift;
+
+	*v = 0;
+	for (shift = 0; shift < 64 && *off < len; shift += 7) {
+		*v |= (uint64_t)(p[*off] & 0x7f) << shift;
+		if ((p[(*off)++] & 0x80) == 0)
+			return (0);
+	}
+	return (-1);
+}
+
+/*
+ * Find request_id (field 2) in a request we will not decode (too large,
+ * or broken further on), so even a refusal can echo it.
+ */
+static int
+rpc_peek_id(const uint8_t *p, size_t len, uint64_t *id)
+{
+	size_t		off = 0;
+	uint64_t	key, v;
+	int		n;
+
+	for (n = 0; n < 64 && off < len; n++) {
+		if (rpc_varint(p, len, &off, &key) != 0)
+			return (-1);
+		switch (key & 7) {
+		case 0:
+			if (rpc_varint(p, len, &off, &v) != 0)
+				return (-1);
+			if ((key >> 3) == 2) {
+				*id = v;
+				return (0);
+			}
+			break;
+		case 1:
+			off += 8;
+			break;
+		case 2:
+			if (rpc_varint(p, len, &off, &v) != 0 || v > len - off)
+				return (-1);
+			off += v;
+			break;
+		case 5:
+			off += 4;
+			break;
+		default:
+			return (-1);
+		}
+	}
+	return (-1);
+}
+
+Vmig__V1__Request *
+rpc_decode(const void *buf, size_t len, uint64_t max, uint64_t *id,
+    Vmig__V1__StatusCode *code, char *err, size_t errlen)
+{
+	Vmig__V1__Request	*req;
+	size_t			 i;
+
+	*id = 0;
+	(void)rpc_peek_id(buf, len, id);
+	if (len > max) {
+		*code = VMIG__V1__STATUS_CODE__STATUS_RESOURCE_EXHAUSTED;
+		snprintf(err, errlen, "request of %zu bytes is over the limit "
+		    "of %" PRIu64 " bytes (max_message_bytes)", len, max);
+		return (NULL);
+	}
+	if ((req = vmig__v1__request__unpack(NULL, len, buf)) == NULL) {
+		*code = VMIG__V1__STATUS_CODE__STATUS_BAD_REQUEST;
+		snprintf(err, errlen, "request of %zu bytes does not decode as "
+		    "vmig.v1.Request", len);
+		return (NULL);
+	}
+	*id = req->request_id;
+	if (req->api_version > 1) {
+		*code = VMIG__V1__STATUS_CODE__STATUS_UNIMPLEMENTED;
+		snprintf(err, errlen, "api_version %" PRIu32 " is not "
+		    "supported: this daemon speaks api_version 1",
+		    req->api_version);
+		goto fail;
+	}
+	if (req->call_case == VMIG__V1__REQUEST__CALL__NOT_SET) {
+		*code = VMIG__V1__STATUS_CODE__STATUS_UNIMPLEMENTED;
+		for (i = 0; i < req->base.n_unknown_fields; i++) {
+			if (req->base.unknown_fields[i].tag >= 10)
+				break;
+		}
+		if (i < req->base.n_unknown_fields)
+			snprintf(err, errlen, "unknown call (Request field "
+			    "%" PRIu32 "): this daemon (vmigd %s) does not "
+			    "implement it", req->base.unknown_fields[i].tag,
+			    PACKAGE_VERSION);
+		else
+			snprintf(err, errlen, "request names no call");
+		goto fail;
+	}
+	return (req);
+fail:
+	vmig__v1__request__free_unpacked(req, NULL);
+	return (NULL);
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static void
+rpc_drop_result(struct rpc_call *call)
+{
+	Vmig__V1__Response		*r = call->resp;
+	const ProtobufCFieldDescriptor	*f;
+	ProtobufCMessage		**mp;
+
+	if (r->result_case == VMIG__V1__RESPONSE__RESULT__NOT_SET)
+		return;
+	f = protobuf_c_message_descriptor_get_field(
+	    &vmig__v1__response__descriptor, r->result_case);
+	VMIG_ASSERT(f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE);
+	mp = (ProtobufCMessage **)((char *)r + f->offset);
+	if (*mp != NULL)
+		protobuf_c_message_free_unpacked(*mp, NULL);
+	*mp = NULL;
+	r->result_case = VMIG__V1__RESPONSE__RESULT__NOT_SET;
+	call->result = NULL;
+}
+
+void *
+rpc_call_set_result(struct rpc_call *call, int result_case)
+{
+	Vmig__V1__Response		*r = call->resp;
+	const ProtobufCFieldDescriptor	*f;
+
+	f = protobuf_c_message_descriptor_get_field(
+	    &vmig__v1__response__descriptor, result_case);
+	VMIG_ASSERT(f != NULL && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    f->type == PROTOBUF_C_TYPE_MESSAGE);
+	rpc_drop_result(call);
+	call->result = rpc_msg_new(f->descriptor);
+	*(void **)((char *)r + f->offset) = call->result;
+	*(uint32_t *)((char *)r + f->quantifier_offset) = (uint32_t)result_case;
+	return (call->result);
+}
+
+static void
+rpc_set_status(Vmig__V1__Response *r, Vmig__V1__StatusCode code,
+    const char *msg)
+{
+	r->status->code = code;
+	if (r->status->message != protobuf_c_empty_string)
+		free(r->status->message);
+	r->status->message = xstrdup(msg);
+}
+
+int
+rpc_call_error(struct rpc_call *call, Vmig__V1__StatusCode code,
+    const char *fmt, ...)
+{
+	char	*msg;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatal("%s: vasprintf", __func__);
+	va_end(ap);
+	rpc_drop_result(call);
+	rpc_set_status(call->resp, code, msg);
+	free(msg);
+	return (RPC_REPLY);
+}
+
+static struct rpc_call *
+rpc_call_new(struct rpc_ctx *c, size_t len)
+{
+	struct rpc_call	*call;
+
+	call = xcalloc(1, sizeof(*call));
+	call->rpc = c->rpc;
+	call->ctx = c;
+	call->seq = ++c->rpc->seq;
+	call->req_bytes = len;
+	call->start_us = now_us();
+	call->name = "?";
+	call->resp = rpc_msg_new(&vmig__v1__response__descriptor);
+	call->resp->status = rpc_msg_new(&vmig__v1__status__descriptor);
+	return (call);
+}
+
+static void
+rpc_call_free(struct rpc_call *call)
+{
+	if (call->req != NULL)
+		vmig__v1__request__free_unpacked(
+		    (Vmig__V1__Request *)call->req, NULL);
+	protobuf_c_message_free_unpacked(&call->resp->base, NULL);
+	free(call);
+}
+
+/* Pack the response into the context's aio; the caller sends it. */
+static nng_msg *
+rpc_call_pack(struct rpc_call *call)
+{
+	struct rpc	*rpc = call->rpc;
+	Vmig__V1__Response *r = call->resp;
+	nng_msg		*m;
+	size_t		 len;
+	int		 rv;
+
+	rpc->st.requests++;
+	if (r->status->code != VMIG__V1__STATUS_CODE__STATUS_OK) {
+		rpc->st.errors++;
+		log_debug("rpc: #%" PRIu64 " %s (id %" PRIu64 "): %s: %s",
+		    call->seq, call->name, r->request_id,
+		    rpc_status_name(r->status->code), r->status->message);
+	} else
+		log_debug("rpc: #%" PRIu64 " %s (id %" PRIu64 ", %zu bytes): "
+		    "ok in %" PRIu64 " us", call->seq, call->name,
+		    r->request_id, call->req_bytes, now_us() - call->start_us);
+	len = vmig__v1__response__get_packed_size(r);
+	if ((rv = nng_msg_alloc(&m, len)) != 0) {
+		log_warnx("rpc: #%" PRIu64 ": reply of %zu bytes: %s",
+		    call->seq, len, nng_strerror(rv));
+		return (NULL);
+	}
+	vmig__v1__response__pack(r, nng_msg_body(m));
+	return (m);
+}
+
+static void
+rpc_call_send(struct rpc_call *call)
+{
+	struct rpc_ctx	*c = call->ctx;
+	nng_msg		*m;
+
+	c->call = NULL;
+	m = rpc_call_pack(call);
+	rpc_call_free(call);
+	if (m == NULL) {
+		/* The client times out; the context goes back to work. */
+		c->state = CTX_IDLE;
+		rpc_ctx_recv(c);
+		return;
+	}
+	c->state = CTX_SEND;
+	nng_aio_set_msg(c->aio, m);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+void
+rpc_call_reply(struct rpc_call *call)
+{
+	struct rpc	*rpc = call->rpc;
+
+	VMIG_ASSERT(call->ctx->call == call);
+	if (call->deferred) {
+		TAILQ_REMOVE(&rpc->calls, call, entry);
+		rpc->st.open_calls--;
+	}
+	rpc_call_send(call);
+}
+
+/* ---------------------------------------------------------------- contexts */
+
+static void
+rpc_aio_cb(void *arg)
+{
+	struct rpc_ctx	*c = arg;
+
+	/* nng thread: hand over, nothing else. */
+	wake_post(c->rpc->wake, rpc_ctx_done, c);
+}
+
+static struct rpc_ctx *
+rpc_ctx_new(struct rpc *rpc)
+{
+	struct rpc_ctx	*c;
+	int		 rv;
+
+	c = xcalloc(1, sizeof(*c));
+	c->rpc = rpc;
+	if ((rv = nng_aio_alloc(&c->aio, rpc_aio_cb, c)) != 0) {
+		log_warnx("%s: nng_aio_alloc: %s", __func__, nng_strerror(rv));
+		free(c);
+		return (NULL);
+	}
+	if ((rv = nng_ctx_open(&c->ctx, rpc->sock)) != 0) {
+		log_warnx("%s: nng_ctx_open: %s", __func__, nng_strerror(rv));
+		nng_aio_free(c->aio);
+		free(c);
+		return (NULL);
+	}
+	TAILQ_INSERT_TAIL(&rpc->ctxs, c, entry);
+	rpc->nctx++;
+	rpc->st.contexts = rpc->nctx;
+	return (c);
+}
+
+static void
+rpc_ctx_free(struct rpc_ctx *c)
+{
+	struct rpc	*rpc = c->rpc;
+	nng_msg		*m;
+
+	nng_aio_stop(c->aio);
+	wake_cancel(rpc->wake, NULL, c);
+	/* A request received or a reply not sent is still ours. */
+	if ((m = nng_aio_get_msg(c->aio)) != NULL)
+		nng_msg_free(m);
+	nng_ctx_close(c->ctx);
+	nng_aio_free(c->aio);
+	TAILQ_REMOVE(&rpc->ctxs, c, entry);
+	rpc->nctx--;
+	rpc->st.contexts = rpc->nctx;
+	free(c);
+}
+
+static void
+rpc_ctx_recv(struct rpc_ctx *c)
+{
+	c->state = CTX_RECV;
+	c->rpc->receiving++;
+	nng_aio_set_msg(c->aio, NULL);
+	nng_ctx_recv(c->ctx, c->aio);
+}
+
+/* Keep `workers` contexts receiving (bounded by the deferred calls). */
+static void
+rpc_fill(struct rpc *rpc)
+{
+	struct rpc_ctx	*c;
+
+	while (!rpc->closing && rpc->receiving < rpc->workers &&
+	    rpc->st.open_calls < RPC_MAX_DEFERRED) {
+		if ((c = rpc_ctx_new(rpc)) == NULL)
+			break;
+		rpc_ctx_recv(c);
+	}
+}
+
+static void
+rpc_handle(struct rpc_ctx *c, nng_msg *m)
+{
+	struct rpc		*rpc = c->rpc;
+	struct rpc_call		*call;
+	Vmig__V1__Request	*req;
+	Vmig__V1__StatusCode	 code;
+	uint64_t		 id;
+	char			 err[256];
+	int			 how;
+
+	call = rpc_call_new(c, nng_msg_len(m));
+	c->state = CTX_CALL;
+	c->call = call;
+	req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max, &id,
+	    &code, err, sizeof(err));
+	nng_msg_free(m);
+	call->resp->request_id = id;
+	if (req == NULL) {
+		if (code != VMIG__V1__STATUS_CODE__STATUS_UNIMPLEMENTED)
+			rpc->st.bad_requests++;
+		log_info("rpc: #%" PRIu64 " (id %" PRIu64 "): refused: %s",
+		    call->seq, id, err);
+		rpc_set_status(call->resp, code, err);
+		rpc_call_send(call);
+		return;
+	}
+	call->req = req;
+
+	how = rpc->dispatch(call, rpc->arg);
+	if (c->call != call)
+		return;		/* the handler replied already */
+	if (how == RPC_DEFER) {
+		call->deferred = 1;
+		TAILQ_INSERT_TAIL(&rpc->calls, call, entry);
+		rpc->st.open_calls++;
+		rpc_fill(rpc);
+		return;
+	}
+	rpc_call_send(call);
+}
+
+/* Loop thread: a context's aio completed. */
+static void
+rpc_ctx_done(void *arg)
+{
+	struct rpc_ctx	*c = arg;
+	struct rpc	*rpc = c->rpc;
+	nng_msg		*m;
+	int		 rv;
+
+	rv = nng_aio_result(c->aio);
+	switch (c->state) {
+	case CTX_RECV:
+		rpc->receiving--;
+		c->state = CTX_IDLE;
+		if (rv != 0) {
+			if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+				log_warnx("rpc: receive: %s", nng_strerror(rv));
+				rpc_ctx_recv(c);
+			}
+			return;
+		}
+		m = nng_aio_get_msg(c->aio);
+		nng_aio_set_msg(c->aio, NULL);
+		rpc_handle(c, m);
+		break;
+	case CTX_SEND:
+		c->state = CTX_IDLE;
+		if (rv != 0) {
+			/* The client went away; the reply is ours again. */
+			if ((m = nng_aio_get_msg(c->aio)) != NULL)
+				nng_msg_free(m);
+			nng_aio_set_msg(c->aio, NULL);
+			log_debug("rpc: reply not sent: %s", nng_strerror(rv));
+		}
+		if (rpc->closing)
+			return;
+		if (rpc->receiving >= rpc->workers)
+			rpc_ctx_free(c);	/* a spare from a deferred call */
+		else
+			rpc_ctx_recv(c);
+		break;
+	default:
+		fatalx("%s: context in state %d", __func__, c->state);
+	}
+}
+
+/* ---------------------------------------------------------------- server */
+
+static int
+rpc_listen(struct rpc *rpc, const char *url, int ipc_mode, char **bound,
+    char *err, size_t errlen)
+{
+	nng_listener	 l;
+	int		 rv, port;
+	size_t		 len;
+
+	if ((rv = nng_listener_create(&l, rpc->sock, url)) != 0)
+		goto fail;
+	/* nng 1.5 accepts any size by default: this cap protects memory. */
+	if ((rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ,
+	    (size_t)rpc->hard_max)) != 0)
+		goto fail;
+	if (strncmp(url, "ipc://", 6) == 0 && (rv = nng_listener_set_int(l,
+	    NNG_OPT_IPC_PERMISSIONS, ipc_mode != 0 ? ipc_mode : 0660)) != 0)
+		goto fail;
+	if ((rv = nng_listener_start(l, 0)) != 0)
+		goto fail;
+	len = strlen(url);
+	if (strncmp(url, "tcp", 3) == 0 && len >= 2 &&
+	    strcmp(url + len - 2, ":0") == 0 &&
+	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
+		xasprintf(bound, "%.*s:%d", (int)(len - 2), url, port);
+	else
+		*bound = xstrdup(url);
+	return (0);
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s%s", url,
+	    nng_strerror(rv), rv == NNG_EADDRINUSE ?
+	    " (another vmigd running?)" : rv == NNG_ENOENT ?
+	    " (does its directory exist?)" : "");
+	return (-EIO);
+}
+
+struct rpc *
+rpc_open(struct event_base *base, struct wake *wake,
+    const struct rpc_params *p, rpc_dispatch_fn dispatch, void *arg,
+    char *err, size_t errlen)
+{
+	struct rpc	*rpc;
+	int		 rv;
+
+	rpc = xcalloc(1, sizeof(*rpc));
+	rpc->wake = wake;
+	rpc->max = p->max_message_bytes;
+	rpc->hard_max = p->hard_max_bytes != 0 ? p->hard_max_bytes :
+	    2 * p->max_message_bytes;
+	if (rpc->hard_max < rpc->max)
+		rpc->hard_max = rpc->max;
+	rpc->workers = p->workers != 0 ? p->workers : 1;
+	rpc->dispatch = dispatch;
+	rpc->arg = arg;
+	TAILQ_INIT(&rpc->ctxs);
+	TAILQ_INIT(&rpc->calls);
+
+	if ((rv = nng_rep0_open(&rpc->sock)) != 0) {
+		snprintf(err, errlen, "cannot open a REP socket: %s",
+		    nng_strerror(rv));
+		free(rpc);
+		return (NULL);
+	}
+	if (rpc_listen(rpc, p->url, p->ipc_mode, &rpc->url, err, errlen) != 0)
+		goto fail;
+	if (p->tcp_url != NULL && *p->tcp_url != '\0' &&
+	    rpc_listen(rpc, p->tcp_url, p->ipc_mode, &rpc->tcp_url, err,
+	    errlen) != 0)
+		goto fail;
+	rpc_fill(rpc);
+	if (rpc->receiving == 0) {
+		snprintf(err, errlen, "cannot open any nng context");
+		goto fail;
+	}
+	log_info("rpc: listening on %s%s%s (%u workers, requests up to "
+	    "%" PRIu64 " bytes)", rpc->url, rpc->tcp_url != NULL ? " and " :
+	    "", rpc->tcp_url != NULL ? rpc->tcp_url : "", rpc->workers,
+	    rpc->max);
+	return (rpc);
+fail:
+	rpc->closing = 1;
+	while (!TAILQ_EMPTY(&rpc->ctxs))
+		rpc_ctx_free(TAILQ_FIRST(&rpc->ctxs));
+	nng_close(rpc->sock);
+	free(rpc->url);
+	free(rpc->tcp_url);
+	free(rpc);
+	return (NULL);
+}
+
+void
+rpc_close(struct rpc *rpc)
+{
+	struct rpc_ctx	*c;
+	struct rpc_call	*call;
+	nng_msg		*m;
+	unsigned int	 answered = 0;
+
+	if (rpc == NULL)
+		return;
+	rpc->closing = 1;
+
+	/* No new requests; let replies already going out finish. */
+	TAILQ_FOREACH(c, &rpc->ctxs, entry) {
+		if (c->state == CTX_SEND)
+			nng_aio_wait(c->aio);
+		else if (c->state == CTX_RECV)
+			nng_aio_stop(c->aio);
+		wake_cancel(rpc->wake, NULL, c);
+		if (c->state == CTX_RECV)
+			rpc->receiving--;
+		if (c->state != CTX_CALL) {
+			/* A request that never reached the loop, a reply
+			 * that failed: ours to free. */
+			if ((m = nng_aio_get_msg(c->aio)) != NULL)
+				nng_msg_free(m);
+			nng_aio_set_msg(c->aio, NULL);
+			c->state = CTX_IDLE;
+		}
+	}
+
+	/* Open calls: their owner forgets them, the caller hears why. */
+	while ((call = TAILQ_FIRST(&rpc->calls)) != NULL) {
+		TAILQ_REMOVE(&rpc->calls, call, entry);
+		rpc->st.open_calls--;
+		call->deferred = 0;
+		if (call->abandon != NULL)
+			call->abandon(call, call->abandon_arg);
+		rpc_call_error(call, VMIG__V1__STATUS_CODE__STATUS_UNAVAILABLE,
+		    "%s: vmigd is shutting down", call->name);
+		c = call->ctx;
+		c->call = NULL;
+		m = rpc_call_pack(call);
+		rpc_call_free(call);
+		c->state = CTX_IDLE;
+		if (m == NULL)
+			continue;
+		nng_aio_set_msg(c->aio, m);
+		nng_ctx_send(c->ctx, c->aio);
+		nng_aio_wait(c->aio);
+		wake_cancel(rpc->wake, NULL, c);
+		if (nng_aio_result(c->aio) != 0)
+			nng_msg_free(m);
+		nng_aio_set_msg(c->aio, NULL);
+		answered++;
+	}
+	/*
+	 * A REP send completes when the pipe has the message, not when it is
+	 * written; give the transport a moment before closing the pipes.
+	 */
+	if (answered != 0)
+		nng_msleep(100);
+
+	nng_close(rpc->sock);
+	while ((c = TAILQ_FIRST(&rpc->ctxs)) != NULL)
+		rpc_ctx_free(c);
+	log_info("rpc: closed (%" PRIu64 " requests, %" PRIu64 " errors, "
+	    "%u open calls answered UNAVAILABLE)", rpc->st.requests,
+	    rpc->st.errors, answered);
+	free(rpc->url);
+	free(rpc->tcp_url);
+	free(rpc);
+}
+
+void
+rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st)
+{
+	*st = rpc->st;
+}
+
+const char *
+rpc_url(const struct rpc *rpc)
+{
+	return (rpc->url);
+}
+
+const char *
+rpc_tcp_url(const struct rpc *rpc)
+{
+	return (rpc->tcp_url != NULL ? rpc->tcp_url : "");
+}
+
+uint64_t
+rpc_max_message_bytes(const struct rpc *rpc)
+{
+	return (rpc->max);
+}

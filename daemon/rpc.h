@@ -1,0 +1,123 @@
+/*
+ * rpc.h: the control API server (nng REP, protobuf vmig.v1.Request in,
+ * vmig.v1.Response out).
+ *
+ * nng receives on `workers` contexts, each with its own aio; its callbacks
+ * only hand the context to the loop (wake.h). Decoding, validation,
+ * dispatch and the reply all happen on the loop thread, so handlers may
+ * touch daemon state freely.
+ *
+ * A handler gets a struct rpc_call: the decoded request, a response to fill
+ * (call->result is the oneof result message the dispatcher allocated). It
+ * either returns RPC_REPLY, and the reply goes out at once, or RPC_DEFER:
+ * it keeps the call and later calls rpc_call_reply() from the loop (a
+ * migration call that waits for device commands). A deferred call holds
+ * its nng context; rpc opens another so the server keeps `workers`
+ * contexts receiving. Calls still open when the server closes are
+ * answered STATUS_UNAVAILABLE, after their abandon hook (if set) told the
+ * owner to forget them.
+ *
+ * Response memory: everything reachable from call->resp is freed with
+ * protobuf_c_message_free_unpacked(), so handlers allocate strings
+ * (xstrdup), repeated arrays and submessages (rpc_msg_new) on the heap and
+ * never point into daemon state.
+ */
+#ifndef VMIG_RPC_H
+#define VMIG_RPC_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmig.pb-c.h"
+
+struct event_base;
+struct wake;
+struct rpc;
+struct rpc_ctx;
+struct rpc_call;
+
+enum rpc_disposition {
+	RPC_REPLY = 0,		/* reply now with call->resp */
+	RPC_DEFER = 1,		/* the handler replies later */
+};
+
+/* Decide what to do with one decoded request (loop thread). */
+typedef int (*rpc_dispatch_fn)(struct rpc_call *call, void *arg);
+/* The server is closing: forget the call (it is answered, then freed). */
+typedef void (*rpc_abandon_fn)(struct rpc_call *call, void *arg);
+
+struct rpc_params {
+	const char	*url;		/* required: ipc://, tcp://, ... */
+	const char	*tcp_url;	/* optional second listener; NULL or "" */
+	uint64_t	 max_message_bytes;	/* larger requests: RESOURCE_EXHAUSTED */
+	uint64_t	 hard_max_bytes;	/* nng drops the connection above; 0: 2x */
+	unsigned int	 workers;	/* receiving contexts */
+	int		 ipc_mode;	/* socket file mode; 0: 0660 */
+};
+
+struct rpc_call {
+	struct rpc		*rpc;
+	uint64_t		 seq;		/* daemon-side number, for logs */
+	const Vmig__V1__Request	*req;		/* decoded request */
+	Vmig__V1__Response	*resp;		/* to fill; status starts OK */
+	void			*result;	/* resp's result message, or NULL */
+	const char		*name;		/* call name for logs ("GetVersion") */
+	size_t			 req_bytes;
+	uint64_t		 start_us;
+
+	rpc_abandon_fn		 abandon;	/* set by a handler that defers */
+	void			*abandon_arg;
+
+	/* rpc.c's */
+	struct rpc_ctx		*ctx;
+	int			 deferred;
+	TAILQ_ENTRY(rpc_call)	 entry;
+};
+
+struct rpc_stats {
+	uint64_t	 requests;	/* answered */
+	uint64_t	 errors;	/* answered with a status other than OK */
+	uint64_t	 bad_requests;	/* did not decode, or were too large */
+	unsigned int	 open_calls;	/* deferred, not yet answered */
+	unsigned int	 contexts;	/* nng contexts open */
+};
+
+struct rpc	*rpc_open(struct event_base *base, struct wake *wake,
+		    const struct rpc_params *p, rpc_dispatch_fn dispatch,
+		    void *arg, char *err, size_t errlen);
+void		 rpc_close(struct rpc *rpc);
+void		 rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st);
+/* The URLs as listening (a tcp port 0 resolved to the bound port). */
+const char	*rpc_url(const struct rpc *rpc);
+const char	*rpc_tcp_url(const struct rpc *rpc);
+uint64_t	 rpc_max_message_bytes(const struct rpc *rpc);
+
+/*
+ * Make resp's result the oneof member result_case (a field number of
+ * vmig.v1.Response) and return it freshly initialised (also call->result).
+ */
+void		*rpc_call_set_result(struct rpc_call *call, int result_case);
+/* Fail the call: drop any result, set code and message; returns RPC_REPLY. */
+int		 rpc_call_error(struct rpc_call *call, Vmig__V1__StatusCode code,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Send call->resp and free the call (loop thread; deferred calls only). */
+void		 rpc_call_reply(struct rpc_call *call);
+
+/* A heap message of type d, initialised (for response fields). */
+void		*rpc_msg_new(const ProtobufCMessageDescriptor *d);
+/* "STATUS_NOT_FOUND" for a code. */
+const char	*rpc_status_name(int code);
+
+/*
+ * Exposed for tests and the fuzzer: decode and check one request exactly
+ * as the server does. Returns the request (free with
+ * vmig__v1__request__free_unpacked) or NULL with *code, err set; *id gets
+ * the request_id when it could be read, even from a request refused.
+ */
+Vmig__V1__Request *rpc_decode(const void *buf, size_t len, uint64_t max,
+		    uint64_t *id, Vmig__V1__StatusCode *code, char *err,
+		    size_t errlen);
+
+#endif /* VMIG_RPC_H */

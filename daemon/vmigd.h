@@ -1,0 +1,43 @@
+/*
+ * vmigd.h: the daemon's state, one instance, owned by the libevent loop.
+ *
+ * Every module reaches what it needs through this structure (handlers get
+ * it as their first argument); nothing here is touched from another thread.
+ * nng callbacks hand their work to the loop with wake_post() (wake.h).
+ */
+#ifndef VMIG_VMIGD_H
+#define VMIG_VMIGD_H
+
+#include <stdint.h>
+
+struct event;
+struct event_base;
+struct config;
+struct config_args;
+struct wake;
+struct rpc;
+struct events;
+struct backends;
+
+struct vmigd {
+	struct event_base	*base;
+	struct config		*conf;		/* effective configuration */
+	const struct config_args *args;		/* command line (kept for reload) */
+	struct wake		*wake;		/* hand-off from other threads */
+	struct rpc		*rpc;		/* control API server */
+	struct events		*events;	/* WatchEvents publisher */
+	struct backends		*backends;	/* plugins, PFs and their VFs */
+	void			*engine;	/* the migration engine (api_job.c) */
+
+	uint64_t		 start_ms;	/* now_ms() at start-up */
+	uint64_t		 reloads;	/* SIGHUPs handled */
+	int			 stopping;	/* shutdown has begun */
+
+	struct event		*ev_sigterm;
+	struct event		*ev_sigint;
+	struct event		*ev_sighup;
+	struct event		*ev_status;	/* periodic sd_notify STATUS */
+	struct event		*ev_watchdog;	/* WATCHDOG=1 at half the period */
+};
+
+#endif /* VMIG_VMIGD_H */
