@@ -31,8 +31,12 @@
  *		 about 200 MB/s) that QEMU's estimate leaves out.
  *   unseen	 pages the device dirties between the last read and the
  *		 stop: the fitted growth curve D(t) = a t^k of distinct pages
- *		 per read interval, at t = read age + CONVERGE_STOP_WINDOW_MS
- *		 (the dirty-rate EWMA times t while no curve is fitted).
+ *		 per read interval (least squares in log-log over the last
+ *		 CONVERGE_HIST reads, used only when the intervals differ by
+ *		 1.5x and R^2 >= 0.6), at t = read age +
+ *		 CONVERGE_STOP_WINDOW_MS (the dirty-rate EWMA times t while no
+ *		 curve fits), minus the share of it that rewrites pages
+ *		 already in the known set (the hot fraction of the last read).
  *   bandwidth	 min(EWMA, last sample, share): a collapse shows at once,
  *		 a recovery only as it is confirmed. No measurement means no
  *		 prediction: it never switches over on no data (unless there
@@ -117,9 +121,10 @@
 #define CONVERGE_RAMP_FIRST_ITER	3
 #define CONVERGE_FORCE_GRACE_ITERS	3
 #define CONVERGE_LINEAR_K		0.85
+#define CONVERGE_FIT_MIN_R2		0.6	/* else the curve is not used */
 #define CONVERGE_MAX_DELAY_MS		1000
 #define CONVERGE_HIST			8	/* reads kept for the growth fit */
-#define CONVERGE_REASON_MAX		256
+#define CONVERGE_REASON_MAX		512
 
 enum converge_kind {
 	CONVERGE_KIND_ADAPTIVE = 0,	/* = CONVERGE_ADAPTIVE in vmig.proto */

@@ -1,2 +1,14 @@
 # daemon/policy.mk: the pure policy (converge.c, sched.c) and its tests.
-libvmig_a_SOURCES += daemon/converge.h daemon/sched.h
+libvmig_a_SOURCES += daemon/converge.c daemon/converge.h \
+	daemon/sched.c daemon/sched.h
+
+if HAVE_CRITERION
+check_PROGRAMS += test/unit/test_converge test/unit/test_sched
+TESTS += test/unit/test_converge test/unit/test_sched
+test_unit_test_converge_SOURCES = test/unit/test_converge.c
+test_unit_test_converge_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_converge_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+test_unit_test_sched_SOURCES = test/unit/test_sched.c
+test_unit_test_sched_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_sched_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+endif

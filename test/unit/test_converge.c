@@ -1,0 +1,830 @@
+/*
+ * test_converge.c: table tests for daemon/converge.c. Each case is a policy
+ * and a sequence of observations (rows, a row may repeat) with the decision
+ * expected after each; the walker builds the observations (iteration and
+ * time advance by themselves), prints what each row checks, and fails on
+ * the first decision that differs, showing the policy's own reason.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "converge.h"
+
+#define KiB	1024ULL
+#define MiB	(1024ULL * 1024)
+#define PG	4096ULL
+#define MIBPS	(1024ULL * 1024)	/* 1 MiB/s in bytes per second */
+
+/* Extra checks a row may ask for. */
+#define X_DELAY		0x01	/* delay_ms > 0 */
+#define X_NODELAY	0x02	/* delay_ms == 0 */
+#define X_UNKNOWN	0x04	/* predicted downtime cannot be known */
+#define X_KNOWN		0x08	/* ... can */
+#define X_DEFER		0x10	/* defer_hot set */
+#define X_NEAR		0x20	/* near_switchover */
+#define X_NEED		0x40	/* need_bps > share */
+
+struct row {
+	const char	*what;
+	int		 repeat;	/* 0: once */
+	uint64_t	 iter_ms;	/* also the read interval */
+	uint64_t	 new_pages;
+	uint64_t	 hot_pages;
+	uint64_t	 dirty_pages;
+	uint64_t	 deferred_pages;
+	uint64_t	 written_bytes;
+	uint64_t	 sent_bytes;
+	uint64_t	 send_ms;
+	uint64_t	 share_bps;
+	uint64_t	 state_bytes;
+	uint64_t	 cost_ms;	/* 0: let the policy estimate */
+	enum converge_action expect;
+	int		 flags;
+	uint32_t	 target;	/* expected target after, 0: unchecked */
+};
+
+struct ccase {
+	const char		*name;
+	struct converge_policy	 pol;
+	uint64_t		 total_bytes;	/* 0: 16 MiB */
+	const struct row	*rows;
+};
+
+static const char *
+flagstr(int f)
+{
+	static char	buf[96];
+
+	buf[0] = '\0';
+	if (f & X_DELAY)
+		strcat(buf, " delay>0");
+	if (f & X_NODELAY)
+		strcat(buf, " delay=0");
+	if (f & X_UNKNOWN)
+		strcat(buf, " prediction-unknown");
+	if (f & X_KNOWN)
+		strcat(buf, " prediction-known");
+	if (f & X_DEFER)
+		strcat(buf, " defer-hot");
+	if (f & X_NEAR)
+		strcat(buf, " near-switchover");
+	if (f & X_NEED)
+		strcat(buf, " need>share");
+	return (buf);
+}
+
+static void
+run_case(const struct ccase *cc)
+{
+	struct converge			c;
+	struct converge_obs		o;
+	struct converge_decision	d;
+	const struct row		*r;
+	uint32_t			iter = 0;
+	uint64_t			now = 0;
+	int				n, rep;
+
+	fprintf(stderr, "case %s (%s)\n", cc->name,
+	    converge_kind_name(cc->pol.kind));
+	converge_init(&c, &cc->pol);
+	for (r = cc->rows; r->what != NULL; r++) {
+		rep = r->repeat > 0 ? r->repeat : 1;
+		for (n = 0; n < rep; n++) {
+			iter++;
+			now += r->iter_ms;
+			memset(&o, 0, sizeof o);
+			o.iteration = iter;
+			o.now_ms = now;
+			o.iter_ms = r->iter_ms;
+			o.read_interval_ms = r->iter_ms;
+			o.new_pages = r->new_pages;
+			o.hot_pages = r->hot_pages;
+			o.dirty_pages = r->dirty_pages;
+			o.deferred_pages = r->deferred_pages;
+			o.written_bytes = r->written_bytes;
+			o.total_bytes = cc->total_bytes ? cc->total_bytes :
+			    16 * MiB;
+			o.sent_bytes = r->sent_bytes;
+			o.send_us = r->send_ms * 1000;
+			o.share_bps = r->share_bps;
+			o.state_bytes = r->state_bytes;
+			o.switch_cost_ms = r->cost_ms;
+			o.switch_cost_measured = r->cost_ms != 0;
+
+			converge_decide(&c, &o, &d);
+			fprintf(stderr, "  iter %2u t=%5llu ms: %s: expect %s%s"
+			    " -> %s (delay %llu, predicted %lld ms, target %u): "
+			    "%s\n", iter, (unsigned long long)now, r->what,
+			    converge_action_name(r->expect), flagstr(r->flags),
+			    converge_action_name(d.action),
+			    (unsigned long long)d.delay_ms,
+			    d.predicted_downtime_ms == UINT64_MAX ? -1LL :
+			    (long long)d.predicted_downtime_ms, d.target_ms,
+			    d.reason);
+
+			cr_assert_eq(d.action, r->expect,
+			    "%s: iteration %u (%s): expected %s, got %s: %s",
+			    cc->name, iter, r->what,
+			    converge_action_name(r->expect),
+			    converge_action_name(d.action), d.reason);
+			cr_assert(d.reason[0] != '\0', "%s: iteration %u: "
+			    "decision without a reason", cc->name, iter);
+			cr_assert_eq(d.iteration, iter);
+			cr_assert_eq(d.at_ms, now);
+			if (r->flags & X_DELAY)
+				cr_assert(d.delay_ms > 0, "%s: iteration %u: "
+				    "expected a delay: %s", cc->name, iter,
+				    d.reason);
+			if (r->flags & X_NODELAY)
+				cr_assert(d.delay_ms == 0, "%s: iteration %u: "
+				    "expected no delay, got %llu ms: %s",
+				    cc->name, iter,
+				    (unsigned long long)d.delay_ms, d.reason);
+			if (r->flags & X_UNKNOWN)
+				cr_assert(d.predicted_downtime_ms == UINT64_MAX,
+				    "%s: iteration %u: expected no prediction",
+				    cc->name, iter);
+			if (r->flags & X_KNOWN)
+				cr_assert(d.predicted_downtime_ms != UINT64_MAX,
+				    "%s: iteration %u: expected a prediction",
+				    cc->name, iter);
+			if (r->flags & X_DEFER)
+				cr_assert(d.defer_hot, "%s: iteration %u: "
+				    "expected defer_hot", cc->name, iter);
+			if (r->flags & X_NEAR)
+				cr_assert(d.near_switchover, "%s: iteration %u:"
+				    " expected near_switchover", cc->name,
+				    iter);
+			if (r->flags & X_NEED)
+				cr_assert(d.need_bps > r->share_bps, "%s: "
+				    "iteration %u: need %llu not above share",
+				    cc->name, iter,
+				    (unsigned long long)d.need_bps);
+			if (r->target != 0)
+				cr_assert_eq(d.target_ms, r->target, "%s: "
+				    "iteration %u: target %u, expected %u",
+				    cc->name, iter, d.target_ms, r->target);
+			if (converge_action_switches(d.action) ||
+			    d.action == CONVERGE_ABORT)
+				cr_assert(!converge_action_iterates(d.action));
+			else
+				cr_assert(converge_action_iterates(d.action));
+		}
+	}
+}
+
+/* Common policies. */
+#define ADAPTIVE	.kind = CONVERGE_KIND_ADAPTIVE
+#define BASELINE	.kind = CONVERGE_KIND_BASELINE
+#define END		{ .what = NULL }
+
+/* 100 MiB/s: 10 MiB in 100 ms; bulk copy of 16 MiB in 160 ms. */
+#define BULK16		.sent_bytes = 16 * MiB, .send_ms = 160
+
+/* ------------------------------------------------------------ adaptive */
+
+static const struct row quiet_rows[] = {
+	{ "bulk copy done, device wrote nothing, 64 KiB of state fits at once",
+	  .iter_ms = 160, BULK16, .state_bytes = 64 * KiB,
+	  .expect = CONVERGE_SWITCHOVER, .flags = X_KNOWN | X_NEAR },
+	END
+};
+
+static const struct row nothing_at_all_rows[] = {
+	{ "no bandwidth measured, but nothing dirty and no state: cost fits",
+	  .iter_ms = 5, .cost_ms = 40, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row no_data_rows[] = {
+	{ "nothing measured yet and 4 MiB dirty: never switch on no data",
+	  .iter_ms = 5, .dirty_pages = 1024, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN | X_NODELAY },
+	{ "state only (4 KiB) and still no bandwidth: cannot predict",
+	  .iter_ms = 5, .state_bytes = 4 * KiB, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN },
+	{ "a short 8 KiB send is latency, not bandwidth: still no sample",
+	  .iter_ms = 5, .sent_bytes = 8 * KiB, .send_ms = 1,
+	  .dirty_pages = 2, .expect = CONVERGE_ITERATE, .flags = X_UNKNOWN },
+	{ "10 MiB in 100 ms measured: 2 pages fit the target",
+	  .iter_ms = 100, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 2, .dirty_pages = 2, .expect = CONVERGE_SWITCHOVER,
+	  .flags = X_KNOWN },
+	END
+};
+
+static const struct row first_iter_big_rows[] = {
+	{ "bulk copy done with 40 MiB dirtied meanwhile: about 420 ms > 300",
+	  .iter_ms = 160, BULK16, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE, .flags = X_KNOWN | X_NODELAY },
+	{ "40 MiB sent in 400 ms, device quiet now: 1 MiB left fits",
+	  .iter_ms = 400, .sent_bytes = 40 * MiB, .send_ms = 400,
+	  .new_pages = 256, .dirty_pages = 256,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row stalled_link_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty (24 MiB/s dirtied): iterate",
+	  .iter_ms = 160, BULK16, .new_pages = 1000, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "link stalled: 0 bytes in 500 ms, bandwidth 0: no division, no "
+	  "switch", .iter_ms = 500, .send_ms = 500, .new_pages = 2000,
+	  .dirty_pages = 12000, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN },
+	{ "still stalled (dirtying above a zero bandwidth: 2 of 3)",
+	  .iter_ms = 500, .send_ms = 500, .new_pages = 2000,
+	  .dirty_pages = 14000, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN },
+	{ "third stalled round: cannot converge, no rung applies, abort",
+	  .iter_ms = 500, .send_ms = 500, .new_pages = 2000,
+	  .dirty_pages = 16000, .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct row collapse_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty",
+	  .iter_ms = 160, BULK16, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "bandwidth collapses to 1 MiB/s: 4 MiB would fit at 100 MiB/s, "
+	  "not now", .iter_ms = 1000, .sent_bytes = 1 * MiB, .send_ms = 1000,
+	  .new_pages = 1024, .dirty_pages = 1024,
+	  .expect = CONVERGE_ITERATE, .flags = X_KNOWN },
+	{ "link recovers (100 MiB/s sample, EWMA about 76 MiB/s): fits",
+	  .iter_ms = 100, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 256, .dirty_pages = 256,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row burst_rows[] = {
+	{ "bulk done, then one 200 MiB burst (50k pages): iterate",
+	  .iter_ms = 160, BULK16, .new_pages = 51200, .dirty_pages = 51200,
+	  .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	{ "burst sent in 2 s, device quiet: the burst's rate still weighs "
+	  "(EWMA) but 10 pages plus 10 ms of it fit",
+	  .iter_ms = 2000, .sent_bytes = 200 * MiB, .send_ms = 2000,
+	  .new_pages = 10, .dirty_pages = 10,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+/*
+ * 100 MiB/s link, the device streams 200 MiB/s (20 MiB per 100 ms) and
+ * about 100 MiB is dirty: about 1040 ms predicted, above every target.
+ */
+#define FAST_DIRTY	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = 5120, .dirty_pages = 25000
+static const struct row diverge_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "dirty rate 200 MiB/s over a 100 MiB/s share (bulk was 1 of 3, "
+	  "this 2)", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "3 rounds above the bandwidth: rung 1, ask the scheduler",
+	  FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_REQUEST_BANDWIDTH, .flags = X_NEED },
+	{ "not granted, no hot set: rounds toward the next stall",
+	  FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "stalled again: rung 2 does not apply (no hot pages), ramp 1 of 7",
+	  FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 400 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 2 of 7", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 500 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 3", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 600 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 4", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 700 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 5", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 800 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 6", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 900 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "ramp 7: at the ceiling", FAST_DIRTY, .share_bps = 100 * MIBPS,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 1000 },
+	{ "", FAST_DIRTY, .share_bps = 100 * MIBPS, .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "stalled with every rung taken, timeout action abort: abort",
+	  FAST_DIRTY, .share_bps = 100 * MIBPS, .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct row diverge_timeout_rows[] = {
+	{ "bulk done", .iter_ms = 160, BULK16, .new_pages = 10240,
+	  .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "diverging, share unlimited (rung 1 cannot help), no hot set, "
+	  "no ceiling", FAST_DIRTY, .expect = CONVERGE_ITERATE },
+	{ "stall with nothing to try; force allowed but about 1040 ms "
+	  "predicted: wait for it to fit the 600 ms bound", FAST_DIRTY,
+	  .repeat = 3, .expect = CONVERGE_ITERATE },
+	{ "grace over, still above the bound: abort", FAST_DIRTY,
+	  .expect = CONVERGE_ABORT },
+	END
+};
+
+/*
+ * State of 100 MiB alone: 1000 ms at 100 MiB/s plus about 544 ms estimated
+ * load (20 ms + 100 MiB at 200 MB/s), against a 300 ms target.
+ */
+#define STATE_ONLY	.iter_ms = 100, .state_bytes = 100 * MiB
+static const struct row state_ramp_rows[] = {
+	{ "bulk done; state alone predicts about 1544 ms", .iter_ms = 160,
+	  BULK16, .state_bytes = 100 * MiB, .expect = CONVERGE_ITERATE,
+	  .flags = X_KNOWN },
+	{ "nothing dirty, no progress possible: waiting out the stall window",
+	  STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "stall (5 iterations, 500 ms): ramp 1", STATE_ONLY,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 542 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 2", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME,
+	  .target = 785 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 3", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME,
+	  .target = 1028 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 4", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME,
+	  .target = 1271 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 5", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME,
+	  .target = 1514 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 6 to 1757 ms: the 1544 ms prediction fits: switch",
+	  STATE_ONLY, .expect = CONVERGE_SWITCHOVER, .target = 1757 },
+	END
+};
+
+static const struct row state_force_rows[] = {
+	{ "bulk done; state alone predicts about 1544 ms, ceiling 1000",
+	  .iter_ms = 160, BULK16, .state_bytes = 100 * MiB,
+	  .expect = CONVERGE_ITERATE },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 1 (300 -> 400)", STATE_ONLY,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 400 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 2", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME,
+	  .target = 500 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 3", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 4", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 5", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 6", STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 7: ceiling 1000 ms, still below 1544", STATE_ONLY,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 1000 },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "stalled at the ceiling: forced switchover within the 2000 ms "
+	  "bound, remaining (0) at its minimum", STATE_ONLY,
+	  .expect = CONVERGE_FORCE_SWITCHOVER },
+	END
+};
+
+static const struct row state_abort_rows[] = {
+	{ "bulk done; state alone predicts about 1544 ms, no ceiling",
+	  .iter_ms = 160, BULK16, .state_bytes = 100 * MiB,
+	  .expect = CONVERGE_ITERATE },
+	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "stall, nothing to try, timeout action abort: abort naming the "
+	  "prediction", STATE_ONLY, .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct row measured_cost_rows[] = {
+	{ "1 MiB dirty, 12 ms to send, but the device's measured load time "
+	  "is 1500 ms (mlx5): no switchover", .iter_ms = 160, BULK16,
+	  .new_pages = 256, .dirty_pages = 256, .cost_ms = 1500,
+	  .expect = CONVERGE_ITERATE, .flags = X_KNOWN },
+	{ "the same with a 100 ms device: switch", .iter_ms = 100,
+	  .sent_bytes = 10 * MiB, .send_ms = 100, .new_pages = 256,
+	  .dirty_pages = 256, .cost_ms = 100,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row max_iter_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "about 420 ms predicted", .iter_ms = 400, .sent_bytes = 40 * MiB,
+	  .send_ms = 400, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "iteration 3 = max_iterations, abort policy: abort",
+	  .iter_ms = 400, .sent_bytes = 40 * MiB, .send_ms = 400,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct row max_iter_force_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "about 420 ms predicted", .iter_ms = 400, .sent_bytes = 40 * MiB,
+	  .send_ms = 400, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "iteration 3 = max_iterations, force allowed, 420 <= 600 ms bound:"
+	  " forced switchover at once (a hard limit, no grace)",
+	  .iter_ms = 400, .sent_bytes = 40 * MiB, .send_ms = 400,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_FORCE_SWITCHOVER },
+	END
+};
+
+/*
+ * 40 MiB per round, 400 ms at 100 MiB/s, a read every 800 ms (50 MiB/s
+ * dirtied: no fast stall; the stall window needs 6 rounds).
+ */
+#define ROUND(pages)	.iter_ms = 800, .sent_bytes = 40 * MiB, \
+			.send_ms = 400, .new_pages = (pages), \
+			.dirty_pages = (pages)
+static const struct row timeout_min_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 1000, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "", ROUND(10240), .repeat = 2, .expect = CONVERGE_ITERATE },
+	{ "remaining dips to 36 MiB", ROUND(9216),
+	  .expect = CONVERGE_ITERATE },
+	{ "timeout (3 s) with remaining back up at 44 MiB: not a local "
+	  "minimum, wait", ROUND(11264), .expect = CONVERGE_ITERATE },
+	{ "remaining back down to 36 MiB: local minimum, forced switchover",
+	  ROUND(9216), .expect = CONVERGE_FORCE_SWITCHOVER },
+	END
+};
+
+static const struct row timeout_abort_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 1000, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "", ROUND(10240), .repeat = 3, .expect = CONVERGE_ITERATE },
+	{ "timeout (3 s), action abort: abort", ROUND(10240),
+	  .expect = CONVERGE_ABORT },
+	END
+};
+
+/*
+ * A hot set: 8000 of the 10000 pages of every read were dirty in the read
+ * before too; 40 MiB a round at 100 MiB/s, a read every 800 ms (49 MiB/s
+ * dirtied, below the bandwidth: only the stall window can tell), about
+ * 412 ms predicted.
+ */
+#define HOT(def)	.iter_ms = 800, .sent_bytes = 40 * MiB, \
+			.send_ms = 400, .new_pages = 10000, \
+			.hot_pages = 8000, .dirty_pages = 10000 - (def), \
+			.deferred_pages = (def)
+static const struct row hot_rows[] = {
+	{ "bulk done (setup and bulk took 800 ms)", .iter_ms = 800, BULK16,
+	  .new_pages = 10000, .dirty_pages = 10000,
+	  .expect = CONVERGE_ITERATE },
+	{ "hot set rewritten every round, no progress", HOT(0), .repeat = 4,
+	  .expect = CONVERGE_ITERATE },
+	{ "stall: share unlimited so rung 1 is skipped; 80 % hot: defer",
+	  HOT(0), .expect = CONVERGE_DEFER_HOT, .flags = X_DEFER },
+	{ "engine holds 8000 hot pages back; they still count",
+	  HOT(8000), .repeat = 4, .expect = CONVERGE_ITERATE,
+	  .flags = X_DEFER },
+	{ "stalled again: ramp 1 (300 -> 400 ms), about 410 ms still above",
+	  HOT(8000), .expect = CONVERGE_RAMP_DOWNTIME, .target = 400 },
+	{ "", HOT(8000), .repeat = 4, .expect = CONVERGE_ITERATE },
+	{ "ramp 2 to 500 ms: the prediction fits, switch", HOT(8000),
+	  .expect = CONVERGE_SWITCHOVER, .target = 500 },
+	END
+};
+
+/*
+ * Sub-linear growth: distinct pages ~ 1000 sqrt(interval / 50 ms), a hot
+ * set coalescing. 50 MiB of device state keeps the prediction far above
+ * the target (about 840 ms) whatever the rounds do: wait between them.
+ */
+#define RD(ms, pages)	.iter_ms = (ms), .sent_bytes = (ms) * 100 * MiB / \
+			1000, .send_ms = (ms), .new_pages = (pages), \
+			.dirty_pages = (pages), .state_bytes = 50 * MiB
+static const struct row sublinear_rows[] = {
+	{ "800 ms read: 4000 pages", RD(800, 4000),
+	  .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	{ "200 ms read: 2000 pages", RD(200, 2000),
+	  .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	{ "50 ms read: 1000 pages; fit says t^0.5: wait", RD(50, 1000),
+	  .expect = CONVERGE_ITERATE, .flags = X_DELAY },
+	END
+};
+
+static const struct row linear_rows[] = {
+	{ "800 ms read: 4000 pages", RD(800, 4000),
+	  .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	{ "200 ms read: 1000 pages", RD(200, 1000),
+	  .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	{ "50 ms read: 250 pages; fit says t^1.0 (a stream): no wait",
+	  RD(50, 250), .expect = CONVERGE_ITERATE, .flags = X_NODELAY },
+	END
+};
+
+static const struct row rewrite_rows[] = {
+	{ "no curve yet, but 1000 pages took 40 MiB of writes: rewrites "
+	  "coalesce, wait", RD(800, 1000), .written_bytes = 40 * MiB,
+	  .expect = CONVERGE_ITERATE, .flags = X_DELAY },
+	END
+};
+
+static const struct row close_no_wait_rows[] = {
+	{ "rewrites, but about 420 ms is close to the 300 ms target: no wait",
+	  .iter_ms = 160, BULK16, .new_pages = 10240, .dirty_pages = 10240,
+	  .written_bytes = 400 * MiB, .expect = CONVERGE_ITERATE,
+	  .flags = X_NODELAY | X_NEAR },
+	END
+};
+
+/* ------------------------------------------------------------ baseline */
+
+static const struct row base_quiet_rows[] = {
+	{ "bulk done, nothing dirty: pending = state 64 KiB < 30 MiB",
+	  .iter_ms = 160, BULK16, .state_bytes = 64 * KiB,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row base_zero_bw_rows[] = {
+	{ "no bandwidth: threshold 0, pending 4 MiB: iterate",
+	  .iter_ms = 5, .dirty_pages = 1024, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN },
+	{ "pending 0: QEMU switches even without bandwidth", .iter_ms = 5,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row base_last_bw_rows[] = {
+	{ "bulk at 100 MiB/s: 25 MiB < 30 MiB threshold: switch",
+	  .iter_ms = 160, BULK16, .new_pages = 6400, .dirty_pages = 6400,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row base_unsmoothed_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "last iteration 50 MiB/s (no smoothing): 25 MiB > 15 MiB",
+	  .iter_ms = 400, .sent_bytes = 20 * MiB, .send_ms = 400,
+	  .new_pages = 6400, .dirty_pages = 6400,
+	  .expect = CONVERGE_ITERATE },
+	{ "last iteration 200 MiB/s: 25 MiB < 60 MiB: switch",
+	  .iter_ms = 100, .sent_bytes = 20 * MiB, .send_ms = 100,
+	  .new_pages = 6400, .dirty_pages = 6400,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+/* Same observation for both: 25 MiB of device state at 100 MiB/s. */
+static const struct row state25_rows[] = {
+	{ "25 MiB state: 250 ms transfer + about 151 ms estimated load",
+	  .iter_ms = 160, BULK16, .state_bytes = 25 * MiB,
+	  .expect = CONVERGE_ITERATE },
+	END
+};
+static const struct row base_state25_rows[] = {
+	{ "25 MiB state < 30 MiB threshold: QEMU ignores the load time",
+	  .iter_ms = 160, BULK16, .state_bytes = 25 * MiB,
+	  .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row base_diverge_rows[] = {
+	{ "bulk done", .iter_ms = 160, BULK16, .new_pages = 10240,
+	  .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "diverging with a hot set and a ceiling: the baseline neither "
+	  "defers nor ramps nor detects the stall", .iter_ms = 100,
+	  .sent_bytes = 10 * MiB, .send_ms = 100, .new_pages = 5120,
+	  .hot_pages = 4000, .dirty_pages = 8000, .share_bps = 100 * MIBPS,
+	  .repeat = 18, .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "completion timeout (2 s), action abort: abort", .iter_ms = 100,
+	  .sent_bytes = 10 * MiB, .send_ms = 100, .new_pages = 5120,
+	  .hot_pages = 4000, .dirty_pages = 8000,
+	  .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct row base_force_rows[] = {
+	{ "bulk done", .iter_ms = 160, BULK16, .new_pages = 10240,
+	  .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "40 MiB pending at 100 MiB/s", ROUND(10240), .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "timeout, force allowed, 400 ms <= 600 ms: forced at once (no "
+	  "local-minimum wait in the baseline)", ROUND(11264),
+	  .expect = CONVERGE_FORCE_SWITCHOVER },
+	END
+};
+
+static const struct row base_max_iter_rows[] = {
+	{ "bulk done", .iter_ms = 160, BULK16, .new_pages = 10240,
+	  .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "iteration 2 = max_iterations: abort", ROUND(10240),
+	  .expect = CONVERGE_ABORT },
+	END
+};
+
+static const struct ccase cases[] = {
+	{ "quiet", { ADAPTIVE }, 0, quiet_rows },
+	{ "nothing_at_all", { ADAPTIVE }, 0, nothing_at_all_rows },
+	{ "no_data", { ADAPTIVE }, 0, no_data_rows },
+	{ "first_iter_big", { ADAPTIVE }, 0, first_iter_big_rows },
+	{ "stalled_link", { ADAPTIVE }, 0, stalled_link_rows },
+	{ "collapse", { ADAPTIVE }, 0, collapse_rows },
+	{ "burst", { ADAPTIVE }, 0, burst_rows },
+	{ "diverge", { ADAPTIVE, .downtime_ceiling_ms = 1000 }, 0,
+	  diverge_rows },
+	{ "diverge_timeout", { ADAPTIVE, .timeout_force = 1,
+	  .forced_downtime_ms = 600 }, 0, diverge_timeout_rows },
+	{ "state_ramp", { ADAPTIVE, .downtime_ceiling_ms = 2000 }, 0,
+	  state_ramp_rows },
+	{ "state_force", { ADAPTIVE, .downtime_ceiling_ms = 1000,
+	  .timeout_force = 1 }, 0, state_force_rows },
+	{ "state_abort", { ADAPTIVE }, 0, state_abort_rows },
+	{ "measured_cost", { ADAPTIVE }, 0, measured_cost_rows },
+	{ "max_iter", { ADAPTIVE, .max_iterations = 3 }, 0, max_iter_rows },
+	{ "max_iter_force", { ADAPTIVE, .max_iterations = 3,
+	  .timeout_force = 1, .forced_downtime_ms = 600 }, 0,
+	  max_iter_force_rows },
+	{ "timeout_min", { ADAPTIVE, .completion_timeout_s = 3,
+	  .timeout_force = 1, .forced_downtime_ms = 600 }, 0,
+	  timeout_min_rows },
+	{ "timeout_abort", { ADAPTIVE, .completion_timeout_s = 3 }, 0,
+	  timeout_abort_rows },
+	{ "hot", { ADAPTIVE, .downtime_ceiling_ms = 1000 }, 0, hot_rows },
+	{ "sublinear", { ADAPTIVE }, 0, sublinear_rows },
+	{ "linear", { ADAPTIVE }, 0, linear_rows },
+	{ "rewrite", { ADAPTIVE }, 0, rewrite_rows },
+	{ "close_no_wait", { ADAPTIVE }, 0, close_no_wait_rows },
+	{ "state25", { ADAPTIVE }, 0, state25_rows },
+	{ "base_quiet", { BASELINE }, 0, base_quiet_rows },
+	{ "base_zero_bw", { BASELINE }, 0, base_zero_bw_rows },
+	{ "base_last_bw", { BASELINE }, 0, base_last_bw_rows },
+	{ "base_unsmoothed", { BASELINE }, 0, base_unsmoothed_rows },
+	{ "base_state25", { BASELINE }, 0, base_state25_rows },
+	{ "base_diverge", { BASELINE, .downtime_ceiling_ms = 1000,
+	  .completion_timeout_s = 2 }, 0, base_diverge_rows },
+	{ "base_force", { BASELINE, .completion_timeout_s = 2,
+	  .timeout_force = 1, .forced_downtime_ms = 600 }, 0,
+	  base_force_rows },
+	{ "base_max_iter", { BASELINE, .max_iterations = 2 }, 0,
+	  base_max_iter_rows },
+};
+
+static const struct ccase *
+find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return (&cases[i]);
+	cr_assert_fail("no case %s", name);
+	return (NULL);
+}
+
+#define CASE(name)	Test(converge, name) { run_case(find(#name)); }
+
+CASE(quiet)
+CASE(nothing_at_all)
+CASE(no_data)
+CASE(first_iter_big)
+CASE(stalled_link)
+CASE(collapse)
+CASE(burst)
+CASE(diverge)
+CASE(diverge_timeout)
+CASE(state_ramp)
+CASE(state_force)
+CASE(state_abort)
+CASE(measured_cost)
+CASE(max_iter)
+CASE(max_iter_force)
+CASE(timeout_min)
+CASE(timeout_abort)
+CASE(hot)
+CASE(sublinear)
+CASE(linear)
+CASE(rewrite)
+CASE(close_no_wait)
+CASE(state25)
+CASE(base_quiet)
+CASE(base_zero_bw)
+CASE(base_last_bw)
+CASE(base_unsmoothed)
+CASE(base_state25)
+CASE(base_diverge)
+CASE(base_force)
+CASE(base_max_iter)
+
+/* Every case in the table has a Test above. */
+Test(converge, every_case_runs)
+{
+	cr_assert_eq(sizeof cases / sizeof cases[0], 31,
+	    "add a CASE() line for the new case");
+}
+
+/* ------------------------------------------------------------ the rest */
+
+Test(converge, set_policy_mid_job)
+{
+	struct converge_policy		p = { ADAPTIVE };
+	struct converge			c;
+	struct converge_obs		o = { .iteration = 1, .now_ms = 160,
+	    .read_interval_ms = 160, .new_pages = 10240, .dirty_pages = 10240,
+	    .sent_bytes = 16 * MiB, .send_us = 160000, .total_bytes = 16 * MiB };
+	struct converge_decision	d;
+
+	converge_init(&c, &p);
+	cr_assert_eq(converge_decide(&c, &o, &d), CONVERGE_ITERATE, "%s",
+	    d.reason);
+	cr_assert_eq(d.target_ms, 300);
+	p.max_downtime_ms = 600;
+	converge_set_policy(&c, &p);
+	o.iteration = 2;
+	o.now_ms = 560;
+	o.sent_bytes = 40 * MiB;
+	o.send_us = 400000;
+	cr_assert_eq(converge_decide(&c, &o, &d), CONVERGE_SWITCHOVER, "%s",
+	    d.reason);
+	cr_assert_eq(d.target_ms, 600);
+}
+
+Test(converge, decision_numbers)
+{
+	struct converge_policy		p = { ADAPTIVE };
+	struct converge			c;
+	struct converge_obs		o = { .iteration = 1, .now_ms = 1000,
+	    .read_interval_ms = 1000, .new_pages = 256, .dirty_pages = 256,
+	    .sent_bytes = 100 * MiB, .send_us = 1000000,
+	    .total_bytes = 128 * MiB, .switch_cost_ms = 50,
+	    .switch_cost_measured = 1 };
+	struct converge_decision	d;
+
+	converge_init(&c, &p);
+	converge_decide(&c, &o, &d);
+	cr_assert_eq(d.action, CONVERGE_SWITCHOVER, "%s", d.reason);
+	cr_assert_eq(d.bandwidth_bps, 100 * MIBPS);
+	cr_assert_eq(d.dirty_rate_bps, 1 * MIBPS);
+	/* 1 MiB dirty + 10 ms of 1 MiB/s unseen (10 KiB, 3 pages' worth) */
+	cr_assert(d.remaining_bytes >= 1 * MiB &&
+	    d.remaining_bytes <= 1 * MiB + 12 * KiB, "remaining %llu",
+	    (unsigned long long)d.remaining_bytes);
+	/* 50 ms cost + about 10 ms transfer */
+	cr_assert(d.predicted_downtime_ms >= 60 &&
+	    d.predicted_downtime_ms <= 61, "predicted %llu",
+	    (unsigned long long)d.predicted_downtime_ms);
+	cr_assert_eq(d.target_ms, 300);
+	cr_assert_eq(d.forced_bound_ms, 600);
+	cr_assert(strstr(d.reason, "300 ms") != NULL, "%s", d.reason);
+}
+
+Test(converge, names)
+{
+	cr_assert_str_eq(converge_action_name(CONVERGE_ITERATE), "iterate");
+	cr_assert_str_eq(converge_action_name(CONVERGE_RAMP_DOWNTIME),
+	    "ramp-downtime");
+	cr_assert_str_eq(converge_action_name((enum converge_action)99),
+	    "unknown");
+	cr_assert_str_eq(converge_kind_name(CONVERGE_KIND_BASELINE),
+	    "baseline");
+}
+
+Test(converge, huge_numbers_saturate)
+{
+	struct converge_policy		p = { ADAPTIVE,
+	    .downtime_ceiling_ms = UINT32_MAX, .forced_downtime_ms = 0 };
+	struct converge			c;
+	struct converge_obs		o = { .iteration = 1, .now_ms = UINT64_MAX,
+	    .read_interval_ms = UINT64_MAX, .new_pages = UINT64_MAX,
+	    .hot_pages = UINT64_MAX, .dirty_pages = UINT64_MAX,
+	    .deferred_pages = UINT64_MAX, .page_size = UINT32_MAX,
+	    .total_bytes = UINT64_MAX, .sent_bytes = UINT64_MAX,
+	    .send_us = 1, .state_bytes = UINT64_MAX,
+	    .switch_cost_ms = UINT64_MAX, .written_bytes = UINT64_MAX };
+	struct converge_decision	d;
+	int				i;
+
+	converge_init(&c, &p);
+	for (i = 0; i < 20; i++) {
+		o.iteration = (uint32_t)i + 1;
+		converge_decide(&c, &o, &d);
+		cr_assert(d.reason[0] != '\0');
+		cr_assert(!converge_action_switches(d.action) ||
+		    d.action == CONVERGE_FORCE_SWITCHOVER, "%s", d.reason);
+	}
+}
