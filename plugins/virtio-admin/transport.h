@@ -1,0 +1,64 @@
+/*
+ * transport.h: how the admin queue driver reaches a PF's admin queues.
+ *
+ * The driver (adminq.c) only needs rings in memory it can address, a
+ * buffer pool in the same memory (descriptor addresses are offsets into
+ * it), a kick per queue and a call fd per queue to watch. Where that comes
+ * from is the transport's business:
+ *
+ *   sim:PATH	the simulated PF (test/sim): memfd + eventfds over a UNIX
+ *		socket (transport_sim.c, handshake.h)
+ *   vfio:BDF	a PF bound to vfio-pci with BAR-mapped rings: not available
+ *		on this host yet (transport_vfio.c says so)
+ */
+#ifndef VA_TRANSPORT_H
+#define VA_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handshake.h"
+#include "virtq.h"
+
+#define VA_TP_MAX_QUEUES	2	/* one per lane is all we use */
+
+struct va_tp_params {
+	uint32_t	 qsize;		/* 0: min(128, device max) */
+	uint64_t	 pool_bytes;	/* 0: 4 MiB */
+	uint32_t	 max_queues;	/* 0: VA_TP_MAX_QUEUES */
+	int		 timeout_ms;	/* handshake; 0: 2000 */
+};
+
+struct va_tp_queue {
+	struct vq_ring	 ring;
+	int		 kick_fd;
+	int		 call_fd;
+};
+
+struct va_transport {
+	const char	*kind;		/* "sim" */
+	char		 target[256];	/* socket path, BDF */
+	uint8_t		*mem;
+	uint64_t	 memsize;
+	uint64_t	 pool_off;
+	uint64_t	 pool_len;
+	uint32_t	 nqueues;
+	struct va_tp_queue q[VA_TP_MAX_QUEUES];
+	struct va_hello	 dev;		/* what the PF told us */
+	int		 sock;		/* -1 if none; EOF = device gone */
+};
+
+/* spec is "sim:PATH" or "vfio:BDF" (options already stripped). */
+int	 va_transport_open(const char *spec, const struct va_tp_params *,
+	    struct va_transport **, char *err, size_t errlen);
+void	 va_transport_close(struct va_transport *);
+int	 va_transport_kick(struct va_transport *, unsigned int q);
+/* Consume a call notification; 1 if there was one, 0 if not. */
+int	 va_transport_ack_call(struct va_transport *, unsigned int q);
+
+int	 va_transport_sim_open(const char *path, const struct va_tp_params *,
+	    struct va_transport **, char *err, size_t errlen);
+int	 va_transport_vfio_open(const char *bdf, const struct va_tp_params *,
+	    struct va_transport **, char *err, size_t errlen);
+
+#endif /* VA_TRANSPORT_H */
