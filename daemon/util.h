@@ -78,6 +78,14 @@ put_le64(void *p, uint64_t v)
 	put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
 }
 
+/* glibc's <sys/queue.h> lacks the BSD _SAFE iterators. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST((head));				\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT((var), field), 1);	\
+	    (var) = (tvar))
+#endif
+
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #ifndef MIN
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
