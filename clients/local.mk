@@ -1,1 +1,36 @@
-# clients/local.mk
+# clients/local.mk: the C client library, vmigctl, and the Python client's
+# generated protobuf classes.
+
+# libvmigclient: the C client (vmig/client.h) and the protobuf -> JSON
+# printer; used by vmigctl, the tests and the benchmarks.
+noinst_LIBRARIES += clients/libvmigclient.a
+clients_libvmigclient_a_SOURCES = clients/client.c include/vmig/client.h \
+	clients/json.c clients/json.h
+clients_libvmigclient_a_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+VMIG_CLIENT_LIBS = clients/libvmigclient.a libvmigproto.a \
+	$(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBS)
+
+# vmigctl: one file per command group (vmigctl_*.c), commands in a table.
+bin_PROGRAMS += clients/vmigctl
+clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
+	clients/vmigctl_info.c clients/vmigctl_watch.c
+clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
+
+# Python client: the package is in the source tree, the classes protoc
+# generates go to the build tree (clients/python/vmig_pb2.py), which is on
+# PYTHONPATH for make check.
+PY_CLIENT_GEN = clients/python/vmig_pb2.py
+noinst_DATA += $(PY_CLIENT_GEN)
+CLEANFILES += $(PY_CLIENT_GEN)
+EXTRA_DIST += clients/python/vmig/__init__.py clients/python/vmig/_nng.py \
+	clients/python/vmig/client.py clients/python/vmig/errors.py
+$(PY_CLIENT_GEN): $(srcdir)/proto/vmig.proto
+	$(AM_V_GEN)$(MKDIR_P) clients/python && \
+	$(PROTOC) --proto_path=$(srcdir)/proto --python_out=clients/python \
+	    $(srcdir)/proto/vmig.proto
+
+clean-local: clean-local-clients
+clean-local-clients:
+	-rm -rf clients/python/__pycache__ clients/python/vmig/__pycache__
+.PHONY: clean-local-clients

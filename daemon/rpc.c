@@ -150,12 +150,101 @@ rpc_peek_id(const uint8_t *p, size_t len, uint64_t *id)
 	return (-1);
 }
 
+static int
+rpc_utf8_valid(const unsigned char *s)
+{
+	uint32_t	cp;
+	int		n, i;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0) {
+			n = 1;
+			cp = *s & 0x1f;
+		} else if ((*s & 0xf0) == 0xe0) {
+			n = 2;
+			cp = *s & 0x0f;
+		} else if ((*s & 0xf8) == 0xf0) {
+			n = 3;
+			cp = *s & 0x07;
+		} else
+			return (0);
+		for (i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return (0);
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond Unicode. */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return (0);
+		s += n + 1;
+	}
+	return (1);
+}
+
+/*
+ * proto3 strings are UTF-8 but protobuf-c does not check: refuse what is
+ * not, so no name we echo back breaks a client's decoder. Returns the
+ * offending field, or NULL.
+ */
+static const ProtobufCFieldDescriptor *
+rpc_check_strings(const ProtobufCMessage *m, int depth, const char **owner)
+{
+	const ProtobufCMessageDescriptor	*d = m->descriptor;
+	const ProtobufCFieldDescriptor		*f, *bad;
+	const char				*p;
+	size_t					 n, j;
+	unsigned int				 i;
+
+	if (depth > 16)
+		return (NULL);
+	for (i = 0; i < d->n_fields; i++) {
+		f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		p = (const char *)m + f->offset;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)m +
+		    f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)((const char *)m +
+			    f->quantifier_offset);
+			p = *(const char *const *)p;
+		} else
+			n = 1;
+		for (j = 0; j < n; j++) {
+			const void *v = ((const void *const *)p)[j];
+
+			if (v == NULL)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (!rpc_utf8_valid(v)) {
+					*owner = d->name;
+					return (f);
+				}
+			} else if ((bad = rpc_check_strings(v, depth + 1,
+			    owner)) != NULL)
+				return (bad);
+		}
+	}
+	return (NULL);
+}
+
 Vmig__V1__Request *
 rpc_decode(const void *buf, size_t len, uint64_t max, uint64_t *id,
     Vmig__V1__StatusCode *code, char *err, size_t errlen)
 {
-	Vmig__V1__Request	*req;
-	size_t			 i;
+	Vmig__V1__Request		*req;
+	const ProtobufCFieldDescriptor	*f;
+	const char			*owner = NULL;
+	size_t				 i;
 
 	*id = 0;
 	(void)rpc_peek_id(buf, len, id);
@@ -172,6 +261,12 @@ rpc_decode(const void *buf, size_t len, uint64_t max, uint64_t *id,
 		return (NULL);
 	}
 	*id = req->request_id;
+	if ((f = rpc_check_strings(&req->base, 0, &owner)) != NULL) {
+		*code = VMIG__V1__STATUS_CODE__STATUS_INVALID_ARGUMENT;
+		snprintf(err, errlen, "field %s.%s is not valid UTF-8", owner,
+		    f->name);
+		goto fail;
+	}
 	if (req->api_version > 1) {
 		*code = VMIG__V1__STATUS_CODE__STATUS_UNIMPLEMENTED;
 		snprintf(err, errlen, "api_version %" PRIu32 " is not "

@@ -1,1 +1,39 @@
-# test/local.mk
+# test/local.mk: the foundation's tests: Criterion unit tests of the
+# daemon's modules, the test backend plugins, the Python integration tests
+# and their shared harness, the RPC latency benchmark, the demo.
+
+# Test backends, dlopen()ed by test_backend and the integration tests:
+# a good one, one built for another ABI, one without the symbol. Built by
+# make check only, as real shared objects (test/unit/.libs/*.so).
+check_LTLIBRARIES += test/unit/plugin_good.la test/unit/plugin_badabi.la \
+	test/unit/plugin_nosym.la
+TEST_PLUGIN_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+test_unit_plugin_good_la_SOURCES = test/unit/plugin_good.c
+test_unit_plugin_good_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+test_unit_plugin_good_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+test_unit_plugin_good_la_LIBADD = $(LIBEVENT_LIBS)
+test_unit_plugin_badabi_la_SOURCES = test/unit/plugin_badabi.c
+test_unit_plugin_badabi_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+test_unit_plugin_nosym_la_SOURCES = test/unit/plugin_nosym.c
+test_unit_plugin_nosym_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+if HAVE_CRITERION
+FOUNDATION_UNIT_TESTS = test/unit/test_config test/unit/test_options \
+	test/unit/test_rpc test/unit/test_backend
+check_PROGRAMS += $(FOUNDATION_UNIT_TESTS)
+TESTS += $(FOUNDATION_UNIT_TESTS)
+FOUNDATION_UNIT_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+FOUNDATION_UNIT_LDADD = clients/libvmigclient.a $(VMIG_LIBS) $(CRITERION_LIBS)
+test_unit_test_config_SOURCES = test/unit/test_config.c
+test_unit_test_config_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_config_LDADD = $(FOUNDATION_UNIT_LDADD)
+test_unit_test_options_SOURCES = test/unit/test_options.c
+test_unit_test_options_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_options_LDADD = $(FOUNDATION_UNIT_LDADD)
+test_unit_test_rpc_SOURCES = test/unit/test_rpc.c
+test_unit_test_rpc_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_rpc_LDADD = $(FOUNDATION_UNIT_LDADD)
+test_unit_test_backend_SOURCES = test/unit/test_backend.c
+test_unit_test_backend_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_backend_LDADD = $(FOUNDATION_UNIT_LDADD)
+endif

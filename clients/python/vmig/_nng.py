@@ -1,0 +1,158 @@
+"""Just enough of nng (libnng.so.1, through ctypes) for the vmig client.
+
+Debian has no Python binding for nng (no pynng), so this calls the C
+library directly. Sockets are passed by value (a struct of one uint32), and
+every function gets argtypes/restype so ctypes converts nothing by guess.
+ctypes releases the GIL during calls: one socket per thread works.
+"""
+
+import ctypes
+import ctypes.util
+
+NNG_FLAG_ALLOC = 1
+NNG_DURATION_INFINITE = -1
+
+# nng_errno_enum (nng.h)
+NNG_EINTR = 1
+NNG_ENOMEM = 2
+NNG_EINVAL = 3
+NNG_EBUSY = 4
+NNG_ETIMEDOUT = 5
+NNG_ECONNREFUSED = 6
+NNG_ECLOSED = 7
+NNG_EAGAIN = 8
+NNG_ENOTSUP = 9
+NNG_EADDRINUSE = 10
+NNG_ESTATE = 11
+NNG_ENOENT = 12
+NNG_EPROTO = 13
+NNG_EUNREACHABLE = 14
+NNG_EADDRINVAL = 15
+NNG_EPERM = 16
+NNG_EMSGSIZE = 17
+NNG_ECONNABORTED = 18
+NNG_ECONNRESET = 19
+NNG_ECANCELED = 20
+
+OPT_RECVTIMEO = b"recv-timeout"
+OPT_SENDTIMEO = b"send-timeout"
+OPT_RECVMAXSZ = b"recv-size-max"
+OPT_REQ_RESENDTIME = b"req:resend-time"
+OPT_SUB_SUBSCRIBE = b"sub:subscribe"
+
+
+class nng_socket(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class NngError(Exception):
+    """An nng call failed: errno is nng's error number."""
+
+    def __init__(self, errno, what):
+        self.errno = errno
+        self.what = what
+        super().__init__(f"{what}: {strerror(errno)}")
+
+
+_lib = None
+
+
+def lib():
+    global _lib
+    if _lib is not None:
+        return _lib
+    name = ctypes.util.find_library("nng") or "libnng.so.1"
+    try:
+        l = ctypes.CDLL(name)
+    except OSError as e:
+        raise ImportError(f"cannot load nng ({name}): {e} "
+                          "(Debian: apt-get install libnng1)") from e
+    S, P, c_int, c_size = nng_socket, ctypes.POINTER, ctypes.c_int, \
+        ctypes.c_size_t
+    sig = {
+        "nng_req0_open": ([P(S)], c_int),
+        "nng_sub0_open": ([P(S)], c_int),
+        "nng_close": ([S], c_int),
+        "nng_dial": ([S, ctypes.c_char_p, ctypes.c_void_p, c_int], c_int),
+        "nng_send": ([S, ctypes.c_void_p, c_size, c_int], c_int),
+        "nng_recv": ([S, ctypes.c_void_p, P(c_size), c_int], c_int),
+        "nng_free": ([ctypes.c_void_p, c_size], None),
+        "nng_socket_set": ([S, ctypes.c_char_p, ctypes.c_void_p, c_size],
+                           c_int),
+        "nng_socket_set_ms": ([S, ctypes.c_char_p, ctypes.c_int32], c_int),
+        "nng_socket_set_size": ([S, ctypes.c_char_p, c_size], c_int),
+        "nng_strerror": ([c_int], ctypes.c_char_p),
+        "nng_version": ([], ctypes.c_char_p),
+    }
+    for fn, (args, res) in sig.items():
+        f = getattr(l, fn)
+        f.argtypes = args
+        f.restype = res
+    _lib = l
+    return l
+
+
+def strerror(errno):
+    return lib().nng_strerror(errno).decode("utf-8", "replace")
+
+
+def version():
+    return lib().nng_version().decode()
+
+
+class Socket:
+    """One nng socket: open, set options, dial, send and receive bytes."""
+
+    def __init__(self, protocol):
+        self._s = nng_socket()
+        opener = {"req": lib().nng_req0_open, "sub": lib().nng_sub0_open}
+        self._check(opener[protocol](ctypes.byref(self._s)),
+                    f"nng_{protocol}0_open")
+        self._open = True
+
+    def _check(self, rv, what):
+        if rv != 0:
+            raise NngError(rv, what)
+
+    def set_ms(self, name, ms):
+        self._check(lib().nng_socket_set_ms(self._s, name, int(ms)),
+                    name.decode())
+
+    def set_size(self, name, size):
+        self._check(lib().nng_socket_set_size(self._s, name, int(size)),
+                    name.decode())
+
+    def subscribe(self, prefix=b""):
+        buf = ctypes.create_string_buffer(prefix, len(prefix))
+        self._check(lib().nng_socket_set(self._s, OPT_SUB_SUBSCRIBE, buf,
+                                         len(prefix)), "subscribe")
+
+    def dial(self, url):
+        """Connect now (synchronously): a peer that is down fails here."""
+        self._check(lib().nng_dial(self._s, url.encode(), None, 0),
+                    f"dial {url}")
+
+    def send(self, data):
+        data = bytes(data)
+        self._check(lib().nng_send(self._s, data, len(data), 0), "send")
+
+    def recv(self):
+        buf = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        self._check(lib().nng_recv(self._s, ctypes.byref(buf),
+                                   ctypes.byref(n), NNG_FLAG_ALLOC), "recv")
+        try:
+            return ctypes.string_at(buf, n.value)
+        finally:
+            lib().nng_free(buf, n.value)
+
+    def close(self):
+        if self._open:
+            self._open = False
+            lib().nng_close(self._s)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,193 @@
+"""The vmigd control API client: one generic call, and helpers per call.
+
+    from vmig import Client
+    c = Client("ipc:///run/vmigd/vmigd.sock")
+    print(c.get_version().version)
+    for d in c.list_devices().devices: print(d.name)
+
+Every call goes through Client.call(request): a vmig.v1.Request in, its
+vmig.v1.Response out, an exception (errors.py) when the status is not OK.
+New calls need no new transport code: build the Request, call().
+"""
+
+import os
+
+from . import _nng
+from .errors import (ConnectError, ProtocolError, Timeout, VmigError,
+                     error_for)
+
+try:
+    import vmig_pb2 as pb
+except ImportError as e:  # pragma: no cover - depends on the build
+    raise ImportError(
+        "vmig_pb2 (generated from proto/vmig.proto) was not found: build the "
+        "tree (make) and put BUILDDIR/clients/python on PYTHONPATH") from e
+
+DEFAULT_URL = "ipc:///run/vmigd/vmigd.sock"
+DEFAULT_TIMEOUT_MS = 10000
+MAX_RECV = 64 << 20
+
+
+def default_url():
+    return os.environ.get("VMIG_URL") or DEFAULT_URL
+
+
+class Client:
+    """A connection to one vmigd (an nng REQ socket)."""
+
+    def __init__(self, url=None, timeout_ms=DEFAULT_TIMEOUT_MS,
+                 max_message_bytes=MAX_RECV):
+        self.url = url or default_url()
+        self.timeout_ms = timeout_ms
+        self._next_id = (os.getpid() << 32) + 1
+        self._sock = _nng.Socket("req")
+        try:
+            # REQ resends unanswered requests; calls are not all
+            # idempotent, so send once and let the timeout bound the call.
+            self._sock.set_ms(_nng.OPT_REQ_RESENDTIME,
+                              _nng.NNG_DURATION_INFINITE)
+            self._sock.set_size(_nng.OPT_RECVMAXSZ, max_message_bytes)
+            self._sock.set_ms(_nng.OPT_RECVTIMEO, timeout_ms)
+            self._sock.set_ms(_nng.OPT_SENDTIMEO, timeout_ms)
+            self._sock.dial(self.url)
+        except _nng.NngError as e:
+            self._sock.close()
+            hint = " (is vmigd running?)" if e.errno in (
+                _nng.NNG_ECONNREFUSED, _nng.NNG_ENOENT) else ""
+            raise ConnectError(f"cannot reach vmigd at {self.url}: "
+                               f"{_nng.strerror(e.errno)}{hint}") from None
+
+    # -- transport
+
+    def call_raw(self, data):
+        """Send bytes, return the answer's bytes (tests send garbage)."""
+        try:
+            self._sock.send(data)
+            return self._sock.recv()
+        except _nng.NngError as e:
+            if e.errno == _nng.NNG_ETIMEDOUT:
+                raise Timeout(f"vmigd at {self.url}: no answer within "
+                              f"{self.timeout_ms} ms") from None
+            raise ConnectError(f"vmigd at {self.url}: "
+                               f"{_nng.strerror(e.errno)}") from None
+
+    def call(self, request, check=True):
+        """Send a vmig.v1.Request, return its vmig.v1.Response.
+
+        request_id and api_version are filled in when unset. With check
+        (the default) a status other than OK raises its VmigError.
+        """
+        if not request.request_id:
+            request.request_id = self._next_id
+            self._next_id += 1
+        if not request.api_version:
+            request.api_version = 1
+        data = self.call_raw(request.SerializeToString())
+        resp = pb.Response()
+        try:
+            resp.ParseFromString(data)
+        except Exception as e:
+            raise ProtocolError(f"vmigd at {self.url}: its answer "
+                                f"({len(data)} bytes) does not decode: {e}")
+        if resp.request_id != request.request_id:
+            raise ProtocolError(f"vmigd at {self.url}: answer for request "
+                                f"{resp.request_id}, expected "
+                                f"{request.request_id}")
+        if check and resp.status.code != pb.STATUS_OK:
+            raise error_for(resp.status.code, resp.status.message, resp)
+        return resp
+
+    # -- calls
+
+    def get_version(self):
+        return self.call(pb.Request(
+            get_version=pb.GetVersionRequest())).get_version
+
+    def list_devices(self, pf=""):
+        return self.call(pb.Request(
+            list_devices=pb.ListDevicesRequest(pf=pf))).list_devices
+
+    def status(self):
+        return self.call(pb.Request(
+            get_daemon_status=pb.GetDaemonStatusRequest())).get_daemon_status
+
+    def watch_events(self):
+        """The URL of the daemon's event publisher."""
+        return self.call(pb.Request(
+            watch_events=pb.WatchEventsRequest())).watch_events.events_url
+
+    def events(self, timeout_ms=None):
+        """An Events iterator on this daemon's publisher."""
+        return Events(self.watch_events(), timeout_ms=timeout_ms)
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Events:
+    """Iterate over vmig.v1.Event from a daemon's publisher (nng SUB).
+
+    Connected when constructed: events published from then on arrive
+    (PUB/SUB drops what came before; Event.seq shows gaps). With
+    timeout_ms, next() raises Timeout when nothing comes in time.
+    """
+
+    def __init__(self, url, timeout_ms=None, max_message_bytes=MAX_RECV):
+        self.url = url
+        self._sock = _nng.Socket("sub")
+        try:
+            self._sock.subscribe(b"")
+            self._sock.set_size(_nng.OPT_RECVMAXSZ, max_message_bytes)
+            if timeout_ms is not None:
+                self._sock.set_ms(_nng.OPT_RECVTIMEO, timeout_ms)
+            self._sock.dial(url)
+        except _nng.NngError as e:
+            self._sock.close()
+            raise ConnectError(f"cannot reach vmigd's events at {url}: "
+                               f"{_nng.strerror(e.errno)}") from None
+        self.timeout_ms = timeout_ms
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            data = self._sock.recv()
+        except _nng.NngError as e:
+            if e.errno == _nng.NNG_ETIMEDOUT:
+                raise Timeout(f"no event from {self.url} within "
+                              f"{self.timeout_ms} ms") from None
+            if e.errno == _nng.NNG_ECLOSED:
+                raise StopIteration from None
+            raise ConnectError(f"events at {self.url}: "
+                               f"{_nng.strerror(e.errno)}") from None
+        ev = pb.Event()
+        try:
+            ev.ParseFromString(data)
+        except Exception as e:
+            raise ProtocolError(f"event of {len(data)} bytes from {self.url} "
+                                f"does not decode: {e}")
+        return ev
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def events(url, timeout_ms=None):
+    """Iterate over the events published at url."""
+    return Events(url, timeout_ms=timeout_ms)
+
+
+__all__ = ["Client", "Events", "events", "default_url", "VmigError", "pb"]

@@ -1,0 +1,23 @@
+/*
+ * plugin_badabi.c: a backend built for another ABI major: vmigd must refuse
+ * it, say why, and show a PF that names it offline with that reason.
+ */
+#include "config.h"
+
+#include "vmig/backend.h"
+
+static int
+bad_init(const struct vmig_host *host, void **priv)
+{
+	/* Never called: the loader refuses us first. */
+	return (-1);
+}
+
+const struct vmig_backend vmig_backend = {
+	.abi_major = 99,
+	.abi_minor = 0,
+	.name = "badabi",
+	.version = "9.9",
+	.description = "built for backend ABI 99",
+	.init = bad_init,
+};
