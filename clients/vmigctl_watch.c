@@ -143,15 +143,17 @@ vmigctl_watch(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		free(url);
 		return (VMIGCTL_EXIT_UNREACHABLE);
 	}
-	/* Tells scripts (and tests) that events from now on reach us. */
-	fprintf(stderr, "vmigctl: watching %s\n", url);
-	free(url);
-
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vmigctl_watch_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/*
+	 * Tells scripts (and tests) that events from now on reach us, and
+	 * that an interrupt ends the watch cleanly.
+	 */
+	fprintf(stderr, "vmigctl: watching %s\n", url);
+	free(url);
 
 	rv = VMIGCTL_EXIT_OK;
 	while (!vmigctl_stop && (count == 0 || seen < count)) {

@@ -37,3 +37,17 @@ test_unit_test_backend_SOURCES = test/unit/test_backend.c
 test_unit_test_backend_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
 test_unit_test_backend_LDADD = $(FOUNDATION_UNIT_LDADD)
 endif
+
+# Python integration tests (/usr/bin/python3, see PY_LOG_COMPILER) against
+# the real vmigd, vmigctl and Python client. vmigtest.py is the harness
+# every area's Python tests import.
+FOUNDATION_PY_TESTS = test/integration/test_foundation.py
+TESTS += $(FOUNDATION_PY_TESTS)
+EXTRA_DIST += $(FOUNDATION_PY_TESTS) test/integration/vmigtest.py
+# Keep __pycache__ out of the trees (distcheck's source tree is read-only,
+# and its build tree must be clean after distclean).
+AM_TESTS_ENVIRONMENT += PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE;
+clean-local: clean-local-test-foundation
+clean-local-test-foundation:
+	-rm -rf test/integration/__pycache__
+.PHONY: clean-local-test-foundation
