@@ -23,3 +23,6 @@ sbin_PROGRAMS += daemon/vmigd
 daemon_vmigd_SOURCES = daemon/main.c
 daemon_vmigd_CPPFLAGS = $(libvmig_a_CPPFLAGS)
 daemon_vmigd_LDADD = $(VMIG_LIBS)
+
+# README.md: how to run, call and configure vmigd (the unit points at it).
+dist_doc_DATA = README.md

@@ -51,3 +51,14 @@ clean-local: clean-local-test-foundation
 clean-local-test-foundation:
 	-rm -rf test/integration/__pycache__
 .PHONY: clean-local-test-foundation
+
+# Benchmark, built by make bench only: GetVersion latency through the C
+# client against a running vmigd, beside the raw nng REQ/REP floor.
+EXTRA_PROGRAMS += test/bench/rpc_latency
+BENCH_BINS += test/bench/rpc_latency
+test_bench_rpc_latency_SOURCES = test/bench/rpc_latency.c
+test_bench_rpc_latency_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+test_bench_rpc_latency_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
+
+# The foundation demo (./bootstrap demo).
+EXTRA_DIST += test/demo.sh

@@ -21,7 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmigtest import (Daemon, NotifySocket, TempDir, Vmigctl,  # noqa: E402
-                      notify_backend, test_plugin, vmig, wait_for)
+                      notify_backend, srcdir, test_plugin, vmig, vmigd_path,
+                      wait_for)
 
 pb = vmig.pb
 
@@ -378,6 +379,13 @@ class Startup(Base):
         self.assertIn("[pf.t0]\nbackend = testdev\nspec = vfs=4", p.stdout)
         self.assertIn("max_outgoing = 3", p.stdout)
         self.assertIn("configuration OK", p.stderr)
+
+    def test_example_config_is_valid(self):
+        example = os.path.join(srcdir(), "systemd", "vmigd.conf")
+        p = subprocess.run([vmigd_path(), "--config", example, "--check"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("rpc_url = ipc:///run/vmigd/vmigd.sock", p.stdout)
 
 
 class Lifecycle(Base):
