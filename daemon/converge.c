@@ -30,6 +30,7 @@ struct pred {
 	uint64_t	cost_ms;
 	int		cost_default;
 	uint64_t	downtime_ms;	/* UNKNOWN_MS: cannot predict */
+	uint64_t	floor_ms;	/* the part no round can reduce */
 	uint64_t	need_bps;
 };
 
@@ -207,6 +208,14 @@ fmt_ms(char *buf, size_t len, uint64_t ms)
 
 /* ---------------------------------------------------------------- setup */
 
+/* Step i of the linear ramp from max_downtime to the ceiling. */
+static uint32_t
+ramp_target(const struct converge *c, uint32_t step)
+{
+	return (c->pol.max_downtime_ms + (uint32_t)(((uint64_t)(c->ceiling_ms -
+	    c->pol.max_downtime_ms) * step) / CONVERGE_RAMP_STEPS));
+}
+
 static void
 apply_policy(struct converge *c, const struct converge_policy *p)
 {
@@ -230,8 +239,7 @@ apply_policy(struct converge *c, const struct converge_policy *p)
 	/* Ramp progress survives a policy change; the step is re-derived. */
 	step = c->ramp_step > CONVERGE_RAMP_STEPS ?
 	    CONVERGE_RAMP_STEPS : c->ramp_step;
-	c->target_ms = q->max_downtime_ms + (uint32_t)(((uint64_t)
-	    (c->ceiling_ms - q->max_downtime_ms) * step) / CONVERGE_RAMP_STEPS);
+	c->target_ms = ramp_target(c, step);
 }
 
 void
@@ -430,12 +438,15 @@ predict(struct converge *c, const struct converge_obs *o, uint32_t ps,
 	p->moving = sat_add(sat_add(p->remaining, p->deferred), p->unseen);
 	bytes = sat_add(p->moving, p->state);
 	if (bytes == 0)
-		p->downtime_ms = p->cost_ms;
-	else if (bw > 0.0)
+		p->downtime_ms = p->floor_ms = p->cost_ms;
+	else if (bw > 0.0) {
 		p->downtime_ms = sat_add(p->cost_ms,
 		    d2u((double)bytes / bw + 0.999));
-	else
-		p->downtime_ms = UNKNOWN_MS;
+		/* Rounds shrink the remaining pages; not these. */
+		p->floor_ms = sat_add(p->cost_ms, d2u((double)sat_add(
+		    sat_add(p->state, p->deferred), p->unseen) / bw));
+	} else
+		p->downtime_ms = p->floor_ms = UNKNOWN_MS;
 
 	/* Bandwidth that would carry it all within the target ... */
 	if (target_ms > p->cost_ms && bytes > 0)
@@ -517,6 +528,7 @@ reset_window(struct converge *c, const struct converge_obs *o, uint64_t bytes,
 	c->win_start_iter = o->iteration;
 	if (escalated) {
 		c->fast_stall = 0;
+		c->floor_high = 0;
 		c->stalled = 0;
 	}
 }
@@ -526,14 +538,29 @@ static int
 track_stall(struct converge *c, const struct converge_obs *o,
     const struct pred *p, char *why, size_t len)
 {
-	uint64_t	win = stall_window_ms(c, o);
+	uint64_t	win = stall_window_ms(c, o), bytes;
 	double		dirty;
 	char		a[32], b[32], r[32];
 
+	/* All that would move at switchover: a shrinking state is progress. */
+	bytes = sat_add(p->moving, p->state);
 	if (c->best_bytes == UINT64_MAX ||
-	    (double)p->moving < (double)c->best_bytes *
+	    (double)bytes < (double)c->best_bytes *
 	    (1.0 - CONVERGE_STALL_MARGIN_PCT / 100.0))
-		reset_window(c, o, p->moving, 0);
+		reset_window(c, o, bytes, 0);
+
+	/* A floor above the target that is not shrinking (by > 4 %). */
+	if (p->floor_ms != UNKNOWN_MS && p->floor_ms > c->target_ms) {
+		if (c->floor_high == 0 || (double)p->floor_ms <
+		    (double)c->floor_best * (1.0 - CONVERGE_STALL_MARGIN_PCT /
+		    100.0)) {
+			c->floor_high = 0;
+			c->floor_high_since = o->now_ms;
+			c->floor_best = p->floor_ms;
+		}
+		c->floor_high++;
+	} else
+		c->floor_high = 0;
 
 	/* Deferred hot pages are no longer resent: only the rest counts. */
 	dirty = c->defer_hot ? p->dirty * (1.0 - c->hot_frac) : p->dirty;
@@ -548,11 +575,20 @@ track_stall(struct converge *c, const struct converge_obs *o,
 		    fmt_rate(a, sizeof a, dirty),
 		    fmt_rate(b, sizeof b, p->bw), c->fast_stall);
 		c->stalled = 1;
+	} else if (c->floor_high >= CONVERGE_FAST_STALL_ITERS &&
+	    o->now_ms >= c->floor_high_since + CONVERGE_STALL_MIN_MS) {
+		say(why, len, "the %llu ms no round can reduce (switchover "
+		    "cost, device state, deferred pages) has exceeded the %u ms "
+		    "target for %u iterations and %llu ms",
+		    (unsigned long long)p->floor_ms, c->target_ms,
+		    c->floor_high,
+		    (unsigned long long)(o->now_ms - c->floor_high_since));
+		c->stalled = 1;
 	} else if (o->iteration >= c->win_start_iter +
 	    CONVERGE_STALL_MIN_ITERS && o->now_ms >= c->win_start_ms + win) {
 		say(why, len, "remaining %s has stayed within %d%% of its "
 		    "best (%s) for %u iterations and %llu ms",
-		    fmt_bytes(r, sizeof r, (double)p->moving),
+		    fmt_bytes(r, sizeof r, (double)bytes),
 		    CONVERGE_STALL_MARGIN_PCT,
 		    fmt_bytes(a, sizeof a, (double)c->best_bytes),
 		    o->iteration - c->win_start_iter,
@@ -665,26 +701,35 @@ limits_reached(const struct converge *c, const struct converge_obs *o,
 }
 
 /*
- * How long to wait before the next round: only while the dirty set grows
- * sub-linearly with the read interval (rewrites coalesce) and the
- * prediction is not close; see converge.h.
+ * How long to wait before the next round. Only when no round can get under
+ * the target (its floor is above it: the rounds just keep the set fresh
+ * until the ladder acts) and the dirty set does not grow linearly with the
+ * interval (rewrites coalesce while we wait); see converge.h.
  */
 static uint64_t
 choose_delay(const struct converge *c, const struct converge_obs *o,
-    const struct pred *p, uint32_t ps, char *why, size_t len)
+    const struct pred *p, char *why, size_t len)
 {
-	double		send_ms, delay, left;
-	int		sublinear;
-	uint64_t	rewrite;
+	double	send_ms, delay, left;
 
 	why[0] = '\0';
-	rewrite = sat_mul(o->new_pages, ps);
-	if (c->growth_known)
-		sublinear = c->growth_k < CONVERGE_LINEAR_K;
-	else
-		sublinear = rewrite > 0 && o->written_bytes / 2 >= rewrite;
-	if (!sublinear || p->downtime_ms == UNKNOWN_MS || !(p->bw > 0.0) ||
-	    p->downtime_ms <= 2 * (uint64_t)c->target_ms)
+
+	/* Nothing to send: another round would only re-read the log. */
+	if (o->dirty_pages == 0) {
+		delay = c->target_ms / 2 < CONVERGE_IDLE_DELAY_MS ?
+		    c->target_ms / 2 : CONVERGE_IDLE_DELAY_MS;
+		if (delay < 1.0)
+			delay = 1.0;
+		say(why, len, "; nothing to send: reading again in %llu ms",
+		    (unsigned long long)d2u(delay));
+		return (d2u(delay));
+	}
+	/* Close: more rounds may get under the target; don't wait then. */
+	if (p->downtime_ms == UNKNOWN_MS || !(p->bw > 0.0) ||
+	    p->floor_ms <= c->target_ms)
+		return (0);
+	/* Linear growth: every page is sent once however long we wait. */
+	if (c->growth_known && c->growth_k >= CONVERGE_LINEAR_K)
 		return (0);
 
 	send_ms = (double)p->remaining / p->bw;
@@ -700,14 +745,15 @@ choose_delay(const struct converge *c, const struct converge_obs *o,
 	if (delay < 1.0)
 		return (0);
 	if (c->growth_known)
-		say(why, len, "; waiting %llu ms first: the dirty set "
-		    "grows as interval^%.2f, so rewrites coalesce",
-		    (unsigned long long)d2u(delay), c->growth_k);
-	else
-		say(why, len, "; waiting %llu ms first: each page was "
-		    "written %.1f times per read, so rewrites coalesce",
+		say(why, len, "; waiting %llu ms first: %llu ms of it no "
+		    "round can reduce, and the dirty set grows as "
+		    "interval^%.2f, so rewrites coalesce",
 		    (unsigned long long)d2u(delay),
-		    (double)o->written_bytes / (double)rewrite);
+		    (unsigned long long)p->floor_ms, c->growth_k);
+	else
+		say(why, len, "; waiting %llu ms first: %llu ms of it no "
+		    "round can reduce", (unsigned long long)d2u(delay),
+		    (unsigned long long)p->floor_ms);
 	return (d2u(delay));
 }
 
@@ -716,8 +762,8 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
     uint32_t ps, struct converge_decision *d)
 {
 	struct pred	p;
-	char		desc[160], why[200], dly[128], a[32], b[32];
-	uint32_t	old;
+	char		desc[160], why[200], dly[128], a[32], b[32], skip[80];
+	uint32_t	old, old_step;
 	int		hard = 0;
 
 	predict(c, o, ps, c->target_ms, &p);
@@ -743,7 +789,7 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		    (c->pol.bandwidth_limit_bps == 0 ||
 		    c->pol.bandwidth_limit_bps > o->share_bps)) {
 			c->asked_bw = 1;
-			reset_window(c, o, p.moving, 1);
+			reset_window(c, o, sat_add(p.moving, p.state), 1);
 			fill(c, o, &p, d, CONVERGE_REQUEST_BANDWIDTH);
 			say(d->reason, sizeof d->reason, "%s; %s: asking "
 			    "for %s (share %s) to meet the %u ms target", why,
@@ -756,7 +802,7 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		if (!c->defer_hot && o->hot_pages > 0 &&
 		    c->hot_frac * 100.0 >= CONVERGE_HOT_MIN_PCT) {
 			c->defer_hot = 1;
-			reset_window(c, o, p.moving, 1);
+			reset_window(c, o, sat_add(p.moving, p.state), 1);
 			fill(c, o, &p, d, CONVERGE_DEFER_HOT);
 			say(d->reason, sizeof d->reason, "%s; %.0f%% of "
 			    "the last read (%llu pages) was dirty in the read "
@@ -776,28 +822,37 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 				return (d->action);
 			}
 			old = c->target_ms;
-			c->ramp_step++;
-			c->target_ms = c->pol.max_downtime_ms + (uint32_t)
-			    (((uint64_t)(c->ceiling_ms -
-			    c->pol.max_downtime_ms) * c->ramp_step) /
-			    CONVERGE_RAMP_STEPS);
-			reset_window(c, o, p.moving, 1);
+			old_step = c->ramp_step;
+			/* Steps below the floor cannot help: skip them. */
+			do {
+				c->ramp_step++;
+				c->target_ms = ramp_target(c, c->ramp_step);
+			} while (c->ramp_step < CONVERGE_RAMP_STEPS &&
+			    p.floor_ms != UNKNOWN_MS &&
+			    c->target_ms < p.floor_ms);
+			reset_window(c, o, sat_add(p.moving, p.state), 1);
+			skip[0] = '\0';
+			if (c->ramp_step > old_step + 1)
+				say(skip, sizeof skip, ", %u steps below the "
+				    "%llu ms no round can reduce skipped",
+				    c->ramp_step - old_step - 1,
+				    (unsigned long long)p.floor_ms);
 			if (p.downtime_ms != UNKNOWN_MS &&
 			    p.downtime_ms <= c->target_ms) {
 				fill(c, o, &p, d, CONVERGE_SWITCHOVER);
 				say(d->reason, sizeof d->reason, "%s; "
 				    "target raised from %u to %u ms (step %u "
-				    "of %d) and %s fits it", why, old,
+				    "of %d%s) and %s fits it", why, old,
 				    c->target_ms, c->ramp_step,
-				    CONVERGE_RAMP_STEPS, desc);
+				    CONVERGE_RAMP_STEPS, skip, desc);
 				return (d->action);
 			}
 			fill(c, o, &p, d, CONVERGE_RAMP_DOWNTIME);
 			say(d->reason, sizeof d->reason, "%s; raising the "
 			    "downtime target from %u to %u ms (step %u of %d, "
-			    "ceiling %u ms); %s", why, old, c->target_ms,
+			    "ceiling %u ms%s); %s", why, old, c->target_ms,
 			    c->ramp_step, CONVERGE_RAMP_STEPS, c->ceiling_ms,
-			    desc);
+			    skip, desc);
 			return (d->action);
 		}
 		/* Rung 4: nothing left to try. */
@@ -812,7 +867,7 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		    " measured yet");
 		return (d->action);
 	}
-	d->delay_ms = choose_delay(c, o, &p, ps, dly, sizeof dly);
+	d->delay_ms = choose_delay(c, o, &p, dly, sizeof dly);
 	say(d->reason, sizeof d->reason, "%s exceeds the %u ms target; "
 	    "iterating%s", desc, c->target_ms, dly);
 	return (d->action);

@@ -44,7 +44,8 @@
  *
  * and climbs an escalation ladder only when progress stalls:
  *
- *   stall	remaining bytes (remaining + deferred + unseen) at
+ *   stall	bytes to move at switchover (remaining + deferred + unseen
+ *		+ state, so a shrinking VFIO pre-copy state is progress) at
  *		iteration boundaries stay within CONVERGE_STALL_MARGIN_PCT (4 %,
  *		KubeVirt's) of their best value for a window of at least
  *		CONVERGE_STALL_MIN_ITERS iterations and
@@ -54,8 +55,12 @@
  *		second or so, and 5 iterations let an alpha=0.4 EWMA settle
  *		(1 - 0.6^5 = 92 %). A dirty rate at or above the bandwidth for
  *		CONVERGE_FAST_STALL_ITERS iterations in a row is a stall at
- *		once (iterating cannot converge). Each escalation restarts the
- *		window, so the next rung is taken only if this one did not help.
+ *		once (iterating cannot converge), and so is a floor (cost +
+ *		state + deferred + unseen: what no round reduces) above the
+ *		target, not shrinking, for as many iterations and
+ *		CONVERGE_STALL_MIN_MS (a VFIO pre-copy state may still shrink).
+ *		Each escalation restarts the window, so the next rung is taken
+ *		only if this one did not help.
  *   rung 1	REQUEST_BANDWIDTH: need_bps for the scheduler, once, if the
  *		share is below it and the job's own limit allows more.
  *   rung 2	DEFER_HOT, once, if hot pages (dirty in two reads in a row)
@@ -64,7 +69,9 @@
  *   rung 3	RAMP_DOWNTIME: the target rises linearly in
  *		CONVERGE_RAMP_STEPS (7, KubeVirt's) steps from max_downtime to
  *		downtime_ceiling, not before iteration CONVERGE_RAMP_FIRST_ITER
- *		(3, KubeVirt's), one step per stall window. Stall-driven rather
+ *		(3, KubeVirt's), one step per stall window; steps below the
+ *		floor (what no round reduces: cost, state, deferred pages) are
+ *		skipped, since waiting through them cannot help. Stall-driven rather
  *		than by wall clock (Nova: 75 s/GiB, KubeVirt: 10 s) so that a
  *		migration that still makes progress keeps its low target and
  *		one that stalls reaches the ceiling in 7 short windows
@@ -76,15 +83,20 @@
  *		(waits at most CONVERGE_FORCE_GRACE_ITERS iterations for one);
  *		otherwise ABORT with the reason.
  *
- *   delay	iterate at once while the dirty set grows linearly with the
- *		read interval (k >= CONVERGE_LINEAR_K, e.g. a streaming ring)
- *		or no curve is known; when it grows sub-linearly (a hot set
- *		rewritten: sending sooner resends pages about to be rewritten)
- *		and the prediction is not close (> 2 x target), wait so the
- *		next read interval reaches the target, at most
- *		CONVERGE_MAX_DELAY_MS and a tenth of the time left. Close to
- *		the target it never waits: a longer interval means a bigger
- *		final set.
+ *   delay	iterate at once while rounds can still get under the target
+ *		(the floor, cost + state + deferred + unseen, is below it):
+ *		waiting only grows the next set. When the floor is above the
+ *		target, rounds merely keep the set fresh until the ladder acts:
+ *		then, unless the dirty set is known to grow linearly with the
+ *		read interval (k >= CONVERGE_LINEAR_K, a stream: each page is
+ *		sent once however long we wait, and the final set would grow),
+ *		wait so the next read interval reaches the target (at most
+ *		CONVERGE_MAX_DELAY_MS and a tenth of the time left): with a
+ *		sub-linear curve (a hot set rewritten) rewrites coalesce
+ *		instead of being resent every round. A round with nothing to
+ *		send waits min(CONVERGE_IDLE_DELAY_MS, target / 2) instead of
+ *		spinning on the write log (20 reads a second see new writes
+ *		in time).
  *
  * BASELINE is QEMU's rule (migration_iteration_run): switch over when
  * pending < bandwidth of the last iteration (no smoothing) x max_downtime,
@@ -123,6 +135,7 @@
 #define CONVERGE_LINEAR_K		0.85
 #define CONVERGE_FIT_MIN_R2		0.6	/* else the curve is not used */
 #define CONVERGE_MAX_DELAY_MS		1000
+#define CONVERGE_IDLE_DELAY_MS		50	/* nothing to send: don't spin */
 #define CONVERGE_HIST			8	/* reads kept for the growth fit */
 #define CONVERGE_REASON_MAX		512
 
@@ -162,9 +175,10 @@ struct converge_obs {
 	/* The write-record read just done (all since the previous read). */
 	uint64_t	read_interval_ms; /* since the previous read (0: first) */
 	uint64_t	read_age_ms;	/* since this read (0: read, then decide) */
-	uint64_t	written_bytes;	/* bytes the device reported written */
+	uint64_t	written_bytes;	/* bytes the device reported (unused:
+					   partial-page writes blur it) */
 	uint64_t	new_pages;	/* distinct pages dirtied in the interval */
-	uint64_t	records;	/* write records (or bitmap words) read */
+	uint64_t	records;	/* write records read (unused so far) */
 	uint64_t	hot_pages;	/* dirty in this read and the previous one */
 
 	/* The dirty set after the read. */
@@ -245,6 +259,9 @@ struct converge {
 	uint64_t	win_start_ms;
 	uint32_t	win_start_iter;
 	uint32_t	fast_stall;
+	uint32_t	floor_high;	/* decisions with floor > target */
+	uint64_t	floor_high_since;
+	uint64_t	floor_best;
 	int		stalled;
 
 	/* Terminal (timeout / limit / exhausted): waiting for a minimum. */

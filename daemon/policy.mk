@@ -12,3 +12,9 @@ test_unit_test_sched_SOURCES = test/unit/test_sched.c
 test_unit_test_sched_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_unit_test_sched_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
 endif
+
+# Trace-replay simulator of both convergence policies (make bench).
+EXTRA_PROGRAMS += test/bench/converge_sim
+BENCH_BINS += test/bench/converge_sim
+test_bench_converge_sim_SOURCES = test/bench/converge_sim.c
+test_bench_converge_sim_LDADD = $(VMIG_LIBS) -lm
