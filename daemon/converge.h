@@ -37,7 +37,9 @@
  *		 CONVERGE_STOP_WINDOW_MS (the dirty-rate EWMA times t while no
  *		 curve fits), minus the share of it that rewrites pages
  *		 already in the known set (the hot fraction of the last read).
- *   bandwidth	 min(EWMA, last sample, share): a collapse shows at once,
+ *   bandwidth	 min(EWMA, last sample, share, the job's own limit), from
+ *		 sends of >= 10 ms or 1 MiB (shorter ones accumulate: they
+ *		 measure latency): a collapse shows at once,
  *		 a recovery only as it is confirmed. No measurement means no
  *		 prediction: it never switches over on no data (unless there
  *		 is nothing at all to move).
@@ -71,11 +73,11 @@
  *		downtime_ceiling, not before iteration CONVERGE_RAMP_FIRST_ITER
  *		(3, KubeVirt's), one step per stall window; steps below the
  *		floor (what no round reduces: cost, state, deferred pages) are
- *		skipped, since waiting through them cannot help. Stall-driven rather
- *		than by wall clock (Nova: 75 s/GiB, KubeVirt: 10 s) so that a
- *		migration that still makes progress keeps its low target and
- *		one that stalls reaches the ceiling in 7 short windows
- *		(about 3.5 s for a 128 MiB VF), not minutes.
+ *		skipped, since waiting through them cannot help. Stall-driven
+ *		rather than by wall clock (Nova: 75 s/GiB, KubeVirt: 10 s) so
+ *		that a migration that still makes progress keeps its low
+ *		target and one that stalls reaches the ceiling in at most 7
+ *		short windows (about 3.5 s for a 128 MiB VF), not minutes.
  *   rung 4	at the completion timeout, at max_iterations, or on a stall
  *		with nothing left to try: FORCE_SWITCHOVER if timeout_action
  *		allows it and the prediction is within forced_downtime_ms
@@ -108,6 +110,10 @@
  * EWMA weights: bandwidth alpha 0.4 (KubeVirt's stall detector); dirty
  * rate alpha 0.5, and the prediction uses max(EWMA, last sample): a burst
  * counts at once and decays by half per quiet read.
+ *
+ * For the scheduler (sched.h): a decision's near_switchover (predicted
+ * downtime <= 2 x target) maps to SCHED_NEAR_SWITCHOVER with need_bps;
+ * REQUEST_BANDWIDTH sets sched_job.asked with need_bps.
  */
 #ifndef VMIG_CONVERGE_H
 #define VMIG_CONVERGE_H

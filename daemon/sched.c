@@ -81,6 +81,16 @@ fmt_rate(char *buf, size_t len, uint64_t bps)
 	return (buf);
 }
 
+static const char *
+fmt_limit(char *buf, size_t len, uint32_t n)
+{
+	if (n == SCHED_NO_LIMIT)
+		say(buf, len, "unlimited");
+	else
+		say(buf, len, "%u", n);
+	return (buf);
+}
+
 void
 sched_limits_default(struct sched_limits *l)
 {
@@ -188,6 +198,7 @@ sched_admit(const struct sched_limits *lim, const struct sched_job *jobs,
 	const struct sched_job	*j;
 	size_t			*idx, nq, p, i, started = 0;
 	uint32_t		 dir_count, pf_count, dir_max;
+	char			 a[16], b[16];
 	int			 error;
 
 	if (nstart != NULL)
@@ -241,10 +252,11 @@ sched_admit(const struct sched_limits *lim, const struct sched_job *jobs,
 			out[idx[p]].start = 1;
 			started++;
 			say(out[idx[p]].reason, sizeof out[idx[p]].reason,
-			    "starting: %u of %u %s slots and %u of %u slots of "
-			    "PF %s were in use", dir_count, dir_max,
+			    "starting: %u of %s %s slots and %u of %s slots of "
+			    "PF %s were in use", dir_count,
+			    fmt_limit(a, sizeof a, dir_max),
 			    j->dir == SCHED_OUTGOING ? "outgoing" : "incoming",
-			    pf_count, l.max_per_pf,
+			    pf_count, fmt_limit(b, sizeof b, l.max_per_pf),
 			    j->pf != NULL && j->pf[0] != '\0' ? j->pf : "(none)");
 		}
 	}

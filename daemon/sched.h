@@ -37,7 +37,15 @@
  * progress), so zero would turn one job's switchover into another's
  * failure; why so small: the urgent job still gets >= 75 % of the link.
  * A need of 0 means "unknown": such a job water-fills like a bulk job in
- * its tier (it wants as much as it can get).
+ * its tier (it wants as much as it can get). A share of 0 means unlimited
+ * (as in converge_obs.share_bps), so under a host limit a sending job
+ * gets at least 1 B/s.
+ *
+ * Engine use: sched_admit() whenever a job is queued or leaves a slot;
+ * sched_shares() after each phase change and each converge decision
+ * (state from decision.near_switchover, need_bps and asked from
+ * decision.need_bps / REQUEST_BANDWIDTH); the reasons go to
+ * GetDaemonStatus (queue, shares) and the job's status.
  */
 #ifndef VMIG_SCHED_H
 #define VMIG_SCHED_H

@@ -384,7 +384,7 @@ static const struct row state_force_rows[] = {
 	  STATE_ONLY, .expect = CONVERGE_RAMP_DOWNTIME, .target = 1000 },
 	{ "", STATE_ONLY, .repeat = 4, .expect = CONVERGE_ITERATE },
 	{ "stalled at the ceiling: forced switchover within the 2000 ms "
-	  "bound, remaining (0) at its minimum", STATE_ONLY,
+	  "bound, nothing changing (a local minimum)", STATE_ONLY,
 	  .expect = CONVERGE_FORCE_SWITCHOVER },
 	END
 };
@@ -813,4 +813,123 @@ Test(converge, huge_numbers_saturate)
 		cr_assert(!converge_action_switches(d.action) ||
 		    d.action == CONVERGE_FORCE_SWITCHOVER, "%s", d.reason);
 	}
+}
+
+/* ------------------------------------------------------------ invariants */
+
+static uint64_t
+xrand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (*s);
+}
+
+/* A value from a mix of zeros, small, typical and extreme magnitudes. */
+static uint64_t
+anyval(uint64_t *s, uint64_t typical)
+{
+	switch (xrand(s) % 8) {
+	case 0:
+		return (0);
+	case 1:
+		return (UINT64_MAX >> (xrand(s) % 64));
+	case 2:
+		return (xrand(s) % 4);
+	default:
+		return (typical ? xrand(s) % (2 * typical) : 0);
+	}
+}
+
+/*
+ * Random observation sequences, both policies: whatever comes in, every
+ * decision has a reason, switches only on a known prediction within the
+ * target (or, forced, within the bound and the job allows it), stops only
+ * at a limit or after a stall, and keeps the target within its ramp.
+ */
+Test(converge, random_sequences_keep_invariants)
+{
+	struct converge_policy		p;
+	struct converge			c;
+	struct converge_obs		o;
+	struct converge_decision	d;
+	uint64_t			seed = 0x2545f4914f6cdd1dULL, now;
+	int				run, i;
+
+	for (run = 0; run < 400; run++) {
+		memset(&p, 0, sizeof p);
+		p.kind = run % 2 ? CONVERGE_KIND_BASELINE :
+		    CONVERGE_KIND_ADAPTIVE;
+		p.max_downtime_ms = (uint32_t)(xrand(&seed) % 4 == 0 ? 0 :
+		    xrand(&seed) % 2000);
+		p.downtime_ceiling_ms = (uint32_t)(xrand(&seed) % 3000);
+		p.completion_timeout_s = (uint32_t)(xrand(&seed) % 20);
+		p.timeout_force = (int)(xrand(&seed) % 2);
+		p.forced_downtime_ms = (uint32_t)(xrand(&seed) % 3000);
+		p.max_iterations = (uint32_t)(xrand(&seed) % 60);
+		p.bandwidth_limit_bps = anyval(&seed, 200 * MIBPS);
+		converge_init(&c, &p);
+		now = 0;
+		for (i = 1; i <= 80; i++) {
+			memset(&o, 0, sizeof o);
+			o.iteration = (uint32_t)i;
+			o.iter_ms = xrand(&seed) % 2000;
+			now += o.iter_ms;
+			o.now_ms = now;
+			o.read_interval_ms = anyval(&seed, 1000);
+			o.read_age_ms = anyval(&seed, 10);
+			o.new_pages = anyval(&seed, 20000);
+			o.hot_pages = anyval(&seed, 10000);
+			o.dirty_pages = anyval(&seed, 20000);
+			o.deferred_pages = c.defer_hot ?
+			    anyval(&seed, 5000) : 0;
+			o.page_size = xrand(&seed) % 4 ? 4096 :
+			    (uint32_t)anyval(&seed, 65536);
+			o.total_bytes = anyval(&seed, 128 * MiB);
+			o.sent_bytes = anyval(&seed, 50 * MiB);
+			o.send_us = anyval(&seed, 500000);
+			o.share_bps = anyval(&seed, 100 * MIBPS);
+			o.state_bytes = anyval(&seed, 4 * MiB);
+			o.switch_cost_ms = anyval(&seed, 100);
+			o.written_bytes = anyval(&seed, 80 * MiB);
+
+			converge_decide(&c, &o, &d);
+			cr_assert(d.reason[0] != '\0' &&
+			    memchr(d.reason, '\0', sizeof d.reason) != NULL);
+			cr_assert(d.target_ms >= c.pol.max_downtime_ms &&
+			    d.target_ms <= c.ceiling_ms, "run %d: target %u "
+			    "outside [%u, %u]", run, d.target_ms,
+			    c.pol.max_downtime_ms, c.ceiling_ms);
+			if (d.action == CONVERGE_SWITCHOVER &&
+			    p.kind == CONVERGE_KIND_ADAPTIVE)
+				cr_assert(d.predicted_downtime_ms <=
+				    d.target_ms, "run %d iteration %d: "
+				    "switch at %llu ms > target %u: %s", run,
+				    i, (unsigned long long)
+				    d.predicted_downtime_ms, d.target_ms,
+				    d.reason);
+			if (d.action == CONVERGE_FORCE_SWITCHOVER)
+				cr_assert(p.timeout_force &&
+				    d.predicted_downtime_ms <=
+				    d.forced_bound_ms, "run %d: forced at %llu "
+				    "ms, bound %u: %s", run,
+				    (unsigned long long)
+				    d.predicted_downtime_ms,
+				    d.forced_bound_ms, d.reason);
+			if ((d.action == CONVERGE_ABORT ||
+			    d.action == CONVERGE_FORCE_SWITCHOVER) &&
+			    p.kind == CONVERGE_KIND_BASELINE)
+				cr_assert((p.max_iterations > 0 &&
+				    (uint32_t)i >= p.max_iterations) ||
+				    (p.completion_timeout_s > 0 && now >=
+				    p.completion_timeout_s * 1000ULL),
+				    "run %d: baseline stopped before a limit: "
+				    "%s", run, d.reason);
+			if (converge_action_switches(d.action) ||
+			    d.action == CONVERGE_ABORT)
+				break;
+		}
+	}
+	LEAK_CHECK();
 }

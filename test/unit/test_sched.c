@@ -423,3 +423,123 @@ Test(shares, names)
 	cr_assert_str_eq(sched_wait_name(SCHED_WAIT_PF), "pf-limit");
 	cr_assert_str_eq(sched_wait_name((enum sched_wait)77), "unknown");
 }
+
+/* ------------------------------------------------------------ invariants */
+
+static uint64_t
+xrand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (*s);
+}
+
+/*
+ * Random job sets: admission never exceeds a limit and starts the queued
+ * jobs in order within each limit class; shares never exceed the host
+ * limit or a job's own limit, and never give a sending job 0.
+ */
+Test(sched, random_sets_keep_invariants)
+{
+	static const char	*pfs[] = { "pf0", "pf1", "pf2", NULL, "" };
+	struct sched_limits	 lim;
+	struct sched_job	 jobs[MAXJ];
+	struct sched_admit	 adm[MAXJ];
+	struct sched_share	 sh[MAXJ];
+	uint64_t		 seed = 88172645463325252ULL, sum;
+	size_t			 n, i, k, nstart;
+	uint32_t		 out, in, per;
+	char			 err[128];
+	int			 run;
+
+	for (run = 0; run < 2000; run++) {
+		memset(&lim, 0, sizeof lim);
+		lim.max_outgoing = (uint32_t)(xrand(&seed) % 4);
+		lim.max_incoming = (uint32_t)(xrand(&seed) % 5);
+		lim.max_per_pf = (uint32_t)(xrand(&seed) % 4);
+		lim.bandwidth_bps = xrand(&seed) % 3 ? xrand(&seed) % (2000 * M) :
+		    0;
+		n = xrand(&seed) % (MAXJ + 1);
+		for (i = 0; i < n; i++) {
+			memset(&jobs[i], 0, sizeof jobs[i]);
+			jobs[i].id = i + 1;
+			jobs[i].dir = (enum sched_dir)(xrand(&seed) % 2);
+			jobs[i].state = (enum sched_state)(xrand(&seed) % 5);
+			jobs[i].pf = pfs[xrand(&seed) % 5];
+			jobs[i].priority = (uint32_t)(xrand(&seed) % 3);
+			jobs[i].seq = xrand(&seed) % 100;
+			jobs[i].limit_bps = xrand(&seed) % 2 ? 0 :
+			    xrand(&seed) % (800 * M);
+			jobs[i].need_bps = xrand(&seed) % (1500 * M);
+			jobs[i].asked = (int)(xrand(&seed) % 2);
+		}
+		cr_assert_eq(sched_admit(&lim, jobs, n, adm, &nstart, err,
+		    sizeof err), 0, "%s", err);
+		for (i = 0; i < n; i++) {
+			if (!adm[i].start)
+				continue;
+			/* A started job fit: count its class and PF. */
+			out = in = per = 0;
+			for (k = 0; k < n; k++) {
+				if (!(jobs[k].state == SCHED_RUNNING ||
+				    jobs[k].state == SCHED_NEAR_SWITCHOVER ||
+				    jobs[k].state == SCHED_STOPCOPY) &&
+				    !adm[k].start)
+					continue;
+				if (jobs[k].dir == jobs[i].dir)
+					out++;
+				if (jobs[i].pf != NULL && jobs[i].pf[0] &&
+				    jobs[k].pf != NULL &&
+				    strcmp(jobs[k].pf, jobs[i].pf) == 0)
+					per++;
+			}
+			cr_assert(out <= (jobs[i].dir == SCHED_OUTGOING ?
+			    (lim.max_outgoing ? lim.max_outgoing : 2) :
+			    (lim.max_incoming ? lim.max_incoming : 4)),
+			    "run %d: %u jobs in job %llu's direction", run,
+			    out, (unsigned long long)jobs[i].id);
+			cr_assert(per <= (lim.max_per_pf ? lim.max_per_pf : 4),
+			    "run %d: %u jobs on PF %s", run, per, jobs[i].pf);
+			/* No queued job of its class before it was skipped
+			 * for the host limit. */
+			for (k = 0; k < n; k++)
+				if (jobs[k].state == SCHED_QUEUED &&
+				    !adm[k].start && jobs[k].dir ==
+				    jobs[i].dir && adm[k].position <
+				    adm[i].position)
+					cr_assert_neq(adm[k].wait,
+					    jobs[k].dir == SCHED_OUTGOING ?
+					    SCHED_WAIT_OUTGOING :
+					    SCHED_WAIT_INCOMING, "run %d: job "
+					    "%llu started past job %llu", run,
+					    (unsigned long long)jobs[i].id,
+					    (unsigned long long)jobs[k].id);
+		}
+
+		cr_assert_eq(sched_shares(&lim, jobs, n, sh, err, sizeof err),
+		    0, "%s", err);
+		sum = 0;
+		for (i = 0; i < n; i++) {
+			if (!sh[i].sending) {
+				cr_assert_eq(sh[i].share_bps, 0);
+				continue;
+			}
+			if (lim.bandwidth_bps > 0)
+				cr_assert(sh[i].share_bps > 0);
+			if (jobs[i].limit_bps > 0)
+				cr_assert(sh[i].share_bps <= jobs[i].limit_bps ||
+				    sh[i].share_bps == 1, "run %d: job %llu "
+				    "share %llu over its limit %llu", run,
+				    (unsigned long long)jobs[i].id,
+				    (unsigned long long)sh[i].share_bps,
+				    (unsigned long long)jobs[i].limit_bps);
+			sum += sh[i].share_bps;
+		}
+		if (lim.bandwidth_bps >= 1000)
+			cr_assert(sum <= lim.bandwidth_bps + n, "run %d: %llu "
+			    "shared of %llu", run, (unsigned long long)sum,
+			    (unsigned long long)lim.bandwidth_bps);
+	}
+	LEAK_CHECK();
+}
