@@ -25,6 +25,10 @@ DATA_TESTS += test/unit/test_frame
 test_unit_test_frame_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_frame_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_frame_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_stream
+test_unit_test_stream_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_stream_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_stream_LDADD = $(DATA_TEST_LDADD)
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif

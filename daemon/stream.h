@@ -82,8 +82,16 @@ int	 stream_listen(struct event_base *, const char *url,
 int	 stream_dial(struct event_base *, const char *url,
 	    const struct stream_opts *, const struct stream_ops *, void *arg,
 	    struct stream **sp, char *err, size_t errlen);
-/* Close the socket; no callback runs afterwards. NULL is fine. */
+/*
+ * Close: no callback runs afterwards, the stream must not be used again
+ * (NULL is fine). With a live peer the socket lingers a few milliseconds
+ * on the loop before nng_close() (an nng 1.5.2 hang, see stream.c), so
+ * keep running the loop, or call stream_flush() before event_base_free().
+ */
 void	 stream_close(struct stream *);
+/* Streams closed but still lingering; close them all now (exit, tests). */
+unsigned stream_lingering(void);
+void	 stream_flush(void);
 
 int	 stream_is_connected(const struct stream *);
 int	 stream_is_closed(const struct stream *);
