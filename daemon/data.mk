@@ -29,6 +29,10 @@ DATA_TESTS += test/unit/test_stream
 test_unit_test_stream_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_stream_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_stream_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_xfer
+test_unit_test_xfer_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_xfer_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_xfer_LDADD = $(DATA_TEST_LDADD)
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif

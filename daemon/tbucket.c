@@ -62,7 +62,10 @@ tbucket_refill(struct tbucket *tb, uint64_t now_ns)
 		tb->tokens = tbucket_clamp(tb->burst);
 		return;
 	}
-	prod = (unsigned __int128)dt * tb->rate / NSEC_PER_SEC;
+	/* Keep the fraction of a token so frequent refills lose nothing. */
+	prod = (unsigned __int128)dt * tb->rate + tb->frac;
+	tb->frac = (uint64_t)(prod % NSEC_PER_SEC);
+	prod /= NSEC_PER_SEC;
 	add = prod > (unsigned __int128)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2 :
 	    (uint64_t)prod;
 	if ((int64_t)add > tbucket_clamp(tb->burst) - tb->tokens)

@@ -17,6 +17,7 @@ struct tbucket {
 	uint64_t	 burst;		/* most tokens that accumulate */
 	int64_t		 tokens;	/* may be negative (debt) */
 	uint64_t	 last_ns;
+	uint64_t	 frac;		/* token fraction, in 1e-9 tokens */
 	uint64_t	 consumed;	/* total bytes charged */
 };
 
