@@ -45,7 +45,10 @@ enum rpc_disposition {
 
 /* Decide what to do with one decoded request (loop thread). */
 typedef int (*rpc_dispatch_fn)(struct rpc_call *call, void *arg);
-/* The server is closing: forget the call (it is answered, then freed). */
+/*
+ * The server is closing: forget the call. rpc answers it UNAVAILABLE and
+ * frees it afterwards, so the hook must not reply itself.
+ */
 typedef void (*rpc_abandon_fn)(struct rpc_call *call, void *arg);
 
 struct rpc_params {
