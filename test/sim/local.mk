@@ -13,3 +13,21 @@ test_sim_vmig_simdev_CPPFLAGS = $(SIM_CPPFLAGS)
 test_sim_vmig_simdev_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS) -lm
 
 EXTRA_DIST += test/sim/README.md
+
+# ---- tests ---------------------------------------------------------------
+# simproc: start and drive a simulator from C (tests, benchmark).
+SIMPROC_SRCS = test/sim/simproc.c test/sim/simproc.h
+
+if HAVE_CRITERION
+VA_UNIT_TESTS = test/unit/test_plugin_sim
+check_PROGRAMS += $(VA_UNIT_TESTS)
+TESTS += $(VA_UNIT_TESTS)
+VA_TEST_CPPFLAGS = $(SIM_CPPFLAGS) $(CRITERION_CFLAGS)
+VA_TEST_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS) \
+	$(CRITERION_LIBS)
+
+test_unit_test_plugin_sim_SOURCES = test/unit/test_plugin_sim.c \
+	$(SIMPROC_SRCS)
+test_unit_test_plugin_sim_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_plugin_sim_LDADD = $(VA_TEST_LDADD)
+endif
