@@ -28,6 +28,15 @@
 #include "devctx.h"
 #include "simproc.h"
 
+#ifdef VMIG_SANITIZED
+#include <sanitizer/lsan_interface.h>
+/* LeakSanitizer only fails a test from inside its body. */
+#define LEAKCHECK() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
+	"leaks (see above)")
+#else
+#define LEAKCHECK() do { } while (0)
+#endif
+
 static void	*dl;
 static const struct vmig_backend *be;
 static struct event_base *base;
@@ -304,7 +313,7 @@ start_sim(struct simproc *sp, int nvfs, const char *const *extra)
 Test(plugin, open_list_info)
 {
 	struct simproc	 sp;
-	struct vmig_pf	*pf;
+	struct vmig_pf	*pf, *pf2 = NULL;
 	struct vmig_pf_info pi;
 	struct vmig_dev_info di[8];
 	struct vmig_dev	*dev, *dev2 = NULL;
@@ -348,10 +357,13 @@ Test(plugin, open_list_info)
 	be->dev_close(dev);
 
 	/* A second driver is refused while the first holds the queues. */
-	cr_assert_eq(be->pf_open(priv, "sim1", sp.spec, &pf, err,
+	cr_assert_eq(be->pf_open(priv, "sim1", sp.spec, &pf2, err,
 	    sizeof(err)), -EBUSY);
+	cr_assert_null(pf2);
 	cr_assert_not_null(strstr(err, "another driver"), "%s", err);
+	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, open_errors)
@@ -391,6 +403,7 @@ Test(plugin, open_errors)
 	cr_assert_eq(di.caps.flags & VMIG_CAP_STATE_PRECOPY, 0);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, modes)
@@ -428,6 +441,7 @@ Test(plugin, modes)
 	be->dev_close(dev);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, state_roundtrip)
@@ -479,6 +493,7 @@ Test(plugin, state_roundtrip)
 	be->dev_close(b);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 /* Every malformed image is refused and the VF keeps its state. */
@@ -576,6 +591,7 @@ Test(plugin, state_write_refused)
 	cr_assert_eq(set_mode(b, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL), 0);
 	be->pf_close(pf);	/* closes the devices too */
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, fault_fail_status)
@@ -614,6 +630,7 @@ Test(plugin, fault_fail_status)
 	cr_assert_eq(get_mode(d1), VMIG_MODE_FROZEN);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, fault_delay_and_drop)
@@ -661,6 +678,7 @@ Test(plugin, fault_delay_and_drop)
 	cr_assert_eq(w2.res.err, 0, "%s", w2.msg);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 static void
@@ -707,6 +725,7 @@ Test(plugin, timeout_reclaims_late)
 		cr_assert_eq(w[i].res.err, 0, "%d: %s", i, w[i].msg);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 /* A critical command is never queued behind bulk reads. */
@@ -741,11 +760,13 @@ lanes_case(const char *const *extra)
 	cr_assert_lt(crit.order, 12);
 	be->pf_close(pf);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, lanes_one_queue)
 {
 	lanes_case(NULL);
+	LEAKCHECK();
 }
 
 Test(plugin, lanes_two_queues)
@@ -753,6 +774,7 @@ Test(plugin, lanes_two_queues)
 	const char *const two[] = { "--admin-queues", "2", NULL };
 
 	lanes_case(two);
+	LEAKCHECK();
 }
 
 Test(plugin, close_cancels)
@@ -786,6 +808,7 @@ Test(plugin, close_cancels)
 	cr_assert_eq(w[0].done, 1);
 	cr_assert_eq(w[0].res.err, -ECANCELED);
 	simproc_stop(&sp);
+	LEAKCHECK();
 }
 
 Test(plugin, device_gone)
@@ -806,6 +829,7 @@ Test(plugin, device_gone)
 	cr_assert_not_null(strstr(w.msg, "went away"), "%s", w.msg);
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_BULK, done_cb, &w), -ENOTCONN);
 	be->pf_close(pf);
+	LEAKCHECK();
 }
 
 /* ------------------------------------------------------ write records */
@@ -911,6 +935,7 @@ Test(plugin, records_cover_writes)
 	cr_assert_eq(w.res.u.dirty.records, 0);
 	cr_assert_eq(w.res.u.dirty.pages, 0);
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 Test(plugin, records_more_pending)
@@ -940,6 +965,7 @@ Test(plugin, records_more_pending)
 		cr_assert_gt(w.res.u.dirty.records, 0);
 	}
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 Test(plugin, records_lost_sets_map)
@@ -972,6 +998,7 @@ Test(plugin, records_lost_sets_map)
 	cr_assert_eq(w.res.u.dirty.pages, MEMSZ / 2 / 4096 + MEMSZ / 2 /
 	    65536);
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 /* A device whose record store fills up reports LOST: the map is set. */
@@ -1005,6 +1032,7 @@ Test(plugin, records_overflow)
 	cr_assert_eq(w.res.u.dirty.overflow, 0);
 	cr_assert_eq(w.res.u.dirty.pages, 0);
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 Test(plugin, records_outside_maps)
@@ -1033,6 +1061,7 @@ Test(plugin, records_outside_maps)
 	    lastlog);
 	free(bits);
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 Test(plugin, records_args)
@@ -1080,6 +1109,7 @@ Test(plugin, records_args)
 	cr_assert_eq(w.res.err, -EINVAL);
 	cr_assert_not_null(strstr(w.msg, "page size 3000"), "%s", w.msg);
 	rec_teardown(&f);
+	LEAKCHECK();
 }
 
 /* ---------------------------------------------------- mini-migration */
@@ -1201,9 +1231,11 @@ mini_migration(const char *workload)
 Test(plugin, mini_migration_hot)
 {
 	mini_migration("hot fraction=0.2 rate=20M size=512 seed=11");
+	LEAKCHECK();
 }
 
 Test(plugin, mini_migration_stream)
 {
 	mini_migration("stream rate=20M bufs=64 bufsize=2048 seed=5");
+	LEAKCHECK();
 }
