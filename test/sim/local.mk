@@ -19,13 +19,31 @@ EXTRA_DIST += test/sim/README.md
 SIMPROC_SRCS = test/sim/simproc.c test/sim/simproc.h
 
 if HAVE_CRITERION
-VA_UNIT_TESTS = test/unit/test_plugin_sim
+VA_UNIT_TESTS = test/unit/test_virtq test/unit/test_admin_codec \
+	test/unit/test_devctx test/unit/test_writerec \
+	test/unit/test_admin_sim test/unit/test_plugin_sim
 check_PROGRAMS += $(VA_UNIT_TESTS)
 TESTS += $(VA_UNIT_TESTS)
 VA_TEST_CPPFLAGS = $(SIM_CPPFLAGS) $(CRITERION_CFLAGS)
 VA_TEST_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS) \
 	$(CRITERION_LIBS)
 
+test_unit_test_virtq_SOURCES = test/unit/test_virtq.c
+test_unit_test_virtq_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_virtq_LDADD = $(VA_TEST_LDADD)
+test_unit_test_admin_codec_SOURCES = test/unit/test_admin_codec.c
+test_unit_test_admin_codec_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_admin_codec_LDADD = $(VA_TEST_LDADD)
+test_unit_test_devctx_SOURCES = test/unit/test_devctx.c
+test_unit_test_devctx_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_devctx_LDADD = $(VA_TEST_LDADD)
+test_unit_test_writerec_SOURCES = test/unit/test_writerec.c
+test_unit_test_writerec_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_writerec_LDADD = $(VA_TEST_LDADD)
+test_unit_test_admin_sim_SOURCES = test/unit/test_admin_sim.c \
+	$(SIMPROC_SRCS)
+test_unit_test_admin_sim_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_admin_sim_LDADD = $(VA_TEST_LDADD)
 test_unit_test_plugin_sim_SOURCES = test/unit/test_plugin_sim.c \
 	$(SIMPROC_SRCS)
 test_unit_test_plugin_sim_CPPFLAGS = $(VA_TEST_CPPFLAGS)

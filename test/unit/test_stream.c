@@ -9,6 +9,11 @@
  */
 #include <criterion/criterion.h>
 
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,8 +22,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
 
 #include "frame.h"
 #include "memory.h"
@@ -596,16 +599,49 @@ Test(stream, source_vanishes)
 	stream_close(dst.s);
 }
 
-/* A raw nng peer for the hostile cases. */
-static nng_socket
-raw_dial(const char *url, size_t recvmax)
+/*
+ * A hand-made SP peer for the hostile cases: plain TCP, the 8-byte SP
+ * handshake (0 'S' 'P' 0, protocol 0x0011 = pair1, 0 0), then messages as
+ * a 64-bit big-endian length and a body that starts with PAIR1's 32-bit
+ * hop count. No nng on this side, so nothing it leaks or misdoes can blur
+ * what the stream under test does.
+ */
+static int
+raw_connect(const char *url)
 {
-	nng_socket	 s;
+	struct sockaddr_in sin;
+	const char	*colon = strrchr(url, ':');
+	uint8_t		 hs[8] = { 0, 'S', 'P', 0, 0, 0x11, 0, 0 }, peer[8];
+	int		 fd;
 
-	cr_assert_eq(nng_pair1_open(&s), 0);
-	cr_assert_eq(nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, recvmax), 0);
-	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
-	return (s);
+	cr_assert_not_null(colon);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(colon + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	cr_assert_eq(write(fd, hs, sizeof hs), 8);
+	cr_assert_eq(read(fd, peer, sizeof peer), 8);
+	cr_assert_eq(memcmp(peer, hs, 4), 0, "an SP peer answered");
+	return (fd);
+}
+
+/* One PAIR1 message: declared body length (may lie), hop count, bytes. */
+static void
+raw_send(int fd, uint64_t declared, const void *data, size_t len)
+{
+	uint8_t	 hdr[12];
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		hdr[i] = (uint8_t)(declared >> (56 - 8 * i));
+	hdr[8] = hdr[9] = hdr[10] = 0;
+	hdr[11] = 1;
+	cr_assert_eq(write(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
+	if (len != 0)
+		cr_assert_eq(write(fd, data, len), (ssize_t)len);
 }
 
 static struct stream *
@@ -625,38 +661,38 @@ Test(stream, garbage_message)
 {
 	struct peer	 dst = { 0 };
 	char		 url[256];
-	nng_socket	 raw;
 	uint8_t		 junk[100];
+	int		 fd;
 
 	listen_for(&dst, url, sizeof url, NULL);
-	raw = raw_dial(url, 1 << 20);
+	fd = raw_connect(url);
 	memset(junk, 0xee, sizeof junk);
-	cr_assert_eq(nng_send(raw, junk, sizeof junk, 0), 0);
+	raw_send(fd, 4 + sizeof junk, junk, sizeof junk);
 	run_until(is_closed, &dst);
 	cr_assert_eq(dst.closed_err, -EMSGSIZE);
 	cr_assert(strstr(dst.reason, "peer sent a bad frame: frame header of "
 	    "4008636142 bytes exceeds the limit"), "%s", dst.reason);
 	cr_assert_eq(dst.frames, 0);
-	nng_close(raw);
 	stream_close(dst.s);
+	close(fd);
 }
 
 Test(stream, undecodable_protobuf)
 {
 	struct peer	 dst = { 0 };
 	char		 url[256];
-	nng_socket	 raw;
 	uint8_t		 msg[8] = { 4, 0, 0, 0, 0x0f, 0xff, 0xff, 0xff };
+	int		 fd;
 
 	listen_for(&dst, url, sizeof url, NULL);
-	raw = raw_dial(url, 1 << 20);
-	cr_assert_eq(nng_send(raw, msg, sizeof msg, 0), 0);
+	fd = raw_connect(url);
+	raw_send(fd, 4 + sizeof msg, msg, sizeof msg);
 	run_until(is_closed, &dst);
 	cr_assert_eq(dst.closed_err, -EBADMSG);
 	cr_assert(strstr(dst.reason, "not a valid Frame message"), "%s",
 	    dst.reason);
-	nng_close(raw);
 	stream_close(dst.s);
+	close(fd);
 }
 
 Test(stream, oversize_message)
@@ -664,55 +700,69 @@ Test(stream, oversize_message)
 	struct peer	 dst = { 0 };
 	struct stream_opts o;
 	char		 url[256];
-	nng_socket	 raw;
-	size_t		 big;
-	uint8_t		*junk;
+	int		 fd;
 
 	stream_opts_default(&o);
 	o.payload_max = 64 * 1024;
 	listen_for(&dst, url, sizeof url, &o);
-	raw = raw_dial(url, 1 << 20);
-	big = FRAME_PREFIX + FRAME_HDR_MAX + o.payload_max + 1;
-	junk = calloc(1, big);
-	cr_assert_eq(nng_send(raw, junk, big, 0), 0);
+	fd = raw_connect(url);
+	/* one byte over the limit: nng drops the pipe at the length */
+	raw_send(fd, 4 + FRAME_PREFIX + FRAME_HDR_MAX + o.payload_max + 1,
+	    NULL, 0);
 	run_until(is_closed, &dst);
 	cr_assert_eq(dst.closed_err, -ECONNRESET);
 	cr_assert(strstr(dst.reason, "exceeded the 131076-byte limit"), "%s",
 	    dst.reason);
 	cr_assert_eq(dst.frames, 0);
-	free(junk);
-	nng_close(raw);
+	stream_close(dst.s);
+	close(fd);
+}
+
+Test(stream, peer_lies_about_length_and_vanishes)
+{
+	struct peer	 dst = { 0 };
+	char		 url[256];
+	uint8_t		 part[100] = { 0 };
+	int		 fd;
+
+	listen_for(&dst, url, sizeof url, NULL);
+	fd = raw_connect(url);
+	/* announce 1000 bytes, send 100, go away */
+	raw_send(fd, 1000, part, sizeof part);
+	close(fd);
+	run_until(is_closed, &dst);
+	cr_assert_eq(dst.closed_err, -ECONNRESET);
+	cr_assert_eq(dst.frames, 0);
 	stream_close(dst.s);
 }
 
 Test(stream, second_peer_does_not_disturb)
 {
 	struct peer	 src = { 0 }, dst = { 0 };
+	struct peer	*pp[2] = { &src, &dst };
 	StreamFrame	 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__Hello h = VMIG__STREAM__V1__HELLO__INIT;
-	nng_socket	 raw;
 	char		 url[256];
 	char		 err[256];
-	int		 n;
+	int		 fd;
 
 	listen_for(&dst, url, sizeof url, NULL);
 	cr_assert_eq(stream_dial(base, url, NULL, &ops, &src, &src.s, err,
 	    sizeof err), 0);
-	{
-		struct peer *pp[2] = { &src, &dst };
-		run_until(both_connected, pp);
-	}
-	/* an intruder connects (PAIR1 refuses it) and goes away */
-	raw = raw_dial(url, 1 << 20);
-	nng_close(raw);
+	run_until(both_connected, pp);
+	/* an intruder connects (PAIR1 refuses a second pipe), talks, leaves */
+	fd = raw_connect(url);
+	raw_send(fd, 4 + 3, "abc", 3);
+	close(fd);
 	/* the real pair still works */
 	f.kind_case = KIND(HELLO);
 	f.hello = &h;
 	cr_assert_eq(stream_send(src.s, &f, NULL, 0), 0);
-	for (n = 0; src.kinds[KIND(HELLO_ACK)] == 0; n++)
+	while (src.kinds[KIND(HELLO_ACK)] == 0)
 		event_base_loop(base, EVLOOP_ONCE);
 	cr_assert_eq(dst.closed, 0, "%s", dst.reason);
 	cr_assert_eq(src.closed, 0, "%s", src.reason);
+	cr_assert_eq(dst.frames, 1, "nothing from the intruder arrived");
 	stream_close(src.s);
 	stream_close(dst.s);
 }
