@@ -14,6 +14,11 @@ test_sim_vmig_simdev_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS) -lm
 
 EXTRA_DIST += test/sim/README.md
 
+# Python: SimPF (used by everyone's Python tests) and its own tests.
+VA_PY_TESTS = test/integration/test_simdev.py
+TESTS += $(VA_PY_TESTS)
+EXTRA_DIST += $(VA_PY_TESTS) test/integration/simdev.py
+
 # ---- tests ---------------------------------------------------------------
 # simproc: start and drive a simulator from C (tests, benchmark).
 SIMPROC_SRCS = test/sim/simproc.c test/sim/simproc.h
