@@ -19,6 +19,7 @@
 
 #include "api.h"
 #include "backend.h"
+#include "conf.h"
 #include "events.h"
 #include "log.h"
 #include "rpc.h"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "conf.h"
 #include "events.h"
 #include "log.h"
 #include "util.h"

@@ -3,7 +3,7 @@
 # and benchmarks link the very same objects; main.c alone makes vmigd.
 libvmig_a_SOURCES += \
 	daemon/vmigd.h \
-	daemon/config.c daemon/config.h \
+	daemon/conf.c daemon/conf.h \
 	daemon/wake.c daemon/wake.h \
 	daemon/rpc.c daemon/rpc.h \
 	daemon/api.c daemon/api.h \

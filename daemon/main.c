@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "backend.h"
+#include "conf.h"
 #include "events.h"
 #include "log.h"
 #include "notify.h"

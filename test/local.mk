@@ -42,12 +42,6 @@ endif
 # the real vmigd, vmigctl and Python client. vmigtest.py is the harness
 # every area's Python tests import.
 FOUNDATION_PY_TESTS = test/integration/test_foundation.py
-# The .py and .sh tests run through build-aux/test-driver, but with
-# PY_LOG_DRIVER and SH_LOG_DRIVER set automake does not see that it is
-# needed: autoreconf -fi would not install it nor make dist ship it. An
-# extension without a driver of its own makes automake require it. (The
-# clean fix is AC_REQUIRE_AUX_FILE([test-driver]) in configure.ac.)
-TEST_EXTENSIONS += .test
 TESTS += $(FOUNDATION_PY_TESTS)
 EXTRA_DIST += $(FOUNDATION_PY_TESTS) test/integration/vmigtest.py
 # Keep __pycache__ out of the trees (distcheck's source tree is read-only,

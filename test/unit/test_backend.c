@@ -18,7 +18,7 @@
 #include <criterion/criterion.h>
 #include <event2/event.h>
 
-#include "daemon/config.h"
+#include "conf.h"
 #include "backend.h"
 #include "log.h"
 

@@ -13,7 +13,7 @@
 
 #include <criterion/criterion.h>
 
-#include "daemon/config.h"
+#include "conf.h"
 #include "log.h"
 
 /*

@@ -26,7 +26,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 
-#include "daemon/config.h"
+#include "conf.h"
 #include "api.h"
 #include "backend.h"
 #include "log.h"

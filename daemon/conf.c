@@ -19,6 +19,7 @@
 
 #include <ini.h>
 
+#include "conf.h"
 #include "log.h"
 #include "util.h"
 

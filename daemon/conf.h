@@ -1,5 +1,5 @@
 /*
- * config.h: vmigd's configuration: defaults, the INI file, the command line.
+ * conf.h: vmigd's configuration: defaults, the INI file, the command line.
  *
  * Every key of the file is also a long option ([daemon] rpc_url is
  * --rpc-url, [limits] max_outgoing is --max-outgoing), and the command line
@@ -10,14 +10,6 @@
  */
 #ifndef VMIG_CONFIG_H
 #define VMIG_CONFIG_H
-
-/*
- * Files in daemon/ that #include "config.h" for autoconf's header find
- * this one first (same directory). Pull autoconf's in with <> (the build
- * directory is searched before daemon/), so both are seen either way.
- * Outside daemon/, include this header as "daemon/config.h".
- */
-#include <config.h>
 
 #include <sys/queue.h>
 
