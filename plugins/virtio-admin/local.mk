@@ -35,3 +35,25 @@ plugins_virtio_admin_virtio_admin_la_LDFLAGS = $(AM_LDFLAGS) -module \
 plugins_virtio_admin_virtio_admin_la_LIBADD = $(LIBEVENT_LIBS)
 
 EXTRA_DIST += plugins/virtio-admin/README.md
+
+# libFuzzer harnesses (clang), built by `make fuzz` into fuzz/: the result
+# decoders and the device-context parser.
+VA_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -I. -I$(srcdir)/include \
+	-I$(srcdir)/daemon -I$(srcdir)/plugins/virtio-admin -I$(srcdir)/test/sim
+FUZZ_TARGETS += fuzz/fuzz_devctx fuzz/fuzz_admin_result
+CLEANFILES += fuzz/fuzz_devctx fuzz/fuzz_admin_result
+EXTRA_DIST += test/fuzz/fuzz_devctx.c test/fuzz/fuzz_admin_result.c
+fuzz/fuzz_devctx: $(srcdir)/test/fuzz/fuzz_devctx.c \
+	$(srcdir)/plugins/virtio-admin/devctx.c
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
+	$(srcdir)/test/fuzz/fuzz_devctx.c $(srcdir)/plugins/virtio-admin/devctx.c
+fuzz/fuzz_admin_result: $(srcdir)/test/fuzz/fuzz_admin_result.c \
+	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/handshake.c \
+	$(srcdir)/plugins/virtio-admin/writerec.c
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
+	$(srcdir)/test/fuzz/fuzz_admin_result.c \
+	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/handshake.c \
+	$(srcdir)/plugins/virtio-admin/writerec.c

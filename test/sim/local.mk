@@ -3,7 +3,8 @@
 # control channel). Built by plain `make`: tests and the demo find it at
 # BUILDDIR/test/sim/vmig-simdev.
 SIM_SRCS = test/sim/sim.h test/sim/sim_cmd.c test/sim/sim_vf.c \
-	test/sim/sim_dma.c test/sim/sim_fault.c test/sim/sim_ctl.c
+	test/sim/sim_dma.c test/sim/sim_fault.c test/sim/sim_ctl.c \
+	test/sim/sim_util.c
 SIM_CPPFLAGS = $(VA_CPPFLAGS) -I$(srcdir)/test/sim $(LIBEVENT_CFLAGS) \
 	$(XXHASH_CFLAGS)
 
@@ -54,3 +55,20 @@ test_unit_test_plugin_sim_SOURCES = test/unit/test_plugin_sim.c \
 test_unit_test_plugin_sim_CPPFLAGS = $(VA_TEST_CPPFLAGS)
 test_unit_test_plugin_sim_LDADD = $(VA_TEST_LDADD)
 endif
+
+# libFuzzer: the simulator's command decoding and chain parsing (clang;
+# `make fuzz`). VA_FUZZ_FLAGS comes from plugins/virtio-admin/local.mk.
+FUZZ_TARGETS += fuzz/fuzz_admin_sim
+CLEANFILES += fuzz/fuzz_admin_sim
+EXTRA_DIST += test/fuzz/fuzz_admin_sim.c
+FUZZ_ADMIN_SIM_SRCS = $(srcdir)/test/fuzz/fuzz_admin_sim.c \
+	$(srcdir)/test/sim/sim_cmd.c $(srcdir)/test/sim/sim_vf.c \
+	$(srcdir)/test/sim/sim_dma.c $(srcdir)/test/sim/sim_fault.c \
+	$(srcdir)/test/sim/sim_util.c \
+	$(srcdir)/plugins/virtio-admin/virtq.c \
+	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/devctx.c \
+	$(srcdir)/daemon/log.c $(srcdir)/daemon/util.c
+fuzz/fuzz_admin_sim: $(FUZZ_ADMIN_SIM_SRCS)
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
+	$(FUZZ_ADMIN_SIM_SRCS) $(XXHASH_LIBS) -lm

@@ -279,6 +279,8 @@ void	 sim_ctl_exec(struct sim *, char *line, char *reply, size_t len);
 
 /* simdev.c */
 void	 sim_quit(struct sim *);
+
+/* sim_util.c */
 int	 sim_parse_u64(const char *, uint64_t *);
 
 #endif /* SIM_H */

@@ -197,12 +197,14 @@ cmd_ctx_write(struct sim_req *r)
 		return (req_fail(r, VA_STATUS_EINVAL, VA_Q_INVALID_FIELD,
 		    "context image grows past %u bytes", VA_CTX_MAX_BYTES));
 	}
-	if (vf->wr_len + n > vf->wr_cap) {
+	if (n > 0 && vf->wr_len + n > vf->wr_cap) {
 		vf->wr_cap = MAX(vf->wr_len + n, vf->wr_cap * 2);
 		vf->wr = xrealloc(vf->wr, vf->wr_cap);
 	}
-	memcpy(vf->wr + vf->wr_len, bytes, n);
-	vf->wr_len += n;
+	if (n > 0) {
+		memcpy(vf->wr + vf->wr_len, bytes, n);
+		vf->wr_len += n;
+	}
 	if (!(flags & VA_CTX_WRITE_F_LAST))
 		return (VA_STATUS_OK);
 	/* The image is complete: all of it applies, or none. */

@@ -68,22 +68,6 @@ struct sim_conn {
 
 static struct sim	*the_sim;	/* for the signal handler only */
 
-int
-sim_parse_u64(const char *s, uint64_t *out)
-{
-	char			*end;
-	unsigned long long	 v;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0')
-		return (-1);
-	*out = v;
-	return (0);
-}
-
 void
 sim_quit(struct sim *sim)
 {
