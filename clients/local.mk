@@ -13,7 +13,7 @@ VMIG_CLIENT_LIBS = clients/libvmigclient.a libvmigproto.a \
 # vmigctl: one file per command group (vmigctl_*.c), commands in a table.
 bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
-	clients/vmigctl_info.c clients/vmigctl_watch.c
+	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c
 clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
 

@@ -20,6 +20,15 @@ static const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_devices_cmd,
 	&vmigctl_status_cmd,
 	&vmigctl_watch_cmd,
+	&vmigctl_prepare_cmd,
+	&vmigctl_migrate_cmd,
+	&vmigctl_jobs_cmd,
+	&vmigctl_job_cmd,
+	&vmigctl_wait_cmd,
+	&vmigctl_cancel_cmd,
+	&vmigctl_switchover_cmd,
+	&vmigctl_policy_cmd,
+	&vmigctl_release_cmd,
 	NULL,
 };
 

@@ -37,6 +37,16 @@ extern const struct vmigctl_cmd vmigctl_version_cmd;
 extern const struct vmigctl_cmd vmigctl_devices_cmd;
 extern const struct vmigctl_cmd vmigctl_status_cmd;
 extern const struct vmigctl_cmd vmigctl_watch_cmd;
+/* vmigctl_job.c: the migration commands */
+extern const struct vmigctl_cmd vmigctl_prepare_cmd;
+extern const struct vmigctl_cmd vmigctl_migrate_cmd;
+extern const struct vmigctl_cmd vmigctl_job_cmd;
+extern const struct vmigctl_cmd vmigctl_jobs_cmd;
+extern const struct vmigctl_cmd vmigctl_wait_cmd;
+extern const struct vmigctl_cmd vmigctl_cancel_cmd;
+extern const struct vmigctl_cmd vmigctl_switchover_cmd;
+extern const struct vmigctl_cmd vmigctl_policy_cmd;
+extern const struct vmigctl_cmd vmigctl_release_cmd;
 
 /*
  * Send req, wait for the answer. On success *resp holds a response whose

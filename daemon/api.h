@@ -48,10 +48,18 @@ extern const struct api_entry *const api_table[];
 /* api.c: map a negative errno from a lookup to a status code. */
 Vmig__V1__StatusCode	 api_errno_status(int error);
 
-/* api_job.c: the engine's life cycle and its part of GetDaemonStatus. */
+/*
+ * api_job.c: the engine's life cycle and its part of GetDaemonStatus.
+ * Shutdown: api_job_stop() cancels every job and returns how many are
+ * still rolling back (the loop keeps running until 0); once the loop has
+ * stopped, api_job_shutdown() freezes the jobs before the backends close,
+ * and api_job_free() frees them after.
+ */
 void	api_job_init(struct vmigd *d);
 void	api_job_reload(struct vmigd *d);
+unsigned int api_job_stop(struct vmigd *d);
 void	api_job_shutdown(struct vmigd *d);
+void	api_job_free(struct vmigd *d);
 void	api_job_fill_status(struct vmigd *d,
 	    Vmig__V1__GetDaemonStatusResponse *st);
 

@@ -198,6 +198,33 @@ engine_cancel_all(struct engine *eng, const char *why)
 	return (engine_live_jobs(eng));
 }
 
+void
+engine_freeze(struct engine *eng)
+{
+	struct job	*job;
+
+	eng->shutting_down = 1;
+	eng->frozen = 1;
+	event_del(eng->ev_sched);
+	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (!job_phase_terminal(job->phase))
+			log_warnx("job %" PRIu64 " (%s) abandoned in %s at exit",
+			    job->id, job->device_name,
+			    job_phase_name(job->phase));
+		evtimer_del(job->ev_timer);
+		event_del(job->ev_kick);
+		evtimer_del(job->ev_deadline);
+		if (job->dir == JOB_OUTGOING)
+			job_out_freeze(job);
+		stream_close(job->stream);
+		job->stream = NULL;
+		if (job->dev != NULL) {
+			backend_dev_release(job->dev, job->id);
+			job->dev = NULL;
+		}
+	}
+}
+
 /* Keep at most JOB_FINISHED_MAX finished jobs: drop the oldest. */
 static void
 engine_trim(struct engine *eng)
@@ -625,6 +652,8 @@ job_dev_done(void *arg, const struct vmig_result *res)
 	VMIG_ASSERT(job->dev_busy);
 	job->dev_busy = 0;
 	job->devop.fn = NULL;
+	if (job->eng->frozen)
+		return;
 	log_debug("%s: job %" PRIu64 ": %s: %d (%" PRIu64 " us)", __func__,
 	    job->id, job->devop.what, res->err, now_us() - job->devop.start_us);
 	if (gen != job->step_gen || fn == NULL) {

@@ -138,7 +138,8 @@ struct engine {
 	struct sched_job	*sjobs;
 	size_t			 nsched;
 	size_t			 capsched;
-	int			 shutting_down;
+	int			 shutting_down;	/* no new jobs */
+	int			 frozen;	/* loop gone: jobs do nothing */
 	/* measured switchover cost (stop .. destination resumed) per PF */
 	struct {
 		char		 pf[32];
@@ -227,6 +228,12 @@ void		 engine_set_limits(struct engine *, uint32_t max_out,
 void		 engine_reschedule(struct engine *);
 /* Cancel every live job (shutdown); returns how many are still live. */
 unsigned int	 engine_cancel_all(struct engine *, const char *why);
+/*
+ * The loop has stopped: jobs take no further step. Devices are released
+ * and streams closed, so the backends can be closed next (completing any
+ * command in flight harmlessly), then engine_free().
+ */
+void		 engine_freeze(struct engine *);
 unsigned int	 engine_live_jobs(const struct engine *);
 /* The last measured switchover cost on a PF (0: none yet). */
 uint64_t	 engine_switch_cost(const struct engine *, const char *pf);
@@ -298,6 +305,7 @@ int		 job_out_switchover(struct job *, char *err, size_t errlen);
 void		 job_out_set_policy(struct job *);
 void		 job_out_share(struct job *, uint64_t share_bps);
 void		 job_out_release(struct job *);
+void		 job_out_freeze(struct job *);
 
 /* job_in.c */
 int		 job_in_create(struct engine *, const char *device,

@@ -34,6 +34,7 @@
 
 #include "api.h"
 #include "backend.h"
+#include "conf.h"
 #include "job.h"
 #include "log.h"
 #include "rpc.h"

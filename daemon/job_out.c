@@ -1301,6 +1301,17 @@ job_out_switchover(struct job *job, char *err, size_t errlen)
 	return (0);
 }
 
+void
+job_out_freeze(struct job *job)
+{
+	if (job->out == NULL)
+		return;
+	job->out->pumping = 0;
+	job->out->state_sending = 0;
+	if (job->out->ev_pump != NULL)
+		event_del(job->out->ev_pump);
+}
+
 /* ------------------------------------------------------------ rollback */
 
 void

@@ -106,21 +106,55 @@ vmigd_reload(struct vmigd *d)
 	notify_ready(status);
 }
 
+/*
+ * Shutdown waits for the jobs' rollbacks (a source device must be running
+ * again, a destination's partial state discarded) before the loop stops,
+ * up to VMIGD_STOP_GRACE_MS; a second signal stops at once.
+ */
+#define VMIGD_STOP_GRACE_MS	15000
+
+static void
+vmigd_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmigd	*d = arg;
+	unsigned int	 live = api_job_stop(d);
+
+	if (live == 0 || now_ms() >= d->stop_deadline_ms) {
+		if (live != 0)
+			log_warnx("%u jobs still rolling back after %d ms: "
+			    "stopping anyway", live, VMIGD_STOP_GRACE_MS);
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
 static void
 vmigd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct vmigd	*d = arg;
+	struct timeval	 tv = { 0, 50000 };
+	unsigned int	 live;
 
 	if (sig == SIGHUP) {
 		vmigd_reload(d);
 		return;
 	}
-	if (d->stopping)
+	if (d->stopping) {
+		log_info("%s again: stopping now", strsignal(sig));
+		event_base_loopexit(d->base, NULL);
 		return;
+	}
 	d->stopping = 1;
-	log_info("%s: shutting down", strsignal(sig));
 	notify_stopping();
-	event_base_loopexit(d->base, NULL);
+	if ((live = api_job_stop(d)) == 0) {
+		log_info("%s: shutting down", strsignal(sig));
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	log_info("%s: shutting down once %u jobs have rolled back",
+	    strsignal(sig), live);
+	d->stop_deadline_ms = now_ms() + VMIGD_STOP_GRACE_MS;
+	d->ev_stop = event_new(d->base, -1, EV_PERSIST, vmigd_stop_cb, d);
+	evtimer_add(d->ev_stop, &tv);
 }
 
 /* Under systemd RuntimeDirectory= makes /run/vmigd; by hand, we do. */
@@ -153,9 +187,13 @@ vmigd_free(struct vmigd *d)
 		event_free(d->ev_status);
 	if (d->ev_watchdog != NULL)
 		event_free(d->ev_watchdog);
+	if (d->ev_stop != NULL)
+		event_free(d->ev_stop);
+	/* jobs first stop acting, then their devices' backends close */
 	api_job_shutdown(d);
 	rpc_close(d->rpc);
 	backends_free(d->backends);
+	api_job_free(d);
 	events_close(d->events);
 	if (d->wake != NULL)
 		wake_free(d->wake);

@@ -38,6 +38,8 @@ struct vmigd {
 	struct event		*ev_sighup;
 	struct event		*ev_status;	/* periodic sd_notify STATUS */
 	struct event		*ev_watchdog;	/* WATCHDOG=1 at half the period */
+	struct event		*ev_stop;	/* shutdown: wait for rollbacks */
+	uint64_t		 stop_deadline_ms;
 };
 
 #endif /* VMIG_VMIGD_H */

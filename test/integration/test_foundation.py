@@ -291,11 +291,14 @@ class BadInput(Base):
         c = d.client()
         with self.assertRaises(vmig.NotFound):
             c.list_devices("sim9")
-        with self.assertRaises(vmig.Unimplemented) as e:
+        with self.assertRaises(vmig.InvalidArgument) as e:
             c.call(pb.Request(start_migration=pb.StartMigrationRequest(
                 device="t0/vf9")))
-        self.assertIn("StartMigration: not implemented yet",
+        self.assertIn("device t0/vf9: dest_url is empty",
                       e.exception.message)
+        with self.assertRaises(vmig.NotFound) as e:
+            c.get_job(42)
+        self.assertIn("job 42: no such job", e.exception.message)
         self.assert_serving(d)
         s = c.status()
         self.assertGreaterEqual(s.rpc_errors, 2)

@@ -94,6 +94,7 @@ daemon_start(rpc_dispatch_fn dispatch, unsigned int workers)
 	p.workers = workers;
 	cr_assert_not_null(d.rpc = rpc_open(d.base, d.wake, &p, dispatch, &d,
 	    err, sizeof(err)), "%s", err);
+	api_job_init(&d);
 	cr_assert_eq(nng_thread_create(&loop_thread, loop_run, NULL), 0);
 }
 
@@ -112,8 +113,10 @@ static void
 daemon_free(void)
 {
 	daemon_stop_loop();
+	api_job_shutdown(&d);
 	rpc_close(d.rpc);
 	backends_free(d.backends);
+	api_job_free(&d);
 	wake_free(d.wake);
 	event_base_free(d.base);
 	config_free(d.conf);
@@ -338,7 +341,7 @@ Test(rpc, foundation_calls)
 	LEAK_CHECK();
 }
 
-Test(rpc, job_calls_not_implemented_yet)
+Test(rpc, job_calls_checked)
 {
 	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__StartMigrationRequest	 sm =
@@ -354,8 +357,29 @@ Test(rpc, job_calls_not_implemented_yet)
 	sm.device = "sim0/vf1";
 	cr_assert_eq(vmig_client_call(c, &req, &r, err, sizeof(err)), 0, "%s",
 	    err);
-	assert_status(r, S(UNIMPLEMENTED), "StartMigration: not implemented "
-	    "yet: the migration engine lands in a later release");
+	assert_status(r, S(INVALID_ARGUMENT), "device sim0/vf1: dest_url is "
+	    "empty: give the stream_url PrepareIncoming returned on the "
+	    "destination");
+	vmig_client_free(r);
+
+	/* a complete request for a device whose PF is offline */
+	sm.dest_url = "tcp://127.0.0.1:1";
+	sm.token.data = (uint8_t *)"t";
+	sm.token.len = 1;
+	sm.n_regions = 1;
+	{
+		Vmig__V1__MemoryRegion	 mr = VMIG__V1__MEMORY_REGION__INIT;
+		Vmig__V1__MemoryRegion	*mrp = &mr;
+
+		mr.path = "/dev/null";
+		mr.length = 4096;
+		sm.regions = &mrp;
+		cr_assert_eq(vmig_client_call(c, &req, &r, err, sizeof(err)), 0,
+		    "%s", err);
+	}
+	cr_assert_neq(r->status->code, S(OK));
+	cr_assert_not_null(strstr(r->status->message, "sim0/vf1"), "%s",
+	    r->status->message);
 	vmig_client_free(r);
 	vmig_client_close(c);
 	daemon_free();

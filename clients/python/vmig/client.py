@@ -111,6 +111,81 @@ class Client:
         return self.call(pb.Request(
             get_daemon_status=pb.GetDaemonStatusRequest())).get_daemon_status
 
+    # -- migration (see proto/vmig.proto for every field)
+
+    @staticmethod
+    def _regions(regions):
+        """MemoryRegion messages from dicts (path, iova, length, ...)."""
+        out = []
+        for r in regions:
+            out.append(r if isinstance(r, pb.MemoryRegion)
+                       else pb.MemoryRegion(**r))
+        return out
+
+    @staticmethod
+    def _policy(policy):
+        if policy is None:
+            return None
+        if isinstance(policy, pb.MigrationPolicy):
+            return policy
+        return pb.MigrationPolicy(**policy)
+
+    def prepare_incoming(self, device, regions, policy=None, vm=""):
+        """Destination: returns PrepareIncomingResponse (job_id, token,
+        stream_url)."""
+        return self.call(pb.Request(prepare_incoming=pb.PrepareIncomingRequest(
+            device=device, regions=self._regions(regions),
+            policy=self._policy(policy), vm=vm))).prepare_incoming
+
+    def start_migration(self, device, regions, dest_url, token, policy=None,
+                        vm=""):
+        """Source: returns the new job's id."""
+        return self.call(pb.Request(start_migration=pb.StartMigrationRequest(
+            device=device, regions=self._regions(regions), dest_url=dest_url,
+            token=token, policy=self._policy(policy),
+            vm=vm))).start_migration.job_id
+
+    def get_job(self, job_id):
+        return self.call(pb.Request(
+            get_job=pb.GetJobRequest(job_id=job_id))).get_job.job
+
+    def list_jobs(self, include_finished=False):
+        return self.call(pb.Request(list_jobs=pb.ListJobsRequest(
+            include_finished=include_finished))).list_jobs.jobs
+
+    def cancel_job(self, job_id, reason=""):
+        return self.call(pb.Request(cancel_job=pb.CancelJobRequest(
+            job_id=job_id, reason=reason))).cancel_job.phase
+
+    def set_job_policy(self, job_id, **changes):
+        return self.call(pb.Request(set_job_policy=pb.SetJobPolicyRequest(
+            job_id=job_id, **changes))).set_job_policy.policy
+
+    def switchover(self, job_id):
+        return self.call(pb.Request(switchover=pb.SwitchoverRequest(
+            job_id=job_id))).switchover.phase
+
+    def release_device(self, device):
+        return self.call(pb.Request(release_device=pb.ReleaseDeviceRequest(
+            device=device))).release_device.mode
+
+    TERMINAL = (pb.PHASE_COMPLETED, pb.PHASE_FAILED, pb.PHASE_CANCELLED)
+
+    def wait_job(self, job_id, timeout=60.0, interval=0.05, until=None):
+        """Poll GetJob until the job ends (or `until(job)` is true);
+        returns the last Job. Raises Timeout after `timeout` seconds."""
+        import time
+        end = time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if job.phase in self.TERMINAL or (until and until(job)):
+                return job
+            if time.monotonic() > end:
+                raise Timeout(f"job {job_id} still "
+                              f"{pb.JobPhase.Name(job.phase)} after "
+                              f"{timeout} s")
+            time.sleep(interval)
+
     def watch_events(self):
         """The URL of the daemon's event publisher."""
         return self.call(pb.Request(
