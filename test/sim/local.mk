@@ -72,3 +72,12 @@ FUZZ_ADMIN_SIM_SRCS = $(srcdir)/test/fuzz/fuzz_admin_sim.c \
 fuzz/fuzz_admin_sim: $(FUZZ_ADMIN_SIM_SRCS)
 	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
 	$(FUZZ_ADMIN_SIM_SRCS) $(XXHASH_LIBS) -lm
+
+# Benchmark (`make bench`, never `make check`): admin-queue commands per
+# second through the plugin, 1 and 8 VFs busy, against an eventfd
+# ping-pong between the same two processes.
+EXTRA_PROGRAMS += test/bench/adminq_rate
+BENCH_BINS += test/bench/adminq_rate
+test_bench_adminq_rate_SOURCES = test/bench/adminq_rate.c $(SIMPROC_SRCS)
+test_bench_adminq_rate_CPPFLAGS = $(SIM_CPPFLAGS)
+test_bench_adminq_rate_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS)
