@@ -49,6 +49,7 @@
 #define STREAM_PARK_MAX		64	/* frames parked while nng is full */
 #define STREAM_URL_MAX		256
 #define STREAM_LINGER_MS	20	/* quiet time before nng_close() */
+#define STREAM_REMOVED_RING	8
 
 struct stream {
 	struct event_base *base;
@@ -78,6 +79,9 @@ struct stream {
 	_Atomic uint32_t pipe_id;	/* the first pipe: our peer */
 	atomic_int	 pipe_up;
 	atomic_int	 pipe_down;
+	/* Pipes removed lately: a pipe can go before its ADD_POST runs. */
+	_Atomic uint32_t removed[STREAM_REMOVED_RING];
+	atomic_uint	 nremoved;
 
 	int		 connected;
 	int		 closed;	/* no more delivery, no more sends */
@@ -373,13 +377,28 @@ stream_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	struct stream	*s = arg;
 	uint64_t	 one = 1;
 	uint32_t	 id = (uint32_t)nng_pipe_id(p), none = 0;
+	unsigned	 i;
 
-	/* The first pipe is our peer; PAIR1 refuses any other. */
+	/*
+	 * The first pipe is our peer; PAIR1 refuses any other. A pipe that
+	 * dies at once (a peer sending an oversize message right away) can
+	 * have its REM_POST run before its ADD_POST: each side publishes
+	 * first and looks at the other's after (seq_cst), so one of them
+	 * sees the pipe gone.
+	 */
 	if (ev == NNG_PIPE_EV_ADD_POST &&
-	    atomic_compare_exchange_strong(&s->pipe_id, &none, id))
+	    atomic_compare_exchange_strong(&s->pipe_id, &none, id)) {
 		atomic_store(&s->pipe_up, 1);
-	else if (ev == NNG_PIPE_EV_REM_POST && atomic_load(&s->pipe_id) == id)
-		atomic_store(&s->pipe_down, 1);
+		for (i = 0; i < STREAM_REMOVED_RING; i++) {
+			if (atomic_load(&s->removed[i]) == id)
+				atomic_store(&s->pipe_down, 1);
+		}
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		i = atomic_fetch_add(&s->nremoved, 1) % STREAM_REMOVED_RING;
+		atomic_store(&s->removed[i], id);
+		if (atomic_load(&s->pipe_id) == id)
+			atomic_store(&s->pipe_down, 1);
+	}
 	if (write(s->notify_fd, &one, sizeof one) == -1) {
 		/* The counter cannot overflow in practice; nothing to do. */
 	}
