@@ -859,8 +859,8 @@ rec_setup(struct recfix *f, const char *workload, const char *opts,
 	f->mem = map_file(f->path, MEMSZ);
 	simcmd(&f->sp, "attach 1 %s %u %#llx", f->path, MEMSZ,
 	    (unsigned long long)IOVA);
-	simcmd(&f->sp, "workload 1 %s", workload);
 	simcmd(&f->sp, "hold 1");	/* writes only when we step */
+	simcmd(&f->sp, "workload 1 %s", workload);
 	f->pf = open_pf(&f->sp, opts);
 	f->d = open_dev(f->pf, 1);
 	cr_assert_eq(be->dirty_start(f->d, &r, 1, 4096, done_cb, &w), 0);
