@@ -642,7 +642,7 @@ Test(plugin, fault_delay_and_drop)
 	char		 reply[256];
 
 	start_sim(&sp, 1, NULL);
-	pf = open_pf(&sp, ",timeout=400");
+	pf = open_pf(&sp, ",timeout=1000");
 	d = open_dev(pf, 1);
 	/* A slow command still completes (its timeout is not reached). */
 	simcmd(&sp, "fault delay op=DEV_CTX_SIZE_GET ms=100 count=1");
@@ -666,7 +666,7 @@ Test(plugin, fault_delay_and_drop)
 
 	/* Delay longer than the timeout: -ETIMEDOUT now, descriptors come
 	 * back later and are reclaimed (the next command still runs). */
-	simcmd(&sp, "fault delay op=DEV_MODE_SET ms=800 count=1");
+	simcmd(&sp, "fault delay op=DEV_MODE_SET ms=1500 count=1");
 	memset(&w, 0, sizeof(w));
 	cr_assert_eq(be->set_mode(d, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL,
 	    done_cb, &w), 0);
