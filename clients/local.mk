@@ -19,16 +19,21 @@ clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
 
 # Python client: the package is in the source tree, the classes protoc
 # generates go to the build tree (clients/python/vmig_pb2.py), which is on
-# PYTHONPATH for make check.
-PY_CLIENT_GEN = clients/python/vmig_pb2.py
+# PYTHONPATH for make check. stream_pb2.py (the peer stream) is for the
+# tests that play a hostile peer (test/integration/streampeer.py).
+PY_CLIENT_GEN = clients/python/vmig_pb2.py clients/python/stream_pb2.py
 noinst_DATA += $(PY_CLIENT_GEN)
 CLEANFILES += $(PY_CLIENT_GEN)
 EXTRA_DIST += clients/python/vmig/__init__.py clients/python/vmig/_nng.py \
 	clients/python/vmig/client.py clients/python/vmig/errors.py
-$(PY_CLIENT_GEN): $(srcdir)/proto/vmig.proto
+clients/python/vmig_pb2.py: $(srcdir)/proto/vmig.proto
 	$(AM_V_GEN)$(MKDIR_P) clients/python && \
 	$(PROTOC) --proto_path=$(srcdir)/proto --python_out=clients/python \
 	    $(srcdir)/proto/vmig.proto
+clients/python/stream_pb2.py: $(srcdir)/proto/stream.proto
+	$(AM_V_GEN)$(MKDIR_P) clients/python && \
+	$(PROTOC) --proto_path=$(srcdir)/proto --python_out=clients/python \
+	    $(srcdir)/proto/stream.proto
 
 clean-local: clean-local-clients
 clean-local-clients:

@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 
 NNG_FLAG_ALLOC = 1
+NNG_FLAG_NONBLOCK = 2
 NNG_DURATION_INFINITE = -1
 
 # nng_errno_enum (nng.h)
@@ -39,9 +40,20 @@ OPT_SENDTIMEO = b"send-timeout"
 OPT_RECVMAXSZ = b"recv-size-max"
 OPT_REQ_RESENDTIME = b"req:resend-time"
 OPT_SUB_SUBSCRIBE = b"sub:subscribe"
+OPT_TCP_BOUND_PORT = b"tcp-bound-port"
+OPT_RECONNMINT = b"reconnect-time-min"
+OPT_RECONNMAXT = b"reconnect-time-max"
 
 
 class nng_socket(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class nng_listener(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class nng_dialer(ctypes.Structure):
     _fields_ = [("id", ctypes.c_uint32)]
 
 
@@ -72,8 +84,13 @@ def lib():
     sig = {
         "nng_req0_open": ([P(S)], c_int),
         "nng_sub0_open": ([P(S)], c_int),
+        "nng_pair1_open": ([P(S)], c_int),
         "nng_close": ([S], c_int),
         "nng_dial": ([S, ctypes.c_char_p, ctypes.c_void_p, c_int], c_int),
+        "nng_listen": ([S, ctypes.c_char_p, P(nng_listener), c_int],
+                       c_int),
+        "nng_listener_get_int": ([nng_listener, ctypes.c_char_p,
+                                  P(c_int)], c_int),
         "nng_send": ([S, ctypes.c_void_p, c_size, c_int], c_int),
         "nng_recv": ([S, ctypes.c_void_p, P(c_size), c_int], c_int),
         "nng_free": ([ctypes.c_void_p, c_size], None),
@@ -105,7 +122,8 @@ class Socket:
 
     def __init__(self, protocol):
         self._s = nng_socket()
-        opener = {"req": lib().nng_req0_open, "sub": lib().nng_sub0_open}
+        opener = {"req": lib().nng_req0_open, "sub": lib().nng_sub0_open,
+                  "pair1": lib().nng_pair1_open}
         self._check(opener[protocol](ctypes.byref(self._s)),
                     f"nng_{protocol}0_open")
         self._open = True
@@ -127,16 +145,42 @@ class Socket:
         self._check(lib().nng_socket_set(self._s, OPT_SUB_SUBSCRIBE, buf,
                                          len(prefix)), "subscribe")
 
-    def dial(self, url):
-        """Connect now (synchronously): a peer that is down fails here."""
-        self._check(lib().nng_dial(self._s, url.encode(), None, 0),
+    def dial(self, url, block=True):
+        """Connect to url. With block (the default) now, synchronously: a
+        peer that is down fails here. Without, nng connects (and
+        reconnects) in the background and sends wait for the pipe."""
+        flags = 0 if block else NNG_FLAG_NONBLOCK
+        self._check(lib().nng_dial(self._s, url.encode(), None, flags),
                     f"dial {url}")
 
-    def send(self, data):
+    def listen(self, url):
+        """Listen on url; returns the URL bound. For tcp:// with port 0
+        the port the system chose is filled in."""
+        lst = nng_listener()
+        self._check(lib().nng_listen(self._s, url.encode(),
+                                     ctypes.byref(lst), 0), f"listen {url}")
+        if url.startswith("tcp") and url.endswith(":0"):
+            port = ctypes.c_int()
+            self._check(lib().nng_listener_get_int(
+                lst, OPT_TCP_BOUND_PORT, ctypes.byref(port)),
+                f"listen {url}: bound port")
+            url = url[:-1] + str(port.value)
+        return url
+
+    def send(self, data, timeout_ms=None):
+        """Send bytes; with timeout_ms, give up (NNG_ETIMEDOUT) when no
+        peer takes them in time (sets the socket's send timeout)."""
         data = bytes(data)
+        if timeout_ms is not None:
+            self.set_ms(OPT_SENDTIMEO, timeout_ms)
         self._check(lib().nng_send(self._s, data, len(data), 0), "send")
 
-    def recv(self):
+    def recv(self, timeout_ms=None):
+        """One message's bytes; with timeout_ms, raise NngError with
+        NNG_ETIMEDOUT when none comes in time (sets the socket's receive
+        timeout)."""
+        if timeout_ms is not None:
+            self.set_ms(OPT_RECVTIMEO, timeout_ms)
         buf = ctypes.c_void_p()
         n = ctypes.c_size_t()
         self._check(lib().nng_recv(self._s, ctypes.byref(buf),
