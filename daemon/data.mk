@@ -36,3 +36,25 @@ test_unit_test_xfer_LDADD = $(DATA_TEST_LDADD)
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif
+
+# libFuzzer harness (clang), built by `make fuzz`: frame decode, validation
+# against a fixed layout, and an apply that trusts only the validation.
+DATA_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -I. -I$(builddir)/proto \
+	-I$(srcdir)/include -I$(srcdir)/daemon $(PROTOBUF_C_CFLAGS)
+FUZZ_TARGETS += fuzz/fuzz_frame
+CLEANFILES += fuzz/fuzz_frame
+EXTRA_DIST += test/fuzz/fuzz_frame.c
+fuzz/fuzz_frame: $(srcdir)/test/fuzz/fuzz_frame.c $(srcdir)/daemon/frame.c \
+	$(srcdir)/daemon/util.c $(srcdir)/daemon/log.c proto/stream.pb-c.c
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(DATA_FUZZ_FLAGS) -o $@ \
+	$(srcdir)/test/fuzz/fuzz_frame.c $(srcdir)/daemon/frame.c \
+	$(srcdir)/daemon/util.c $(srcdir)/daemon/log.c proto/stream.pb-c.c \
+	$(PROTOBUF_C_LIBS)
+
+# Benchmark (make bench): stream + xfer between two processes beside iperf3.
+EXTRA_PROGRAMS += test/bench/stream_throughput
+BENCH_BINS += test/bench/stream_throughput
+test_bench_stream_throughput_SOURCES = test/bench/stream_throughput.c
+test_bench_stream_throughput_CPPFLAGS = $(libvmig_a_CPPFLAGS)
+test_bench_stream_throughput_LDADD = $(VMIG_LIBS)
