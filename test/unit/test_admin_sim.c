@@ -524,6 +524,7 @@ Test(admin_sim, records_subrange)
 	close(fd);
 	cr_assert_eq(simproc_cmd(&x.sp, NULL, 0, "attach 1 %s 256K %#llx",
 	    path, (unsigned long long)base), 0);
+	unlink(path);	/* the mapping keeps it */
 	/* Held first: every write is one of ours, after recording. */
 	cr_assert_eq(simproc_cmd(&x.sp, NULL, 0, "hold 1"), 0);
 	cr_assert_eq(simproc_cmd(&x.sp, NULL, 0, "workload 1 stream "
@@ -569,6 +570,5 @@ Test(admin_sim, records_subrange)
 	r = cmd(&x, VA_OP_WRITE_RECORDS_START, 1, 1, data,
 	    va_wrstart_put(data, 4096, &rg, 1), 8);
 	cr_assert_eq(r.qual, VA_Q_INVALID_COMMAND);
-	unlink(path);
 	raw_close(&x);
 }

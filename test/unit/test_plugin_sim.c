@@ -859,6 +859,7 @@ rec_setup(struct recfix *f, const char *workload, const char *opts,
 	f->mem = map_file(f->path, MEMSZ);
 	simcmd(&f->sp, "attach 1 %s %u %#llx", f->path, MEMSZ,
 	    (unsigned long long)IOVA);
+	unlink(f->path);	/* both mappings keep it; nothing left behind */
 	simcmd(&f->sp, "hold 1");	/* writes only when we step */
 	simcmd(&f->sp, "workload 1 %s", workload);
 	f->pf = open_pf(&f->sp, opts);
@@ -874,7 +875,6 @@ rec_teardown(struct recfix *f)
 	be->pf_close(f->pf);
 	simproc_stop(&f->sp);
 	munmap(f->mem, MEMSZ);
-	unlink(f->path);
 }
 
 static struct waiter
@@ -1153,6 +1153,8 @@ mini_migration(const char *workload)
 	    (unsigned long long)IOVA);
 	simcmd(&dst, "attach 3 %s %u %#llx", dpath, MEMSZ,
 	    (unsigned long long)IOVA);
+	unlink(spath);	/* the mappings keep them */
+	unlink(dpath);
 	simcmd(&src, "workload 2 %s", workload);
 	simcmd(&src, "cvq 2 mac=02:aa:bb:cc:dd:ee vlan=42 rx=1");
 	/* The destination VF is parked before it receives anything. */
@@ -1224,8 +1226,6 @@ mini_migration(const char *workload)
 	simproc_stop(&dst);
 	munmap(smem, MEMSZ);
 	munmap(dmem, MEMSZ);
-	unlink(spath);
-	unlink(dpath);
 }
 
 Test(plugin, mini_migration_hot)
