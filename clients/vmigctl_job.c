@@ -358,7 +358,7 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	size_t					 n = 0, i;
 	int					 c, rv;
 
-	optind = 1;
+	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -451,7 +451,7 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t				 id;
 	int					 c, rv, wait = 0, bad = 0;
 
-	optind = 1;
+	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
 	while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':

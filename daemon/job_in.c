@@ -164,7 +164,8 @@ job_in_create(struct engine *eng, const char *device,
 		return (rc);
 	}
 	job->dev = dev;
-	if ((rc = mem_map_open(&job->mem, specs, nregions, MEM_MAP_WRITE, err,
+	if ((rc = mem_map_open(&job->mem, specs, nregions,
+	    MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
 	    errlen)) != 0) {
 		*code = api_errno_status(rc);
 		job_discard(job);

@@ -43,6 +43,12 @@
 #define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
 #define OUT_STATE_SEND_CHUNK	(1024 * 1024)
 #define OUT_STREAM_PROTOCOL	1
+/*
+ * While a long send runs (the bulk copy, a big round), write records are
+ * drained this often into `acc`, so that a device with a finite record
+ * buffer does not overflow (and make us resend every page).
+ */
+#define OUT_DRAIN_MS		200
 
 struct job_out {
 	char			*dest_url;
@@ -51,13 +57,22 @@ struct job_out {
 	struct converge		 conv;
 	struct xfer_src		 xs;
 	struct tbucket		 tb;
-	struct pageset		*cur;		/* per region */
+	struct pageset		*acc;		/* per region: reads since */
+	struct pageset		*cur;		/* the last iteration's read */
 	struct pageset		*prev;
 	struct pageset		*hot;		/* skip set while deferring */
 	int			 defer_hot;
 	uint32_t		 iteration;
 	uint64_t		 seq;		/* frame sequence */
 	uint32_t		 page_size;
+	uint32_t		 nregions;	/* the map may be closed first */
+	/* the backend ORs into acc through these (valid until done) */
+	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
+	uint64_t		 acc_records;
+	uint64_t		 acc_bytes;
+	int			 acc_overflow;
+	uint64_t		 last_drain_ms;
+	int			 pump_wait_drain;
 
 	/* pump */
 	struct event		*ev_pump;
@@ -140,6 +155,7 @@ static int	out_rb_resume(struct job *);
 static int	out_rb_stop_recording(struct job *);
 static int	out_rb_finish(struct job *);
 static void	out_pump(struct job *);
+static void	out_drain(struct job *);
 static void	out_pump_cb(int, short, void *);
 
 static const struct job_step out_setup_steps[] = {
@@ -253,7 +269,7 @@ job_out_create(struct engine *eng, const char *device,
 		goto fail;
 	}
 	job->dev = dev;
-	if ((rc = mem_map_open(&job->mem, specs, nregions, 0, err,
+	if ((rc = mem_map_open(&job->mem, specs, nregions, MEM_MAP_POPULATE, err,
 	    errlen)) != 0) {
 		*code = api_errno_status(rc);
 		goto fail;
@@ -268,11 +284,18 @@ job_out_create(struct engine *eng, const char *device,
 	memcpy(o->token, token, tokenlen);
 	o->tokenlen = tokenlen;
 	o->page_size = job->mem.regions[0].page_size;
+	o->nregions = job->mem.nregions;
+	o->acc = xcalloc(job->mem.nregions, sizeof(*o->acc));
 	o->cur = xcalloc(job->mem.nregions, sizeof(*o->cur));
 	o->prev = xcalloc(job->mem.nregions, sizeof(*o->prev));
 	o->hot = xcalloc(job->mem.nregions, sizeof(*o->hot));
 	for (i = 0; i < job->mem.nregions; i++) {
+		pageset_init(&o->acc[i], job->mem.regions[i].npages);
 		pageset_init(&o->cur[i], job->mem.regions[i].npages);
+		o->maps[i].iova = job->mem.regions[i].iova;
+		o->maps[i].length = job->mem.regions[i].length;
+		o->maps[i].page_size = job->mem.regions[i].page_size;
+		o->maps[i].bits = o->acc[i].bits;
 		pageset_init(&o->prev[i], job->mem.regions[i].npages);
 		pageset_init(&o->hot[i], job->mem.regions[i].npages);
 	}
@@ -302,11 +325,13 @@ job_out_free(struct job *job)
 		return;
 	if (o->ev_pump != NULL)
 		event_free(o->ev_pump);
-	for (i = 0; o->cur != NULL && i < job->mem.nregions; i++) {
+	for (i = 0; o->cur != NULL && i < o->nregions; i++) {
+		pageset_free(&o->acc[i]);
 		pageset_free(&o->cur[i]);
 		pageset_free(&o->prev[i]);
 		pageset_free(&o->hot[i]);
 	}
+	free(o->acc);
 	free(o->cur);
 	free(o->prev);
 	free(o->hot);
@@ -569,6 +594,11 @@ out_pump_finish(struct job *job)
 {
 	struct job_out	*o = job->out;
 
+	if (job->dev_busy) {
+		/* a drain is out: the next step needs the device */
+		o->pump_wait_drain = 1;
+		return;
+	}
 	o->pumping = 0;
 	o->send_us = now_us() - o->pump_start_us;
 	o->send_bytes = o->pump_bytes;
@@ -593,8 +623,9 @@ out_pump(struct job *job)
 	uint64_t		 wait, now;
 	int			 n, rc;
 
-	if (!o->pumping || job->failing)
+	if (!o->pumping || job->failing || o->pump_wait_drain)
 		return;
+	out_drain(job);
 	for (n = 0; n < JOB_PUMP_BATCHES; n++) {
 		if (o->pump_region >= job->mem.nregions) {
 			if (stream_unacked(job->stream) != 0) {
@@ -848,26 +879,37 @@ out_wait(struct job *job)
 	return (0);
 }
 
+/* Account a read into acc (a drain or an iteration's read). */
 static void
-out_read_dirty_done(struct job *job, const struct vmig_result *res)
+out_acc_result(struct job *job, const struct vmig_result *res)
 {
 	struct job_out	*o = job->out;
-	char		 buf[256];
-	uint32_t	 i;
-	uint64_t	 hot = 0, newp = 0;
 
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: reading write "
-		    "records: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	if (res->u.dirty.overflow)
+	o->acc_records += res->u.dirty.records;
+	o->acc_bytes += res->u.dirty.bytes;
+	if (res->u.dirty.overflow && !o->acc_overflow)
 		log_warnx("job %" PRIu64 ": device %s lost write records: "
 		    "every page of the regions is resent", job->id,
 		    job->device_name);
+	o->acc_overflow |= res->u.dirty.overflow;
+	job->st.device_write_records += res->u.dirty.records;
+}
+
+/*
+ * Everything read since the last iteration (drains included) becomes this
+ * iteration's read: cur = acc, merged into the dirty sets; acc starts over.
+ */
+static void
+out_take_acc(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+	uint64_t	 hot = 0, newp = 0;
+
 	for (i = 0; i < job->mem.nregions; i++) {
-		pageset_recount(&o->cur[i]);
+		pageset_recount(&o->acc[i]);
+		pageset_copy(&o->cur[i], &o->acc[i]);
+		pageset_zero(&o->acc[i]);
 		newp += pageset_count(&o->cur[i]);
 		hot += pageset_count_and(&o->cur[i], &o->prev[i]);
 		pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
@@ -876,35 +918,78 @@ out_read_dirty_done(struct job *job, const struct vmig_result *res)
 		pageset_and(&o->hot[i], &o->prev[i]);
 		pageset_copy(&o->prev[i], &o->cur[i]);
 	}
-	o->rd_records = res->u.dirty.records;
-	o->rd_bytes = res->u.dirty.bytes;
+	o->rd_records = o->acc_records;
+	o->rd_bytes = o->acc_bytes;
 	o->rd_pages = newp;
 	o->hot_pages = hot;
-	job->st.device_write_records += res->u.dirty.records;
+	o->acc_records = o->acc_bytes = 0;
+	o->acc_overflow = 0;
+}
+
+static void
+out_read_dirty_done(struct job *job, const struct vmig_result *res)
+{
+	char	buf[256];
+
+	if (res->err != 0) {
+		job_step_done(job, res->err, "device %s: reading write "
+		    "records: %s", job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+		return;
+	}
+	out_acc_result(job, res);
+	out_take_acc(job);
 	job_step_done(job, 0, NULL);
 }
 
-/* Read the write records of every region into o->cur (cleared first). */
+/* Read write records into acc (the backend keeps o->maps until done). */
 static void
-out_read_dirty_into_cur(struct job *job, int lane, job_dev_fn fn)
+out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
+    const char *what)
 {
-	struct job_out		*o = job->out;
-	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
-	void			(*done)(void *, const struct vmig_result *);
-	void			*arg;
-	uint32_t		 i;
+	struct job_out	*o = job->out;
+	void		(*done)(void *, const struct vmig_result *);
+	void		*arg;
 
-	for (i = 0; i < job->mem.nregions; i++) {
-		pageset_zero(&o->cur[i]);
-		maps[i].iova = job->mem.regions[i].iova;
-		maps[i].length = job->mem.regions[i].length;
-		maps[i].page_size = job->mem.regions[i].page_size;
-		maps[i].bits = o->cur[i].bits;
-	}
-	o->read_ms = now_ms();
-	job_dev_begin(job, "read write records", fn, &done, &arg);
+	o->read_ms = o->last_drain_ms = now_ms();
+	job_dev_begin(job, what, fn, &done, &arg);
 	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_read(
-	    job->dev->handle, maps, job->mem.nregions, lane, done, arg));
+	    job->dev->handle, o->maps, job->mem.nregions, lane, done, arg));
+}
+
+static void
+out_drain_done(struct job *job, const struct vmig_result *res)
+{
+	struct job_out	*o = job->out;
+	char		 buf[256];
+
+	if (res->err != 0) {
+		o->pump_wait_drain = 0;
+		o->pumping = 0;
+		job_step_done(job, res->err, "device %s: reading write "
+		    "records: %s", job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+		return;
+	}
+	out_acc_result(job, res);
+	if (o->pump_wait_drain) {
+		o->pump_wait_drain = 0;
+		out_pump_finish(job);
+	}
+}
+
+/* During a long send: keep the device's record buffer from filling. */
+static void
+out_drain(struct job *job)
+{
+	struct job_out	*o = job->out;
+
+	if (job->phase != JOB_PRECOPY || job->dev_busy ||
+	    job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE ||
+	    now_ms() - o->last_drain_ms < OUT_DRAIN_MS)
+		return;
+	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
+	    "drain write records");
 }
 
 static int
@@ -925,7 +1010,8 @@ out_read_dirty(struct job *job)
 		o->rd_bytes = job->mem.total_bytes;
 		return (1);
 	}
-	out_read_dirty_into_cur(job, VMIG_LANE_BULK, out_read_dirty_done);
+	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
+	    "read write records");
 	return (0);
 }
 
@@ -1113,9 +1199,7 @@ out_freeze_device(struct job *job)
 static void
 out_final_dirty_done(struct job *job, const struct vmig_result *res)
 {
-	struct job_out	*o = job->out;
-	char		 buf[256];
-	uint32_t	 i;
+	char	buf[256];
 
 	if (res->err != 0) {
 		job_step_done(job, res->err, "device %s: reading the final "
@@ -1123,11 +1207,8 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 		    job_dev_strerror(res, buf, sizeof(buf)));
 		return;
 	}
-	for (i = 0; i < job->mem.nregions; i++) {
-		pageset_recount(&o->cur[i]);
-		pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
-	}
-	job->st.device_write_records += res->u.dirty.records;
+	out_acc_result(job, res);
+	out_take_acc(job);
 	job_step_done(job, 0, NULL);
 }
 
@@ -1141,7 +1222,8 @@ out_final_dirty(struct job *job)
 			pageset_fill(&job->mem.regions[i].dirty);
 		return (1);
 	}
-	out_read_dirty_into_cur(job, VMIG_LANE_CRITICAL, out_final_dirty_done);
+	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
+	    "read final write records");
 	return (0);
 }
 

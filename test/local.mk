@@ -61,4 +61,4 @@ test_bench_rpc_latency_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 test_bench_rpc_latency_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
 
 # The foundation demo (./bootstrap demo).
-EXTRA_DIST += test/demo.sh
+EXTRA_DIST += test/demo.sh test/demo.py
