@@ -224,7 +224,16 @@ op_cmd_done(struct va_cmd *c, void *arg)
 	if (c->err != 0) {
 		op->res.dev_status = c->status;
 		op->res.dev_qualifier = c->qual;
-		op_msg(op, "%s", c->msg);
+		/* The wire carries no reason; add what we know. */
+		if (op->kind == OP_STATE_WRITE && c->status != 0 &&
+		    op->dev->vf->mode == VA_MODE_ACTIVE)
+			op_msg(op, "%s; the VF is active: stop or freeze it "
+			    "before loading a state", c->msg);
+		else if (op->kind == OP_STATE_WRITE && c->status != 0)
+			op_msg(op, "%s; the device refused the state image "
+			    "(the VF keeps its previous state)", c->msg);
+		else
+			op_msg(op, "%s", c->msg);
 		if (op->kind == OP_SET_MODE)
 			op->dev->vf->mode = -1;
 		if (op->kind == OP_STATE_WRITE)

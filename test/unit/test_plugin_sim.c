@@ -475,6 +475,7 @@ Test(plugin, state_roundtrip)
 	cr_assert_eq(write_state(b, img, n, n, msg, sizeof(msg)), -EINVAL);
 	cr_assert_not_null(strstr(msg, "INVALID_COMMAND"), "%s", msg);
 	cr_assert_not_null(strstr(msg, "sim0/vf2"), "%s", msg);
+	cr_assert_not_null(strstr(msg, "stop or freeze it"), "%s", msg);
 	cr_assert_not_null(strstr(last_error(&sp, 2), "while active"));
 	cr_assert_eq(set_mode(b, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL), 0);
 	cr_assert_eq(write_state(b, img, n, 37, msg, sizeof(msg)), 0, "%s",
@@ -525,6 +526,8 @@ Test(plugin, state_write_refused)
 	rc = write_state(b, bad, n, n, msg, sizeof(msg));
 	cr_assert_eq(rc, -EINVAL);
 	cr_assert_not_null(strstr(msg, "INVALID_FIELD"), "%s", msg);
+	cr_assert_not_null(strstr(msg, "keeps its previous state"), "%s",
+	    msg);
 	cr_assert_eq(digest(&sp, 2), before);
 	cr_assert_not_null(strstr(last_error(&sp, 2),
 	    "unknown mandatory type 0x777"));
