@@ -370,6 +370,8 @@ job_new(struct engine *eng, enum job_dir dir, const char *device)
 	job->phase_ms = job->created_ms;
 	job->ev_timer = event_new(eng->d->base, -1, 0, job_timer_cb, job);
 	job->ev_kick = event_new(eng->d->base, -1, 0, job_kick_cb, job);
+	/* fails harmlessly on a base without priorities (unit tests) */
+	(void)event_priority_set(job->ev_kick, VMIG_PRIO_CRITICAL);
 	job->ev_deadline = event_new(eng->d->base, -1, 0, job_deadline_cb,
 	    job);
 	TAILQ_INSERT_TAIL(&eng->jobs, job, entry);

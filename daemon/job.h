@@ -71,7 +71,7 @@ enum job_dir {
 #define JOB_TOKEN_LEN		32
 #define JOB_FINISHED_MAX	256	/* finished jobs kept for GetJob */
 #define JOB_STATE_CHUNK		(256 * 1024)	/* device state read size */
-#define JOB_PUMP_BATCHES	16	/* batches per loop turn and job */
+#define JOB_PUMP_BATCHES	4	/* batches per loop turn and job */
 #define JOB_ACK_BYTES		(4 * 1024 * 1024)	/* dest acks this often */
 #define JOB_WINDOW_BYTES	(32 * 1024 * 1024)	/* source in flight */
 #define JOB_CONNECT_TIMEOUT_MS	10000	/* source: peer pipe up */

@@ -310,6 +310,7 @@ in_listen(struct job *job)
 		return (0);
 	}
 	stream_opts_default(&so);
+	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
 	rc = stream_listen(job->eng->d->base, bind, &so, &in_stream_ops, job,
 	    &job->stream, in->url, sizeof(in->url), err, sizeof(err));
 	if (rc != 0) {

@@ -302,6 +302,7 @@ job_out_create(struct engine *eng, const char *device,
 	xfer_src_init(&o->xs, 0, 0);
 	tbucket_init(&o->tb, pol->bandwidth_limit_bps, 0, now_ns());
 	o->ev_pump = event_new(eng->d->base, -1, 0, out_pump_cb, job);
+	(void)event_priority_set(o->ev_pump, VMIG_PRIO_BULK);
 	job_out_set_policy(job);
 
 	job_set_phase(job, JOB_QUEUED, NULL);
@@ -494,6 +495,7 @@ out_connect(struct job *job)
 	int			 rc;
 
 	stream_opts_default(&so);
+	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
 	so.window = JOB_WINDOW_BYTES;
 	rc = stream_dial(job->eng->d->base, o->dest_url, &so, &out_stream_ops,
 	    job, &job->stream, err, sizeof(err));
@@ -691,6 +693,10 @@ out_pump_start(struct job *job, int final)
 {
 	struct job_out	*o = job->out;
 
+	/* the guest waits for the final pages: they are not background work */
+	event_del(o->ev_pump);
+	(void)event_priority_set(o->ev_pump, final ? VMIG_PRIO_CRITICAL :
+	    VMIG_PRIO_BULK);
 	o->pumping = 1;
 	o->pump_final = final;
 	o->pump_region = 0;
@@ -1582,7 +1588,7 @@ out_frame(void *arg, const struct frame *fr)
 		if (o->pumping && o->pump_wait_acks &&
 		    stream_unacked(job->stream) == 0) {
 			o->pump_wait_acks = 0;
-			out_pump(job);
+			event_active(o->ev_pump, 0, 0);
 		}
 		break;
 	case VMIG__STREAM__V1__FRAME__KIND_DONE:
@@ -1615,7 +1621,7 @@ out_writable(void *arg)
 	struct job	*job = arg;
 
 	if (job->out->pumping)
-		out_pump(job);
+		event_active(job->out->ev_pump, 0, 0);	/* at its priority */
 	else if (job->out->state_sending)
 		out_state_pump(job);
 }

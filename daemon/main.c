@@ -218,6 +218,10 @@ vmigd_start(struct vmigd *d)
 		log_error("cannot create the event loop");
 		return (-1);
 	}
+	if (event_base_priority_init(d->base, VMIG_NPRIO) != 0) {
+		log_error("cannot set up event priorities");
+		return (-1);
+	}
 	d->start_ms = now_ms();
 	d->wake = wake_new(d->base);
 

@@ -19,6 +19,17 @@ struct rpc;
 struct events;
 struct backends;
 
+/*
+ * Event priorities: libevent runs every active event of a lower number
+ * first. Steps of a job (cheap: they start device commands and frames)
+ * go first, so a job in stop-copy is never stuck behind another job's bulk
+ * copy; page pumping is background work that fills what is left.
+ */
+#define VMIG_PRIO_CRITICAL	0
+#define VMIG_PRIO_NORMAL	1	/* libevent's default with 3 */
+#define VMIG_PRIO_BULK		2
+#define VMIG_NPRIO		3
+
 struct vmigd {
 	struct event_base	*base;
 	struct config		*conf;		/* effective configuration */
