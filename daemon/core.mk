@@ -26,3 +26,21 @@ daemon_vmigd_LDADD = $(VMIG_LIBS)
 
 # README.md: how to run, call and configure vmigd (the unit points at it).
 dist_doc_DATA = README.md
+
+# libFuzzer harness (clang), built by `make fuzz`: the request decoder and
+# checks (rpc_decode), and vmigctl's JSON printer over any Response.
+CORE_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -I. -I$(builddir)/proto \
+	-I$(srcdir)/include -iquote $(srcdir)/daemon -I$(srcdir)/clients \
+	$(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
+FUZZ_TARGETS += fuzz/fuzz_rpc
+CLEANFILES += fuzz/fuzz_rpc
+EXTRA_DIST += test/fuzz/fuzz_rpc.c
+fuzz/fuzz_rpc: $(srcdir)/test/fuzz/fuzz_rpc.c $(srcdir)/daemon/rpc.c \
+	$(srcdir)/daemon/wake.c $(srcdir)/daemon/util.c $(srcdir)/daemon/log.c \
+	$(srcdir)/clients/json.c proto/vmig.pb-c.c
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(CORE_FUZZ_FLAGS) -o $@ \
+	$(srcdir)/test/fuzz/fuzz_rpc.c $(srcdir)/daemon/rpc.c \
+	$(srcdir)/daemon/wake.c $(srcdir)/daemon/util.c \
+	$(srcdir)/daemon/log.c $(srcdir)/clients/json.c proto/vmig.pb-c.c \
+	$(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS)
