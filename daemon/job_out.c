@@ -49,6 +49,7 @@
  * buffer does not overflow (and make us resend every page).
  */
 #define OUT_DRAIN_MS		200
+#define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
 
 struct job_out {
 	char			*dest_url;
@@ -72,6 +73,7 @@ struct job_out {
 	uint64_t		 acc_bytes;
 	int			 acc_overflow;
 	uint64_t		 last_drain_ms;
+	int			 final_reads;	/* stop-copy reads so far */
 	int			 pump_wait_drain;
 
 	/* pump */
@@ -1214,6 +1216,22 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 		return;
 	}
 	out_acc_result(job, res);
+	/*
+	 * A device may hand out its records a few at a time (the backend
+	 * stops asking after a bounded number of reads): the device is
+	 * frozen, so read until a read finds none, or pages are lost.
+	 */
+	if (res->u.dirty.records != 0 && !res->u.dirty.overflow) {
+		if (++job->out->final_reads >= OUT_FINAL_READS_MAX) {
+			job_step_done(job, -EPROTO, "device %s: still reports "
+			    "write records after %d reads while frozen",
+			    job->device_name, OUT_FINAL_READS_MAX);
+			return;
+		}
+		out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL,
+		    out_final_dirty_done, "read final write records");
+		return;
+	}
 	out_take_acc(job);
 	job_step_done(job, 0, NULL);
 }
@@ -1228,6 +1246,7 @@ out_final_dirty(struct job *job)
 			pageset_fill(&job->mem.regions[i].dirty);
 		return (1);
 	}
+	job->out->final_reads = 0;
 	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
 	    "read final write records");
 	return (0);
