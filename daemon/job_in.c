@@ -664,8 +664,13 @@ in_closed(void *arg, int err, const char *reason)
 		job_step_done(job, 0, NULL);
 		return;
 	}
-	job_fail(job, "connection to the source lost: %s",
-	    reason != NULL ? reason : strerror(-err));
+	/* a frame that does not decode is the peer's doing, not the link's */
+	if (err == -EBADMSG || err == -EMSGSIZE)
+		job_fail(job, "source broke the protocol: %s",
+		    reason != NULL ? reason : strerror(-err));
+	else
+		job_fail(job, "connection to the source lost: %s",
+		    reason != NULL ? reason : strerror(-err));
 }
 
 static const struct stream_ops in_stream_ops = {

@@ -1652,8 +1652,13 @@ out_closed(void *arg, int err, const char *reason)
 
 	if (job_phase_terminal(job->phase) || job->failing)
 		return;
-	job_fail(job, "connection to the destination lost: %s",
-	    reason != NULL ? reason : strerror(-err));
+	/* a frame that does not decode is the peer's doing, not the link's */
+	if (err == -EBADMSG || err == -EMSGSIZE)
+		job_fail(job, "destination broke the protocol: %s",
+		    reason != NULL ? reason : strerror(-err));
+	else
+		job_fail(job, "connection to the destination lost: %s",
+		    reason != NULL ? reason : strerror(-err));
 }
 
 static const struct stream_ops out_stream_ops = {
