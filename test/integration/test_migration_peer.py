@@ -1,0 +1,349 @@
+#!/usr/bin/python3
+"""test_migration_peer: a hostile or broken peer on the migration stream.
+
+streampeer.Peer plays the other daemon by hand (nng PAIR1, the frames of
+proto/stream.proto built one field at a time):
+
+- a fake destination that answers the real source's Hello with garbage
+  bytes, or with well-formed frames the protocol does not allow there: the
+  source job FAILED with a protocol reason, rolled back (VF running,
+  recording off, released, its memory never written);
+- a fake source that connects to a really prepared destination with the
+  right token and sends page batches that lie outside the region (or
+  otherwise do not add up): the destination job FAILED naming the region
+  and page, its memory file unchanged, its VF stopped and released;
+- a fake source with a wrong token, or no Hello at all: FAILED (auth), the
+  memory unchanged, the VF released, and ready for a real migration.
+"""
+
+import os
+import struct
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from test_migration_lib import (MigrationCase, file_digest,  # noqa: E402
+                                phase_name, read_file, DEVICE, IOVA, MEM,
+                                PAGE, LIVENESS_S)
+from streampeer import Peer, frame, hello_for, kind, spb  # noqa: E402
+from vmig import pb  # noqa: E402
+
+HALF = MEM // 2
+NPAGES = MEM // PAGE
+
+
+class FakeDestination(MigrationCase):
+    """The real source daemon talks to streampeer listening."""
+    VFS = 2
+
+    def setUp(self):
+        super().setUp()
+        self.pair(1, "hot", length=f"{HALF}")
+        self.untouched = read_file(self.src.mem[1], HALF)
+        self.fake = Peer()
+        self.url = self.fake.listen()
+
+    def tearDown(self):
+        self.fake.close()
+        super().tearDown()
+
+    def start(self):
+        jid = self.src.client.start_migration(
+            DEVICE % 1, self.src.regions(1), self.url, b"t" * 32,
+            policy=dict(verify=True, bulk_copy=True))
+        f, payload = self.fake.expect("hello")
+        h = f.hello
+        # what a real source says about itself
+        self.assertEqual(payload, b"")
+        self.assertEqual(h.protocol_version, 1)
+        self.assertEqual(h.token, b"t" * 32)
+        self.assertEqual(h.source_job_id, jid)
+        self.assertEqual(h.source_device, DEVICE % 1)
+        self.assertEqual(h.device_type, self.src.device(1).type)
+        self.assertEqual([(r.index, r.iova, r.length) for r in h.regions],
+                         [(0, IOVA, MEM)])
+        self.assertEqual(h.page_size, PAGE)
+        self.assertTrue(h.verify)
+        return jid
+
+    def assert_failed(self, jid, *words):
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED,
+                         f"{phase_name(job.phase)}: {job.error}")
+        for w in words:
+            self.assertIn(w, job.error)
+        self.assert_source_rolled_back(1)
+        self.assert_no_device_stuck(self.src)
+        self.assertEqual(read_file(self.src.mem[1], HALF), self.untouched)
+        return job
+
+    def assert_told(self, code):
+        """The source sent an Abort with this code before it hung up."""
+        f, _ = self.fake.expect("abort", timeout_ms=LIVENESS_S * 1000,
+                                skip=("ack", "pages", "state"))
+        self.assertEqual(f.abort.code, code, f.abort.reason)
+        return f.abort
+
+    def test_garbage_instead_of_hello_ack(self):
+        jid = self.start()
+        self.fake.send_raw(b"\xde\xad\xbe\xef" * 16)
+        self.assert_failed(jid, "destination broke the protocol",
+                           "bad frame", "header")
+
+    def test_header_longer_than_message(self):
+        jid = self.start()
+        self.fake.send_raw(struct.pack("<I", 4096) + b"\x12\x00")
+        self.assert_failed(jid, "destination broke the protocol",
+                           "header length 4096")
+
+    def test_unexpected_frame(self):
+        jid = self.start()
+        self.fake.send(frame(done=spb.Done(verified=True)))
+        self.assert_failed(jid, "destination broke the protocol",
+                           "unexpected done frame")
+        self.assert_told(spb.Abort.CODE_PROTOCOL)
+
+    def test_page_batch_to_the_source(self):
+        jid = self.start()
+        self.fake.send(frame(pages=spb.PageBatch(
+            seq=1, runs=[spb.PageRun(first=0, count=1)])), b"\0" * PAGE)
+        self.assert_failed(jid, "destination broke the protocol")
+        self.assert_told(spb.Abort.CODE_PROTOCOL)
+
+    def test_wrong_protocol_version(self):
+        jid = self.start()
+        self.fake.send(frame(hello_ack=spb.HelloAck(protocol_version=9,
+                                                    dest_job_id=1)))
+        self.assert_failed(jid, "stream protocol 9")
+
+    def test_ack_for_bytes_never_sent(self):
+        jid = self.start()
+        self.fake.send(frame(hello_ack=spb.HelloAck(
+            protocol_version=1, dest_job_id=1, window_bytes=1 << 20)))
+        self.fake.send(frame(ack=spb.Ack(seq=1, bytes=1 << 40)))
+        self.assert_failed(jid, "destination broke the protocol")
+        self.assert_told(spb.Abort.CODE_PROTOCOL)
+
+    def test_done_before_switchover(self):
+        # a destination claiming it resumed while pages still flow
+        jid = self.start()
+        self.fake.send(frame(hello_ack=spb.HelloAck(
+            protocol_version=1, dest_job_id=1, window_bytes=1 << 20)))
+        self.fake.expect("pages")
+        self.fake.send(frame(done=spb.Done(verified=True)))
+        self.assert_failed(jid, "unexpected done frame")
+
+    def test_destination_aborts(self):
+        jid = self.start()
+        self.fake.send(frame(abort=spb.Abort(code=spb.Abort.CODE_RESOURCE,
+                                             reason="no room here")))
+        self.assert_failed(jid, "destination aborted", "no room here")
+
+    def test_destination_hangs_up(self):
+        # (a destination that stays silent is only caught by the hello
+        # timeout, 30 s: too slow for every run)
+        jid = self.start()
+        self.fake.close()
+        self.assert_failed(jid, "connection to the destination lost")
+
+
+class FakeSource(MigrationCase):
+    """streampeer dials a really prepared destination."""
+    VFS = 2
+
+    def setUp(self):
+        super().setUp()
+        self.dst.attach(1, fill=0x5a)
+        self.dst.sim.hold(1)
+        self.fakes = []
+
+    def tearDown(self):
+        for f in self.fakes:
+            f.close()
+        super().tearDown()
+
+    def connect(self, token=None, **hello_changes):
+        """Prepare the destination, dial it, send a Hello; returns
+        (fake, PrepareIncomingResponse, digest of the memory before)."""
+        prep = self.prepare(1, dict(verify=True))
+        before = file_digest(self.dst.mem[1])
+        fake = Peer()
+        self.fakes.append(fake)
+        fake.dial(prep.stream_url)
+        if token is None:
+            token = prep.token
+        elif callable(token):
+            token = token(prep.token)
+        h = hello_for(self.dst.device(1), self.dst.regions(1), token,
+                      verify=True)
+        for k, v in hello_changes.items():
+            if k == "regions":
+                del h.regions[:]
+                h.regions.extend(v)
+            else:
+                setattr(h, k, v)
+        fake.send(frame(hello=h))
+        return fake, prep, before
+
+    def assert_refused(self, fake, prep, before, code, *words):
+        f, _ = fake.expect("abort")
+        self.assertEqual(f.abort.code, code, f.abort.reason)
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_FAILED,))
+        for w in words:
+            self.assertIn(w, djob.error)
+            self.assertIn(w, f.abort.reason)
+        self.assertEqual(file_digest(self.dst.mem[1]), before,
+                         "the destination memory was written")
+        self.assert_no_device_stuck(self.dst, skip=(1,))
+        return djob
+
+    def batch(self, runs, region=0, seq=1):
+        return frame(pages=spb.PageBatch(
+            seq=seq, region=region, iteration=1,
+            runs=[spb.PageRun(first=a, count=n, zero=z)
+                  for a, n, z in runs]))
+
+    def test_page_outside_the_region(self):
+        cases = [
+            ("past the end", [(NPAGES, 1, False)], 1),
+            ("straddling the end", [(NPAGES - 1, 2, False)], 2),
+            ("far away", [(1 << 40, 1, False)], 1),
+            ("overflowing", [((1 << 64) - 1, 2, False)], 2),
+            ("a zero run past the end", [(NPAGES + 5, 3, True)], 0),
+            ("a good run, then a bad one", [(0, 1, False),
+                                           (NPAGES, 1, False)], 2),
+        ]
+        for what, runs, npay in cases:
+            with self.subTest(what):
+                fake, prep, before = self.connect()
+                fake.expect("hello_ack")
+                fake.send(self.batch(runs), b"\xee" * (PAGE * npay))
+                djob = self.assert_refused(fake, prep, before,
+                                           spb.Abort.CODE_PROTOCOL)
+                self.assertIn("region 0", djob.error)
+                self.assertRegex(djob.error, "page|run")
+                fake.close()
+
+    def test_batch_that_does_not_add_up(self):
+        cases = [
+            ("no such region", dict(region=3), [(0, 1, False)], PAGE,
+             "region 3"),
+            ("payload short", {}, [(0, 2, False)], PAGE, "payload"),
+            ("payload long", {}, [(0, 1, False)], 2 * PAGE, "payload"),
+            ("payload with a zero run", {}, [(0, 1, True)], PAGE,
+             "payload"),
+            ("empty run", {}, [(0, 0, False)], 0, "run"),
+        ]
+        for what, kw, runs, nbytes, word in cases:
+            with self.subTest(what):
+                fake, prep, before = self.connect()
+                fake.expect("hello_ack")
+                fake.send(self.batch(runs, **kw), b"\xee" * nbytes)
+                self.assert_refused(fake, prep, before,
+                                    spb.Abort.CODE_PROTOCOL, word)
+                fake.close()
+
+    def test_switchover_without_state(self):
+        fake, prep, before = self.connect()
+        fake.expect("hello_ack")
+        fake.send(frame(switchover=spb.Switchover(seq=1, verify=True)))
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_PROTOCOL,
+                            "switchover before the final device state")
+
+    def test_state_chunk_out_of_order(self):
+        fake, prep, before = self.connect()
+        fake.expect("hello_ack")
+        fake.send(frame(state=spb.StateChunk(seq=1, offset=4096, total=8192,
+                                             generation=1)), b"s" * 4096)
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_PROTOCOL)
+
+    def test_hello_that_does_not_match(self):
+        cases = [
+            ("region length", dict(regions=[spb.RegionLayout(
+                index=0, iova=IOVA, length=MEM // 2)]), "length"),
+            ("region count", dict(regions=[]), "memory regions"),
+            ("device type", dict(device_type="virtio-blk"), "virtio-blk"),
+            ("interface", dict(interface="vfio/v2"), "vfio/v2"),
+            ("page size", dict(page_size=65536), "page size"),
+            ("protocol", dict(protocol_version=2), "stream protocol 2"),
+        ]
+        for what, changes, word in cases:
+            with self.subTest(what):
+                fake, prep, before = self.connect(**changes)
+                self.assert_refused(fake, prep, before,
+                                    spb.Abort.CODE_PROTOCOL, word)
+                fake.close()
+
+    def test_wrong_token(self):
+        for what, token in (
+                ("one bit off", lambda t: bytes([t[0] ^ 1]) + t[1:]),
+                ("short", lambda t: t[:8]),
+                ("long", lambda t: t + b"x"),
+                ("empty", b"")):
+            with self.subTest(what):
+                fake, prep, before = self.connect(token=token)
+                djob = self.assert_refused(fake, prep, before,
+                                           spb.Abort.CODE_AUTH,
+                                           "wrong token")
+                self.assertIn(DEVICE % 1, djob.error)
+                fake.close()
+
+    def test_pages_before_hello(self):
+        prep = self.prepare(1)
+        before = file_digest(self.dst.mem[1])
+        fake = Peer()
+        self.fakes.append(fake)
+        fake.dial(prep.stream_url)
+        fake.send(self.batch([(0, 1, False)]), b"\xee" * PAGE)
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_AUTH,
+                            "unexpected pages frame")
+
+    def test_garbage_instead_of_hello(self):
+        prep = self.prepare(1)
+        before = file_digest(self.dst.mem[1])
+        fake = Peer()
+        self.fakes.append(fake)
+        fake.dial(prep.stream_url)
+        fake.send_raw(b"\xff" * 64)
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_FAILED,))
+        self.assertIn("source broke the protocol", djob.error)
+        self.assertIn("bad frame", djob.error)
+        self.assertEqual(file_digest(self.dst.mem[1]), before)
+
+    def test_refused_then_a_real_migration(self):
+        fake, prep, before = self.connect(token=b"\0" * 32)
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_AUTH)
+        fake.close()
+        # the VF is free and works: a real source migrates into it
+        self.src.attach(1, fill="random")
+        self.src.sim.workload(1, "hot")
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+    def test_good_pages_land(self):
+        # the fake source is not wrong about everything: a valid batch is
+        # applied (the fake is checked against a real destination)
+        fake, prep, _ = self.connect()
+        fake.expect("hello_ack")
+        fake.send(self.batch([(3, 2, False), (10, 1, True)]),
+                  b"\x11" * PAGE + b"\x22" * PAGE)
+        f, _ = fake.expect("ack", skip=())
+        self.assertEqual(f.ack.bytes, 2 * PAGE)
+        mem = read_file(self.dst.mem[1])
+        self.assertEqual(mem[3 * PAGE:4 * PAGE], b"\x11" * PAGE)
+        self.assertEqual(mem[4 * PAGE:5 * PAGE], b"\x22" * PAGE)
+        self.assertEqual(mem[10 * PAGE:11 * PAGE], b"\0" * PAGE)
+        self.assertEqual(mem[5 * PAGE:6 * PAGE], b"\x5a" * PAGE)
+        fake.send(frame(abort=spb.Abort(code=spb.Abort.CODE_CANCELLED,
+                                        reason="fake gives up")))
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_CANCELLED,))
+        self.assertIn("fake gives up", djob.error)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
