@@ -8,14 +8,17 @@
  * /dev/shm file, an Ack per batch), each on its own event loop. The time
  * runs from the connection to the ack of the last byte, so it covers both
  * copies. Then iperf3 moves the same number of bytes over TCP on the same
- * loopback; the runs alternate and the medians are compared.
+ * loopback; the runs alternate and the medians are compared. CPU seconds
+ * per GiB (both ends, all threads; iperf3 reports its own) say what each
+ * byte costs, which holds up better than speed on a shared machine.
  *
- *   stream_throughput [--size 1G] [--runs 3] [--batch 1M] [--window 64M]
- *       [--sendbuf 16] [--recvbuf 16] [--no-iperf] [--discard] [--json]
+ *   stream_throughput [--size 1G] [--runs 3] [--batch 1M] [--window 16M]
+ *       [--sendbuf 8] [--recvbuf 8] [--no-iperf] [--discard] [--json]
  */
 #include <config.h>
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -53,10 +56,21 @@ struct opts {
 };
 
 static struct opts	 o = {
-	.size = 1ULL << 30, .runs = 3, .batch = 1 << 20, .window = 64 << 20,
-	.sendbuf = 16, .recvbuf = 16, .iperf = 1,
+	.size = 1ULL << 30, .runs = 3, .batch = 1 << 20, .window = 16 << 20,
+	.sendbuf = 8, .recvbuf = 8, .iperf = 1,
 };
 static char		 src_path[64], dst_path[64];
+
+/* CPU time of this process (all threads), microseconds. */
+static uint64_t
+cpu_us(void)
+{
+	struct rusage	 ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
+}
 
 static void
 die(const char *what)
@@ -90,8 +104,15 @@ make_files(void)
 	}
 	free(buf);
 	close(fd);
-	if ((fd = mkstemp(dst_path)) == -1 || ftruncate(fd, (off_t)o.size))
+	/* Written up front: every run sees memory that exists (steady state). */
+	if ((fd = mkstemp(dst_path)) == -1)
 		die("destination file");
+	buf = xcalloc(1, chunk);
+	for (off = 0; off < o.size; off += chunk) {
+		if (pwrite(fd, buf, MIN(chunk, o.size - off), (off_t)off) < 0)
+			die("write destination");
+	}
+	free(buf);
 	close(fd);
 }
 
@@ -115,21 +136,56 @@ struct dst {
 	struct frame_region fr[1];
 	struct frame_layout layout;
 	uint64_t	 applied;
+	uint64_t	 ack_seq;
+	int		 ack_pending;
+	uint64_t	 cpu0, cpu1;	/* first batch .. switchover */
 	int		 done;
 	int		 failed;
 };
+
+/*
+ * Ack what has been applied. Acks are cumulative, so when the stream has
+ * no room (the source is busy sending and not reading) the newest one
+ * goes out on writable() and the ones in between are simply not needed.
+ */
+static void
+dst_ack(struct dst *d)
+{
+	StreamFrame	 r = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Ack ack = VMIG__STREAM__V1__ACK__INIT;
+	int		 rc;
+
+	ack.seq = d->ack_seq;
+	ack.bytes = d->applied;
+	r.kind_case = KIND(ACK);
+	r.ack = &ack;
+	rc = stream_send(d->s, &r, NULL, 0);
+	d->ack_pending = rc == -EAGAIN;
+	if (rc != 0 && rc != -EAGAIN)
+		d->failed = 1;
+}
+
+static void
+dst_writable(void *arg)
+{
+	struct dst	*d = arg;
+
+	if (d->ack_pending)
+		dst_ack(d);
+}
 
 static void
 dst_frame(void *arg, const struct frame *f)
 {
 	struct dst	*d = arg;
 	StreamFrame	 r = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Ack ack = VMIG__STREAM__V1__ACK__INIT;
 	Vmig__Stream__V1__Done done = VMIG__STREAM__V1__DONE__INIT;
 	char		 err[256];
 
 	switch (f->hdr->kind_case) {
 	case KIND(PAGES):
+		if (d->cpu0 == 0)
+			d->cpu0 = cpu_us();
 		if (frame_check(&d->layout, NULL, f, err, sizeof err) != 0 ||
 		    (!o.discard && xfer_apply_map(&d->map, f->hdr->pages,
 		    f->payload, f->payload_len, NULL) != 0)) {
@@ -139,14 +195,11 @@ dst_frame(void *arg, const struct frame *f)
 			return;
 		}
 		d->applied += f->payload_len;
-		ack.seq = f->hdr->pages->seq;
-		ack.bytes = d->applied;
-		r.kind_case = KIND(ACK);
-		r.ack = &ack;
-		if (stream_send(d->s, &r, NULL, 0) != 0)
-			d->failed = 1;
+		d->ack_seq = f->hdr->pages->seq;
+		dst_ack(d);
 		break;
 	case KIND(SWITCHOVER):
+		d->cpu1 = cpu_us();
 		done.memory_digest = o.discard ? 0 : mem_digest(&d->map);
 		r.kind_case = KIND(DONE);
 		r.done = &done;
@@ -167,7 +220,7 @@ dst_closed(void *arg, int err, const char *reason)
 }
 
 static const struct stream_ops dst_ops = {
-	NULL, dst_frame, NULL, dst_closed
+	NULL, dst_frame, dst_writable, dst_closed
 };
 
 static void
@@ -195,11 +248,15 @@ destination(int url_fd)
 	if (stream_listen(d.base, "tcp://127.0.0.1", &so, &dst_ops, &d, &d.s,
 	    url, sizeof url, err, sizeof err) != 0)
 		die(err);
-	if (write(url_fd, url, strlen(url) + 1) < 0)
+	if (write(url_fd, url, sizeof url) != sizeof url)
 		die("write url");
-	close(url_fd);
 	while (!d.done)
 		event_base_loop(d.base, EVLOOP_ONCE);
+	/* Tell the source what the transfer cost here. */
+	d.cpu1 -= d.cpu0;
+	if (write(url_fd, &d.cpu1, sizeof d.cpu1) != sizeof d.cpu1)
+		die("write cpu");
+	close(url_fd);
 	stream_close(d.s);
 	stream_flush();
 	mem_map_close(&d.map);
@@ -223,6 +280,7 @@ struct src {
 	int		 done;
 	int		 closed;
 	uint64_t	 t0, t1;
+	uint64_t	 cpu0, cpu1;
 	uint64_t	 digest;
 };
 
@@ -262,6 +320,7 @@ src_frame(void *arg, const struct frame *f)
 		sc->acked = f->hdr->ack->bytes;
 		if (sc->all_sent && sc->acked == sc->sent && sc->t1 == 0) {
 			sc->t1 = now_ns();
+			sc->cpu1 = cpu_us();
 			sw.seq = sc->seq + 1;
 			r.kind_case = KIND(SWITCHOVER);
 			r.switchover = &sw;
@@ -285,6 +344,7 @@ src_connected(void *arg)
 
 	sc->connected = 1;
 	sc->t0 = now_ns();
+	sc->cpu0 = cpu_us();
 	src_pump(sc);
 }
 
@@ -307,10 +367,11 @@ static const struct stream_ops src_ops = {
 	src_connected, src_frame, src_writable, src_closed
 };
 
-/* One transfer; returns Gbit/s. */
+/* One transfer; returns Gbit/s and the CPU seconds it cost (both ends). */
 static double
-run_stream(struct mem_map *map, int verify)
+run_stream(struct mem_map *map, int verify, double *cpu_s)
 {
+	uint64_t	 dcpu;
 	struct src	 sc;
 	struct stream_opts so;
 	char		 url[256], err[256];
@@ -323,13 +384,25 @@ run_stream(struct mem_map *map, int verify)
 	if ((pid = fork()) == -1)
 		die("fork");
 	if (pid == 0) {
+		char	 fdstr[16], size[32], batch[32], sb[16], rb[16];
+
+		/* A fresh image: nng refuses to run in a forked child. */
 		close(p[0]);
-		destination(p[1]);
+		snprintf(fdstr, sizeof fdstr, "%d", p[1]);
+		snprintf(size, sizeof size, "%llu", (unsigned long long)o.size);
+		snprintf(batch, sizeof batch, "%llu",
+		    (unsigned long long)o.batch);
+		snprintf(sb, sizeof sb, "%d", o.sendbuf);
+		snprintf(rb, sizeof rb, "%d", o.recvbuf);
+		execl("/proc/self/exe", "stream_throughput", "--destination",
+		    fdstr, "--dst-path", dst_path, "--size", size, "--batch",
+		    batch, "--sendbuf", sb, "--recvbuf", rb,
+		    o.discard ? "--discard" : "--json", (char *)NULL);
+		_exit(127);
 	}
 	close(p[1]);
-	if ((n = read(p[0], url, sizeof url)) <= 0)
+	if ((n = read(p[0], url, sizeof url)) != sizeof url)
 		die("destination did not start");
-	close(p[0]);
 
 	memset(&sc, 0, sizeof sc);
 	sc.base = event_base_new();
@@ -350,6 +423,10 @@ run_stream(struct mem_map *map, int verify)
 		event_base_loop(sc.base, EVLOOP_ONCE);
 	xfer_src_free(&sc.xs);
 	event_base_free(sc.base);
+	if (read(p[0], &dcpu, sizeof dcpu) != sizeof dcpu)
+		die("no cpu time from the destination");
+	close(p[0]);
+	*cpu_s = (double)(sc.cpu1 - sc.cpu0 + dcpu) / 1e6;
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
 		die("destination failed");
@@ -363,9 +440,22 @@ run_stream(struct mem_map *map, int verify)
 /* ---- iperf3 ------------------------------------------------------------ */
 
 static double
-run_iperf(int port)
+json_num(const char *json, const char *key, const char *after)
 {
-	char		 cmd[256], *out = NULL, *p;
+	const char	*p = json;
+
+	if (after != NULL && (p = strstr(p, after)) == NULL)
+		return (0);
+	if ((p = strstr(p, key)) == NULL || (p = strchr(p, ':')) == NULL)
+		return (0);
+	return (strtod(p + 1, NULL));
+}
+
+/* One iperf3 transfer; returns Gbit/s and the CPU seconds of both ends. */
+static double
+run_iperf(int port, double *cpu_s)
+{
+	char		 cmd[256], *out = NULL;
 	size_t		 len = 0, cap = 0, r;
 	FILE		*fp;
 	pid_t		 srv;
@@ -403,9 +493,11 @@ run_iperf(int port)
 		}
 		out[len] = '\0';
 		pclose(fp);
-		if ((p = strstr(out, "\"sum_received\"")) != NULL &&
-		    (p = strstr(p, "\"bits_per_second\"")) != NULL)
-			bps = strtod(strchr(p, ':') + 1, NULL);
+		bps = json_num(out, "\"bits_per_second\"", "\"sum_received\"");
+		/* percent of one CPU over the test, each end */
+		*cpu_s = (json_num(out, "\"host_total\"", NULL) +
+		    json_num(out, "\"remote_total\"", NULL)) / 100 *
+		    json_num(out, "\"seconds\"", "\"sum_received\"");
 		if (bps == 0)
 			usleep(100000);
 	}
@@ -460,11 +552,14 @@ main(int argc, char **argv)
 		{ "no-iperf", no_argument, NULL, 'n' },
 		{ "discard", no_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "destination", required_argument, NULL, 'D' },
+		{ "dst-path", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mem_map	 src;
-	double		 sg[RUNS_MAX], ig[RUNS_MAX], ms, mi = 0;
-	int		 ch, i, port = 45000 + getpid() % 10000;
+	double		 sg[RUNS_MAX], ig[RUNS_MAX], sc[RUNS_MAX], ic[RUNS_MAX];
+	double		 ms, mi = 0, mcs, mci = 0, gib;
+	int		 ch, i, port = 45000 + getpid() % 10000, dst_fd = -1;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -477,6 +572,9 @@ main(int argc, char **argv)
 		case 'n': o.iperf = 0; break;
 		case 'd': o.discard = 1; break;
 		case 'j': o.json = 1; break;
+		case 'D': dst_fd = atoi(optarg); break;
+		case 'P': snprintf(dst_path, sizeof dst_path, "%s", optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: stream_throughput [--size N] "
 			    "[--runs N] [--batch N] [--window N] [--sendbuf N] "
@@ -489,26 +587,33 @@ main(int argc, char **argv)
 		die("runs 1..15, size a multiple of 4096, batch 4K..8M");
 	log_init(LOG_LEVEL_WARN, "stream_throughput");
 	signal(SIGPIPE, SIG_IGN);
+	if (dst_fd != -1)
+		destination(dst_fd);	/* the child side of run_stream() */
 
 	make_files();
 	open_map(&src, src_path, 0);
 	for (i = 0; i < o.runs; i++) {
-		sg[i] = run_stream(&src, i == 0);
+		sg[i] = run_stream(&src, i == 0, &sc[i]);
 		if (o.iperf)
-			ig[i] = run_iperf(port + i);
+			ig[i] = run_iperf(port + i, &ic[i]);
 		if (!o.json)
-			fprintf(stderr, "run %d: stream %.2f Gbit/s%s", i + 1,
-			    sg[i], o.iperf ? "" : "\n");
+			fprintf(stderr, "run %d: stream %.2f Gbit/s %.2f cpu-s"
+			    "%s", i + 1, sg[i], sc[i], o.iperf ? "" : "\n");
 		if (!o.json && o.iperf)
-			fprintf(stderr, ", iperf3 %.2f Gbit/s\n", ig[i]);
+			fprintf(stderr, ", iperf3 %.2f Gbit/s %.2f cpu-s\n",
+			    ig[i], ic[i]);
 	}
 	mem_map_close(&src);
 	unlink(src_path);
 	unlink(dst_path);
 
+	gib = (double)o.size / (1 << 30);
 	ms = median(sg, o.runs);
-	if (o.iperf)
+	mcs = median(sc, o.runs) / gib;
+	if (o.iperf) {
 		mi = median(ig, o.runs);
+		mci = median(ic, o.runs) / gib;
+	}
 	if (o.json) {
 		printf("{\"bytes\": %llu, \"runs\": %d, \"batch\": %llu, "
 		    "\"window\": %llu, \"sendbuf\": %d, \"recvbuf\": %d, "
@@ -516,16 +621,23 @@ main(int argc, char **argv)
 		    (unsigned long long)o.size, o.runs,
 		    (unsigned long long)o.batch, (unsigned long long)o.window,
 		    o.sendbuf, o.recvbuf, o.discard ? "true" : "false", ms);
+		printf(", \"stream_cpu_s_per_gib\": %.3f", mcs);
 		if (o.iperf)
 			printf(", \"iperf3_gbps\": %.3f, \"ratio_vs_iperf3\": "
-			    "%.3f", mi, ms / mi);
+			    "%.3f, \"iperf3_cpu_s_per_gib\": %.3f, "
+			    "\"cpu_ratio_vs_iperf3\": %.3f", mi, ms / mi, mci,
+			    mcs / mci);
 		printf("}\n");
 	} else {
-		printf("%-28s %10s\n", "transfer (median of runs)", "Gbit/s");
-		printf("%-28s %10.2f\n", "stream + xfer (2 copies)", ms);
+		printf("%-28s %10s %14s\n", "transfer (median of runs)",
+		    "Gbit/s", "cpu-s per GiB");
+		printf("%-28s %10.2f %14.3f\n", "stream + xfer (2 copies)", ms,
+		    mcs);
 		if (o.iperf) {
-			printf("%-28s %10.2f\n", "iperf3 (same loopback)", mi);
-			printf("%-28s %10.2f\n", "ratio vs iperf3", ms / mi);
+			printf("%-28s %10.2f %14.3f\n", "iperf3 (same loopback)",
+			    mi, mci);
+			printf("%-28s %10.2f %14.2f\n", "ratio vs iperf3", ms / mi,
+			    mcs / mci);
 		}
 		printf("(%llu MiB, %d runs, batch %llu KiB, window %llu MiB, "
 		    "sendbuf %d, recvbuf %d%s)\n",
