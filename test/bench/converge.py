@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""converge.py: the adaptive policy against the QEMU baseline, end to end.
+
+    test/bench/converge.py [BUILDDIR] [--json] [--quick] [--mem 128M]
+        [--bw 64M] [--downtime 300] [--ceiling 1000] [--timeout 25]
+        [--only NAME,...]
+
+Two vmigd with simulated virtio PFs on one machine. Each workload (a DMA
+pattern of the simulator, test/sim/README.md) is migrated twice on the
+same daemons, once with MigrationPolicy.convergence = ADAPTIVE and once
+with BASELINE (the order alternates per workload), from a fresh VF and a
+fresh VM of --mem bytes of random data each time, with the same policy
+otherwise: bulk copy, verify, max_downtime_ms = --downtime,
+downtime_ceiling_ms = --ceiling, bandwidth_limit_bps = --bw,
+completion_timeout_s = --timeout, timeout_action ABORT. The daemons'
+host-wide [limits] bandwidth is --bw too, so the final (stop-copy) pages,
+which the job's own limit does not pace, cross the same "link": the link
+and not the machine is the limit.
+
+Workload rates are bytes the device writes per second, given as a share
+of the link (--bw); hot-set and burst writes are whole 4 KiB pages, so
+for them it is also the page-dirtying rate before rewrites.
+
+"Met the target" = the job COMPLETED and its measured downtime (stop to
+the destination's resume) <= the downtime ceiling (--ceiling, the most
+either policy is allowed; only ADAPTIVE ramps its target towards it, the
+BASELINE keeps --downtime). met_strict: downtime <= --downtime.
+
+Bytes = JobStats.bytes_sent (everything on the stream, the bulk copy
+included), summed over every run, completed or not; also over the
+workloads both policies completed.
+
+Decisions: GetJob keeps the last 32 per job; the source's WatchEvents
+stream gives the count of every action; the last reasons are shown for
+each run that did not meet the target.
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+from benchlib import MiB  # noqa: E402
+
+
+def options(p):
+    p.add_argument("--mem", default=None, help="memory per VM "
+                   "(default 128M, --quick 32M)")
+    p.add_argument("--bw", default=None, help="link: job and host "
+                   "bandwidth limit, bytes/s (default 64M, --quick 16M)")
+    p.add_argument("--downtime", type=int, default=300,
+                   help="max_downtime_ms (default 300)")
+    p.add_argument("--ceiling", type=int, default=1000,
+                   help="downtime_ceiling_ms (default 1000)")
+    p.add_argument("--timeout", type=int, default=None,
+                   help="completion_timeout_s (default 25, --quick 10)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated workload names")
+    p.add_argument("--list", action="store_true", help="list workloads")
+
+
+def size_arg(s):
+    units = {"K": 1 << 10, "M": MiB, "G": 1 << 30}
+    s = s.strip().upper()
+    if s and s[-1] in units:
+        return int(float(s[:-1]) * units[s[-1]])
+    return int(s)
+
+
+# (name, kind, share of the link written per second, params, quick)
+# Params that depend on the memory size are given as fractions of it.
+WORKLOADS = [
+    ("idle", "idle", 0.0, {}, True),
+    ("hot1%@10%", "hot", 0.10, dict(fraction=0.01), False),
+    ("hot1%@120%", "hot", 1.20, dict(fraction=0.01), True),
+    ("hot5%@50%", "hot", 0.50, dict(fraction=0.05), False),
+    ("hot10%@30%", "hot", 0.30, dict(fraction=0.10), False),
+    ("hot10%@100%", "hot", 1.00, dict(fraction=0.10), True),
+    ("hot25%@50%", "hot", 0.50, dict(fraction=0.25), False),
+    ("hot25%@120%", "hot", 1.20, dict(fraction=0.25), False),
+    ("hot50%@20%", "hot", 0.20, dict(fraction=0.50), True),
+    ("hot50%@120%", "hot", 1.20, dict(fraction=0.50), False),
+    ("stream@10%", "stream", 0.10, dict(ring=1 / 16), False),
+    ("stream@50%", "stream", 0.50, dict(ring=1 / 4), True),
+    ("stream@120%", "stream", 1.20, dict(ring=1 / 2), False),
+    ("burst@60%", "burst", 0.60, dict(every=100), True),
+    ("burst@120%", "burst", 1.20, dict(every=100), False),
+    ("flood4M", "flood", None, dict(window=4 * MiB), False),
+]
+
+
+def sim_params(kind, share, p, mem, bw):
+    """The simulator's workload keys for a row of WORKLOADS."""
+    rate = int(share * bw) if share else 0
+    if kind == "hot":
+        return dict(rate=rate, size=4096, fraction=p["fraction"])
+    if kind == "stream":
+        # 4 KiB buffers: one page per packet (64..4096 bytes written)
+        bufs = max(16, int(mem * p["ring"]) // 4096)
+        return dict(rate=rate, bufs=bufs, bufsize=4096)
+    if kind == "burst":
+        per = rate * p["every"] // 1000 // 4096 * 4096
+        return dict(bytes=per, every=p["every"], size=4096)
+    if kind == "flood":
+        return dict(length=p["window"])
+    return {}
+
+
+def policy(kind_pb, a):
+    return dict(bulk_copy=True, verify=True,
+                max_downtime_ms=a.downtime,
+                downtime_ceiling_ms=a.ceiling,
+                bandwidth_limit_bps=a.bw_bytes,
+                completion_timeout_s=a.timeout_s,
+                timeout_action=bl.pb.TIMEOUT_ABORT,
+                convergence=kind_pb)
+
+
+def run_one(pair, evlog, vf, wl, which, a):
+    name, kind, share, p, _ = wl
+    vm = pair.vm(0, vf, a.mem_bytes, "random", tag=f"cv{vf}")
+    params = sim_params(kind, share, p, a.mem_bytes, a.bw_bytes)
+    try:
+        pair.workload(vm, kind, **params)
+        time.sleep(0.2)     # the device writes before the migration starts
+        kind_pb = bl.pb.CONVERGE_ADAPTIVE if which == "adaptive" else \
+            bl.pb.CONVERGE_BASELINE
+        pair.start(vm, policy(kind_pb, a), vm_name=f"{name}-{which}")
+        job, djob = pair.wait(vm, timeout=a.timeout_s + bl.LIVENESS_S)
+    finally:
+        pair.finish(vm)
+    row = bl.job_row(job)
+    row["dest_phase"] = bl.phase_name(djob.phase) if djob else None
+    done = job.phase == bl.pb.PHASE_COMPLETED
+    row["completed"] = done
+    row["met"] = done and job.stats.downtime_ms <= a.ceiling
+    row["met_strict"] = done and job.stats.downtime_ms <= a.downtime
+    time.sleep(0.3)     # late events of this job
+    row["actions"] = evlog.actions(job.id)
+    ds = bl.decisions(job)
+    row["last_decisions"] = ds[-3:]
+    row["final_target_ms"] = ds[-1]["target_ms"] if ds else None
+    return row
+
+
+def fmt_mib(b):
+    return None if b is None else round(b / MiB, 1)
+
+
+def main():
+    args = bl.parse_args(__doc__, options)
+    if args.list:
+        for w in WORKLOADS:
+            print(w[0])
+        return 0
+    args.mem_bytes = size_arg(args.mem or ("32M" if args.quick else "128M"))
+    args.bw_bytes = size_arg(args.bw or ("16M" if args.quick else "64M"))
+    args.timeout_s = args.timeout or (10 if args.quick else 25)
+    wls = WORKLOADS
+    if args.only:
+        names = args.only.split(",")
+        wls = [w for w in WORKLOADS if w[0] in names]
+        if len(wls) != len(names):
+            bl.die(f"--only: unknown workload in {args.only} (--list)")
+    elif args.quick:
+        wls = [w for w in WORKLOADS if w[4]]
+    load0 = bl.loadavg()
+    bl.note(f"converge: {len(wls)} workloads x 2 policies, "
+            f"{args.mem_bytes >> 20} MiB, link {args.bw_bytes >> 20} MiB/s, "
+            f"target {args.downtime} ms, ceiling {args.ceiling} ms, "
+            f"timeout {args.timeout_s} s, load {load0}")
+
+    config = bl.limits_config(bandwidth=args.bw_bytes)
+    rows = []
+    with bl.Pair(npfs=1, vfs=2 * len(wls), config=config) as pair:
+        evlog = bl.EventLog(pair.src)
+        vf = 0
+        for i, wl in enumerate(wls):
+            order = ("adaptive", "baseline") if i % 2 == 0 else \
+                ("baseline", "adaptive")
+            r = dict(workload=wl[0], kind=wl[1],
+                     write_share_of_link=wl[2],
+                     sim=sim_params(wl[1], wl[2], wl[3], args.mem_bytes,
+                                    args.bw_bytes),
+                     first=order[0])
+            for which in order:
+                vf += 1
+                r[which] = run_one(pair, evlog, vf, wl, which, args)
+                x = r[which]
+                bl.note(f"{wl[0]:>12} {which:8}: {x['phase']:9} downtime "
+                        f"{x['downtime_ms']:5} ms, {x['time_ms'] / 1000:5.1f}"
+                        f" s, {fmt_mib(x['bytes_sent']):7} MiB, "
+                        f"{x['iterations']} it, met {x['met']}"
+                        + (f" ({x['error']})" if x['error'] else ""))
+                if not pair.alive():
+                    break
+            rows.append(r)
+            if not pair.alive():
+                bl.note("a daemon died: stopping")
+                break
+        evlog.close()
+        dropped = evlog.dropped
+        problems = list(pair.problems)
+    load1 = bl.loadavg()
+
+    full = [r for r in rows if "adaptive" in r and "baseline" in r]
+    ab = sum(r["adaptive"]["bytes_sent"] for r in full)
+    bb = sum(r["baseline"]["bytes_sent"] for r in full)
+    both = [r for r in full if r["adaptive"]["completed"] and
+            r["baseline"]["completed"]]
+    ab2 = sum(r["adaptive"]["bytes_sent"] for r in both)
+    bb2 = sum(r["baseline"]["bytes_sent"] for r in both)
+    am = sum(r["adaptive"]["met"] for r in full)
+    bm = sum(r["baseline"]["met"] for r in full)
+    ams = sum(r["adaptive"]["met_strict"] for r in full)
+    bms = sum(r["baseline"]["met_strict"] for r in full)
+    lost = [r["workload"] for r in full
+            if r["baseline"]["met"] and not r["adaptive"]["met"]]
+    won = [r["workload"] for r in full
+           if r["adaptive"]["met"] and not r["baseline"]["met"]]
+    more_bytes = [r["workload"] for r in full
+                  if r["adaptive"]["bytes_sent"] >
+                  r["baseline"]["bytes_sent"]]
+    for r in full:
+        a, b = r["adaptive"], r["baseline"]
+        r["bytes_ratio"] = bl.rnd(a["bytes_sent"] / b["bytes_sent"]) \
+            if b["bytes_sent"] else None
+
+    result = dict(
+        benchmark="converge",
+        params=dict(memory_bytes=args.mem_bytes, link_bps=args.bw_bytes,
+                    max_downtime_ms=args.downtime,
+                    downtime_ceiling_ms=args.ceiling,
+                    completion_timeout_s=args.timeout_s,
+                    timeout_action="ABORT", bulk_copy=True, verify=True),
+        met_definition="completed and measured downtime <= "
+        "downtime_ceiling_ms (met_strict: <= max_downtime_ms)",
+        adaptive_bytes=ab, baseline_bytes=bb,
+        bytes_ratio=bl.rnd(ab / bb) if bb else None,
+        adaptive_bytes_both_completed=ab2,
+        baseline_bytes_both_completed=bb2,
+        bytes_ratio_both_completed=bl.rnd(ab2 / bb2) if bb2 else None,
+        adaptive_met=am, baseline_met=bm,
+        adaptive_met_strict=ams, baseline_met_strict=bms,
+        n_workloads=len(full),
+        adaptive_met_where_baseline_did_not=won,
+        baseline_met_where_adaptive_did_not=lost,
+        adaptive_sent_more=more_bytes,
+        goal_bytes_le_0_7=(ab <= 0.7 * bb) if bb else None,
+        goal_met_superset=not lost,
+        events_dropped=dropped, problems=problems,
+        loadavg_start=load0, loadavg_end=load1, machine=bl.machine(),
+        workloads=rows)
+
+    lines = [f"converge: adaptive vs baseline, {args.mem_bytes >> 20} MiB "
+             f"VMs (random), link {args.bw_bytes >> 20} MiB/s (job + host "
+             f"limit), target {args.downtime} ms, ceiling {args.ceiling} ms,"
+             f" timeout {args.timeout_s} s (abort)"]
+    trows = []
+    for r in full:
+        a, b = r["adaptive"], r["baseline"]
+        trows.append([r["workload"],
+                      "yes" if a["met"] else a["phase"][:4],
+                      a["downtime_ms"] if a["completed"] else None,
+                      round(a["time_ms"] / 1000, 1), fmt_mib(a["bytes_sent"]),
+                      a["iterations"],
+                      "yes" if b["met"] else b["phase"][:4],
+                      b["downtime_ms"] if b["completed"] else None,
+                      round(b["time_ms"] / 1000, 1), fmt_mib(b["bytes_sent"]),
+                      b["iterations"], r["bytes_ratio"]])
+    lines += bl.table(["workload", "A met", "A down ms", "A s", "A MiB",
+                       "A it", "B met", "B down ms", "B s", "B MiB", "B it",
+                       "A/B bytes"], trows)
+    lines += ["", f"total bytes: adaptive {fmt_mib(ab)} MiB, baseline "
+              f"{fmt_mib(bb)} MiB, ratio {result['bytes_ratio']} "
+              f"(goal <= 0.7); where both completed: {fmt_mib(ab2)} / "
+              f"{fmt_mib(bb2)} MiB = {result['bytes_ratio_both_completed']}",
+              f"met (downtime <= {args.ceiling} ms): adaptive {am}/"
+              f"{len(full)}, baseline {bm}/{len(full)}; strict (<= "
+              f"{args.downtime} ms): adaptive {ams}, baseline {bms}",
+              f"adaptive met where baseline did not: {won or 'none'}",
+              f"baseline met where adaptive did not: {lost or 'none'}"]
+    for r in full:
+        for which in ("adaptive", "baseline"):
+            x = r[which]
+            if x["met"]:
+                continue
+            acts = ", ".join(f"{k} {v}" for k, v in
+                             sorted(x["actions"].items()))
+            lines.append(f"- {r['workload']} {which}: {x['phase']}"
+                         + (f" downtime {x['downtime_ms']} ms"
+                            if x["completed"] else "")
+                         + f"; decisions: {acts}")
+            if x["error"]:
+                lines.append(f"    error: {x['error']}")
+            for d in x["last_decisions"][-2:]:
+                lines.append(f"    it {d['iteration']} {d['action']}: "
+                             f"{d['reason'][:300]}")
+    lines.append(f"load average {load0} -> {load1}")
+    for p in problems:
+        lines.append(f"problem: {p}")
+    bl.emit(args, result, lines)
+    return 0 if full and len(full) == len(wls) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
