@@ -5,3 +5,21 @@ libvmig_a_SOURCES += \
 	daemon/job.c daemon/job.h \
 	daemon/job_out.c \
 	daemon/job_in.c
+
+# Tests of the engine: the phase table in C (Criterion, linking libvmig.a),
+# migrations between two real daemons and simulators in Python.
+if HAVE_CRITERION
+check_PROGRAMS += test/unit/test_job
+TESTS += test/unit/test_job
+test_unit_test_job_SOURCES = test/unit/test_job.c
+test_unit_test_job_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_job_LDADD = clients/libvmigclient.a $(VMIG_LIBS) \
+	$(CRITERION_LIBS)
+endif
+ENGINE_PY_TESTS = test/integration/test_migration.py \
+	test/integration/test_migration_cancel.py \
+	test/integration/test_migration_faults.py \
+	test/integration/test_migration_peer.py
+TESTS += $(ENGINE_PY_TESTS)
+EXTRA_DIST += $(ENGINE_PY_TESTS) test/integration/test_migration_lib.py \
+	test/integration/streampeer.py

@@ -171,14 +171,16 @@ class MigrationCase(unittest.TestCase):
             raise
 
     def _failed(self):
+        """Did this test (or one of its subtests) fail or err so far?"""
         outcome = getattr(self, "_outcome", None)
         if outcome is None:
             return False
+        if not getattr(outcome, "success", True):
+            return True
         res = getattr(outcome, "result", None)
         errs = list(getattr(res, "errors", [])) + \
             list(getattr(res, "failures", []))
-        return any(t is self for t, _ in errs) or \
-            not getattr(outcome, "success", True)
+        return any(getattr(t, "test_case", t) is self for t, _ in errs)
 
     def _close(self, failed):
         errs = []
