@@ -47,7 +47,7 @@
 #include "stream.h"
 #include "util.h"
 
-#define STREAM_PARK_MAX		64	/* frames parked while nng is full */
+#define STREAM_PARK_MAX		256	/* frames parked while nng is full */
 #define STREAM_URL_MAX		256
 #define STREAM_LINGER_MS	20	/* quiet time before nng_close() */
 #define STREAM_REMOVED_RING	8

@@ -23,7 +23,9 @@
  * queue (it goes out, in order, when nng has room). -EAGAIN means nothing
  * was taken: the byte window is full or a message is already parked;
  * writable() follows when that changes. Frames without payload (acks,
- * aborts) are never held back by the window.
+ * aborts) are never held back by the window, and are refused only when
+ * 256 frames are parked already (the peer stopped reading): acks are
+ * cumulative, so keep the newest and send it from writable().
  */
 #ifndef VMIG_STREAM_H
 #define VMIG_STREAM_H
