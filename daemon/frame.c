@@ -54,6 +54,7 @@ static const char *const frame_kind_names[] = {
 	[VMIG__STREAM__V1__FRAME__KIND_DONE] = "done",
 	[VMIG__STREAM__V1__FRAME__KIND_ABORT] = "abort",
 	[VMIG__STREAM__V1__FRAME__KIND_ACK] = "ack",
+	[VMIG__STREAM__V1__FRAME__KIND_STOPCOPY] = "stopcopy",
 };
 
 const char *
@@ -76,6 +77,8 @@ frame_seq(const StreamFrame *h)
 		return (h->switchover->seq);
 	case VMIG__STREAM__V1__FRAME__KIND_ACK:
 		return (h->ack->seq);
+	case VMIG__STREAM__V1__FRAME__KIND_STOPCOPY:
+		return (h->stopcopy->seq);
 	default:
 		return (0);
 	}

@@ -72,8 +72,7 @@ enum job_dir {
 #define JOB_FINISHED_MAX	256	/* finished jobs kept for GetJob */
 #define JOB_STATE_CHUNK		(256 * 1024)	/* device state read size */
 #define JOB_PUMP_BATCHES	4	/* batches per loop turn and job */
-#define JOB_ACK_BYTES		(4 * 1024 * 1024)	/* dest acks this often */
-#define JOB_WINDOW_BYTES	(32 * 1024 * 1024)	/* source in flight */
+#define JOB_WINDOW_BYTES	(16 * 1024 * 1024)	/* source in flight */
 #define JOB_CONNECT_TIMEOUT_MS	10000	/* source: peer pipe up */
 #define JOB_HELLO_TIMEOUT_MS	30000	/* destination: Hello after connect */
 #define JOB_DONE_TIMEOUT_MS	60000	/* source: Done after Switchover */

@@ -65,6 +65,8 @@ struct job_in {
 	int			 activated;	/* we set the VF ACTIVE */
 	int			 mode_changed;	/* we stopped it at prepare */
 	int			 lingering;
+	int			 ack_pending;	/* refused: resend on writable */
+	uint64_t		 ack_seq;
 	size_t			 write_off;
 	uint64_t		 load_start_us;
 	uint64_t		 src_memory_digest;
@@ -317,6 +319,8 @@ in_listen(struct job *job)
 		job_step_done(job, rc, "listening on %s: %s", bind, err);
 		return (0);
 	}
+	/* bulk pages are background work: steps and devices come first */
+	stream_set_priority(job->stream, VMIG_PRIO_BULK);
 	job->peer = xstrdup(in->url);
 	return (1);
 }
@@ -492,18 +496,40 @@ in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 	job_set_phase(job, JOB_QUEUED, NULL);
 }
 
+/*
+ * Acks are cumulative: when the stream refuses one (the source is not
+ * reading), only the newest matters; writable() sends it.
+ */
 static void
 in_ack(struct job *job, uint64_t seq)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Ack	a = VMIG__STREAM__V1__ACK__INIT;
+	struct job_in		*in = job->in;
+	Vmig__Stream__V1__Frame	 f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Ack	 a = VMIG__STREAM__V1__ACK__INIT;
+	int			 rc;
 
 	a.seq = seq;
-	a.bytes = job->in->applied;
+	a.bytes = in->applied;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ACK;
 	f.ack = &a;
-	in_send_frame(job, &f);
+	rc = stream_send(job->stream, &f, NULL, 0);
+	in->ack_pending = rc == -EAGAIN;
+	in->ack_seq = seq;
+	if (rc != 0 && rc != -EAGAIN)
+		log_warnx("job %" PRIu64 ": sending ack: %s", job->id,
+		    strerror(-rc));
 }
+
+static void
+in_writable(void *arg)
+{
+	struct job	*job = arg;
+
+	if (job->in->ack_pending && !job_phase_terminal(job->phase))
+		in_ack(job, job->in->ack_seq);
+}
+
+
 
 static void
 in_pages(struct job *job, const struct frame *fr)
@@ -536,6 +562,11 @@ in_state(struct job *job, const struct frame *fr)
 	size_t				 need;
 
 	/* in_frame() ran frame_check(): in order, within state_max */
+	if (!c->precopy && job->phase != JOB_STOPCOPY) {
+		in_protocol_error(job, P_PROTO, "final device state before "
+		    "stop-copy began");
+		return;
+	}
 	if (!in->spos.started || c->generation != in->spos.generation) {
 		in->state_len = 0;	/* a newer image supersedes */
 		in->state_final = !c->precopy;
@@ -556,8 +587,6 @@ in_state(struct job *job, const struct frame *fr)
 	frame_state_accept(&in->spos, c, fr->payload_len);
 	in->applied += fr->payload_len;
 	job->st.device_state_bytes = c->total;
-	if (!c->precopy && job->phase == JOB_PRECOPY)
-		job_set_phase(job, JOB_STOPCOPY, "receiving the final state");
 	in_ack(job, c->seq);
 }
 
@@ -575,8 +604,6 @@ in_switchover(struct job *job, const Vmig__Stream__V1__Switchover *s)
 	in->src_state_digest = s->state_digest;
 	in->src_verify = s->verify;
 	in->src_stop_unix_us = s->source_stop_unix_us;
-	if (job->phase == JOB_PRECOPY)
-		job_set_phase(job, JOB_STOPCOPY, NULL);
 	job_set_phase(job, JOB_RESUMING, NULL);
 	job_run_steps(job, in_resume_steps, NSTEPS(in_resume_steps));
 }
@@ -601,10 +628,10 @@ in_frame(void *arg, const struct frame *fr)
 		break;
 	case JOB_PRECOPY:
 		allowed = FRAME_KIND_BIT(K(PAGES)) | FRAME_KIND_BIT(K(STATE)) |
-		    FRAME_KIND_BIT(K(SWITCHOVER)) | FRAME_KIND_BIT(K(ABORT));
+		    FRAME_KIND_BIT(K(STOPCOPY)) | FRAME_KIND_BIT(K(ABORT));
 		break;
 	case JOB_STOPCOPY:
-		allowed = FRAME_KIND_BIT(K(STATE)) |
+		allowed = FRAME_KIND_BIT(K(PAGES)) | FRAME_KIND_BIT(K(STATE)) |
 		    FRAME_KIND_BIT(K(SWITCHOVER)) | FRAME_KIND_BIT(K(ABORT));
 		break;
 	case JOB_QUEUED:
@@ -635,6 +662,11 @@ in_frame(void *arg, const struct frame *fr)
 		break;
 	case K(STATE):
 		in_state(job, fr);
+		break;
+	case K(STOPCOPY):
+		/* the guest waits from now on: serve this stream first */
+		stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
+		job_set_phase(job, JOB_STOPCOPY, NULL);
 		break;
 	case K(SWITCHOVER):
 		in_switchover(job, f->switchover);
@@ -675,6 +707,7 @@ in_closed(void *arg, int err, const char *reason)
 
 static const struct stream_ops in_stream_ops = {
 	.frame = in_frame,
+	.writable = in_writable,
 	.closed = in_closed,
 };
 

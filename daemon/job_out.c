@@ -120,6 +120,7 @@ struct job_out {
 	/* switchover */
 	uint64_t		 stop_us;
 	uint64_t		 stop_unix_us;
+	uint64_t		 final_send_us;	/* stop-copy transfer time */
 	uint64_t		 memory_digest;
 	uint64_t		 state_digest;
 	int			 waiting;	/* a frame the step waits for */
@@ -142,6 +143,7 @@ static int	out_wait(struct job *);
 static int	out_read_dirty(struct job *);
 static int	out_state_size(struct job *);
 static int	out_decide(struct job *);
+static int	out_send_stopcopy(struct job *);
 static int	out_stop_device(struct job *);
 static int	out_freeze_device(struct job *);
 static int	out_final_dirty(struct job *);
@@ -180,6 +182,7 @@ static const struct job_step out_iter_steps[] = {
 };
 
 static const struct job_step out_stopcopy_steps[] = {
+	{ "tell the destination", out_send_stopcopy },
 	{ "stop device", out_stop_device },
 	{ "freeze device", out_freeze_device },
 	{ "read final write records", out_final_dirty },
@@ -606,6 +609,8 @@ out_pump_finish(struct job *job)
 	o->pumping = 0;
 	o->send_us = now_us() - o->pump_start_us;
 	o->send_bytes = o->pump_bytes;
+	if (o->pump_final)
+		o->final_send_us = o->send_us;
 	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
 	job_step_done(job, 0, NULL);
 }
@@ -1059,6 +1064,8 @@ out_state_size(struct job *job)
 static void
 out_enter_stopcopy(struct job *job, const char *why)
 {
+	/* the guest is about to wait: our acks before others' bulk work */
+	stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
 	job->sstate = SCHED_STOPCOPY;
 	job_set_phase(job, JOB_STOPCOPY, why);
 	job_run_steps(job, out_stopcopy_steps, NSTEPS(out_stopcopy_steps));
@@ -1188,6 +1195,27 @@ out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
 	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
 	    job->dev->handle, mode, VMIG_LANE_CRITICAL, done, arg));
 	return (0);
+}
+
+/* First, so the destination raises our stream while we stop the device. */
+static int
+out_send_stopcopy(struct job *job)
+{
+	struct job_out			*o = job->out;
+	Vmig__Stream__V1__Frame		 f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__StopCopy	 s = VMIG__STREAM__V1__STOP_COPY__INIT;
+	int				 rc;
+
+	s.seq = ++o->seq;
+	s.iteration = o->iteration;
+	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_STOPCOPY;
+	f.stopcopy = &s;
+	if ((rc = stream_send(job->stream, &f, NULL, 0)) != 0) {
+		job_step_done(job, rc, "telling the destination: %s",
+		    strerror(-rc));
+		return (0);
+	}
+	return (1);
 }
 
 static int
@@ -1360,7 +1388,14 @@ out_complete(struct job *job)
 
 	downtime_ms = (now_us() - o->stop_us + 999) / 1000;
 	job->st.downtime_ms = downtime_ms;
-	engine_set_switch_cost(job->eng, job->dev->pf->name, downtime_ms);
+	/*
+	 * What the next migration on this PF cannot send faster: downtime
+	 * without the final pages' transfer (stop, freeze, the last reads,
+	 * the destination's load and resume, the round trips).
+	 */
+	engine_set_switch_cost(job->eng, job->dev->pf->name,
+	    downtime_ms > o->final_send_us / 1000 ?
+	    downtime_ms - o->final_send_us / 1000 : 1);
 	/* the VM lives on the destination now: keep the VF until released */
 	snprintf(owner, sizeof(owner), "migrated away (job %" PRIu64 ")",
 	    job->id);

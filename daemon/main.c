@@ -27,6 +27,7 @@
 #include "log.h"
 #include "notify.h"
 #include "rpc.h"
+#include "stream.h"
 #include "util.h"
 #include "vmigd.h"
 #include "wake.h"
@@ -194,6 +195,7 @@ vmigd_free(struct vmigd *d)
 	rpc_close(d->rpc);
 	backends_free(d->backends);
 	api_job_free(d);
+	stream_flush();		/* sockets still lingering before nng_close */
 	events_close(d->events);
 	if (d->wake != NULL)
 		wake_free(d->wake);

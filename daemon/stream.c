@@ -651,6 +651,27 @@ stream_stats(const struct stream *s)
 	return (&s->stats);
 }
 
+void
+stream_set_priority(struct stream *s, int priority)
+{
+	struct event	*evs[4];
+	size_t		 i;
+
+	if (s == NULL || s->closed)
+		return;
+	evs[0] = s->ev_recv;
+	evs[1] = s->ev_send;
+	evs[2] = s->ev_notify;
+	evs[3] = s->ev_kick;
+	for (i = 0; i < nitems(evs); i++) {
+		/* refused only while the event sits in the active queue: it
+		 * then runs once more at its old priority, which is harmless */
+		if (evs[i] != NULL && event_priority_set(evs[i], priority) != 0)
+			log_debug("%s: %s: event %zu is active, priority "
+			    "unchanged", __func__, s->url, i);
+	}
+}
+
 int
 stream_is_connected(const struct stream *s)
 {

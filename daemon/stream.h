@@ -100,6 +100,13 @@ void	 stream_close(struct stream *);
 unsigned stream_lingering(void);
 void	 stream_flush(void);
 
+/*
+ * libevent priority of the stream's events (a base with priorities: see
+ * event_base_priority_init). A job in stop-copy raises its stream so that
+ * its frames are not queued behind other jobs' bulk pages.
+ */
+void	 stream_set_priority(struct stream *, int priority);
+
 int	 stream_is_connected(const struct stream *);
 int	 stream_is_closed(const struct stream *);
 
