@@ -69,6 +69,9 @@ struct job_out {
 	uint32_t		 nregions;	/* the map may be closed first */
 	/* the backend ORs into acc through these (valid until done) */
 	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
+	/* and reads the ranges to record from here */
+	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
+	int			 start_retried;	/* stale recording stopped */
 	uint64_t		 acc_records;
 	uint64_t		 acc_bytes;
 	int			 acc_overflow;
@@ -519,42 +522,84 @@ out_connect(struct job *job)
 	return (0);
 }
 
+static void	out_recording_start(struct job *);
+
 static void
-out_recording_done(struct job *job, const struct vmig_result *res)
+out_stale_stopped(struct job *job, const struct vmig_result *res)
 {
 	char	buf[256];
 
+	if (res->err != 0)
+		log_warnx("job %" PRIu64 ": device %s: stopping a stale write "
+		    "recording: %s", job->id, job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+	out_recording_start(job);
+}
+
+static void
+out_recording_done(struct job *job, const struct vmig_result *res)
+{
+	struct job_out	*o = job->out;
+	void		(*done)(void *, const struct vmig_result *);
+	void		*arg;
+	char		 buf[256];
+
+	if (res->err != 0 && !o->start_retried) {
+		/*
+		 * A daemon that died mid-migration leaves the VF recording,
+		 * and the device refuses a second start: stop it, try once
+		 * more (a device that refuses for another reason refuses
+		 * again, and that is the error reported).
+		 */
+		o->start_retried = 1;
+		log_info("job %" PRIu64 ": device %s refused to start write "
+		    "recording (%s): stopping a recording left running, then "
+		    "starting again", job->id, job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+		job_dev_begin(job, "stop stale write recording",
+		    out_stale_stopped, &done, &arg);
+		job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_stop(
+		    job->dev->handle, done, arg));
+		return;
+	}
 	if (res->err != 0) {
 		job_step_done(job, res->err, "device %s: starting write "
 		    "recording: %s", job->device_name,
 		    job_dev_strerror(res, buf, sizeof(buf)));
 		return;
 	}
-	job->out->recording = 1;
+	o->recording = 1;
 	job_step_done(job, 0, NULL);
+}
+
+static void
+out_recording_start(struct job *job)
+{
+	struct job_out	*o = job->out;
+	void		(*done)(void *, const struct vmig_result *);
+	void		*arg;
+	uint32_t	 i;
+
+	for (i = 0; i < job->mem.nregions; i++) {
+		o->ranges[i].iova = job->mem.regions[i].iova;
+		o->ranges[i].length = job->mem.regions[i].length;
+	}
+	/* recording is started before the copy, so nothing is missed */
+	o->recording = 1;
+	job_dev_begin(job, "start write recording", out_recording_done, &done,
+	    &arg);
+	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_start(
+	    job->dev->handle, o->ranges, job->mem.nregions, o->page_size,
+	    done, arg));
 }
 
 static int
 out_start_recording(struct job *job)
 {
-	struct vmig_iova_range	 r[JOB_MEM_REGIONS_MAX];
-	void			(*done)(void *, const struct vmig_result *);
-	void			*arg;
-	uint32_t		 i;
-
 	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE)
 		return (1);	/* nothing to start: every page is dirty */
-	for (i = 0; i < job->mem.nregions; i++) {
-		r[i].iova = job->mem.regions[i].iova;
-		r[i].length = job->mem.regions[i].length;
-	}
-	/* recording is started before the copy, so nothing is missed */
-	job->out->recording = 1;
-	job_dev_begin(job, "start write recording", out_recording_done, &done,
-	    &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_start(
-	    job->dev->handle, r, job->mem.nregions, job->out->page_size,
-	    done, arg));
+	job->out->start_retried = 0;
+	out_recording_start(job);
 	return (0);
 }
 
