@@ -7,6 +7,8 @@ stopped, the destination job ended and its VF stopped and released, no
 device left stopped or frozen; RESUMING refuses the cancel and completes.
 On the destination: the source rolls back. A phase that passes too quickly
 to aim at is held open with a simulator `fault delay` on one command.
+A daemon told to stop (SIGTERM) cancels its jobs and exits once they have
+rolled back; a job over its completion timeout rolls back by itself.
 """
 
 import os
@@ -185,6 +187,55 @@ class CancelDestination(MigrationCase):
         self.assertEqual(job.phase, pb.PHASE_FAILED)
         self.assertIn("connect", job.error)
         self.assert_source_rolled_back(1)
+
+
+
+class Shutdown(MigrationCase):
+    VFS = 2
+
+    def test_source_stops_mid_migration(self):
+        self.pair(1, "hot")
+        jid, prep = self.start_migration(
+            1, dict(bandwidth_limit_bps=SLOW_BPS))
+        self.src.client.wait_job(
+            jid, timeout=LIVENESS_S,
+            until=lambda j: j.stats.memory_processed > 0)
+        self.src.client.close()
+        # exit 0 (sanitizers included) only after the rollback
+        self.src.daemon.stop()
+        self.assertIn("rolled back", self.src.daemon.log())
+        st = self.src.sim.state(1)
+        self.assertEqual(st["mode"], "active", st)
+        self.assertEqual(st["recording"], 0, st)
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_CANCELLED,))
+        self.assertIn("shutting down", djob.error)
+
+    def test_destination_stops_mid_migration(self):
+        self.pair(1, "hot")
+        jid, prep = self.start_migration(
+            1, dict(bandwidth_limit_bps=SLOW_BPS))
+        self.src.client.wait_job(
+            jid, timeout=LIVENESS_S,
+            until=lambda j: j.stats.memory_processed > 0)
+        self.dst.client.close()
+        self.dst.daemon.stop()
+        self.assertEqual(self.dst.sim.mode(1), "stop")
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("destination aborted", job.error)
+        self.assertIn("shutting down", job.error)
+        self.assert_source_rolled_back(1)
+
+    def test_completion_timeout(self):
+        self.pair(1, "hot")
+        jid, prep = self.start_migration(
+            1, dict(bandwidth_limit_bps=SLOW_BPS, completion_timeout_s=1))
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("completion timeout", job.error)
+        self.assert_source_rolled_back(1)
+        self.assert_dest_rolled_back(1, prep.job_id)
 
 
 if __name__ == "__main__":

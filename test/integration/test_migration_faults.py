@@ -90,6 +90,32 @@ class DestinationKilled(MigrationCase):
         self.assert_source_survived(jid, "resuming")
 
 
+class SourceKilled(MigrationCase):
+    VFS = 2
+
+    def test_precopy(self):
+        self.pair(1, "hot")
+        jid, prep = self.start_migration(
+            1, dict(bandwidth_limit_bps=SLOW_BPS))
+        self.src.client.wait_job(
+            jid, timeout=LIVENESS_S,
+            until=lambda j: j.stats.memory_processed > 0)
+        self.src.kill()
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_FAILED,))
+        self.assertIn("connection to the source lost", djob.error)
+        self.assert_no_device_stuck(self.dst, skip=(1,))
+        # the VF takes the next migration (from a restarted source)
+        self.src.daemon.start()
+        self.src.client = self.src.daemon.client()
+        self.src.killed = False
+        st = self.src.sim.state(1)
+        self.assertEqual(st["recording"], 1, "a killed daemon could not "
+                         "stop the recording: the next job starts it anew")
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+
 class DeviceFaults(MigrationCase):
     VFS = 2
 
@@ -114,6 +140,29 @@ class DeviceFaults(MigrationCase):
         djob = self.assert_dest_rolled_back(1, prep.job_id)
         self.assertIn("source aborted", djob.error)
         self.assert_no_device_stuck(self.src)
+        self.migrate_again(1)
+
+    def test_recording_refused(self):
+        # refused once: vmigd stops a possibly stale recording, retries
+        self.pair(1, "hot")
+        self.src.sim.fault("fail", op="WRITE_RECORDS_START", status=EINVAL,
+                           count=1, vf=1)
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+        self.assertIn("refused to start write recording",
+                      self.src.daemon.log())
+
+    def test_recording_refused_for_good(self):
+        self.pair(1, "hot")
+        self.src.sim.fault("fail", op="WRITE_RECORDS_START", status=EINVAL,
+                           vf=1)
+        jid, prep = self.start_migration(1)
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("starting write recording", job.error)
+        self.assertIn("failed in setup", self.src.daemon.log())
+        self.assert_source_rolled_back(1)
+        self.assert_dest_rolled_back(1, prep.job_id)
         self.migrate_again(1)
 
     def test_destination_state_write_fails(self):

@@ -116,7 +116,7 @@ class Host:
     def kill(self):
         """SIGKILL the daemon (a host that dies)."""
         self.daemon.signal(9)
-        self.daemon.wait_exit()
+        self.daemon.stop(expect=-9)     # waits, closes the log
         self.killed = True
 
     def close(self, failed):
