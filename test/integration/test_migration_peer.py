@@ -246,10 +246,18 @@ class FakeSource(MigrationCase):
                                     spb.Abort.CODE_PROTOCOL, word)
                 fake.close()
 
-    def test_switchover_without_state(self):
+    def test_switchover_without_stopcopy(self):
         fake, prep, before = self.connect()
         fake.expect("hello_ack")
         fake.send(frame(switchover=spb.Switchover(seq=1, verify=True)))
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_PROTOCOL,
+                            "unexpected switchover frame")
+
+    def test_switchover_without_state(self):
+        fake, prep, before = self.connect()
+        fake.expect("hello_ack")
+        fake.send(frame(stopcopy=spb.StopCopy(seq=1, iteration=1)))
+        fake.send(frame(switchover=spb.Switchover(seq=2, verify=True)))
         self.assert_refused(fake, prep, before, spb.Abort.CODE_PROTOCOL,
                             "switchover before the final device state")
 
