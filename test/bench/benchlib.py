@@ -32,6 +32,7 @@ import argparse
 import atexit
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -517,6 +518,7 @@ class EventLog:
 
     def __init__(self, host):
         self.by_job = {}
+        self.first_reason = {}
         self.dropped = 0
         self._stop = False
         self._ev = host.client.events(timeout_ms=200)
@@ -540,6 +542,8 @@ class EventLog:
             if ev.kind == pb.Event.KIND_DECISION:
                 self.by_job.setdefault(ev.job_id, []).append(
                     (ev.decision.iteration, ev.decision.action))
+                if ev.job_id not in self.first_reason:
+                    self.first_reason[ev.job_id] = ev.decision.reason
 
     def actions(self, job_id):
         """{action: count} over every decision of the job seen."""
@@ -547,6 +551,13 @@ class EventLog:
         for _, a in self.by_job.get(job_id, []):
             out[a] = out.get(a, 0) + 1
         return out
+
+    def first_cost(self, job_id):
+        """The switchover cost (ms) the adaptive policy assumed in the
+        job's first decision ("cost 67 ms" or "estimated cost 20 ms"), or
+        None (a baseline job)."""
+        m = re.search(r"cost (\d+) ms", self.first_reason.get(job_id, ""))
+        return int(m.group(1)) if m else None
 
     def close(self):
         self._stop = True

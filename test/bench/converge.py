@@ -57,6 +57,9 @@ def options(p):
                    help="completion_timeout_s (default 25, --quick 10)")
     p.add_argument("--only", default=None,
                    help="comma-separated workload names")
+    p.add_argument("--fresh-daemons", action="store_true",
+                   help="a new pair of daemons for every migration (no "
+                   "switchover cost carried from the previous job)")
     p.add_argument("--list", action="store_true", help="list workloads")
 
 
@@ -141,7 +144,60 @@ def run_one(pair, evlog, vf, wl, which, a):
     ds = bl.decisions(job)
     row["last_decisions"] = ds[-3:]
     row["final_target_ms"] = ds[-1]["target_ms"] if ds else None
+    row["cost_ms"] = evlog.first_cost(job.id)
     return row
+
+
+class Runner:
+    """Runs migrations on one shared pair of daemons, or (--fresh-daemons)
+    on a new pair per migration: the adaptive policy's switchover cost is
+    learned per PF from the previous job, so a shared pair carries it from
+    one run to the next."""
+
+    def __init__(self, args, config, nvfs):
+        self.args = args
+        self.config = config
+        self.pair = self.evlog = None
+        self.vf = 0
+        self.dropped = 0
+        self.problems = []
+        if not args.fresh_daemons:
+            self._open(nvfs)
+
+    def _open(self, nvfs):
+        self.pair = bl.Pair(npfs=1, vfs=nvfs, config=self.config)
+        self.evlog = bl.EventLog(self.pair.src)
+
+    def _close(self):
+        if self.evlog is not None:
+            self.evlog.close()
+            self.dropped += self.evlog.dropped
+            self.evlog = None
+        if self.pair is not None:
+            self.problems += self.pair.problems
+            self.pair.close()
+            self.pair = None
+
+    def run(self, wl, which):
+        if self.args.fresh_daemons:
+            self._open(1)
+            self.vf = 0
+        try:
+            self.vf += 1
+            return run_one(self.pair, self.evlog, self.vf, wl, which,
+                           self.args)
+        finally:
+            if self.args.fresh_daemons:
+                self._last_alive = self.pair.alive()
+                self._close()
+
+    def alive(self):
+        if self.pair is None:
+            return getattr(self, "_last_alive", True)
+        return self.pair.alive()
+
+    def close(self):
+        self._close()
 
 
 def fmt_mib(b):
@@ -173,9 +229,8 @@ def main():
 
     config = bl.limits_config(bandwidth=args.bw_bytes)
     rows = []
-    with bl.Pair(npfs=1, vfs=2 * len(wls), config=config) as pair:
-        evlog = bl.EventLog(pair.src)
-        vf = 0
+    runner = Runner(args, config, 2 * len(wls))
+    try:
         for i, wl in enumerate(wls):
             order = ("adaptive", "baseline") if i % 2 == 0 else \
                 ("baseline", "adaptive")
@@ -185,23 +240,23 @@ def main():
                                     args.bw_bytes),
                      first=order[0])
             for which in order:
-                vf += 1
-                r[which] = run_one(pair, evlog, vf, wl, which, args)
-                x = r[which]
+                r[which] = x = runner.run(wl, which)
                 bl.note(f"{wl[0]:>12} {which:8}: {x['phase']:9} downtime "
                         f"{x['downtime_ms']:5} ms, {x['time_ms'] / 1000:5.1f}"
                         f" s, {fmt_mib(x['bytes_sent']):7} MiB, "
-                        f"{x['iterations']} it, met {x['met']}"
+                        f"{x['iterations']} it, cost {x['cost_ms']} ms, "
+                        f"met {x['met']}"
                         + (f" ({x['error']})" if x['error'] else ""))
-                if not pair.alive():
+                if not runner.alive():
                     break
             rows.append(r)
-            if not pair.alive():
+            if not runner.alive():
                 bl.note("a daemon died: stopping")
                 break
-        evlog.close()
-        dropped = evlog.dropped
-        problems = list(pair.problems)
+    finally:
+        runner.close()
+    dropped = runner.dropped
+    problems = runner.problems
     load1 = bl.loadavg()
 
     full = [r for r in rows if "adaptive" in r and "baseline" in r]
@@ -233,7 +288,9 @@ def main():
                     max_downtime_ms=args.downtime,
                     downtime_ceiling_ms=args.ceiling,
                     completion_timeout_s=args.timeout_s,
-                    timeout_action="ABORT", bulk_copy=True, verify=True),
+                    timeout_action="ABORT", bulk_copy=True, verify=True,
+                    daemons="fresh per migration" if args.fresh_daemons
+                    else "one pair for all"),
         met_definition="completed and measured downtime <= "
         "downtime_ceiling_ms (met_strict: <= max_downtime_ms)",
         adaptive_bytes=ab, baseline_bytes=bb,
@@ -256,7 +313,12 @@ def main():
     lines = [f"converge: adaptive vs baseline, {args.mem_bytes >> 20} MiB "
              f"VMs (random), link {args.bw_bytes >> 20} MiB/s (job + host "
              f"limit), target {args.downtime} ms, ceiling {args.ceiling} ms,"
-             f" timeout {args.timeout_s} s (abort)"]
+             f" timeout {args.timeout_s} s (abort), "
+             + ("fresh daemons per migration" if args.fresh_daemons else
+                "one pair of daemons for all"),
+             "(A = adaptive, B = baseline; A cost = the switchover cost "
+             "in ms the adaptive policy assumed, learned from the PF's "
+             "previous migration)"]
     trows = []
     for r in full:
         a, b = r["adaptive"], r["baseline"]
@@ -264,13 +326,13 @@ def main():
                       "yes" if a["met"] else a["phase"][:4],
                       a["downtime_ms"] if a["completed"] else None,
                       round(a["time_ms"] / 1000, 1), fmt_mib(a["bytes_sent"]),
-                      a["iterations"],
+                      a["iterations"], a["cost_ms"],
                       "yes" if b["met"] else b["phase"][:4],
                       b["downtime_ms"] if b["completed"] else None,
                       round(b["time_ms"] / 1000, 1), fmt_mib(b["bytes_sent"]),
                       b["iterations"], r["bytes_ratio"]])
     lines += bl.table(["workload", "A met", "A down ms", "A s", "A MiB",
-                       "A it", "B met", "B down ms", "B s", "B MiB", "B it",
+                       "A it", "A cost", "B met", "B down ms", "B s", "B MiB", "B it",
                        "A/B bytes"], trows)
     lines += ["", f"total bytes: adaptive {fmt_mib(ab)} MiB, baseline "
               f"{fmt_mib(bb)} MiB, ratio {result['bytes_ratio']} "
