@@ -259,7 +259,7 @@ class BadInput(Base):
         d.stop()
 
     def test_too_large(self):
-        d = self.daemon()
+        d = self.daemon(rpc_tcp=True)
         c = d.client()
         req = pb.Request(request_id=11,
                          list_devices=pb.ListDevicesRequest(pf="x" * 10000))
@@ -269,12 +269,20 @@ class BadInput(Base):
         self.assertIn(f"request of {size} bytes is over the limit of 8192 "
                       "bytes (max_message_bytes)", e.exception.message)
         self.assertEqual(e.exception.response.request_id, 11)
-        # Over the hard cap (2 x the limit) the connection is dropped.
-        c2 = d.client(timeout_ms=3000)
+        # Over ipc (local callers, trusted by the socket's file mode) even
+        # a request over twice the limit is answered ...
+        with self.assertRaises(vmig.ResourceExhausted):
+            c.call(pb.Request(request_id=12, list_devices=pb.ListDevicesRequest(
+                pf="x" * 40000)))
+        # ... over tcp, above the hard cap (2 x the limit), nng drops the
+        # connection.
+        c2 = vmig.Client(d.tcp_url(), timeout_ms=3000)
         with self.assertRaises(vmig.Unavailable):
             c2.call_raw(b"\x00" * 40000)
         c2.close()
         self.assert_serving(d)
+        self.assertEqual(vmig.Client(d.tcp_url()).get_version().api_version,
+                         1)
         d.stop()
 
     def test_invalid_utf8(self):

@@ -90,6 +90,7 @@ daemon_start(rpc_dispatch_fn dispatch, unsigned int workers)
 
 	memset(&p, 0, sizeof(p));
 	p.url = url;
+	p.tcp_url = "tcp://127.0.0.1:0";
 	p.max_message_bytes = MAX_MSG;
 	p.workers = workers;
 	cr_assert_not_null(d.rpc = rpc_open(d.base, d.wake, &p, dispatch, &d,
@@ -457,16 +458,30 @@ Test(rpc, above_the_hard_cap_the_connection_goes)
 
 	daemon_start(api_dispatch, 2);
 	/*
-	 * nng refuses it on the pipe (over 2 x max) and drops the
-	 * connection: no answer, the client hears of the reset (or, had it
-	 * missed that, would time out).
+	 * Over tcp:// nng refuses it on the pipe (over 2 x max) and drops
+	 * the connection: no answer, the client hears of the reset (or, had
+	 * it missed that, would time out).
 	 */
-	c = connect_or_fail(1000);
+	c = vmig_client_open(rpc_tcp_url(d.rpc), 1000, err, sizeof(err));
+	cr_assert_not_null(c, "%s", err);
 	big = xcalloc(1, 3 * MAX_MSG);
 	rv = vmig_client_roundtrip(c, big, 3 * MAX_MSG, &out, &outlen, err,
 	    sizeof(err));
 	cr_assert(rv == -ECONNRESET || rv == -ETIMEDOUT, "%d: %s", rv, err);
-	cr_assert(strstr(err, url) != NULL, "%s", err);
+	cr_assert(strstr(err, "tcp://") != NULL, "%s", err);
+	vmig_client_close(c);
+
+	/* Over ipc:// (local, trusted by file mode) it is answered. */
+	c = connect_or_fail(TIMEOUT_MS);
+	rv = vmig_client_roundtrip(c, big, 3 * MAX_MSG, &out, &outlen, err,
+	    sizeof(err));
+	cr_assert_eq(rv, 0, "%s", err);
+	r = vmig__v1__response__unpack(NULL, outlen, out);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->status->code, S(RESOURCE_EXHAUSTED), "%s",
+	    r->status->message);
+	vmig__v1__response__free_unpacked(r, NULL);
+	free(out);
 	free(big);
 	vmig_client_close(c);
 
