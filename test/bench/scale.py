@@ -124,7 +124,8 @@ def run_level(pair, n, npfs, vf_base, mem, args):
         pf = i % npfs
         vf = vf_base + i // npfs + 1
         vm = pair.vm(pf, vf, mem, "random", tag=f"sc{n}-pf{pf}-vf{vf}")
-        kind, params = MIX[i % len(MIX)]
+        # the kinds rotate across PFs too (not one kind per PF)
+        kind, params = MIX[(i + i // npfs) % len(MIX)]
         pair.workload(vm, kind, **params)
         vms.append(vm)
     pol = dict(bulk_copy=True, verify=True, max_downtime_ms=300,
@@ -214,6 +215,7 @@ def run_level(pair, n, npfs, vf_base, mem, args):
                                 f" verified={j.verified} state_equal="
                                 f"{same_state} memory_equal={same_mem}: "
                                 f"{j.error}")
+                row["log"] = pair.src.log_tail(6, grep=f"job {j.id}")
             jobs.append(row)
     finally:
         for vm in vms:
@@ -274,7 +276,8 @@ def main():
     config = bl.limits_config(max_outgoing=top, max_incoming=top,
                               max_per_pf=top)
     rows = []
-    with bl.Pair(npfs=npfs, vfs=vfs, config=config) as pair:
+    with bl.Pair(npfs=npfs, vfs=vfs, config=config,
+                 log_level="info") as pair:
         base = 0
         for n in levels:
             row = run_level(pair, n, npfs, base, mem, args)

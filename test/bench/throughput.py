@@ -22,8 +22,9 @@ Rates (Mbit/s = 10^6 bit/s):
   job      memory_processed / the job's whole time (StartMigration to
            COMPLETED: setup, bulk copy, stop-copy, state, digest
            verification unless --no-verify, the destination's resume).
-CPU: utime+stime of each vmigd (/proc/PID/stat) from StartMigration to
-the end of the job; iperf3's own CPU from its -J report.
+CPU: utime+stime of each vmigd (/proc/PID/stat) from PrepareIncoming
+(the destination maps and populates its memory there) to the end of the
+job; iperf3's own CPU (client + server) from its -J report.
 """
 
 import os
@@ -206,8 +207,9 @@ def main():
                       v.get("bulk_ms"), v.get("bulk_mbps"),
                       v.get("job_mbps"), v.get("src_cpu_s"),
                       v.get("dst_cpu_s"), i.get("mbps"),
-                      (i.get("client_cpu_s") or 0) +
-                      (i.get("server_cpu_s") or 0) if i.get("ok") else None,
+                      bl.rnd((i.get("client_cpu_s") or 0) +
+                             (i.get("server_cpu_s") or 0)) if i.get("ok")
+                      else None,
                       r["ratio"]])
     lines += bl.table(["run", "first", "vmigd", "bulk ms", "bulk Mbit/s",
                        "job Mbit/s", "src cpu s", "dst cpu s",
