@@ -49,6 +49,7 @@
  * buffer does not overflow (and make us resend every page).
  */
 #define OUT_DRAIN_MS		200
+#define OUT_DRAIN_MIN_MS	10	/* halved down to this on each overflow */
 #define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
 
 struct job_out {
@@ -76,6 +77,7 @@ struct job_out {
 	uint64_t		 acc_bytes;
 	int			 acc_overflow;
 	uint64_t		 last_drain_ms;
+	uint64_t		 drain_ms;	/* current drain interval */
 	int			 final_reads;	/* stop-copy reads so far */
 	int			 pump_wait_drain;
 
@@ -293,6 +295,7 @@ job_out_create(struct engine *eng, const char *device,
 	o->tokenlen = tokenlen;
 	o->page_size = job->mem.regions[0].page_size;
 	o->nregions = job->mem.nregions;
+	o->drain_ms = OUT_DRAIN_MS;
 	o->acc = xcalloc(job->mem.nregions, sizeof(*o->acc));
 	o->cur = xcalloc(job->mem.nregions, sizeof(*o->cur));
 	o->prev = xcalloc(job->mem.nregions, sizeof(*o->prev));
@@ -652,7 +655,8 @@ out_pump_finish(struct job *job)
 		return;
 	}
 	o->pumping = 0;
-	o->send_us = now_us() - o->pump_start_us;
+	/* a round that sent nothing measured no bandwidth (converge.h) */
+	o->send_us = o->pump_bytes != 0 ? now_us() - o->pump_start_us : 0;
 	o->send_bytes = o->pump_bytes;
 	if (o->pump_final)
 		o->final_send_us = o->send_us;
@@ -950,6 +954,12 @@ out_acc_result(struct job *job, const struct vmig_result *res)
 		    "every page of the regions is resent", job->id,
 		    job->device_name);
 	o->acc_overflow |= res->u.dirty.overflow;
+	/* the device's buffer filled between reads: read it more often */
+	if (res->u.dirty.overflow && o->drain_ms > OUT_DRAIN_MIN_MS) {
+		o->drain_ms = MAX(o->drain_ms / 2, OUT_DRAIN_MIN_MS);
+		log_info("job %" PRIu64 ": draining write records every %"
+		    PRIu64 " ms", job->id, o->drain_ms);
+	}
 	job->st.device_write_records += res->u.dirty.records;
 }
 
@@ -1044,7 +1054,7 @@ out_drain(struct job *job)
 
 	if (job->phase != JOB_PRECOPY || job->dev_busy ||
 	    job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE ||
-	    now_ms() - o->last_drain_ms < OUT_DRAIN_MS)
+	    now_ms() - o->last_drain_ms < o->drain_ms)
 		return;
 	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
 	    "drain write records");
@@ -1174,6 +1184,9 @@ out_decide(struct job *job)
 	job->st.downtime_target_ms = d.target_ms;
 	job->st.hot_pages_deferred = deferred;
 	o->delay_ms = d.delay_ms;
+	/* a device that overflows its record buffer must not wait long */
+	if (o->drain_ms < OUT_DRAIN_MS && o->delay_ms > o->drain_ms)
+		o->delay_ms = o->drain_ms;
 
 	/* what the scheduler should know */
 	job->sstate = d.near_switchover ? SCHED_NEAR_SWITCHOVER :
