@@ -88,7 +88,8 @@ const struct vmigctl_cmd vmigctl_policy_cmd = {
 };
 
 const struct vmigctl_cmd vmigctl_release_cmd = {
-	"release", "DEVICE", "free a source VF whose VM migrated away",
+	"release", "DEVICE [--resume]", "free a source VF whose VM migrated "
+	"away (--resume: make a VF left stopped by a dead daemon active)",
 	vmigctl_release
 };
 
@@ -888,15 +889,17 @@ vmigctl_release(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	Vmig__V1__Response		*resp;
 	int				 rv;
 
-	if (argc != 2)
-		return (vmigctl_usage(cmd, "give one DEVICE"));
+	if (argc == 3 && strcmp(argv[2], "--resume") == 0)
+		q.resume = 1;
+	else if (argc != 2)
+		return (vmigctl_usage(cmd, "give one DEVICE [--resume]"));
 	q.device = argv[1];
 	req.call_case = VMIG__V1__REQUEST__CALL_RELEASE_DEVICE;
 	req.release_device = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	if (!vmigctl_json(ctl, resp))
-		printf("%s released\n", argv[1]);
+		printf("%s %s\n", argv[1], q.resume ? "resumed" : "released");
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
 }

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import (MigrationCase, phase_name,  # noqa: E402
                                 read_file, MEM, LIVENESS_S)
+import vmig  # noqa: E402
 from vmig import pb  # noqa: E402
 
 DELAY_MS = 4000
@@ -112,6 +113,33 @@ class SourceKilled(MigrationCase):
         st = self.src.sim.state(1)
         self.assertEqual(st["recording"], 1, "a killed daemon could not "
                          "stop the recording: the next job starts it anew")
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+
+    def test_stopcopy_then_resume(self):
+        # killed while its VF is frozen: nothing runs it again until the
+        # operator asks (ReleaseDevice with resume), then it migrates
+        self.pair(1, "hot")
+        # every state read slow: the stop-copy one holds the VF frozen
+        self.src.sim.fault("delay", op="DEV_CTX_READ", ms=DELAY_MS, vf=1)
+        jid, prep = self.start_migration(1)
+        self.wait_phase(self.src.client, jid, pb.PHASE_STOPCOPY)
+        self.src.sim.wait_for(1, "mode", lambda m: m == "freeze")
+        self.src.kill()
+        self.src.sim.fault("clear")
+        self.assert_dest_rolled_back(1, prep.job_id, (pb.PHASE_FAILED,))
+        self.src.daemon.start()
+        self.src.client = self.src.daemon.client()
+        self.src.killed = False
+        with self.assertRaises(vmig.FailedPrecondition):
+            self.src.client.release_device("sim0/vf1")
+        mode = self.src.client.release_device("sim0/vf1", resume=True)
+        self.assertEqual(mode, pb.MODE_ACTIVE)
+        st = self.src.sim.state(1)
+        self.assertEqual((st["mode"], st["recording"]), ("active", 0))
+        writes = st["writes"]
+        self.src.sim.wait_for(1, "writes", lambda w: w > writes)
         jid, prep = self.start_migration(1)
         self.assert_completed(1, jid, prep)
 

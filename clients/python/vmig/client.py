@@ -165,9 +165,11 @@ class Client:
         return self.call(pb.Request(switchover=pb.SwitchoverRequest(
             job_id=job_id))).switchover.phase
 
-    def release_device(self, device):
+    def release_device(self, device, resume=False):
+        """Free a source VF whose VM migrated away; with resume, make a
+        VF that no job holds but that was left stopped active again."""
         return self.call(pb.Request(release_device=pb.ReleaseDeviceRequest(
-            device=device))).release_device.mode
+            device=device, resume=resume))).release_device.mode
 
     TERMINAL = (pb.PHASE_COMPLETED, pb.PHASE_FAILED, pb.PHASE_CANCELLED)
 
