@@ -3,7 +3,7 @@
 
     test/bench/converge.py [BUILDDIR] [--json] [--quick] [--mem 128M]
         [--bw 64M] [--downtime 300] [--ceiling 1000] [--timeout 25]
-        [--only NAME,...]
+        [--repeat 1] [--fresh-daemons] [--only NAME,...] [--list]
 
 Two vmigd with simulated virtio PFs on one machine. Each workload (a DMA
 pattern of the simulator, test/sim/README.md) is migrated twice on the
@@ -60,6 +60,9 @@ def options(p):
     p.add_argument("--fresh-daemons", action="store_true",
                    help="a new pair of daemons for every migration (no "
                    "switchover cost carried from the previous job)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per workload and policy (default 1); the "
+                   "order of the two policies alternates")
     p.add_argument("--list", action="store_true", help="list workloads")
 
 
@@ -204,6 +207,30 @@ def fmt_mib(b):
     return None if b is None else round(b / MiB, 1)
 
 
+def summarize(runs):
+    """One policy's runs of one workload: medians and counts (met: in
+    more than half of the runs)."""
+    n = len(runs)
+    done = [x for x in runs if x["completed"]]
+    met = sum(x["met"] for x in runs)
+    med = bl.median
+    return dict(
+        runs=n, met_runs=met, completed_runs=len(done),
+        met=2 * met > n, met_strict=2 * sum(x["met_strict"] for x in runs) > n,
+        completed=2 * len(done) > n,
+        downtime_ms=med([x["downtime_ms"] for x in done]),
+        time_ms=med([x["time_ms"] for x in runs]),
+        bytes_sent=med([x["bytes_sent"] for x in runs]),
+        iterations=med([x["iterations"] for x in runs]),
+        cost_ms=med([x["cost_ms"] for x in runs]))
+
+
+def met_cell(x):
+    if x["runs"] == 1:
+        return "yes" if x["met"] else ("late" if x["completed"] else "fail")
+    return f"{x['met_runs']}/{x['runs']}"
+
+
 def main():
     args = bl.parse_args(__doc__, options)
     if args.list:
@@ -213,6 +240,8 @@ def main():
     args.mem_bytes = size_arg(args.mem or ("32M" if args.quick else "128M"))
     args.bw_bytes = size_arg(args.bw or ("16M" if args.quick else "64M"))
     args.timeout_s = args.timeout or (10 if args.quick else 25)
+    if args.repeat < 1:
+        bl.die("--repeat must be at least 1")
     wls = WORKLOADS
     if args.only:
         names = args.only.split(",")
@@ -222,50 +251,60 @@ def main():
     elif args.quick:
         wls = [w for w in WORKLOADS if w[4]]
     load0 = bl.loadavg()
-    bl.note(f"converge: {len(wls)} workloads x 2 policies, "
+    bl.note(f"converge: {len(wls)} workloads x 2 policies x {args.repeat}, "
             f"{args.mem_bytes >> 20} MiB, link {args.bw_bytes >> 20} MiB/s, "
             f"target {args.downtime} ms, ceiling {args.ceiling} ms, "
             f"timeout {args.timeout_s} s, load {load0}")
 
     config = bl.limits_config(bandwidth=args.bw_bytes)
-    rows = []
-    runner = Runner(args, config, 2 * len(wls))
+    rows = [dict(workload=wl[0], kind=wl[1], write_share_of_link=wl[2],
+                 sim=sim_params(wl[1], wl[2], wl[3], args.mem_bytes,
+                                args.bw_bytes),
+                 adaptive_runs=[], baseline_runs=[]) for wl in wls]
+    runner = Runner(args, config, 2 * len(wls) * args.repeat)
+    complete = True
     try:
-        for i, wl in enumerate(wls):
-            order = ("adaptive", "baseline") if i % 2 == 0 else \
-                ("baseline", "adaptive")
-            r = dict(workload=wl[0], kind=wl[1],
-                     write_share_of_link=wl[2],
-                     sim=sim_params(wl[1], wl[2], wl[3], args.mem_bytes,
-                                    args.bw_bytes),
-                     first=order[0])
-            for which in order:
-                r[which] = x = runner.run(wl, which)
-                bl.note(f"{wl[0]:>12} {which:8}: {x['phase']:9} downtime "
-                        f"{x['downtime_ms']:5} ms, {x['time_ms'] / 1000:5.1f}"
-                        f" s, {fmt_mib(x['bytes_sent']):7} MiB, "
-                        f"{x['iterations']} it, cost {x['cost_ms']} ms, "
-                        f"met {x['met']}"
-                        + (f" ({x['error']})" if x['error'] else ""))
-                if not runner.alive():
-                    break
-            rows.append(r)
-            if not runner.alive():
-                bl.note("a daemon died: stopping")
-                break
+        for rep in range(args.repeat):
+            for i, wl in enumerate(wls):
+                order = ("adaptive", "baseline") if (i + rep) % 2 == 0 \
+                    else ("baseline", "adaptive")
+                for which in order:
+                    x = runner.run(wl, which)
+                    x["repeat"] = rep + 1
+                    x["first"] = which == order[0]
+                    rows[i][which + "_runs"].append(x)
+                    bl.note(f"{wl[0]:>12} {which:8}: {x['phase']:9} "
+                            f"downtime {x['downtime_ms']:5} ms, "
+                            f"{x['time_ms'] / 1000:5.1f} s, "
+                            f"{fmt_mib(x['bytes_sent']):7} MiB, "
+                            f"{x['iterations']} it, cost {x['cost_ms']} "
+                            f"ms, met {x['met']}"
+                            + (f" ({x['error']})" if x['error'] else ""))
+                    if not runner.alive():
+                        raise RuntimeError("a daemon died")
+    except RuntimeError as e:
+        bl.note(f"{e}: stopping")
+        complete = False
     finally:
         runner.close()
     dropped = runner.dropped
     problems = runner.problems
     load1 = bl.loadavg()
 
-    full = [r for r in rows if "adaptive" in r and "baseline" in r]
-    ab = sum(r["adaptive"]["bytes_sent"] for r in full)
-    bb = sum(r["baseline"]["bytes_sent"] for r in full)
-    both = [r for r in full if r["adaptive"]["completed"] and
-            r["baseline"]["completed"]]
-    ab2 = sum(r["adaptive"]["bytes_sent"] for r in both)
-    bb2 = sum(r["baseline"]["bytes_sent"] for r in both)
+    full = [r for r in rows if r["adaptive_runs"] and r["baseline_runs"]]
+    ab = bb = ab2 = bb2 = 0
+    for r in full:
+        r["adaptive"] = summarize(r["adaptive_runs"])
+        r["baseline"] = summarize(r["baseline_runs"])
+        for a, b in zip(r["adaptive_runs"], r["baseline_runs"]):
+            ab += a["bytes_sent"]
+            bb += b["bytes_sent"]
+            if a["completed"] and b["completed"]:
+                ab2 += a["bytes_sent"]
+                bb2 += b["bytes_sent"]
+        a, b = r["adaptive"], r["baseline"]
+        r["bytes_ratio"] = bl.rnd(a["bytes_sent"] / b["bytes_sent"]) \
+            if b["bytes_sent"] else None
     am = sum(r["adaptive"]["met"] for r in full)
     bm = sum(r["baseline"]["met"] for r in full)
     ams = sum(r["adaptive"]["met_strict"] for r in full)
@@ -277,10 +316,6 @@ def main():
     more_bytes = [r["workload"] for r in full
                   if r["adaptive"]["bytes_sent"] >
                   r["baseline"]["bytes_sent"]]
-    for r in full:
-        a, b = r["adaptive"], r["baseline"]
-        r["bytes_ratio"] = bl.rnd(a["bytes_sent"] / b["bytes_sent"]) \
-            if b["bytes_sent"] else None
 
     result = dict(
         benchmark="converge",
@@ -289,10 +324,12 @@ def main():
                     downtime_ceiling_ms=args.ceiling,
                     completion_timeout_s=args.timeout_s,
                     timeout_action="ABORT", bulk_copy=True, verify=True,
+                    repeat=args.repeat,
                     daemons="fresh per migration" if args.fresh_daemons
                     else "one pair for all"),
         met_definition="completed and measured downtime <= "
-        "downtime_ceiling_ms (met_strict: <= max_downtime_ms)",
+        "downtime_ceiling_ms (met_strict: <= max_downtime_ms); with "
+        "--repeat, a workload is met when more than half of its runs were",
         adaptive_bytes=ab, baseline_bytes=bb,
         bytes_ratio=bl.rnd(ab / bb) if bb else None,
         adaptive_bytes_both_completed=ab2,
@@ -300,7 +337,10 @@ def main():
         bytes_ratio_both_completed=bl.rnd(ab2 / bb2) if bb2 else None,
         adaptive_met=am, baseline_met=bm,
         adaptive_met_strict=ams, baseline_met_strict=bms,
-        n_workloads=len(full),
+        adaptive_met_runs=sum(r["adaptive"]["met_runs"] for r in full),
+        baseline_met_runs=sum(r["baseline"]["met_runs"] for r in full),
+        n_workloads=len(full), n_runs_per_policy=sum(
+            r["adaptive"]["runs"] for r in full),
         adaptive_met_where_baseline_did_not=won,
         baseline_met_where_adaptive_did_not=lost,
         adaptive_sent_more=more_bytes,
@@ -313,57 +353,59 @@ def main():
     lines = [f"converge: adaptive vs baseline, {args.mem_bytes >> 20} MiB "
              f"VMs (random), link {args.bw_bytes >> 20} MiB/s (job + host "
              f"limit), target {args.downtime} ms, ceiling {args.ceiling} ms,"
-             f" timeout {args.timeout_s} s (abort), "
+             f" timeout {args.timeout_s} s (abort), {args.repeat} run(s) "
+             "per policy and workload (medians), "
              + ("fresh daemons per migration" if args.fresh_daemons else
                 "one pair of daemons for all"),
-             "(A = adaptive, B = baseline; A cost = the switchover cost "
-             "in ms the adaptive policy assumed, learned from the PF's "
-             "previous migration)"]
+             "(A = adaptive, B = baseline; met = downtime <= ceiling; "
+             "A cost = the switchover cost in ms the adaptive policy "
+             "assumed, learned from the PF's previous migration)"]
     trows = []
     for r in full:
         a, b = r["adaptive"], r["baseline"]
-        trows.append([r["workload"],
-                      "yes" if a["met"] else a["phase"][:4],
-                      a["downtime_ms"] if a["completed"] else None,
+        trows.append([r["workload"], met_cell(a), a["downtime_ms"],
                       round(a["time_ms"] / 1000, 1), fmt_mib(a["bytes_sent"]),
-                      a["iterations"], a["cost_ms"],
-                      "yes" if b["met"] else b["phase"][:4],
-                      b["downtime_ms"] if b["completed"] else None,
-                      round(b["time_ms"] / 1000, 1), fmt_mib(b["bytes_sent"]),
-                      b["iterations"], r["bytes_ratio"]])
+                      a["iterations"], a["cost_ms"], met_cell(b),
+                      b["downtime_ms"], round(b["time_ms"] / 1000, 1),
+                      fmt_mib(b["bytes_sent"]), b["iterations"],
+                      r["bytes_ratio"]])
     lines += bl.table(["workload", "A met", "A down ms", "A s", "A MiB",
-                       "A it", "A cost", "B met", "B down ms", "B s", "B MiB", "B it",
-                       "A/B bytes"], trows)
-    lines += ["", f"total bytes: adaptive {fmt_mib(ab)} MiB, baseline "
-              f"{fmt_mib(bb)} MiB, ratio {result['bytes_ratio']} "
-              f"(goal <= 0.7); where both completed: {fmt_mib(ab2)} / "
+                       "A it", "A cost", "B met", "B down ms", "B s",
+                       "B MiB", "B it", "A/B bytes"], trows)
+    lines += ["", f"total bytes (every run): adaptive {fmt_mib(ab)} MiB, "
+              f"baseline {fmt_mib(bb)} MiB, ratio {result['bytes_ratio']} "
+              f"(goal <= 0.7); runs both completed: {fmt_mib(ab2)} / "
               f"{fmt_mib(bb2)} MiB = {result['bytes_ratio_both_completed']}",
               f"met (downtime <= {args.ceiling} ms): adaptive {am}/"
-              f"{len(full)}, baseline {bm}/{len(full)}; strict (<= "
-              f"{args.downtime} ms): adaptive {ams}, baseline {bms}",
+              f"{len(full)} workloads ({result['adaptive_met_runs']}/"
+              f"{result['n_runs_per_policy']} runs), baseline {bm}/"
+              f"{len(full)} ({result['baseline_met_runs']}/"
+              f"{result['n_runs_per_policy']}); strict (<= {args.downtime} "
+              f"ms): adaptive {ams}, baseline {bms}",
               f"adaptive met where baseline did not: {won or 'none'}",
               f"baseline met where adaptive did not: {lost or 'none'}"]
     for r in full:
         for which in ("adaptive", "baseline"):
-            x = r[which]
-            if x["met"]:
-                continue
-            acts = ", ".join(f"{k} {v}" for k, v in
-                             sorted(x["actions"].items()))
-            lines.append(f"- {r['workload']} {which}: {x['phase']}"
-                         + (f" downtime {x['downtime_ms']} ms"
-                            if x["completed"] else "")
-                         + f"; decisions: {acts}")
-            if x["error"]:
-                lines.append(f"    error: {x['error']}")
-            for d in x["last_decisions"][-2:]:
-                lines.append(f"    it {d['iteration']} {d['action']}: "
-                             f"{d['reason'][:300]}")
+            for x in r[which + "_runs"]:
+                if x["met"]:
+                    continue
+                acts = ", ".join(f"{k} {v}" for k, v in
+                                 sorted(x["actions"].items()))
+                lines.append(f"- {r['workload']} {which} (run {x['repeat']}"
+                             f"): {x['phase']}"
+                             + (f" downtime {x['downtime_ms']} ms"
+                                if x["completed"] else "")
+                             + f"; decisions: {acts}")
+                if x["error"]:
+                    lines.append(f"    error: {x['error'][:300]}")
+                for d in x["last_decisions"][-2:]:
+                    lines.append(f"    it {d['iteration']} {d['action']}: "
+                                 f"{d['reason'][:300]}")
     lines.append(f"load average {load0} -> {load1}")
     for p in problems:
         lines.append(f"problem: {p}")
     bl.emit(args, result, lines)
-    return 0 if full and len(full) == len(wls) else 1
+    return 0 if complete and len(full) == len(wls) else 1
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ Measured per level:
   rpc        GetJob latency (ms, p50/p99) of a separate thread calling
              GetJob round-robin on the level's jobs, one call every
              --rpc-gap-ms, while the level runs; beside the same thread
-             and calls against the idle daemon right after the level
-             (the reference: rpc_p99_ratio = busy / idle)
+             and calls against the idle daemon right after the level (at
+             least 300 calls, and as many as during the level: the
+             reference, rpc_p99_ratio = busy / idle)
   cpu        utime+stime of the two vmigd (/proc/PID/stat) over the level,
              per GiB moved (JobStats.bytes_sent summed over the level's
              source jobs); the simulators' CPU is shown apart.
@@ -44,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 from benchlib import MiB, GiB  # noqa: E402
 
+REF_CALLS = 300     # at least this many idle calls for the reference p99
 MIX = [
     ("hot", dict(rate="4M", fraction="0.05", size=4096)),
     ("stream", dict(rate="4M", bufs=512, bufsize=2048)),
@@ -179,7 +181,10 @@ def run_level(pair, n, npfs, vf_base, mem, args):
         ref = RpcProbe(pair.src.daemon.rpc_url, [vm.job for vm in started],
                        args.rpc_gap_ms / 1e3)
         ref.start()
-        time.sleep(max(1.0, min(3.0, wall / 3)))
+        want_calls = max(REF_CALLS, len(probe.lat_ms))
+        end = time.monotonic() + 20
+        while len(ref.lat_ms) < want_calls and time.monotonic() < end:
+            time.sleep(0.1)
         ref.stop()
 
         jobs = []
