@@ -115,13 +115,17 @@ api_regions(struct rpc_call *call, Vmig__V1__MemoryRegion **in, size_t n,
 {
 	size_t	i;
 
-	if (n > JOB_MEM_REGIONS_MAX)
-		return (rpc_call_error(call, S(INVALID_ARGUMENT), "%zu memory "
-		    "regions: at most %d", n, JOB_MEM_REGIONS_MAX));
+	if (n > JOB_MEM_REGIONS_MAX) {
+		rpc_call_error(call, S(INVALID_ARGUMENT), "%zu memory "
+		    "regions: at most %d", n, JOB_MEM_REGIONS_MAX);
+		return (-1);
+	}
 	for (i = 0; i < n; i++) {
-		if (in[i]->path == NULL || in[i]->path[0] == '\0')
-			return (rpc_call_error(call, S(INVALID_ARGUMENT),
-			    "region %zu has no path", i));
+		if (in[i]->path == NULL || in[i]->path[0] == '\0') {
+			rpc_call_error(call, S(INVALID_ARGUMENT),
+			    "region %zu has no path", i);
+			return (-1);
+		}
 		out[i].path = in[i]->path;
 		out[i].file_offset = in[i]->file_offset;
 		out[i].iova = in[i]->iova;
@@ -130,6 +134,35 @@ api_regions(struct rpc_call *call, Vmig__V1__MemoryRegion **in, size_t n,
 		    4096;
 	}
 	return (0);
+}
+
+/*
+ * What PrepareIncoming and StartMigration check alike: a device, a sane
+ * policy, usable regions, a daemon that is not stopping. Fills specs and
+ * pol; returns 0, or -1 with the call's error set.
+ */
+static int
+api_migration_request(struct vmigd *d, struct rpc_call *call,
+    const char *device, const Vmig__V1__MigrationPolicy *policy,
+    Vmig__V1__MemoryRegion **regions, size_t nregions,
+    struct mem_region_spec *specs, struct job_policy *pol)
+{
+	char	err[512];
+
+	if (device == NULL || device[0] == '\0')
+		rpc_call_error(call, S(INVALID_ARGUMENT), "device is missing");
+	else if (job_policy_check(policy, err, sizeof(err)) != 0)
+		rpc_call_error(call, S(INVALID_ARGUMENT), "%s", err);
+	else if (api_regions(call, regions, nregions, specs) != 0)
+		;	/* the error is set */
+	else if (ENG(d)->shutting_down)
+		rpc_call_error(call, S(UNAVAILABLE), "the daemon is shutting "
+		    "down");
+	else {
+		job_policy_from_proto(pol, policy);
+		return (0);
+	}
+	return (-1);
 }
 
 static struct job *
@@ -170,17 +203,9 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	char					 err[512];
 	int					 code;
 
-	if (r->device == NULL || r->device[0] == '\0')
-		return (rpc_call_error(call, S(INVALID_ARGUMENT),
-		    "device is missing"));
-	if (job_policy_check(r->policy, err, sizeof(err)) != 0)
-		return (rpc_call_error(call, S(INVALID_ARGUMENT), "%s", err));
-	if (api_regions(call, r->regions, r->n_regions, specs) != 0)
+	if (api_migration_request(d, call, r->device, r->policy, r->regions,
+	    r->n_regions, specs, &pol) != 0)
 		return (RPC_REPLY);
-	if (ENG(d)->shutting_down)
-		return (rpc_call_error(call, S(UNAVAILABLE), "the daemon is "
-		    "shutting down"));
-	job_policy_from_proto(&pol, r->policy);
 	if (job_in_create(ENG(d), r->device, specs, r->n_regions, &pol,
 	    r->vm, &job, &code, err, sizeof(err)) != 0)
 		return (rpc_call_error(call, code, "device %s: %s", r->device,
@@ -203,17 +228,9 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	char					 err[512];
 	int					 code;
 
-	if (r->device == NULL || r->device[0] == '\0')
-		return (rpc_call_error(call, S(INVALID_ARGUMENT),
-		    "device is missing"));
-	if (job_policy_check(r->policy, err, sizeof(err)) != 0)
-		return (rpc_call_error(call, S(INVALID_ARGUMENT), "%s", err));
-	if (api_regions(call, r->regions, r->n_regions, specs) != 0)
+	if (api_migration_request(d, call, r->device, r->policy, r->regions,
+	    r->n_regions, specs, &pol) != 0)
 		return (RPC_REPLY);
-	if (ENG(d)->shutting_down)
-		return (rpc_call_error(call, S(UNAVAILABLE), "the daemon is "
-		    "shutting down"));
-	job_policy_from_proto(&pol, r->policy);
 	if (job_out_create(ENG(d), r->device, specs, r->n_regions, r->dest_url,
 	    r->token.data, r->token.len, &pol, r->vm, &job, &code, err,
 	    sizeof(err)) != 0)

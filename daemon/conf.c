@@ -94,21 +94,6 @@ static const struct option conf_fixed_opts[] = {
 	{ "pf", required_argument, NULL, OPT_PF },
 };
 
-static void conf_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-conf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const struct conf_key *
 conf_find_key(const char *section, const char *key)
 {
@@ -158,35 +143,35 @@ conf_check_hostport(const char *hp, int need_port, char *why, size_t wlen)
 
 	if (*hp == '[') {
 		if ((p = strchr(hp, ']')) == NULL) {
-			conf_err(why, wlen, "unterminated [IPv6] address");
+			err_set(why, wlen, 0, "unterminated [IPv6] address");
 			return (-1);
 		}
 		colon = p[1] == ':' ? p + 1 : NULL;
 		if (p[1] != '\0' && p[1] != ':') {
-			conf_err(why, wlen, "junk after ]");
+			err_set(why, wlen, 0, "junk after ]");
 			return (-1);
 		}
 	} else
 		colon = strrchr(hp, ':');
 	if (colon == NULL) {
 		if (need_port) {
-			conf_err(why, wlen, "no port (host:port)");
+			err_set(why, wlen, 0, "no port (host:port)");
 			return (-1);
 		}
 		if (*hp == '\0') {
-			conf_err(why, wlen, "no host");
+			err_set(why, wlen, 0, "no host");
 			return (-1);
 		}
 		return (0);
 	}
 	if (colon == hp && !need_port) {
-		conf_err(why, wlen, "no host");
+		err_set(why, wlen, 0, "no host");
 		return (-1);
 	}
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535) {
-		conf_err(why, wlen, "port '%s' is not a number 0-65535",
+		err_set(why, wlen, 0, "port '%s' is not a number 0-65535",
 		    colon + 1);
 		return (-1);
 	}
@@ -207,7 +192,7 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
 	if (*v == '\0') {
 		if (k->type == CT_OPT_URL)
 			return (0);
-		conf_err(why, wlen, "must not be empty");
+		err_set(why, wlen, 0, "must not be empty");
 		return (-1);
 	}
 	if (k->type == CT_STREAM_URL) {
@@ -223,7 +208,7 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
 			break;
 	}
 	if (i == n) {
-		conf_err(why, wlen, "not a URL this key takes (%s%s%s%s%s%s%s)",
+		err_set(why, wlen, 0, "not a URL this key takes (%s%s%s%s%s%s%s)",
 		    schemes[0], n > 1 ? ", " : "", n > 1 ? schemes[1] : "",
 		    n > 2 ? ", " : "", n > 2 ? schemes[2] : "",
 		    n > 3 ? ", " : "", n > 3 ? schemes[3] : "");
@@ -232,12 +217,12 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
 	v += len;
 	if (strcmp(schemes[i], "ipc://") == 0) {
 		if (*v == '\0') {
-			conf_err(why, wlen, "no socket path after ipc://");
+			err_set(why, wlen, 0, "no socket path after ipc://");
 			return (-1);
 		}
 		/* sun_path is 108 bytes with its NUL. */
 		if (strlen(v) > 107) {
-			conf_err(why, wlen, "socket path is %zu bytes, longer "
+			err_set(why, wlen, 0, "socket path is %zu bytes, longer "
 			    "than the 107 a UNIX socket allows", strlen(v));
 			return (-1);
 		}
@@ -263,7 +248,7 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
 		if (k->type == CT_STRING && *v == '\0') {
-			conf_err(why, wlen, "must not be empty");
+			err_set(why, wlen, 0, "must not be empty");
 			return (-1);
 		}
 		if (k->type != CT_STRING && conf_check_url(k, v, why, wlen))
@@ -274,7 +259,7 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		return (0);
 	case CT_LEVEL:
 		if ((level = log_parselevel(v)) < 0) {
-			conf_err(why, wlen, "not a log level (error, warn, "
+			err_set(why, wlen, 0, "not a log level (error, warn, "
 			    "info, debug)");
 			return (-1);
 		}
@@ -282,14 +267,14 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		return (0);
 	case CT_SIZE:
 		if (parse_size(v, &n) != 0) {
-			conf_err(why, wlen, "not a size (a number of bytes, "
+			err_set(why, wlen, 0, "not a size (a number of bytes, "
 			    "with K, M, G or T)");
 			return (-1);
 		}
 		break;
 	case CT_DURATION:
 		if (parse_duration_ms(v, &n) != 0) {
-			conf_err(why, wlen, "not a duration (e.g. 500ms, 10s, "
+			err_set(why, wlen, 0, "not a duration (e.g. 500ms, 10s, "
 			    "2m)");
 			return (-1);
 		}
@@ -299,7 +284,7 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		ull = strtoull(v, &end, 10);
 		if (!isdigit((unsigned char)*v) || *end != '\0' ||
 		    errno != 0) {
-			conf_err(why, wlen, "not a whole number");
+			err_set(why, wlen, 0, "not a whole number");
 			return (-1);
 		}
 		n = ull;
@@ -308,7 +293,7 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		fatalx("%s: key %s has type %d", __func__, k->key, k->type);
 	}
 	if (n < k->min || n > k->max) {
-		conf_err(why, wlen, "must be between %" PRIu64 " and %" PRIu64,
+		err_set(why, wlen, 0, "must be between %" PRIu64 " and %" PRIu64,
 		    k->min, k->max);
 		return (-1);
 	}
@@ -434,24 +419,24 @@ config_set(struct config *c, const char *section, const char *key,
 
 	if (strncmp(section, "pf.", 3) == 0) {
 		if (!conf_valid_name(section + 3, CONFIG_NAME_MAX)) {
-			conf_err(err, errlen, "%s: [%s]: a PF name is 1 to %d "
+			err_set(err, errlen, 0, "%s: [%s]: a PF name is 1 to %d "
 			    "letters, digits, '_', '-' or '.'", where, section,
 			    CONFIG_NAME_MAX);
 			return (-EINVAL);
 		}
 		if (strcmp(key, "backend") != 0 && strcmp(key, "spec") != 0) {
-			conf_err(err, errlen, "%s: [%s] %s: unknown key (a PF "
+			err_set(err, errlen, 0, "%s: [%s] %s: unknown key (a PF "
 			    "takes backend and spec)", where, section, key);
 			return (-EINVAL);
 		}
 		if (*value == '\0') {
-			conf_err(err, errlen, "%s: [%s] %s: must not be empty",
+			err_set(err, errlen, 0, "%s: [%s] %s: must not be empty",
 			    where, section, key);
 			return (-EINVAL);
 		}
 		if (strcmp(key, "backend") == 0 &&
 		    !conf_valid_name(value, CONFIG_NAME_MAX)) {
-			conf_err(err, errlen, "%s: [%s] backend = %s: not a "
+			err_set(err, errlen, 0, "%s: [%s] backend = %s: not a "
 			    "backend name", where, section, value);
 			return (-EINVAL);
 		}
@@ -468,17 +453,17 @@ config_set(struct config *c, const char *section, const char *key,
 		return (0);
 	}
 	if (strcmp(section, "daemon") != 0 && strcmp(section, "limits") != 0) {
-		conf_err(err, errlen, "%s: [%s]: unknown section (daemon, "
+		err_set(err, errlen, 0, "%s: [%s]: unknown section (daemon, "
 		    "limits or pf.NAME)", where, section);
 		return (-EINVAL);
 	}
 	if ((k = conf_find_key(section, key)) == NULL) {
-		conf_err(err, errlen, "%s: [%s] %s: unknown key", where,
+		err_set(err, errlen, 0, "%s: [%s] %s: unknown key", where,
 		    section, key);
 		return (-EINVAL);
 	}
 	if (conf_key_set(c, k, value, why, sizeof(why)) != 0) {
-		conf_err(err, errlen, "%s: [%s] %s = %s: %s", where, section,
+		err_set(err, errlen, 0, "%s: [%s] %s = %s: %s", where, section,
 		    key, value, why);
 		return (-EINVAL);
 	}
@@ -497,7 +482,7 @@ config_set_pf(struct config *c, const char *arg, const char *where,
 
 	if ((eq = strchr(arg, '=')) == NULL ||
 	    (colon = strchr(eq, ':')) == NULL) {
-		conf_err(err, errlen, "%s: '%s': expected NAME=BACKEND:SPEC "
+		err_set(err, errlen, 0, "%s: '%s': expected NAME=BACKEND:SPEC "
 		    "(e.g. sim0=virtio-admin:sim:/run/vmigd/sim0.sock)",
 		    where, arg);
 		return (-EINVAL);
@@ -541,7 +526,7 @@ config_check(struct config *c, char *err, size_t errlen)
 
 	TAILQ_FOREACH(pf, &c->pfs, entry) {
 		if (pf->backend == NULL || pf->spec == NULL) {
-			conf_err(err, errlen, "%s: [pf.%s]: %s is not set",
+			err_set(err, errlen, 0, "%s: [pf.%s]: %s is not set",
 			    pf->where, pf->name, pf->backend == NULL ?
 			    "backend" : "spec");
 			return (-EINVAL);
@@ -577,7 +562,7 @@ conf_reader(char *str, int num, void *stream)
 	l->line++;
 	len = strlen(str);
 	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(l->f)) {
-		conf_err(l->err, l->errlen, "%s:%d: line longer than %d "
+		err_set(l->err, l->errlen, 0, "%s:%d: line longer than %d "
 		    "characters", l->path, l->line, num - 2);
 		l->failed = 1;
 		return (NULL);
@@ -599,7 +584,7 @@ conf_reader(char *str, int num, void *stream)
 		snprintf(where, sizeof(where), "%s:%d", l->path, l->line);
 		if (strncmp(l->section, "pf.", 3) == 0) {
 			if (!conf_valid_name(l->section + 3, CONFIG_NAME_MAX)) {
-				conf_err(l->err, l->errlen, "%s: [%s]: a PF "
+				err_set(l->err, l->errlen, 0, "%s: [%s]: a PF "
 				    "name is 1 to %d letters, digits, '_', "
 				    "'-' or '.'", where, l->section,
 				    CONFIG_NAME_MAX);
@@ -607,7 +592,7 @@ conf_reader(char *str, int num, void *stream)
 				return (NULL);
 			}
 			if (conf_pf_get(l->c, l->section + 3, 0) != NULL) {
-				conf_err(l->err, l->errlen, "%s: [%s]: "
+				err_set(l->err, l->errlen, 0, "%s: [%s]: "
 				    "duplicate section (first at %s)", where,
 				    l->section, conf_pf_get(l->c,
 				    l->section + 3, 0)->where);
@@ -618,7 +603,7 @@ conf_reader(char *str, int num, void *stream)
 			    where, sizeof(((struct config_pf *)0)->where));
 		} else if (strcmp(l->section, "daemon") != 0 &&
 		    strcmp(l->section, "limits") != 0) {
-			conf_err(l->err, l->errlen, "%s: [%s]: unknown section "
+			err_set(l->err, l->errlen, 0, "%s: [%s]: unknown section "
 			    "(daemon, limits or pf.NAME)", where, l->section);
 			l->failed = 1;
 			return (NULL);
@@ -639,7 +624,7 @@ conf_handler(void *user, const char *section, const char *name,
 
 	snprintf(where, sizeof(where), "%s:%d", l->path, l->line);
 	if (*section == '\0') {
-		conf_err(l->err, l->errlen, "%s: %s: key outside a section "
+		err_set(l->err, l->errlen, 0, "%s: %s: key outside a section "
 		    "(put it under [daemon], [limits] or [pf.NAME])", where,
 		    name);
 		l->failed = 1;
@@ -657,10 +642,10 @@ conf_handler(void *user, const char *section, const char *name,
 		first = -1;
 	if (first != 0) {
 		if (first > 0)
-			conf_err(l->err, l->errlen, "%s: [%s] %s: set twice "
+			err_set(l->err, l->errlen, 0, "%s: [%s] %s: set twice "
 			    "(first at line %d)", where, section, name, first);
 		else
-			conf_err(l->err, l->errlen, "%s: [%s] %s: set twice",
+			err_set(l->err, l->errlen, 0, "%s: [%s] %s: set twice",
 			    where, section, name);
 		l->failed = 1;
 		return (0);
@@ -685,7 +670,7 @@ config_load(struct config *c, const char *path, int must_exist, char *err,
 		rv = -errno;
 		if (rv == -ENOENT && !must_exist)
 			return (0);
-		conf_err(err, errlen, "config file %s: cannot read it: %s",
+		err_set(err, errlen, 0, "config file %s: cannot read it: %s",
 		    path, strerror(-rv));
 		return (rv);
 	}
@@ -695,18 +680,18 @@ config_load(struct config *c, const char *path, int must_exist, char *err,
 	l.errlen = errlen;
 	rv = ini_parse_stream(conf_reader, &l, conf_handler, &l);
 	if (ferror(l.f) && !l.failed) {
-		conf_err(err, errlen, "config file %s: read error after line "
+		err_set(err, errlen, 0, "config file %s: read error after line "
 		    "%d", path, l.line);
 		l.failed = 1;
 	}
 	fclose(l.f);
 	if (rv > 0 && !l.failed) {
-		conf_err(err, errlen, "%s:%d: syntax error (expected [section] "
+		err_set(err, errlen, 0, "%s:%d: syntax error (expected [section] "
 		    "or key = value)", path, rv);
 		return (-EINVAL);
 	}
 	if (rv < 0 && !l.failed) {
-		conf_err(err, errlen, "config file %s: cannot parse it", path);
+		err_set(err, errlen, 0, "config file %s: cannot parse it", path);
 		return (-ENOMEM);
 	}
 	if (l.failed)
@@ -834,16 +819,16 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 			conf_args_add(a, "pf", optarg, "pf");
 			break;
 		case ':':
-			conf_err(err, errlen, "option %s needs a value",
+			err_set(err, errlen, 0, "option %s needs a value",
 			    argv[optind - 1]);
 			rv = -EINVAL;
 			goto out;
 		case '?':
 			if (optopt != 0)
-				conf_err(err, errlen, "unknown option -%c",
+				err_set(err, errlen, 0, "unknown option -%c",
 				    optopt);
 			else
-				conf_err(err, errlen, "unknown option %s",
+				err_set(err, errlen, 0, "unknown option %s",
 				    argv[optind - 1]);
 			rv = -EINVAL;
 			goto out;
@@ -857,7 +842,7 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 		}
 	}
 	if (optind < argc) {
-		conf_err(err, errlen, "unexpected argument '%s' (options "
+		err_set(err, errlen, 0, "unexpected argument '%s' (options "
 		    "only; see --help)", argv[optind]);
 		rv = -EINVAL;
 	}

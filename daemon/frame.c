@@ -11,7 +11,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +25,6 @@
  */
 #define FRAME_ARENA_FACTOR	64
 #define FRAME_ARENA_SLACK	4096
-
-static int
-frame_error(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-frame_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen != 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return (code);
-}
 
 static const char *const frame_kind_names[] = {
 	[VMIG__STREAM__V1__FRAME__KIND__NOT_SET] = "unset",
@@ -168,19 +150,19 @@ frame_decode(struct frame *f, const void *buf, size_t len, size_t hdr_max,
 	if (hdr_max == 0 || hdr_max > FRAME_HDR_MAX)
 		hdr_max = FRAME_HDR_MAX;
 	if (len < FRAME_PREFIX)
-		return (frame_error(err, errlen, -EBADMSG, "frame of %zu bytes "
+		return (err_set(err, errlen, -EBADMSG, "frame of %zu bytes "
 		    "is shorter than its %d-byte header length", len,
 		    FRAME_PREFIX));
 	hlen = get_le32(b);
 	if (hlen > hdr_max)
-		return (frame_error(err, errlen, -EMSGSIZE, "frame header of %u "
+		return (err_set(err, errlen, -EMSGSIZE, "frame header of %u "
 		    "bytes exceeds the limit of %zu bytes", hlen, hdr_max));
 	if (hlen > len - FRAME_PREFIX)
-		return (frame_error(err, errlen, -EBADMSG, "frame header length "
+		return (err_set(err, errlen, -EBADMSG, "frame header length "
 		    "%u exceeds the %zu bytes that follow it", hlen,
 		    len - FRAME_PREFIX));
 	if (hlen == 0)
-		return (frame_error(err, errlen, -EBADMSG,
+		return (err_set(err, errlen, -EBADMSG,
 		    "frame header is empty"));
 
 	need = (size_t)hlen * FRAME_ARENA_FACTOR + FRAME_ARENA_SLACK;
@@ -196,17 +178,17 @@ frame_decode(struct frame *f, const void *buf, size_t len, size_t hdr_max,
 	if (h == NULL) {
 		if (f->arena_failed) {
 			frame_clear(f);
-			return (frame_error(err, errlen, -EBADMSG, "frame header "
+			return (err_set(err, errlen, -EBADMSG, "frame header "
 			    "of %u bytes needs more than %zu bytes to decode",
 			    hlen, need));
 		}
 		frame_clear(f);
-		return (frame_error(err, errlen, -EBADMSG, "frame header of %u "
+		return (err_set(err, errlen, -EBADMSG, "frame header of %u "
 		    "bytes is not a valid Frame message", hlen));
 	}
 	if (h->kind_case == VMIG__STREAM__V1__FRAME__KIND__NOT_SET) {
 		frame_clear(f);
-		return (frame_error(err, errlen, -EBADMSG, "frame header of %u "
+		return (err_set(err, errlen, -EBADMSG, "frame header of %u "
 		    "bytes carries no known frame kind", hlen));
 	}
 	f->hdr = h;
@@ -229,37 +211,37 @@ frame_check_pages(const struct frame_layout *l, const StreamPageBatch *pb,
 
 	payload_max = l->payload_max ? l->payload_max : FRAME_PAYLOAD_MAX;
 	if (pb->region >= l->nregions)
-		return (frame_error(err, errlen, -EPROTO, "page batch %llu names "
+		return (err_set(err, errlen, -EPROTO, "page batch %llu names "
 		    "region %u, but %u regions were prepared", seq, pb->region,
 		    l->nregions));
 	r = &l->regions[pb->region];
 	if (pb->n_runs == 0)
-		return (frame_error(err, errlen, -EPROTO, "page batch %llu for "
+		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
 		    "region %u has no runs", seq, pb->region));
 	if (pb->n_runs > runs_max)
-		return (frame_error(err, errlen, -EPROTO, "page batch %llu for "
+		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
 		    "region %u has %zu runs, more than the limit of %u", seq,
 		    pb->region, pb->n_runs, runs_max));
 	if (payload_len > payload_max)
-		return (frame_error(err, errlen, -EPROTO, "page batch %llu for "
+		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
 		    "region %u carries %zu payload bytes, more than the limit "
 		    "of %zu", seq, pb->region, payload_len, payload_max));
 	for (i = 0; i < pb->n_runs; i++) {
 		run = pb->runs[i];
 		if (run->count == 0)
-			return (frame_error(err, errlen, -EPROTO, "page batch "
+			return (err_set(err, errlen, -EPROTO, "page batch "
 			    "%llu: run %zu in region %u is empty", seq, i,
 			    pb->region));
 		if (run->first >= r->npages || run->count > r->npages -
 		    run->first)
-			return (frame_error(err, errlen, -EPROTO, "page batch "
+			return (err_set(err, errlen, -EPROTO, "page batch "
 			    "%llu: run %zu (pages %llu..%llu) is outside region "
 			    "%u of %llu pages", seq, i,
 			    (unsigned long long)run->first,
 			    (unsigned long long)run->first + run->count - 1,
 			    pb->region, (unsigned long long)r->npages));
 		if (run->first < prev_end)
-			return (frame_error(err, errlen, -EPROTO, "page batch "
+			return (err_set(err, errlen, -EPROTO, "page batch "
 			    "%llu: run %zu (from page %llu) overlaps or precedes "
 			    "the run before it (ending at page %llu)", seq, i,
 			    (unsigned long long)run->first,
@@ -271,7 +253,7 @@ frame_check_pages(const struct frame_layout *l, const StreamPageBatch *pb,
 	/* pages <= npages <= 2^64 / page_size cannot overflow, but be sure. */
 	if (__builtin_mul_overflow(pages, (uint64_t)r->page_size, &bytes) ||
 	    bytes != payload_len)
-		return (frame_error(err, errlen, -EPROTO, "page batch %llu for "
+		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
 		    "region %u: %llu non-zero pages of %u bytes need %llu "
 		    "payload bytes, the frame carries %zu", seq, pb->region,
 		    (unsigned long long)pages, r->page_size,
@@ -290,64 +272,64 @@ frame_check_state(const struct frame_layout *l,
 
 	if (payload_len > (l->payload_max ? l->payload_max :
 	    FRAME_PAYLOAD_MAX))
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "carries %zu bytes, more than the frame limit", seq,
 		    payload_len));
 	if (__builtin_add_overflow(sc->offset, (uint64_t)payload_len, &end) ||
 	    end > l->state_max)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "(generation %u) at offset %llu + %zu bytes goes past the "
 		    "state limit of %llu bytes", seq, sc->generation, off,
 		    payload_len, (unsigned long long)l->state_max));
 	if (sc->total > l->state_max)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "declares an image of %llu bytes, over the state limit of "
 		    "%llu bytes", seq, (unsigned long long)sc->total,
 		    (unsigned long long)l->state_max));
 	if (sc->total != 0 && end > sc->total)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "ends at %llu, past the declared image size %llu", seq,
 		    (unsigned long long)end, (unsigned long long)sc->total));
 	if (sc->last && sc->total != 0 && end != sc->total)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu is "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu is "
 		    "the last but ends at %llu, the image is %llu bytes", seq,
 		    (unsigned long long)end, (unsigned long long)sc->total));
 	if (payload_len == 0 && !sc->last)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu is "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu is "
 		    "empty and not the last", seq));
 
 	if (pos == NULL || !pos->started || sc->generation > pos->generation) {
 		if (sc->offset != 0)
-			return (frame_error(err, errlen, -EPROTO, "state chunk "
+			return (err_set(err, errlen, -EPROTO, "state chunk "
 			    "%llu starts generation %u at offset %llu, not 0",
 			    seq, sc->generation, off));
 		return (0);
 	}
 	if (sc->generation < pos->generation)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "belongs to generation %u, older than the current %u", seq,
 		    sc->generation, pos->generation));
 	if (pos->complete)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "follows the last chunk of generation %u", seq,
 		    sc->generation));
 	if (sc->offset != pos->next)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu of "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu of "
 		    "generation %u is not contiguous: offset %llu, expected "
 		    "%llu", seq, sc->generation, off,
 		    (unsigned long long)pos->next));
 	if (pos->total != 0 && sc->total != 0 && sc->total != pos->total)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu of "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu of "
 		    "generation %u declares %llu bytes, earlier chunks %llu",
 		    seq, sc->generation, (unsigned long long)sc->total,
 		    (unsigned long long)pos->total));
 	if (pos->total != 0 && end > pos->total)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu "
 		    "ends at %llu, past the image size %llu declared earlier",
 		    seq, (unsigned long long)end,
 		    (unsigned long long)pos->total));
 	if (sc->last && sc->total == 0 && pos->total != 0 && end != pos->total)
-		return (frame_error(err, errlen, -EPROTO, "state chunk %llu is "
+		return (err_set(err, errlen, -EPROTO, "state chunk %llu is "
 		    "the last but ends at %llu, the image is %llu bytes", seq,
 		    (unsigned long long)end, (unsigned long long)pos->total));
 	return (0);
@@ -384,7 +366,7 @@ frame_check(const struct frame_layout *l, const struct frame_state_pos *pos,
 		    f->payload_len, err, errlen));
 	default:
 		if (f->payload_len != 0)
-			return (frame_error(err, errlen, -EPROTO, "%s frame "
+			return (err_set(err, errlen, -EPROTO, "%s frame "
 			    "carries %zu payload bytes, it should carry none",
 			    frame_kind_name(kind), f->payload_len));
 		return (0);
@@ -399,6 +381,6 @@ frame_expect(const struct frame *f, uint32_t allowed, const char *where,
 
 	if (kind >= 0 && kind < 32 && (allowed & FRAME_KIND_BIT(kind)))
 		return (0);
-	return (frame_error(err, errlen, -EPROTO, "unexpected %s frame %s",
+	return (err_set(err, errlen, -EPROTO, "unexpected %s frame %s",
 	    frame_kind_name(kind), where != NULL ? where : "now"));
 }

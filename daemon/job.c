@@ -696,6 +696,33 @@ job_dev_submitted(struct job *job, int rc)
 }
 
 int
+job_step_open_device(struct job *job)
+{
+	char	err[BACKEND_ERR_MAX];
+	int	rc;
+
+	if ((rc = backend_dev_open(job->dev, err, sizeof(err))) != 0) {
+		job_step_done(job, rc, "%s", err);
+		return (0);
+	}
+	return (1);
+}
+
+void
+job_dev_step_done(struct job *job, const struct vmig_result *res)
+{
+	char	buf[256];
+
+	if (res->err != 0) {
+		job_step_done(job, res->err, "device %s: %s: %s",
+		    job->device_name, job->devop.what,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+		return;
+	}
+	job_step_done(job, 0, NULL);
+}
+
+int
 job_step_wait_device(struct job *job)
 {
 	if (!job->dev_busy)

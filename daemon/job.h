@@ -288,6 +288,10 @@ void		 job_dev_begin(struct job *, const char *what, job_dev_fn fn,
 int		 job_dev_submitted(struct job *, int rc);
 /* A step: wait until no device command is outstanding. */
 int		 job_step_wait_device(struct job *);
+/* A step: open the job's device handle (both sides start with it). */
+int		 job_step_open_device(struct job *);
+/* A device command's result that only has to succeed: ends the step. */
+void		 job_dev_step_done(struct job *, const struct vmig_result *);
 /* A result's error as a sentence: "set mode stop: EINVAL (...)". */
 const char	*job_dev_strerror(const struct vmig_result *, char *, size_t);
 

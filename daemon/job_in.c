@@ -80,7 +80,6 @@ struct job_in {
 
 static const struct stream_ops in_stream_ops;
 
-static int	in_open_device(struct job *);
 static int	in_check_mode(struct job *);
 static int	in_stop_device(struct job *);
 static int	in_discard_state(struct job *);
@@ -98,7 +97,7 @@ static int	in_rb_stop(struct job *);
 static int	in_rb_finish(struct job *);
 
 static const struct job_step in_prepare_steps[] = {
-	{ "open device", in_open_device },
+	{ "open device", job_step_open_device },
 	{ "check device mode", in_check_mode },
 	{ "stop device", in_stop_device },
 	{ "discard stale device state", in_discard_state },
@@ -214,32 +213,7 @@ job_in_prepare(struct job *job)
 
 /* ------------------------------------------------------------ prepare */
 
-static int
-in_open_device(struct job *job)
-{
-	char	err[BACKEND_ERR_MAX];
-	int	rc;
 
-	if ((rc = backend_dev_open(job->dev, err, sizeof(err))) != 0) {
-		job_step_done(job, rc, "%s", err);
-		return (0);
-	}
-	return (1);
-}
-
-static void
-in_dev_done(struct job *job, const struct vmig_result *res)
-{
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: %s: %s",
-		    job->device_name, job->devop.what,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	job_step_done(job, 0, NULL);
-}
 
 static void
 in_check_mode_done(struct job *job, const struct vmig_result *res)
@@ -252,7 +226,7 @@ in_check_mode_done(struct job *job, const struct vmig_result *res)
 	/* an active VF is stopped by the next step */
 	job->in->mode_changed = res->err == 0 &&
 	    res->u.mode == VMIG_MODE_ACTIVE;
-	in_dev_done(job, res);
+	job_dev_step_done(job, res);
 }
 
 static int
@@ -275,7 +249,7 @@ in_stop_device(struct job *job)
 
 	if (!job->in->mode_changed)
 		return (1);
-	job_dev_begin(job, "set mode stopped", in_dev_done, &done, &arg);
+	job_dev_begin(job, "set mode stopped", job_dev_step_done, &done, &arg);
 	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
 	    job->dev->handle, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL, done,
 	    arg));
@@ -290,7 +264,7 @@ in_discard_state(struct job *job)
 
 	if ((job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
 		return (1);
-	job_dev_begin(job, "discard state", in_dev_done, &done, &arg);
+	job_dev_begin(job, "discard state", job_dev_step_done, &done, &arg);
 	job_dev_submitted(job, backend_dev_ops(job->dev)->state_discard(
 	    job->dev->handle, VMIG_LANE_CRITICAL, done, arg));
 	return (0);
@@ -795,7 +769,7 @@ in_resume_device(struct job *job)
 	void	*arg;
 
 	job->in->activated = 1;
-	job_dev_begin(job, "set mode active", in_dev_done, &done, &arg);
+	job_dev_begin(job, "set mode active", job_dev_step_done, &done, &arg);
 	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
 	    job->dev->handle, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL, done,
 	    arg));

@@ -136,7 +136,6 @@ struct job_out {
 
 static const struct stream_ops out_stream_ops;
 
-static int	out_open_device(struct job *);
 static int	out_check_mode(struct job *);
 static int	out_connect(struct job *);
 static int	out_start_recording(struct job *);
@@ -168,7 +167,7 @@ static void	out_drain(struct job *);
 static void	out_pump_cb(int, short, void *);
 
 static const struct job_step out_setup_steps[] = {
-	{ "open device", out_open_device },
+	{ "open device", job_step_open_device },
 	{ "check device mode", out_check_mode },
 	{ "connect to destination", out_connect },
 	{ "start write recording", out_start_recording },
@@ -407,18 +406,6 @@ job_out_start(struct job *job)
 
 /* ------------------------------------------------------------ setup */
 
-static int
-out_open_device(struct job *job)
-{
-	char	err[BACKEND_ERR_MAX];
-	int	rc;
-
-	if ((rc = backend_dev_open(job->dev, err, sizeof(err))) != 0) {
-		job_step_done(job, rc, "%s", err);
-		return (0);
-	}
-	return (1);
-}
 
 static void
 out_check_mode_done(struct job *job, const struct vmig_result *res)
@@ -1228,19 +1215,6 @@ out_decide(struct job *job)
 
 /* ------------------------------------------------------------ stop-copy */
 
-static void
-out_mode_done(struct job *job, const struct vmig_result *res)
-{
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: %s: %s",
-		    job->device_name, job->devop.what,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	job_step_done(job, 0, NULL);
-}
 
 static int
 out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
@@ -1249,7 +1223,7 @@ out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
 	void	*arg;
 
 	job->out->mode_changed = 1;
-	job_dev_begin(job, what, out_mode_done, &done, &arg);
+	job_dev_begin(job, what, job_dev_step_done, &done, &arg);
 	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
 	    job->dev->handle, mode, VMIG_LANE_CRITICAL, done, arg));
 	return (0);

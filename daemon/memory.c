@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +23,6 @@
 #include "log.h"
 #include "memory.h"
 #include "util.h"
-
-static int
-mem_error(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-mem_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen != 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return (code);
-}
 
 static const char *
 spec_path(const struct mem_region_spec *s)
@@ -56,44 +38,44 @@ mem_spec_check(const struct mem_region_spec *s, size_t i, char *err,
 	uint64_t	 ps = s->page_size;
 
 	if (s->path == NULL || *s->path == '\0')
-		return (mem_error(err, errlen, -EINVAL,
+		return (err_set(err, errlen, -EINVAL,
 		    "region %zu: the path is empty", i));
 	if (ps < MEM_PAGE_SIZE_MIN || ps > MEM_PAGE_SIZE_MAX ||
 	    (ps & (ps - 1)) != 0)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): page "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): page "
 		    "size %llu is not a power of two between %u and %u", i, p,
 		    (unsigned long long)ps, MEM_PAGE_SIZE_MIN,
 		    MEM_PAGE_SIZE_MAX));
 	if (s->length == 0)
-		return (mem_error(err, errlen, -EINVAL,
+		return (err_set(err, errlen, -EINVAL,
 		    "region %zu (%s): length is zero", i, p));
 	if (s->length % ps != 0)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): length "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): length "
 		    "%llu is not a multiple of the page size %llu", i, p,
 		    (unsigned long long)s->length, (unsigned long long)ps));
 	if (s->iova % ps != 0)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): iova "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): iova "
 		    "0x%llx is not aligned to the page size %llu", i, p,
 		    (unsigned long long)s->iova, (unsigned long long)ps));
 	if (s->file_offset % ps != 0)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): file "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): file "
 		    "offset %llu is not aligned to the page size %llu", i, p,
 		    (unsigned long long)s->file_offset,
 		    (unsigned long long)ps));
 	if (s->length - 1 > UINT64_MAX - s->iova)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): iova "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): iova "
 		    "0x%llx + length %llu overflows", i, p,
 		    (unsigned long long)s->iova,
 		    (unsigned long long)s->length));
 	/* off_t is signed: the end must fit in an int64_t. */
 	if (s->file_offset > (uint64_t)INT64_MAX ||
 	    s->length > (uint64_t)INT64_MAX - s->file_offset)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): file "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): file "
 		    "offset %llu + length %llu overflows", i, p,
 		    (unsigned long long)s->file_offset,
 		    (unsigned long long)s->length));
 	if (s->length > SIZE_MAX)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): length "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): length "
 		    "%llu cannot be mapped", i, p,
 		    (unsigned long long)s->length));
 	return (0);
@@ -108,7 +90,7 @@ mem_specs_check(const struct mem_region_spec *specs, size_t n, char *err,
 	int		 rc;
 
 	if (n > MEM_REGIONS_MAX)
-		return (mem_error(err, errlen, -EINVAL, "%zu memory regions "
+		return (err_set(err, errlen, -EINVAL, "%zu memory regions "
 		    "given, at most %d are supported", n, MEM_REGIONS_MAX));
 	for (i = 0; i < n; i++) {
 		if ((rc = mem_spec_check(&specs[i], i, err, errlen)) != 0)
@@ -121,7 +103,7 @@ mem_specs_check(const struct mem_region_spec *specs, size_t n, char *err,
 			b = &specs[j];
 			if (a->iova <= b->iova + (b->length - 1) &&
 			    b->iova <= a->iova + (a->length - 1))
-				return (mem_error(err, errlen, -EINVAL,
+				return (err_set(err, errlen, -EINVAL,
 				    "region %zu (%s): iova range 0x%llx-0x%llx "
 				    "overlaps region %zu (%s) at 0x%llx-0x%llx",
 				    j, spec_path(b),
@@ -159,20 +141,20 @@ mem_region_open(struct mem_region *r, const struct mem_region_spec *s,
 	/* O_NONBLOCK: opening a FIFO by mistake must not hang the loop. */
 	if ((r->fd = open(s->path, oflags | O_NONBLOCK)) == -1) {
 		rc = -errno;
-		return (mem_error(err, errlen, rc, "region %zu (%s): cannot "
+		return (err_set(err, errlen, rc, "region %zu (%s): cannot "
 		    "open: %s", i, s->path, strerror(-rc)));
 	}
 	if (fstat(r->fd, &st) == -1) {
 		rc = -errno;
-		return (mem_error(err, errlen, rc, "region %zu (%s): cannot "
+		return (err_set(err, errlen, rc, "region %zu (%s): cannot "
 		    "stat: %s", i, s->path, strerror(-rc)));
 	}
 	if (!S_ISREG(st.st_mode))
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): not a "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): not a "
 		    "regular file (a memory file in /dev/shm, hugetlbfs or a "
 		    "plain file is expected)", i, s->path));
 	if ((uint64_t)st.st_size < s->file_offset + s->length)
-		return (mem_error(err, errlen, -EINVAL, "region %zu (%s): the "
+		return (err_set(err, errlen, -EINVAL, "region %zu (%s): the "
 		    "file has %llu bytes, fewer than offset %llu + length %llu",
 		    i, s->path, (unsigned long long)st.st_size,
 		    (unsigned long long)s->file_offset,
@@ -184,7 +166,7 @@ mem_region_open(struct mem_region *r, const struct mem_region_spec *s,
 	    (off_t)s->file_offset);
 	if (base == MAP_FAILED) {
 		rc = -errno;
-		return (mem_error(err, errlen, rc, "region %zu (%s): cannot map "
+		return (err_set(err, errlen, rc, "region %zu (%s): cannot map "
 		    "%llu bytes at offset %llu: %s", i, s->path,
 		    (unsigned long long)s->length,
 		    (unsigned long long)s->file_offset, strerror(-rc)));

@@ -119,23 +119,6 @@ static TAILQ_HEAD(, stream) stream_lingering_list =
     TAILQ_HEAD_INITIALIZER(stream_lingering_list);
 static unsigned	stream_nlingering;
 
-static int
-stream_error(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-stream_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err != NULL && errlen != 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return (code);
-}
-
 /* nng's error numbers as negative errnos. */
 static int
 stream_errno(int rv)
@@ -714,7 +697,7 @@ stream_new(struct event_base *base, const char *url,
 	int		 rv, rfd, sfd;
 
 	if (url == NULL || strlen(url) >= STREAM_URL_MAX)
-		return (stream_error(err, errlen, -EINVAL, "stream url is "
+		return (err_set(err, errlen, -EINVAL, "stream url is "
 		    "missing or longer than %d bytes", STREAM_URL_MAX - 1));
 	stream_tune_malloc();
 	s = xcalloc(1, sizeof *s);
@@ -738,13 +721,13 @@ stream_new(struct event_base *base, const char *url,
 	if ((s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		rv = -errno;
 		free(s);
-		return (stream_error(err, errlen, rv, "stream %s: eventfd: %s",
+		return (err_set(err, errlen, rv, "stream %s: eventfd: %s",
 		    url, strerror(-rv)));
 	}
 	if ((rv = nng_pair1_open(&s->sock)) != 0) {
 		close(s->notify_fd);
 		free(s);
-		return (stream_error(err, errlen, stream_errno(rv), "stream %s: "
+		return (err_set(err, errlen, stream_errno(rv), "stream %s: "
 		    "cannot open a pair1 socket: %s", url, nng_strerror(rv)));
 	}
 	s->sock_open = 1;
@@ -762,7 +745,7 @@ stream_new(struct event_base *base, const char *url,
 	    stream_pipe_cb, s)) != 0 ||
 	    (rv = nng_socket_get_int(s->sock, NNG_OPT_RECVFD, &rfd)) != 0 ||
 	    (rv = nng_socket_get_int(s->sock, NNG_OPT_SENDFD, &sfd)) != 0)
-		return (stream_error(err, errlen, stream_errno(rv), "stream %s: "
+		return (err_set(err, errlen, stream_errno(rv), "stream %s: "
 		    "cannot set up the socket: %s", url, nng_strerror(rv)));
 
 	s->ev_recv = event_new(base, rfd, EV_READ | EV_PERSIST, stream_recv_cb,
@@ -775,7 +758,7 @@ stream_new(struct event_base *base, const char *url,
 	s->ev_linger = evtimer_new(base, stream_linger_cb, s);
 	if (s->ev_recv == NULL || s->ev_send == NULL || s->ev_notify == NULL ||
 	    s->ev_kick == NULL || s->ev_linger == NULL)
-		return (stream_error(err, errlen, -ENOMEM, "stream %s: cannot "
+		return (err_set(err, errlen, -ENOMEM, "stream %s: cannot "
 		    "create events", url));
 	event_add(s->ev_recv, NULL);
 	event_add(s->ev_notify, NULL);
@@ -840,7 +823,7 @@ stream_listen(struct event_base *base, const char *url,
 
 	*sp = NULL;
 	if (url == NULL)
-		return (stream_error(err, errlen, -EINVAL, "no url to listen on"));
+		return (err_set(err, errlen, -EINVAL, "no url to listen on"));
 	stream_listen_url(url, u, sizeof u);
 	if ((rc = stream_new(base, u, opts, ops, arg, &s, err, errlen)) != 0) {
 		if (s != NULL)
@@ -849,7 +832,7 @@ stream_listen(struct event_base *base, const char *url,
 	}
 	s->listening = 1;
 	if ((rv = nng_listener_create(&s->listener, s->sock, u)) != 0) {
-		rc = stream_error(err, errlen, stream_errno(rv), "cannot listen "
+		rc = err_set(err, errlen, stream_errno(rv), "cannot listen "
 		    "on %s: %s", u, nng_strerror(rv));
 		goto fail;
 	}
@@ -857,7 +840,7 @@ stream_listen(struct event_base *base, const char *url,
 	if (rv == 0)
 		rv = nng_listener_start(s->listener, 0);
 	if (rv != 0) {
-		rc = stream_error(err, errlen, stream_errno(rv), "cannot listen "
+		rc = err_set(err, errlen, stream_errno(rv), "cannot listen "
 		    "on %s: %s", u, nng_strerror(rv));
 		goto fail;
 	}
@@ -865,7 +848,7 @@ stream_listen(struct event_base *base, const char *url,
 	if (strncmp(u, "tcp://", 6) == 0 || strncmp(u, "tls+tcp://", 10) == 0) {
 		if ((rv = nng_listener_get_int(s->listener,
 		    NNG_OPT_TCP_BOUND_PORT, &port)) != 0) {
-			rc = stream_error(err, errlen, stream_errno(rv),
+			rc = err_set(err, errlen, stream_errno(rv),
 			    "listening on %s: no bound port: %s", u,
 			    nng_strerror(rv));
 			goto fail;
@@ -899,7 +882,7 @@ stream_dial(struct event_base *base, const char *url,
 		return (rc);
 	}
 	if ((rv = nng_dialer_create(&s->dialer, s->sock, url)) != 0) {
-		rc = stream_error(err, errlen, stream_errno(rv), "cannot dial "
+		rc = err_set(err, errlen, stream_errno(rv), "cannot dial "
 		    "%s: %s", url, nng_strerror(rv));
 		goto fail;
 	}
@@ -912,7 +895,7 @@ stream_dial(struct event_base *base, const char *url,
 	if (rv == 0)
 		rv = nng_dialer_start(s->dialer, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		rc = stream_error(err, errlen, stream_errno(rv), "cannot dial "
+		rc = err_set(err, errlen, stream_errno(rv), "cannot dial "
 		    "%s: %s", url, nng_strerror(rv));
 		goto fail;
 	}

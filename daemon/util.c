@@ -97,6 +97,19 @@ uint64_t now_ms(void) { return (clock_ns(CLOCK_MONOTONIC) / 1000000); }
 uint64_t unix_ms(void) { return (clock_ns(CLOCK_REALTIME) / 1000000); }
 uint64_t unix_us(void) { return (clock_ns(CLOCK_REALTIME) / 1000); }
 
+int
+err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err != NULL && errlen != 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return (code);
+}
+
 size_t
 strlcpy_v(char *dst, const char *src, size_t size)
 {

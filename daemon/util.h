@@ -26,6 +26,13 @@ uint64_t unix_us(void);
 
 size_t	 strlcpy_v(char *dst, const char *src, size_t size);
 
+/*
+ * Put a reason in err (if there is room for one) and return code: the
+ * house style for "return -EINVAL with a sentence naming the object".
+ */
+int	 err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
 /* Parse "64M", "1G", "4096", "1.5G" into bytes; -1 on error. */
 int	 parse_size(const char *s, uint64_t *out);
 /* Parse "300ms", "2s", "1m" (default unit ms); -1 on error. */

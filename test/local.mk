@@ -62,3 +62,4 @@ test_bench_rpc_latency_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
 
 # The foundation demo (./bootstrap demo).
 EXTRA_DIST += test/demo.sh test/demo.py
+noinst_HEADERS += test/unit/leakcheck.h

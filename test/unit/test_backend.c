@@ -21,19 +21,7 @@
 #include "conf.h"
 #include "backend.h"
 #include "log.h"
-
-/*
- * Under ASan our leaks are checked at the end of each test body, where
- * Criterion still reports them (c-stack-notes.md, 3); Criterion's own
- * runner leak is suppressed for every binary by test/lsan.supp.
- */
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK()	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
-			    "memory leaked (see the LeakSanitizer report)")
-#else
-#define LEAK_CHECK()	do { } while (0)
-#endif
+#include "leakcheck.h"
 
 static char		 tmpdir[64];
 static char		 plugdir[128];

@@ -20,14 +20,7 @@
 #include "job.h"
 #include "log.h"
 #include "vmigd.h"
-
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK()	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
-			    "memory leaked (see the LeakSanitizer report)")
-#else
-#define LEAK_CHECK()	do { } while (0)
-#endif
+#include "leakcheck.h"
 
 #define B(p)	(1u << (p))
 #define ENDS	(B(JOB_FAILED) | B(JOB_CANCELLED))

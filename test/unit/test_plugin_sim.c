@@ -28,14 +28,7 @@
 #include "devctx.h"
 #include "simproc.h"
 
-#ifdef VMIG_SANITIZED
-#include <sanitizer/lsan_interface.h>
-/* LeakSanitizer only fails a test from inside its body. */
-#define LEAKCHECK() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
-	"leaks (see above)")
-#else
-#define LEAKCHECK() do { } while (0)
-#endif
+#include "leakcheck.h"
 
 static void	*dl;
 static const struct vmig_backend *be;
@@ -363,7 +356,7 @@ Test(plugin, open_list_info)
 	cr_assert_not_null(strstr(err, "another driver"), "%s", err);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, open_errors)
@@ -403,7 +396,7 @@ Test(plugin, open_errors)
 	cr_assert_eq(di.caps.flags & VMIG_CAP_STATE_PRECOPY, 0);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, modes)
@@ -441,7 +434,7 @@ Test(plugin, modes)
 	be->dev_close(dev);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, state_roundtrip)
@@ -494,7 +487,7 @@ Test(plugin, state_roundtrip)
 	be->dev_close(b);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 /* Every malformed image is refused and the VF keeps its state. */
@@ -594,7 +587,7 @@ Test(plugin, state_write_refused)
 	cr_assert_eq(set_mode(b, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL), 0);
 	be->pf_close(pf);	/* closes the devices too */
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, fault_fail_status)
@@ -633,7 +626,7 @@ Test(plugin, fault_fail_status)
 	cr_assert_eq(get_mode(d1), VMIG_MODE_FROZEN);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, fault_delay_and_drop)
@@ -681,7 +674,7 @@ Test(plugin, fault_delay_and_drop)
 	cr_assert_eq(w2.res.err, 0, "%s", w2.msg);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 static void
@@ -728,7 +721,7 @@ Test(plugin, timeout_reclaims_late)
 		cr_assert_eq(w[i].res.err, 0, "%d: %s", i, w[i].msg);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 /* A critical command is never queued behind bulk reads. */
@@ -763,13 +756,13 @@ lanes_case(const char *const *extra)
 	cr_assert_lt(crit.order, 12);
 	be->pf_close(pf);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, lanes_one_queue)
 {
 	lanes_case(NULL);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, lanes_two_queues)
@@ -777,7 +770,7 @@ Test(plugin, lanes_two_queues)
 	const char *const two[] = { "--admin-queues", "2", NULL };
 
 	lanes_case(two);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, close_cancels)
@@ -811,7 +804,7 @@ Test(plugin, close_cancels)
 	cr_assert_eq(w[0].done, 1);
 	cr_assert_eq(w[0].res.err, -ECANCELED);
 	simproc_stop(&sp);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, device_gone)
@@ -832,7 +825,7 @@ Test(plugin, device_gone)
 	cr_assert_not_null(strstr(w.msg, "went away"), "%s", w.msg);
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_BULK, done_cb, &w), -ENOTCONN);
 	be->pf_close(pf);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 /* ------------------------------------------------------ write records */
@@ -938,7 +931,7 @@ Test(plugin, records_cover_writes)
 	cr_assert_eq(w.res.u.dirty.records, 0);
 	cr_assert_eq(w.res.u.dirty.pages, 0);
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, records_more_pending)
@@ -968,7 +961,7 @@ Test(plugin, records_more_pending)
 		cr_assert_gt(w.res.u.dirty.records, 0);
 	}
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, records_lost_sets_map)
@@ -1001,7 +994,7 @@ Test(plugin, records_lost_sets_map)
 	cr_assert_eq(w.res.u.dirty.pages, MEMSZ / 2 / 4096 + MEMSZ / 2 /
 	    65536);
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 /* A device whose record store fills up reports LOST: the map is set. */
@@ -1035,7 +1028,7 @@ Test(plugin, records_overflow)
 	cr_assert_eq(w.res.u.dirty.overflow, 0);
 	cr_assert_eq(w.res.u.dirty.pages, 0);
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, records_outside_maps)
@@ -1064,7 +1057,7 @@ Test(plugin, records_outside_maps)
 	    lastlog);
 	free(bits);
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, records_args)
@@ -1112,7 +1105,7 @@ Test(plugin, records_args)
 	cr_assert_eq(w.res.err, -EINVAL);
 	cr_assert_not_null(strstr(w.msg, "page size 3000"), "%s", w.msg);
 	rec_teardown(&f);
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 /* ---------------------------------------------------- mini-migration */
@@ -1234,11 +1227,11 @@ mini_migration(const char *workload)
 Test(plugin, mini_migration_hot)
 {
 	mini_migration("hot fraction=0.2 rate=20M size=512 seed=11");
-	LEAKCHECK();
+	LEAK_CHECK();
 }
 
 Test(plugin, mini_migration_stream)
 {
 	mini_migration("stream rate=20M bufs=64 bufsize=2048 seed=5");
-	LEAKCHECK();
+	LEAK_CHECK();
 }

@@ -35,19 +35,7 @@
 #include "vmig/client.h"
 #include "vmigd.h"
 #include "wake.h"
-
-/*
- * Under ASan our leaks are checked at the end of each test body, where
- * Criterion still reports them (c-stack-notes.md, 3); Criterion's own
- * runner leak is suppressed for every binary by test/lsan.supp.
- */
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK()	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
-			    "memory leaked (see the LeakSanitizer report)")
-#else
-#define LEAK_CHECK()	do { } while (0)
-#endif
+#include "leakcheck.h"
 
 #define S(x)		VMIG__V1__STATUS_CODE__STATUS_##x
 #define MAX_MSG		4096
@@ -381,6 +369,20 @@ Test(rpc, job_calls_checked)
 	cr_assert_neq(r->status->code, S(OK));
 	cr_assert_not_null(strstr(r->status->message, "sim0/vf1"), "%s",
 	    r->status->message);
+	vmig_client_free(r);
+
+	/* a region without a file is refused before anything is opened */
+	{
+		Vmig__V1__MemoryRegion	 mr = VMIG__V1__MEMORY_REGION__INIT;
+		Vmig__V1__MemoryRegion	*mrp = &mr;
+
+		mr.path = "";
+		mr.length = 4096;
+		sm.regions = &mrp;
+		cr_assert_eq(vmig_client_call(c, &req, &r, err, sizeof(err)), 0,
+		    "%s", err);
+	}
+	assert_status(r, S(INVALID_ARGUMENT), "region 0 has no path");
 	vmig_client_free(r);
 	vmig_client_close(c);
 	daemon_free();

@@ -11,26 +11,7 @@
 #include <string.h>
 
 #include "sched.h"
-
-/*
- * Under ASan: Criterion's runner leaks its argument copy
- * (criterion_handle_args), which with abort_on_error fails the whole
- * binary; suppress that one. Our own leaks are checked at the end of each
- * test body, where Criterion still reports them (c-stack-notes.md, 3).
- */
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-const char *__lsan_default_suppressions(void);
-const char *
-__lsan_default_suppressions(void)
-{
-	return ("leak:criterion_handle_args\n");
-}
-#define LEAK_CHECK()	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
-			    "memory leaked (see the LeakSanitizer report)")
-#else
-#define LEAK_CHECK()	do { } while (0)
-#endif
+#include "leakcheck.h"
 
 #define MAXJ	16
 #define M	1000000ULL	/* 1 MB/s, to keep the arithmetic readable */
