@@ -126,6 +126,9 @@ struct job_out {
 	uint64_t		 stop_us;
 	uint64_t		 stop_unix_us;
 	uint64_t		 final_send_us;	/* stop-copy transfer time */
+	/* when each downtime step began (now_us), for the breakdown */
+	uint64_t		 t_freeze, t_records, t_pages, t_state,
+				 t_state_sent, t_switchover;
 	uint64_t		 memory_digest;
 	uint64_t		 state_digest;
 	int			 waiting;	/* a frame the step waits for */
@@ -1261,6 +1264,7 @@ out_stop_device(struct job *job)
 static int
 out_freeze_device(struct job *job)
 {
+	job->out->t_freeze = now_us();
 	return (out_set_mode(job, VMIG_MODE_FROZEN, "set mode frozen"));
 }
 
@@ -1301,6 +1305,7 @@ out_final_dirty(struct job *job)
 {
 	uint32_t	i;
 
+	job->out->t_records = now_us();
 	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
 		for (i = 0; i < job->mem.nregions; i++)
 			pageset_fill(&job->mem.regions[i].dirty);
@@ -1316,6 +1321,7 @@ static int
 out_send_final_pages(struct job *job)
 {
 	job->out->pump_final = 1;
+	job->out->t_pages = now_us();
 	job_out_share(job, job->share_bps);
 	out_pump_start(job, 1);
 	return (0);
@@ -1328,6 +1334,7 @@ out_read_state(struct job *job)
 
 	o->state_len = 0;
 	o->generation++;
+	o->t_state = now_us();
 	out_state_read_next(job, VMIG_LANE_CRITICAL);
 	return (0);
 }
@@ -1337,6 +1344,7 @@ out_send_state(struct job *job)
 {
 	struct job_out	*o = job->out;
 
+	o->t_state_sent = now_us();
 	o->state_digest = XXH3_64bits(o->state, o->state_len);
 	out_state_pump_start(job, 0);
 	return (0);
@@ -1380,6 +1388,7 @@ out_send_switchover(struct job *job)
 	Vmig__Stream__V1__Switchover	 s = VMIG__STREAM__V1__SWITCHOVER__INIT;
 	int				 rc;
 
+	o->t_switchover = now_us();
 	if (job->pol.verify)
 		o->memory_digest = mem_digest(&job->mem);
 	s.seq = ++o->seq;
@@ -1438,6 +1447,17 @@ out_complete(struct job *job)
 	    job->device_name, now_ms() - job->created_ms, downtime_ms,
 	    job->st.device_load_time_ms, job->st.memory_iteration,
 	    job->st.bytes_sent, job->verified ? ", verified" : "");
+	/* where the downtime went, step by step (ms) */
+	log_info("job %" PRIu64 ": downtime: stop %" PRIu64 ", freeze %" PRIu64
+	    ", final records %" PRIu64 ", final pages %" PRIu64 ", state read %"
+	    PRIu64 ", state send %" PRIu64 ", switchover and destination %"
+	    PRIu64, job->id, (o->t_freeze - o->stop_us) / 1000,
+	    (o->t_records - o->t_freeze) / 1000,
+	    (o->t_pages - o->t_records) / 1000,
+	    (o->t_state - o->t_pages) / 1000,
+	    (o->t_state_sent - o->t_state) / 1000,
+	    (o->t_switchover - o->t_state_sent) / 1000,
+	    (now_us() - o->t_switchover) / 1000);
 	job_finish(job, JOB_COMPLETED);
 	return (1);
 }

@@ -208,6 +208,7 @@ static int
 vmigd_start(struct vmigd *d)
 {
 	struct rpc_params	 p;
+	struct event_config	*cfg;
 	struct timeval		 tv;
 	uint64_t		 wd;
 	char			 err[1024], status[256];
@@ -216,10 +217,21 @@ vmigd_start(struct vmigd *d)
 		log_error("libevent has no pthreads support");
 		return (-1);
 	}
-	if ((d->base = event_base_new()) == NULL) {
+	/*
+	 * libevent runs every active callback of a priority before it looks
+	 * for new events; bulk callbacks (a few MiB of copying each) must
+	 * not hold a job in stop-copy back that long: after each one, look.
+	 */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_max_dispatch_interval(cfg, NULL, 1,
+	    VMIG_PRIO_BULK) != 0 ||
+	    (d->base = event_base_new_with_config(cfg)) == NULL) {
+		if (cfg != NULL)
+			event_config_free(cfg);
 		log_error("cannot create the event loop");
 		return (-1);
 	}
+	event_config_free(cfg);
 	if (event_base_priority_init(d->base, VMIG_NPRIO) != 0) {
 		log_error("cannot set up event priorities");
 		return (-1);

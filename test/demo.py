@@ -109,6 +109,12 @@ def main():
             for d in daemons:
                 if d.proc is not None and d.proc.poll() is None:
                     d.stop(expect=None)
+            # VMIG_DEMO_LOGS=DIR keeps the daemons' logs (downtime breakdown)
+            keep = os.environ.get("VMIG_DEMO_LOGS")
+            for d in daemons if keep else ():
+                os.makedirs(keep, exist_ok=True)
+                with open(os.path.join(keep, d.name + ".log"), "w") as f:
+                    f.write(d.log())
             for s in sims:
                 s.stop()
             for f in files:
@@ -122,8 +128,9 @@ def run(tmp, files, sims, daemons):
         sys.exit("demo: the virtio-admin plugin is not built")
 
     say("two hosts on loopback: a simulated PF with 8 VFs and a vmigd each")
-    src_pf = simdev.SimPF(vfs=VMS, name="source-pf").start()
-    dst_pf = simdev.SimPF(vfs=VMS, name="destination-pf").start()
+    src_pf = simdev.SimPF(vfs=VMS, name="source-pf", admin_queues=2).start()
+    dst_pf = simdev.SimPF(vfs=VMS, name="destination-pf",
+                            admin_queues=2).start()
     sims += [src_pf, dst_pf]
     src = vmigtest.Daemon(tmp, "source", plugins=[plugin], config=LIMITS,
                           pfs=[("pf0", "virtio-admin", src_pf.spec)])
