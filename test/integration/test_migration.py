@@ -128,6 +128,32 @@ class SingleVF(MigrationCase):
         self.assert_completed(1, jid, prep)
 
 
+class Devices(MigrationCase):
+    VFS = 3
+
+    def test_vmigctl_lists_the_simulated_vfs(self):
+        # a daemon with a sim: PF shows its VFs and what they can do
+        out = self.src.daemon.vmigctl().run("devices").stdout
+        for words in ("sim0", "online", "sim0/vf3", "virtio-net", "active",
+                      "virtio-admin/draft", "write-records",
+                      "precopy,chunked"):
+            self.assertIn(words, out)
+        dev = self.src.device(2)
+        self.assertEqual(dev.member_id, 2)
+        self.assertEqual(dev.caps.interface, "virtio-admin/draft")
+        self.assertEqual(list(dev.caps.modes), [pb.MODE_ACTIVE,
+                                                pb.MODE_STOPPED,
+                                                pb.MODE_FROZEN])
+        self.assertEqual(dev.caps.dirty_tracking, pb.DIRTY_WRITE_RECORDS)
+        # the simulator's defaults: 4K, 64K and 2M pages, 8 ranges
+        self.assertEqual(dev.caps.dirty_page_sizes, 0x211)
+        self.assertEqual(dev.caps.dirty_max_ranges, 8)
+        self.assertTrue(dev.caps.state_precopy and dev.caps.state_chunked)
+        j = self.src.daemon.vmigctl().json("devices", "sim0")
+        self.assertEqual([d["name"] for d in j["list_devices"]["devices"]],
+                         ["sim0/vf1", "sim0/vf2", "sim0/vf3"])
+
+
 class Concurrent(MigrationCase):
     VFS = 8
     LIMITS = "[limits]\nmax_outgoing = 8\nmax_per_pf = 8\nmax_incoming = 8\n"
