@@ -439,7 +439,17 @@ predict(struct converge *c, const struct converge_obs *o, uint32_t ps,
 	bytes = sat_add(p->moving, p->state);
 	if (bytes == 0)
 		p->downtime_ms = p->floor_ms = p->cost_ms;
-	else if (bw > 0.0) {
+	else if (!(bw > 0.0) && p->moving == 0 &&
+	    bytes <= CONVERGE_MIN_SAMPLE_BYTES) {
+		/*
+		 * No page ever had to move, so nothing measured the link, and
+		 * only a small device state is left: waiting will not measure
+		 * anything either. Carry it at the state load rate the cost
+		 * already assumes.
+		 */
+		p->downtime_ms = p->floor_ms = sat_add(p->cost_ms,
+		    d2u((double)bytes * 1000.0 / CONVERGE_LOAD_BPS + 0.999));
+	} else if (bw > 0.0) {
 		p->downtime_ms = sat_add(p->cost_ms,
 		    d2u((double)bytes / bw + 0.999));
 		/* Rounds shrink the remaining pages; not these. */
@@ -510,7 +520,7 @@ stall_window_ms(const struct converge *c, const struct converge_obs *o)
 
 	if (!c->have_bw || !(c->bw_ewma > 0.0))
 		return (CONVERGE_STALL_MAX_MS);
-	ms = 2.0 * (double)o->total_bytes / c->bw_ewma;
+	ms = (double)o->total_bytes / c->bw_ewma;
 	if (ms < CONVERGE_STALL_MIN_MS)
 		ms = CONVERGE_STALL_MIN_MS;
 	if (ms > CONVERGE_STALL_MAX_MS)
@@ -593,6 +603,16 @@ track_stall(struct converge *c, const struct converge_obs *o,
 		    fmt_bytes(a, sizeof a, (double)c->best_bytes),
 		    o->iteration - c->win_start_iter,
 		    (unsigned long long)(o->now_ms - c->win_start_ms));
+		c->stalled = 1;
+	} else if (c->pol.completion_timeout_s > 0 &&
+	    c->target_ms < c->ceiling_ms &&
+	    p->downtime_ms != UNKNOWN_MS && p->downtime_ms > c->target_ms &&
+	    o->now_ms * 2 >= (uint64_t)c->pol.completion_timeout_s * 1000) {
+		/* slow progress restarts the window: the clock decides then */
+		say(why, len, "half of the %u s completion timeout is gone and "
+		    "%llu ms is still over the %u ms target",
+		    c->pol.completion_timeout_s,
+		    (unsigned long long)p->downtime_ms, c->target_ms);
 		c->stalled = 1;
 	} else
 		c->stalled = 0;
@@ -861,10 +881,12 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 
 	fill(c, o, &p, d, CONVERGE_ITERATE);
 	if (p.downtime_ms == UNKNOWN_MS) {
+		/* an idle round must not spin (choose_delay: nothing to send) */
+		d->delay_ms = choose_delay(c, o, &p, dly, sizeof dly);
 		say(d->reason, sizeof d->reason, "%s%s: cannot predict "
-		    "the downtime; iterating", desc, c->have_bw ?
+		    "the downtime; iterating%s", desc, c->have_bw ?
 		    " (the last measurement was zero: link stalled?)" :
-		    " measured yet");
+		    " measured yet", dly);
 		return (d->action);
 	}
 	d->delay_ms = choose_delay(c, o, &p, dly, sizeof dly);

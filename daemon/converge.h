@@ -51,11 +51,17 @@
  *		iteration boundaries stay within CONVERGE_STALL_MARGIN_PCT (4 %,
  *		KubeVirt's) of their best value for a window of at least
  *		CONVERGE_STALL_MIN_ITERS iterations and
- *		clamp(2 x bulk time, 500 ms, 40 s) where bulk time = memory
+ *		clamp(bulk time, 500 ms, 40 s) where bulk time = memory
  *		total / bandwidth: KubeVirt's 40 s is sized for GiBs of RAM at
  *		400 ms polls; a 128 MiB VF at 1 GB/s must decide within a
  *		second or so, and 5 iterations let an alpha=0.4 EWMA settle
- *		(1 - 0.6^5 = 92 %). A dirty rate at or above the bandwidth for
+ *		(1 - 0.6^5 = 92 %). (Twice the bulk time, the first choice,
+ *		let a 128 MiB VF on a 64 MiB/s link climb only two of the
+ *		seven ramp steps before a 25 s timeout: bench/converge.py.)
+ *		Once half of the completion timeout is gone with the
+ *		prediction still over a target that can still be ramped, every
+ *		iteration counts as stalled: slow but steady progress restarts
+ *		the window, so only the clock can make it ramp in time. A dirty rate at or above the bandwidth for
  *		CONVERGE_FAST_STALL_ITERS iterations in a row is a stall at
  *		once (iterating cannot converge), and so is a floor (cost +
  *		state + deferred + unseen: what no round reduces) above the

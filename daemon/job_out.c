@@ -684,8 +684,8 @@ out_pump(struct job *job)
 			return;
 		}
 		now = now_ns();
-		if (!o->pump_final &&
-		    (wait = tbucket_wait_ns(&o->tb, now)) != 0) {
+		/* stop-copy too: the host limit holds (job_out_share) */
+		if ((wait = tbucket_wait_ns(&o->tb, now)) != 0) {
 			struct timeval tv = { 0, (suseconds_t)(wait / 1000 + 1) };
 
 			if (wait >= 1000000000ull) {

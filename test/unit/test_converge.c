@@ -203,9 +203,14 @@ static const struct row no_data_rows[] = {
 	{ "nothing measured yet and 4 MiB dirty: never switch on no data",
 	  .iter_ms = 5, .dirty_pages = 1024, .expect = CONVERGE_ITERATE,
 	  .flags = X_UNKNOWN | X_NODELAY },
-	{ "state only (4 KiB) and still no bandwidth: cannot predict",
-	  .iter_ms = 5, .state_bytes = 4 * KiB, .expect = CONVERGE_ITERATE,
-	  .flags = X_UNKNOWN },
+	{ "nothing dirty, 2 MiB of state, no bandwidth: unknown, and an idle "
+	  "round waits instead of spinning",
+	  .iter_ms = 5, .state_bytes = 2 * MiB, .expect = CONVERGE_ITERATE,
+	  .flags = X_UNKNOWN | X_DELAY },
+	{ "state only (4 KiB), no page ever moved: carried at the load rate, "
+	  "cost + load fit",
+	  .iter_ms = 5, .state_bytes = 4 * KiB, .expect = CONVERGE_SWITCHOVER,
+	  .flags = X_KNOWN },
 	{ "a short 8 KiB send is latency, not bandwidth: still no sample",
 	  .iter_ms = 5, .sent_bytes = 8 * KiB, .send_ms = 1,
 	  .dirty_pages = 2, .expect = CONVERGE_ITERATE, .flags = X_UNKNOWN },
@@ -912,5 +917,57 @@ Test(converge, random_sequences_keep_invariants)
 				break;
 		}
 	}
+	LEAK_CHECK();
+}
+
+/*
+ * Slow but steady progress (about 2 % fewer dirty pages per 100 ms round)
+ * keeps restarting the stall window; with a ceiling to ramp to, the clock
+ * makes it escalate once half of the completion timeout is gone, and not
+ * before.
+ */
+Test(converge, half_timeout_ramps_slow_progress)
+{
+	struct converge_policy		pol = { .kind = CONVERGE_KIND_ADAPTIVE,
+	    .downtime_ceiling_ms = 1000, .completion_timeout_s = 4 };
+	struct converge			c;
+	struct converge_obs		o;
+	struct converge_decision	d;
+	double				dirty = 12000;
+	uint32_t			it;
+	int				ramped = 0;
+
+	converge_init(&c, &pol);
+	for (it = 1; it <= 38; it++) {
+		memset(&o, 0, sizeof o);
+		o.iteration = it;
+		o.now_ms = it * 100;
+		o.iter_ms = o.read_interval_ms = 100;
+		/* 2300 pages rewritten per round, 2560 sent: the set shrinks
+		 * by about 2 % a round, below the 4 % margin */
+		o.new_pages = 2300;
+		o.dirty_pages = (uint64_t)dirty;
+		o.total_bytes = 128 * MiB;
+		o.sent_bytes = 10 * MiB;	/* 100 MiB/s */
+		o.send_us = 100000;
+		converge_decide(&c, &o, &d);
+		fprintf(stderr, "  iter %2u t=%4llu ms: %s: %s\n", it,
+		    (unsigned long long)o.now_ms,
+		    converge_action_name(d.action), d.reason);
+		if (o.now_ms < 2000)
+			cr_assert(d.action == CONVERGE_ITERATE, "t=%llu ms: %s "
+			    "before half the timeout: %s",
+			    (unsigned long long)o.now_ms,
+			    converge_action_name(d.action), d.reason);
+		else if (d.action == CONVERGE_RAMP_DOWNTIME ||
+		    converge_action_switches(d.action)) {
+			ramped = 1;
+			break;
+		}
+		dirty -= 2560 - 2300;
+	}
+	cr_assert(ramped, "no escalation in the second half of the timeout");
+	cr_assert_not_null(strstr(d.reason, "half of the 4 s completion "
+	    "timeout is gone"), "%s", d.reason);
 	LEAK_CHECK();
 }
