@@ -138,11 +138,21 @@ engine_set_limits(struct engine *eng, uint32_t max_out, uint32_t max_in,
 uint64_t
 engine_switch_cost(const struct engine *eng, const char *pf)
 {
-	size_t	i;
+	uint64_t	v[JOB_COSTS_KEPT], t;
+	size_t		i, j, k, n;
 
 	for (i = 0; pf != NULL && i < nitems(eng->costs); i++) {
-		if (strcmp(eng->costs[i].pf, pf) == 0)
-			return (eng->costs[i].ms);
+		if (strcmp(eng->costs[i].pf, pf) != 0)
+			continue;
+		n = MIN(eng->costs[i].n, JOB_COSTS_KEPT);
+		memcpy(v, eng->costs[i].ms, n * sizeof(v[0]));
+		for (j = 1; j < n; j++) {	/* insertion sort: n <= 9 */
+			t = v[j];
+			for (k = j; k > 0 && v[k - 1] > t; k--)
+				v[k] = v[k - 1];
+			v[k] = t;
+		}
+		return (n > 0 ? v[n / 2] : 0);
 	}
 	return (0);
 }
@@ -161,8 +171,11 @@ engine_set_switch_cost(struct engine *eng, const char *pf, uint64_t ms)
 			break;
 		}
 	}
-	strlcpy_v(eng->costs[slot].pf, pf, sizeof(eng->costs[slot].pf));
-	eng->costs[slot].ms = ms;
+	if (strcmp(eng->costs[slot].pf, pf) != 0) {
+		strlcpy_v(eng->costs[slot].pf, pf, sizeof(eng->costs[slot].pf));
+		eng->costs[slot].n = 0;
+	}
+	eng->costs[slot].ms[eng->costs[slot].n++ % JOB_COSTS_KEPT] = ms;
 }
 
 void

@@ -78,6 +78,7 @@ enum job_dir {
 #define JOB_DONE_TIMEOUT_MS	60000	/* source: Done after Switchover */
 #define JOB_WAIT_TIMEOUT_MS	600000	/* destination: a source connects */
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
+#define JOB_COSTS_KEPT		9	/* switchover costs per PF (median) */
 
 /* The job's policy with defaults applied (vmig.v1.MigrationPolicy). */
 struct job_policy {
@@ -139,10 +140,17 @@ struct engine {
 	size_t			 capsched;
 	int			 shutting_down;	/* no new jobs */
 	int			 frozen;	/* loop gone: jobs do nothing */
-	/* measured switchover cost (stop .. destination resumed) per PF */
+	/*
+	 * Measured switchover costs (stop .. destination resumed, without
+	 * the final transfer) per PF: the last JOB_COSTS_KEPT, of which the
+	 * median is used, because one job caught in a crowd (tens of
+	 * migrations at once) would otherwise make every later job on that
+	 * PF believe the device costs a second.
+	 */
 	struct {
 		char		 pf[32];
-		uint64_t	 ms;
+		uint64_t	 ms[JOB_COSTS_KEPT];
+		unsigned int	 n;		/* measurements made */
 	}			 costs[16];
 };
 
@@ -234,7 +242,7 @@ unsigned int	 engine_cancel_all(struct engine *, const char *why);
  */
 void		 engine_freeze(struct engine *);
 unsigned int	 engine_live_jobs(const struct engine *);
-/* The last measured switchover cost on a PF (0: none yet). */
+/* The median of a PF's recent switchover costs (0: none measured yet). */
 uint64_t	 engine_switch_cost(const struct engine *, const char *pf);
 void		 engine_set_switch_cost(struct engine *, const char *pf,
 		    uint64_t ms);

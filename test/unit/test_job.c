@@ -297,3 +297,24 @@ Test(job, finished_jobs_are_trimmed)
 	cr_assert_leq(eng->nfinished, JOB_FINISHED_MAX);
 	LEAK_CHECK();
 }
+
+/* A PF's switchover cost is the median of its last measurements. */
+Test(job, switch_cost_is_a_median)
+{
+	static const uint64_t	seq[] = { 40, 1800, 30, 50, 1100, 45, 35 };
+	size_t			i;
+
+	cr_assert_eq(engine_switch_cost(eng, "pf0"), 0, "nothing measured");
+	engine_set_switch_cost(eng, "pf0", 40);
+	cr_assert_eq(engine_switch_cost(eng, "pf0"), 40);
+	for (i = 1; i < sizeof(seq) / sizeof(seq[0]); i++)
+		engine_set_switch_cost(eng, "pf0", seq[i]);
+	/* sorted: 30 35 40 45 50 1100 1800: one crowd does not count */
+	cr_assert_eq(engine_switch_cost(eng, "pf0"), 45);
+	cr_assert_eq(engine_switch_cost(eng, "pf1"), 0, "per PF");
+	/* only the last JOB_COSTS_KEPT count */
+	for (i = 0; i < JOB_COSTS_KEPT; i++)
+		engine_set_switch_cost(eng, "pf0", 500 + i);
+	cr_assert_eq(engine_switch_cost(eng, "pf0"), 500 + JOB_COSTS_KEPT / 2);
+	LEAK_CHECK();
+}
