@@ -310,6 +310,27 @@ engine_sched_cb(int fd, short what, void *arg)
 	eng->nsched = n;
 	if (n == 0)
 		return;
+	/* the host's in-flight budget, shared by the jobs that send */
+	{
+		size_t		nsend = 0;
+		uint64_t	w;
+
+		TAILQ_FOREACH(job, &eng->jobs, entry) {
+			if (job->dir == JOB_OUTGOING && job->out != NULL &&
+			    !job_phase_terminal(job->phase) &&
+			    job->phase != JOB_QUEUED)
+				nsend++;
+		}
+		w = JOB_HOST_WINDOW_BYTES / (nsend > 0 ? nsend : 1);
+		w = MAX(MIN(w, JOB_WINDOW_BYTES), JOB_WINDOW_MIN);
+		if (w != eng->window) {
+			eng->window = w;
+			TAILQ_FOREACH(job, &eng->jobs, entry) {
+				if (job->dir == JOB_OUTGOING && job->out != NULL)
+					job_out_window(job);
+			}
+		}
+	}
 	map = xcalloc(n, sizeof(*map));
 	i = 0;
 	TAILQ_FOREACH(job, &eng->jobs, entry) {

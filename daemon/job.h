@@ -73,6 +73,13 @@ enum job_dir {
 #define JOB_STATE_CHUNK		(256 * 1024)	/* device state read size */
 #define JOB_PUMP_BATCHES	4	/* batches per loop turn and job */
 #define JOB_WINDOW_BYTES	(16 * 1024 * 1024)	/* source in flight */
+/*
+ * Bytes in flight over all outgoing jobs: each job's window is this over
+ * the number sending (at least JOB_WINDOW_MIN), so 64 jobs do not queue a
+ * gigabyte ahead of a job that has just stopped its device.
+ */
+#define JOB_HOST_WINDOW_BYTES	(64 * 1024 * 1024)
+#define JOB_WINDOW_MIN		(2 * 1024 * 1024)
 #define JOB_CONNECT_TIMEOUT_MS	10000	/* source: peer pipe up */
 #define JOB_HELLO_TIMEOUT_MS	30000	/* destination: Hello after connect */
 #define JOB_DONE_TIMEOUT_MS	60000	/* source: Done after Switchover */
@@ -139,6 +146,8 @@ struct engine {
 	size_t			 nsched;
 	size_t			 capsched;
 	int			 shutting_down;	/* no new jobs */
+	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
+	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
 	/*
 	 * Measured switchover costs (stop .. destination resumed, without
@@ -317,6 +326,10 @@ void		 job_out_set_policy(struct job *);
 void		 job_out_share(struct job *, uint64_t share_bps);
 void		 job_out_release(struct job *);
 void		 job_out_freeze(struct job *);
+/* Resume a pump that waited for other jobs' final pages. */
+void		 job_out_kick(struct job *);
+/* The per-job window changed (engine->window). */
+void		 job_out_window(struct job *);
 
 /* job_in.c */
 int		 job_in_create(struct engine *, const char *device,

@@ -80,6 +80,8 @@ struct job_out {
 	uint64_t		 drain_ms;	/* current drain interval */
 	int			 final_reads;	/* stop-copy reads so far */
 	int			 pump_wait_drain;
+	int			 pump_paused;	/* yields to a job's final pages */
+	int			 in_stopcopy;	/* in eng->stopcopy_jobs */
 
 	/* pump */
 	struct event		*ev_pump;
@@ -167,6 +169,7 @@ static int	out_rb_stop_recording(struct job *);
 static int	out_rb_finish(struct job *);
 static void	out_pump(struct job *);
 static void	out_drain(struct job *);
+static void	out_stopcopy_done(struct job *);
 static void	out_pump_cb(int, short, void *);
 
 static const struct job_step out_setup_steps[] = {
@@ -634,6 +637,44 @@ out_rate_update(struct job *job)
 	}
 }
 
+/* This job's stop-copy is over (switchover sent, or rolled back). */
+static void
+out_stopcopy_done(struct job *job)
+{
+	struct engine	*eng = job->eng;
+	struct job	*other;
+
+	if (!job->out->in_stopcopy)
+		return;
+	job->out->in_stopcopy = 0;
+	VMIG_ASSERT(eng->stopcopy_jobs > 0);
+	if (--eng->stopcopy_jobs > 0)
+		return;
+	TAILQ_FOREACH(other, &eng->jobs, entry) {
+		if (other->dir == JOB_OUTGOING && other->out != NULL)
+			job_out_kick(other);
+	}
+}
+
+void
+job_out_kick(struct job *job)
+{
+	struct job_out	*o = job->out;
+
+	if (o->pumping && o->pump_paused) {
+		o->pump_paused = 0;
+		event_active(o->ev_pump, 0, 0);
+	}
+}
+
+void
+job_out_window(struct job *job)
+{
+	if (job->stream != NULL && job->out->waiting != OUT_WAIT_CONNECT &&
+	    job->out->waiting != OUT_WAIT_HELLO_ACK)
+		stream_set_window(job->stream, job->eng->window);
+}
+
 static void
 out_pump_finish(struct job *job)
 {
@@ -673,6 +714,16 @@ out_pump(struct job *job)
 
 	if (!o->pumping || job->failing || o->pump_wait_drain)
 		return;
+	/*
+	 * Another job is in stop-copy, its guest waiting: bulk pages wait
+	 * too, so its device commands, final pages and state get the link,
+	 * the CPU and the destination (the stop-copy tier of sched.h, which
+	 * also holds when the host has no bandwidth limit to share).
+	 */
+	if (!o->pump_final && job->eng->stopcopy_jobs > 0) {
+		o->pump_paused = 1;
+		return;
+	}
 	out_drain(job);
 	for (n = 0; n < JOB_PUMP_BATCHES; n++) {
 		if (o->pump_region >= job->mem.nregions) {
@@ -1111,6 +1162,10 @@ out_enter_stopcopy(struct job *job, const char *why)
 {
 	/* the guest is about to wait: our acks before others' bulk work */
 	stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
+	if (!job->out->in_stopcopy) {
+		job->out->in_stopcopy = 1;
+		job->eng->stopcopy_jobs++;
+	}
 	job->sstate = SCHED_STOPCOPY;
 	job_set_phase(job, JOB_STOPCOPY, why);
 	job_run_steps(job, out_stopcopy_steps, NSTEPS(out_stopcopy_steps));
@@ -1407,6 +1462,7 @@ out_send_switchover(struct job *job)
 	}
 	job->st.memory_remaining = 0;
 	job->st.device_state_pending = 0;
+	out_stopcopy_done(job);
 	job_set_phase(job, JOB_RESUMING, NULL);
 	return (1);
 }
@@ -1501,6 +1557,7 @@ job_out_freeze(struct job *job)
 	if (job->out == NULL)
 		return;
 	job->out->pumping = 0;
+	job->out->in_stopcopy = 0;	/* the engine is going away */
 	job->out->state_sending = 0;
 	if (job->out->ev_pump != NULL)
 		event_del(job->out->ev_pump);
@@ -1515,6 +1572,7 @@ job_out_rollback(struct job *job)
 
 	if (o != NULL) {
 		o->pumping = 0;
+		out_stopcopy_done(job);
 		o->state_sending = 0;
 		if (o->ev_pump != NULL)
 			event_del(o->ev_pump);
@@ -1679,9 +1737,11 @@ out_frame(void *arg, const struct frame *fr)
 			    OUT_STREAM_PROTOCOL);
 			return;
 		}
-		if (f->hello_ack->window_bytes != 0)
-			stream_set_window(job->stream,
-			    f->hello_ack->window_bytes);
+		/* the destination's offer, within this host's budget */
+		stream_set_window(job->stream, MIN(f->hello_ack->window_bytes !=
+		    0 ? f->hello_ack->window_bytes : JOB_WINDOW_BYTES,
+		    job->eng->window != 0 ? job->eng->window :
+		    JOB_WINDOW_BYTES));
 		o->waiting = 0;
 		job_step_done(job, 0, NULL);
 		break;
