@@ -658,6 +658,21 @@ job_cancel(struct job *job, const char *reason)
 }
 
 void
+job_peer_closed(struct job *job, const char *peer, int err,
+    const char *reason)
+{
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	if (reason == NULL)
+		reason = strerror(-err);
+	/* a frame that does not decode is the peer's doing, not the link's */
+	if (err == -EBADMSG || err == -EMSGSIZE)
+		job_fail(job, "%s broke the protocol: %s", peer, reason);
+	else
+		job_fail(job, "connection to the %s lost: %s", peer, reason);
+}
+
+void
 job_finish(struct job *job, enum job_phase end)
 {
 	job_timer_stop(job);

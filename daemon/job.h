@@ -279,6 +279,10 @@ void		 job_step_done(struct job *, int err, const char *fmt, ...)
 void		 job_fail(struct job *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 job_cancel(struct job *, const char *reason);
+/* The stream to `peer` ("source", "destination") closed: fail, saying whose
+ * doing it was (a frame that did not decode) or that the link went. */
+void		 job_peer_closed(struct job *, const char *peer, int err,
+		    const char *reason);
 /* Arm the step timer (delay or timeout) / the deadline. */
 void		 job_timer(struct job *, uint64_t ms);
 void		 job_timer_stop(struct job *);

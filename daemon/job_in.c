@@ -670,13 +670,7 @@ in_closed(void *arg, int err, const char *reason)
 		job_step_done(job, 0, NULL);
 		return;
 	}
-	/* a frame that does not decode is the peer's doing, not the link's */
-	if (err == -EBADMSG || err == -EMSGSIZE)
-		job_fail(job, "source broke the protocol: %s",
-		    reason != NULL ? reason : strerror(-err));
-	else
-		job_fail(job, "connection to the source lost: %s",
-		    reason != NULL ? reason : strerror(-err));
+	job_peer_closed(job, "source", err, reason);
 }
 
 static const struct stream_ops in_stream_ops = {

@@ -1795,17 +1795,7 @@ out_writable(void *arg)
 static void
 out_closed(void *arg, int err, const char *reason)
 {
-	struct job	*job = arg;
-
-	if (job_phase_terminal(job->phase) || job->failing)
-		return;
-	/* a frame that does not decode is the peer's doing, not the link's */
-	if (err == -EBADMSG || err == -EMSGSIZE)
-		job_fail(job, "destination broke the protocol: %s",
-		    reason != NULL ? reason : strerror(-err));
-	else
-		job_fail(job, "connection to the destination lost: %s",
-		    reason != NULL ? reason : strerror(-err));
+	job_peer_closed(arg, "destination", err, reason);
 }
 
 static const struct stream_ops out_stream_ops = {
