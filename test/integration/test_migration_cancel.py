@@ -19,14 +19,13 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import (MigrationCase, phase_name,  # noqa: E402
-                                LIVENESS_S)
+                                LIVENESS_S, SLOW_BPS)
 from vmig import pb  # noqa: E402
 import vmig  # noqa: E402
 
 # A delayed device command stays out this long; the test acts as soon as
 # the simulator reports it arrived, so this is only the room it has.
 DELAY_MS = 4000
-SLOW_BPS = 1 << 20     # a 16 MiB bulk copy at 1 MiB/s: PRECOPY for long
 
 
 class CancelBase(MigrationCase):
@@ -72,11 +71,7 @@ class CancelSource(CancelBase):
 
     def test_precopy(self):
         self.pair(1, "hot")
-        jid, prep = self.start_migration(
-            1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, prep = self.start_slow_migration(1)
         self.cancel(jid, pb.PHASE_PRECOPY)
         self.assert_cancelled(1, jid, prep.job_id)
         self.migrate_again(1)
@@ -153,11 +148,7 @@ class CancelDestination(MigrationCase):
 
     def test_incoming_cancel_rolls_the_source_back(self):
         self.pair(1, "hot")
-        jid, prep = self.start_migration(
-            1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, prep = self.start_slow_migration(1)
         phase = self.dst.client.cancel_job(prep.job_id, reason="test")
         self.assertEqual(phase, pb.PHASE_PRECOPY)
         djob = self.assert_dest_rolled_back(1, prep.job_id,
@@ -195,11 +186,7 @@ class Shutdown(MigrationCase):
 
     def test_source_stops_mid_migration(self):
         self.pair(1, "hot")
-        jid, prep = self.start_migration(
-            1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, prep = self.start_slow_migration(1)
         self.src.client.close()
         # exit 0 (sanitizers included) only after the rollback
         self.src.daemon.stop()
@@ -213,11 +200,7 @@ class Shutdown(MigrationCase):
 
     def test_destination_stops_mid_migration(self):
         self.pair(1, "hot")
-        jid, prep = self.start_migration(
-            1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, prep = self.start_slow_migration(1)
         self.dst.client.close()
         self.dst.daemon.stop()
         self.assertEqual(self.dst.sim.mode(1), "stop")

@@ -19,12 +19,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import (MigrationCase, phase_name,  # noqa: E402
-                                read_file, MEM, LIVENESS_S)
+                                read_file, MEM, LIVENESS_S, SLOW_BPS)
 import vmig  # noqa: E402
 from vmig import pb  # noqa: E402
 
 DELAY_MS = 4000
-SLOW_BPS = 1 << 20
 HALF = MEM // 2
 EINVAL = 22
 
@@ -62,10 +61,7 @@ class DestinationKilled(MigrationCase):
         self.assert_source_survived(jid, "setup")
 
     def test_precopy(self):
-        jid, _ = self.start_migration(1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, _ = self.start_slow_migration(1)
         self.dst.kill()
         self.assert_source_survived(jid, "precopy")
 
@@ -96,11 +92,7 @@ class SourceKilled(MigrationCase):
 
     def test_precopy(self):
         self.pair(1, "hot")
-        jid, prep = self.start_migration(
-            1, dict(bandwidth_limit_bps=SLOW_BPS))
-        self.src.client.wait_job(
-            jid, timeout=LIVENESS_S,
-            until=lambda j: j.stats.memory_processed > 0)
+        jid, prep = self.start_slow_migration(1)
         self.src.kill()
         djob = self.assert_dest_rolled_back(1, prep.job_id,
                                             (pb.PHASE_FAILED,))

@@ -31,6 +31,7 @@ from vmig import pb  # noqa: E402
 
 MiB = 1 << 20
 MEM = 16 * MiB
+SLOW_BPS = 1 << 20      # a 16 MiB bulk copy at 1 MiB/s: PRECOPY for long
 IOVA = 0x100000000
 PAGE = 4096
 TERMINAL = (pb.PHASE_COMPLETED, pb.PHASE_FAILED, pb.PHASE_CANCELLED)
@@ -227,6 +228,16 @@ class MigrationCase(unittest.TestCase):
         jid = self.src.client.start_migration(
             DEVICE % vf, self.src.regions(vf), prep.stream_url, prep.token,
             policy=policy, vm=f"vm{vf}")
+        return jid, prep
+
+    def start_slow_migration(self, vf):
+        """A migration held to SLOW_BPS, returned once pages flow, so a
+        test can act on it mid-copy."""
+        jid, prep = self.start_migration(
+            vf, dict(bandwidth_limit_bps=SLOW_BPS))
+        self.src.client.wait_job(
+            jid, timeout=LIVENESS_S,
+            until=lambda j: j.stats.memory_processed > 0)
         return jid, prep
 
     def wait_phase(self, client, jid, phases, timeout=LIVENESS_S):
