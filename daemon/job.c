@@ -27,6 +27,7 @@
 #include "events.h"
 #include "job.h"
 #include "log.h"
+#include "offload.h"
 #include "rpc.h"
 #include "util.h"
 #include "vmigd.h"
@@ -100,6 +101,7 @@ engine_new(struct vmigd *d)
 	eng->next_seq = 1;
 	sched_limits_default(&eng->limits);
 	eng->ev_sched = event_new(d->base, -1, 0, engine_sched_cb, eng);
+	eng->offload = offload_new(d->base, JOB_OFFLOAD_THREADS);
 	return (eng);
 }
 
@@ -117,6 +119,8 @@ engine_free(struct engine *eng)
 		TAILQ_REMOVE(&eng->jobs, job, entry);
 		job_free(job);
 	}
+	/* after the jobs: the unmapping they handed over is done here */
+	offload_free(eng->offload);
 	event_free(eng->ev_sched);
 	free(eng->admit);
 	free(eng->shares);
@@ -414,6 +418,86 @@ job_new(struct engine *eng, enum job_dir dir, const char *device)
 	return (job);
 }
 
+/* ------------------------------------------------------------ off the loop */
+
+static int
+job_digest_stop(const void *task)
+{
+	return (offload_stopping(task));
+}
+
+/* Worker thread: reads the mapping, writes job->digest.rc and .value only. */
+static void
+job_digest_work(struct offload_task *t, void *arg)
+{
+	struct job	*job = arg;
+
+	job->digest.rc = mem_digest_stoppable(&job->mem, job_digest_stop, t,
+	    &job->digest.value);
+}
+
+static void
+job_digest_done(void *arg)
+{
+	struct job	*job = arg;
+	job_digest_fn	 fn = job->digest.fn;
+
+	job->digest.task = NULL;
+	job->digest.fn = NULL;
+	if (job->eng->frozen)
+		return;
+	log_debug("%s: job %" PRIu64 ": %d (%" PRIu64 " us)", __func__,
+	    job->id, job->digest.rc, now_us() - job->digest.start_us);
+	if (job->digest.gen != job->step_gen || fn == NULL)
+		return;		/* the job moved on (rollback) */
+	fn(job, job->digest.rc, job->digest.value);
+}
+
+void
+job_digest_begin(struct job *job, job_digest_fn fn)
+{
+	VMIG_ASSERT(job->digest.task == NULL);
+	VMIG_ASSERT(job->mem_open);
+	job->digest.fn = fn;
+	job->digest.gen = job->step_gen;
+	job->digest.start_us = now_us();
+	job->digest.task = offload_submit(job->eng->offload, job_digest_work,
+	    job_digest_done, job);
+}
+
+static void
+job_unmap_work(struct offload_task *t, void *arg)
+{
+	struct mem_map	*m = arg;
+
+	mem_map_close(m);
+	free(m);
+}
+
+/*
+ * A digest under way stops first (it reads the mapping); the unmapping
+ * itself goes to a worker: tearing down the page tables of a whole VM
+ * takes milliseconds the other jobs' loop does not have.
+ */
+static void
+job_close_memory(struct job *job)
+{
+	struct mem_map	*m;
+
+	if (job->digest.task != NULL) {
+		offload_cancel(job->digest.task);
+		job->digest.task = NULL;
+		job->digest.fn = NULL;
+	}
+	if (!job->mem_open)
+		return;
+	m = xmalloc(sizeof(*m));
+	*m = job->mem;
+	memset(&job->mem, 0, sizeof(job->mem));
+	job->mem_open = 0;
+	(void)offload_submit(job->eng->offload, job_unmap_work, NULL, m);
+}
+
 static void
 job_free(struct job *job)
 {
@@ -423,8 +507,7 @@ job_free(struct job *job)
 	else
 		job_in_free(job);
 	stream_close(job->stream);
-	if (job->mem_open)
-		mem_map_close(&job->mem);
+	job_close_memory(job);
 	if (job->dev != NULL)
 		backend_dev_release(job->dev, job->id);
 	event_free(job->ev_timer);
@@ -682,10 +765,7 @@ job_finish(struct job *job, enum job_phase end)
 	job->running_step = 0;
 	stream_close(job->stream);
 	job->stream = NULL;
-	if (job->mem_open) {
-		mem_map_close(&job->mem);
-		job->mem_open = 0;
-	}
+	job_close_memory(job);
 	job->st.device_state_pending = 0;
 	job_set_phase(job, end, end == JOB_COMPLETED ? NULL : job->error);
 	engine_trim(job->eng);

@@ -41,6 +41,8 @@
 #include "vmig.pb-c.h"
 
 struct event;
+struct offload;
+struct offload_task;
 struct vmigd;
 struct device;
 struct job;
@@ -86,6 +88,7 @@ enum job_dir {
 #define JOB_WAIT_TIMEOUT_MS	600000	/* destination: a source connects */
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
 #define JOB_COSTS_KEPT		9	/* switchover costs per PF (median) */
+#define JOB_OFFLOAD_THREADS	2	/* digests and unmapping, off the loop */
 
 /* The job's policy with defaults applied (vmig.v1.MigrationPolicy). */
 struct job_policy {
@@ -147,6 +150,7 @@ struct engine {
 	size_t			 capsched;
 	int			 shutting_down;	/* no new jobs */
 	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
+	struct offload		*offload;	/* digests, unmapping */
 	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
 	/*
@@ -167,6 +171,8 @@ struct job_out;		/* job_out.c */
 struct vmig_result;
 struct rpc_call;
 typedef void	(*job_dev_fn)(struct job *, const struct vmig_result *);
+/* A memory digest made off the loop: 0 and the digest, or -errno. */
+typedef void	(*job_digest_fn)(struct job *, int rc, uint64_t digest);
 struct job_in;		/* job_in.c */
 
 struct job {
@@ -208,6 +214,14 @@ struct job {
 		const char	*what;
 		uint64_t	 start_us;
 	}			 devop;
+	struct {
+		struct offload_task *task;	/* NULL: none under way */
+		job_digest_fn	 fn;
+		uint64_t	 gen;
+		int		 rc;
+		uint64_t	 value;
+		uint64_t	 start_us;
+	}			 digest;
 	const char		*timer_fail;	/* timer = timeout with this */
 	int			 failing;	/* rollback under way */
 	int			 cancel_req;	/* rollback ends in CANCELLED */
@@ -315,6 +329,13 @@ int		 job_step_open_device(struct job *);
 void		 job_dev_step_done(struct job *, const struct vmig_result *);
 /* A result's error as a sentence: "set mode stop: EINVAL (...)". */
 const char	*job_dev_strerror(const struct vmig_result *, char *, size_t);
+/*
+ * The digest of the job's memory map, made on a worker thread (a whole VM
+ * is too long for the loop that serves every other job): fn runs on the
+ * loop unless the job's steps were replaced meanwhile (then the result is
+ * dropped). Closing the map cancels it.
+ */
+void		 job_digest_begin(struct job *, job_digest_fn fn);
 
 /* job_out.c */
 int		 job_out_create(struct engine *, const char *device,

@@ -681,6 +681,37 @@ static const struct stream_ops in_stream_ops = {
 
 /* ------------------------------------------------------------ resume */
 
+static void
+in_memory_digested(struct job *job, int rc, uint64_t digest)
+{
+	struct job_in	*in = job->in;
+
+	if (rc != 0) {
+		job_step_done(job, rc, "digest of the memory regions: %s",
+		    strerror(-rc));
+		return;
+	}
+	in->memory_digest = digest;
+	if (in->memory_digest != in->src_memory_digest) {
+		in_protocol_error(job, VMIG__STREAM__V1__ABORT__CODE__CODE_VERIFY,
+		    "memory digest mismatch: source %016" PRIx64 ", destination "
+		    "%016" PRIx64 ": refusing to resume", in->src_memory_digest,
+		    in->memory_digest);
+		return;
+	}
+	if (in->state_digest != in->src_state_digest) {
+		in_protocol_error(job, VMIG__STREAM__V1__ABORT__CODE__CODE_VERIFY,
+		    "device state digest mismatch: source %016" PRIx64
+		    ", destination %016" PRIx64 ": refusing to resume",
+		    in->src_state_digest, in->state_digest);
+		return;
+	}
+	in->verified = 1;
+	job->verified = 1;
+	job_step_done(job, 0, NULL);
+}
+
+/* The memory digest is made off the loop (job_digest_begin). */
 static int
 in_verify(struct job *job)
 {
@@ -690,24 +721,8 @@ in_verify(struct job *job)
 	in->state_digest = XXH3_64bits(in->state, in->state_len);
 	if (!in->src_verify && !job->pol.verify)
 		return (1);
-	in->memory_digest = mem_digest(&job->mem);
-	if (in->memory_digest != in->src_memory_digest) {
-		in_protocol_error(job, VMIG__STREAM__V1__ABORT__CODE__CODE_VERIFY,
-		    "memory digest mismatch: source %016" PRIx64 ", destination "
-		    "%016" PRIx64 ": refusing to resume", in->src_memory_digest,
-		    in->memory_digest);
-		return (1);
-	}
-	if (in->state_digest != in->src_state_digest) {
-		in_protocol_error(job, VMIG__STREAM__V1__ABORT__CODE__CODE_VERIFY,
-		    "device state digest mismatch: source %016" PRIx64
-		    ", destination %016" PRIx64 ": refusing to resume",
-		    in->src_state_digest, in->state_digest);
-		return (1);
-	}
-	in->verified = 1;
-	job->verified = 1;
-	return (1);
+	job_digest_begin(job, in_memory_digested);
+	return (0);
 }
 
 static void	in_write_next(struct job *);

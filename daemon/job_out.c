@@ -160,6 +160,7 @@ static int	out_send_final_pages(struct job *);
 static int	out_read_state(struct job *);
 static int	out_send_state(struct job *);
 static int	out_stop_recording(struct job *);
+static int	out_digest_memory(struct job *);
 static int	out_send_switchover(struct job *);
 static int	out_wait_done(struct job *);
 static int	out_complete(struct job *);
@@ -200,6 +201,7 @@ static const struct job_step out_stopcopy_steps[] = {
 	{ "read device state", out_read_state },
 	{ "send device state", out_send_state },
 	{ "stop write recording", out_stop_recording },
+	{ "digest memory", out_digest_memory },
 	{ "send switchover", out_send_switchover },
 	{ "wait for the destination to resume", out_wait_done },
 	{ "complete", out_complete },
@@ -1435,6 +1437,28 @@ out_stop_recording(struct job *job)
 	return (0);
 }
 
+static void
+out_memory_digested(struct job *job, int rc, uint64_t digest)
+{
+	if (rc != 0) {
+		job_step_done(job, rc, "digest of the memory regions: %s",
+		    strerror(-rc));
+		return;
+	}
+	job->out->memory_digest = digest;
+	job_step_done(job, 0, NULL);
+}
+
+/* With verify: the digest the destination compares before it resumes. */
+static int
+out_digest_memory(struct job *job)
+{
+	if (!job->pol.verify)
+		return (1);
+	job_digest_begin(job, out_memory_digested);
+	return (0);
+}
+
 static int
 out_send_switchover(struct job *job)
 {
@@ -1444,8 +1468,6 @@ out_send_switchover(struct job *job)
 	int				 rc;
 
 	o->t_switchover = now_us();
-	if (job->pol.verify)
-		o->memory_digest = mem_digest(&job->mem);
 	s.seq = ++o->seq;
 	s.verify = job->pol.verify;
 	s.memory_digest = o->memory_digest;

@@ -329,19 +329,40 @@ mem_region_digest(const struct mem_region *r)
 uint64_t
 mem_digest(const struct mem_map *m)
 {
-	XXH3_state_t	*st;
-	uint64_t	 h;
-	uint32_t	 i;
+	uint64_t	h;
+
+	(void)mem_digest_stoppable(m, NULL, NULL, &h);
+	return (h);
+}
+
+int
+mem_digest_stoppable(const struct mem_map *m, int (*stop)(const void *),
+    const void *arg, uint64_t *out)
+{
+	const struct mem_region	*r;
+	XXH3_state_t		*st;
+	uint64_t		 off, n;
+	uint32_t		 i;
 
 	if ((st = XXH3_createState()) == NULL)
 		fatalx("%s: out of memory", __func__);
 	XXH3_64bits_reset(st);
-	for (i = 0; i < m->nregions; i++)
-		XXH3_64bits_update(st, m->regions[i].base,
-		    (size_t)m->regions[i].length);
-	h = XXH3_64bits_digest(st);
+	for (i = 0; i < m->nregions; i++) {
+		r = &m->regions[i];
+		for (off = 0; off < r->length; off += n) {
+			if (stop != NULL && stop(arg)) {
+				XXH3_freeState(st);
+				return (-ECANCELED);
+			}
+			n = r->length - off < MEM_DIGEST_CHUNK ?
+			    r->length - off : MEM_DIGEST_CHUNK;
+			XXH3_64bits_update(st, (const uint8_t *)r->base + off,
+			    (size_t)n);
+		}
+	}
+	*out = XXH3_64bits_digest(st);
 	XXH3_freeState(st);
-	return (h);
+	return (0);
 }
 
 int

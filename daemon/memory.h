@@ -92,6 +92,13 @@ void	 mem_dirty_zero(struct mem_map *);
 
 /* xxh3-64 over all regions' bytes in index order (both sides, at the end). */
 uint64_t mem_digest(const struct mem_map *);
+/*
+ * The same from a worker thread (offload.h): stop(arg) is asked between
+ * chunks of MEM_DIGEST_CHUNK bytes; -ECANCELED once it says yes.
+ */
+#define MEM_DIGEST_CHUNK	(4u << 20)
+int	 mem_digest_stoppable(const struct mem_map *, int (*stop)(const void *),
+	    const void *arg, uint64_t *out);
 uint64_t mem_region_digest(const struct mem_region *);
 
 /* 1 if len bytes at p are all zero (len a multiple of 64, p 8-aligned). */

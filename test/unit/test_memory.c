@@ -321,3 +321,41 @@ Test(memory, page_is_zero)
 	p[4100] = 1;
 	cr_assert_eq(page_is_zero(p + 4096, 13), 0, "odd lengths work too");
 }
+
+static int
+stop_after(const void *arg)
+{
+	int	*calls = (int *)(uintptr_t)arg;
+
+	return (--*calls < 0);
+}
+
+/* The worker's digest: chunked, the same value, and it stops when told. */
+Test(memory, digest_stoppable_in_chunks)
+{
+	char		 path[64];
+	size_t		 len = 2 * MEM_DIGEST_CHUNK + 3 * 4096;
+	struct mem_region_spec s = { path, 0, 0, len, 4096 };
+	struct mem_map	 m;
+	uint64_t	 h = 0;
+	char		 err[256];
+	int		 calls;
+
+	make_file(path, sizeof path, len, 1);
+	cr_assert_eq(mem_map_open(&m, &s, 1, 0, err, sizeof err), 0, "%s",
+	    err);
+	/* one-shot xxh3 over the region == streamed over three chunks */
+	calls = 100;
+	cr_assert_eq(mem_digest_stoppable(&m, stop_after, &calls, &h), 0);
+	cr_assert_eq(h, mem_region_digest(&m.regions[0]));
+	cr_assert_eq(h, mem_digest(&m));
+	cr_assert_eq(calls, 100 - 3, "asked once per chunk");
+	/* told to stop before the second chunk */
+	calls = 1;
+	h = 0;
+	cr_assert_eq(mem_digest_stoppable(&m, stop_after, &calls, &h),
+	    -ECANCELED);
+	cr_assert_eq(h, 0, "no digest when stopped");
+	mem_map_close(&m);
+	unlink(path);
+}
