@@ -691,8 +691,15 @@ out_pump_finish(struct job *job)
 	/* a round that sent nothing measured no bandwidth (converge.h) */
 	o->send_us = o->pump_bytes != 0 ? now_us() - o->pump_start_us : 0;
 	o->send_bytes = o->pump_bytes;
+	/*
+	 * The whole step, even when it sent nothing: waiting for the
+	 * destination to acknowledge or for a drain is delivery, not the
+	 * device's switchover cost (a crowded destination once took a second
+	 * here, and that second, taken for the PF's cost, failed every later
+	 * job on the PF).
+	 */
 	if (o->pump_final)
-		o->final_send_us = o->send_us;
+		o->final_send_us = now_us() - o->pump_start_us;
 	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
 	job_step_done(job, 0, NULL);
 }
