@@ -47,6 +47,7 @@ struct rpc_ctx {
 	nng_aio			*aio;
 	enum rpc_ctx_state	 state;
 	struct rpc_call		*call;		/* in CTX_CALL */
+	uint64_t		 received_us;	/* nng handed the request over */
 	TAILQ_ENTRY(rpc_ctx)	 entry;
 };
 
@@ -407,8 +408,10 @@ rpc_call_pack(struct rpc_call *call)
 		    rpc_status_name(r->status->code), r->status->message);
 	} else
 		log_debug("rpc: #%" PRIu64 " %s (id %" PRIu64 ", %zu bytes): "
-		    "ok in %" PRIu64 " us", call->seq, call->name,
-		    r->request_id, call->req_bytes, now_us() - call->start_us);
+		    "ok in %" PRIu64 " us after %" PRIu64 " us waiting for the "
+		    "loop", call->seq, call->name, r->request_id,
+		    call->req_bytes, now_us() - call->start_us,
+		    call->queued_us);
 	len = vmig__v1__response__get_packed_size(r);
 	if ((rv = nng_msg_alloc(&m, len)) != 0) {
 		log_warnx("rpc: #%" PRIu64 ": reply of %zu bytes: %s",
@@ -460,6 +463,7 @@ rpc_aio_cb(void *arg)
 	struct rpc_ctx	*c = arg;
 
 	/* nng thread: hand over, nothing else. */
+	c->received_us = now_us();
 	wake_post(c->rpc->wake, rpc_ctx_done, c);
 }
 
@@ -542,6 +546,7 @@ rpc_handle(struct rpc_ctx *c, nng_msg *m)
 	int			 how;
 
 	call = rpc_call_new(c, nng_msg_len(m));
+	call->queued_us = call->start_us - c->received_us;
 	c->state = CTX_CALL;
 	c->call = call;
 	req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max, &id,

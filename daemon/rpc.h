@@ -68,7 +68,8 @@ struct rpc_call {
 	void			*result;	/* resp's result message, or NULL */
 	const char		*name;		/* call name for logs ("GetVersion") */
 	size_t			 req_bytes;
-	uint64_t		 start_us;
+	uint64_t		 start_us;	/* handling began on the loop */
+	uint64_t		 queued_us;	/* received .. start_us */
 
 	rpc_abandon_fn		 abandon;	/* set by a handler that defers */
 	void			*abandon_arg;
