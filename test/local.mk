@@ -63,6 +63,14 @@ test_bench_rpc_latency_SOURCES = test/bench/rpc_latency.c
 test_bench_rpc_latency_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 test_bench_rpc_latency_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
 
+# GetJob latency from a process of its own, run by test/bench/scale.py
+# beside a level of concurrent migrations.
+EXTRA_PROGRAMS += test/bench/rpc_probe
+BENCH_BINS += test/bench/rpc_probe
+test_bench_rpc_probe_SOURCES = test/bench/rpc_probe.c
+test_bench_rpc_probe_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+test_bench_rpc_probe_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
+
 # The foundation demo (./bootstrap demo).
 EXTRA_DIST += test/demo.sh test/demo.py
 noinst_HEADERS += test/unit/leakcheck.h

@@ -24,19 +24,31 @@ Measured per level:
   downtime   min, p50, p90, max over the completed jobs (ms)
   wall       from the first job's creation to the last job's end (s,
              the daemon's times)
-  rpc        GetJob latency (ms, p50/p99) of a separate thread calling
-             GetJob round-robin on the level's jobs, one call every
-             --rpc-gap-ms, while the level runs; beside the same thread
-             and calls against the idle daemon right after the level (at
-             least 300 calls, and as many as during the level: the
-             reference, rpc_p99_ratio = busy / idle)
+  rpc        GetJob latency (ms, p50/p99) as an orchestrator sees it:
+             test/bench/rpc_probe, a C process of its own calling GetJob
+             round-robin on the level's jobs, one call every --rpc-gap-ms,
+             while the level runs; beside the same probe against the idle
+             daemon right after the level (at least 300 calls, and as many
+             as during the level: the reference, rpc_p99_ratio = busy /
+             idle). Beside it, the floor: the same probe making raw round
+             trips of the same request to a trivial nng REP server
+             (rpc_probe --serve, a process answering with as many bytes
+             as a GetJob reply) at the same time, on the same loaded host
+             (rpc_floor_*; rpc_p99_vs_floor = vmigd / floor: what vmigd
+             adds, apart from the host's scheduling of too many busy
+             processes on too few cores). And a thread in this Python
+             process makes the same calls through the Python client
+             (rpc_py_*): its numbers add the waits for the interpreter
+             lock that this script's own polling holds.
   cpu        utime+stime of the two vmigd (/proc/PID/stat) over the level,
              per GiB moved (JobStats.bytes_sent summed over the level's
              source jobs); the simulators' CPU is shown apart.
 """
 
 import hashlib
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -108,6 +120,51 @@ class RpcProbe(threading.Thread):
         self.join(timeout=60)
 
 
+class CProbe:
+    """The same calls from test/bench/rpc_probe, a process of its own:
+    it runs until its standard input is closed, or with calls, until it
+    made that many."""
+
+    def __init__(self, builddir, url, ids, gap_s, calls=0, raw=False):
+        self.argv = [os.path.join(builddir, "test", "bench", "rpc_probe"),
+                     "--connect", url, "--ids", ",".join(map(str, ids)),
+                     "--gap-ms", str(int(gap_s * 1000)),
+                     "--calls", str(calls)] + (["--raw"] if raw else [])
+        self.proc = None
+        self.lat_ms = []
+        self.errors = 0
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def stop(self):
+        """Close its input (it reports at once) or wait for its calls."""
+        out, _ = self.proc.communicate(input="", timeout=600)
+        if self.proc.returncode != 0:
+            bl.die(f"rpc_probe exited {self.proc.returncode}")
+        r = json.loads(out)
+        self.lat_ms = [u / 1e3 for u in r["lat_us"]]
+        self.errors = r["errors"]
+
+
+class EchoServer:
+    """rpc_probe --serve: the floor's trivial REP server, in its own
+    process, answering with reply_bytes bytes."""
+
+    def __init__(self, builddir, url, reply_bytes):
+        self.proc = subprocess.Popen(
+            [os.path.join(builddir, "test", "bench", "rpc_probe"),
+             "--serve", url, "--reply-bytes", str(reply_bytes)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            bl.die(f"rpc_probe --serve {url} did not start")
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def file_digest(path):
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
@@ -146,9 +203,18 @@ def run_level(pair, n, npfs, vf_base, mem, args):
                 started.append(vm)
             except bl.vmig.VmigError as e:
                 problems.append(f"{vm.device}: start: {e}")
-        probe = RpcProbe(pair.src.daemon.rpc_url,
-                         [vm.job for vm in started], args.rpc_gap_ms / 1e3)
+        ids = [vm.job for vm in started]
+        gap = args.rpc_gap_ms / 1e3
+        url = pair.src.daemon.rpc_url
+        reply = len(pair.src.client.get_job(ids[0]).SerializeToString())
+        echo_url = pair.tmp.ipc_url(f"echo-{n}")
+        echo = EchoServer(args.builddir, echo_url, reply + 16)
+        probe = CProbe(args.builddir, url, ids, gap)
+        floor = CProbe(args.builddir, echo_url, ids, gap, raw=True)
+        pyprobe = RpcProbe(url, ids, gap)
         probe.start()
+        floor.start()
+        pyprobe.start()
         # wait for all: ListJobs, a few times a second
         want = {vm.job: vm for vm in started}
         ended = {}
@@ -175,17 +241,24 @@ def run_level(pair, n, npfs, vf_base, mem, args):
         else:
             wall = time.monotonic() - t0
         probe.stop()
+        floor.stop()
+        echo.close()
+        pyprobe.stop()
         c1 = pair.cpu()
         s1 = pair.src.sim_cpu() + pair.dst.sim_cpu()
-        # the reference: same thread, same calls, idle daemon
-        ref = RpcProbe(pair.src.daemon.rpc_url, [vm.job for vm in started],
-                       args.rpc_gap_ms / 1e3)
-        ref.start()
+        # the references: same probes, same calls, idle daemon, one
+        # after the other
         want_calls = max(REF_CALLS, len(probe.lat_ms))
-        end = time.monotonic() + 20
-        while len(ref.lat_ms) < want_calls and time.monotonic() < end:
-            time.sleep(0.1)
+        ref = CProbe(args.builddir, url, ids, gap, calls=want_calls)
+        ref.start()
         ref.stop()
+        pyref = RpcProbe(url, ids, gap)
+        pyref.start()
+        want_calls = max(REF_CALLS, len(pyprobe.lat_ms))
+        end = time.monotonic() + 20
+        while len(pyref.lat_ms) < want_calls and time.monotonic() < end:
+            time.sleep(0.1)
+        pyref.stop()
 
         jobs = []
         for vm in started:
@@ -252,6 +325,13 @@ def run_level(pair, n, npfs, vf_base, mem, args):
         rpc_max_ms=bl.rnd(max(probe.lat_ms, default=None)),
         rpc_idle_p50_ms=bl.rnd(p(ref.lat_ms, 50)),
         rpc_idle_p99_ms=bl.rnd(p(ref.lat_ms, 99)),
+        rpc_floor_p50_ms=bl.rnd(p(floor.lat_ms, 50)),
+        rpc_floor_p99_ms=bl.rnd(p(floor.lat_ms, 99)),
+        rpc_floor_errors=floor.errors,
+        rpc_py_calls=len(pyprobe.lat_ms), rpc_py_errors=pyprobe.errors,
+        rpc_py_p50_ms=bl.rnd(p(pyprobe.lat_ms, 50)),
+        rpc_py_p99_ms=bl.rnd(p(pyprobe.lat_ms, 99)),
+        rpc_py_idle_p99_ms=bl.rnd(p(pyref.lat_ms, 99)),
         queue_ms_max=max((r.get("queue_ms", 0) for r in jobs), default=0),
         iterations_max=max((r.get("iterations", 0) for r in jobs),
                            default=0),
@@ -259,6 +339,9 @@ def run_level(pair, n, npfs, vf_base, mem, args):
     if row["rpc_p99_ms"] and row["rpc_idle_p99_ms"]:
         row["rpc_p99_ratio"] = bl.rnd(row["rpc_p99_ms"] /
                                       row["rpc_idle_p99_ms"], 2)
+    if row["rpc_p99_ms"] and row["rpc_floor_p99_ms"]:
+        row["rpc_p99_vs_floor"] = bl.rnd(row["rpc_p99_ms"] /
+                                         row["rpc_floor_p99_ms"], 2)
     return row
 
 
@@ -313,7 +396,12 @@ def main():
         max_concurrent_ok=max_ok,
         rpc_p99_ms=rpc_p99,
         rpc_p99_ms_definition="the highest per-level p99 of GetJob latency "
-        "during the runs",
+        "during the runs, from test/bench/rpc_probe (a C process)",
+        rpc_py_p99_ms=max((r["rpc_py_p99_ms"] for r in rows
+                           if r["rpc_py_p99_ms"] is not None), default=None),
+        rpc_floor_p99_ms=max((r["rpc_floor_p99_ms"] for r in rows
+                              if r["rpc_floor_p99_ms"] is not None),
+                             default=None),
         cpu_s_per_gib=bl.rnd(bl.median(cpus)),
         cpu_s_per_gib_definition="median over levels of (source + "
         "destination vmigd CPU s) / GiB of bytes_sent",
@@ -328,13 +416,20 @@ def main():
         trows.append([r["level"], f"{r['ok']}/{r['level']}", r["wall_s"],
                       d["min"], d["p50"], d["p90"], d["max"],
                       r["rpc_p50_ms"], r["rpc_p99_ms"],
-                      r["rpc_idle_p99_ms"], r["cpu_src_s"], r["cpu_dst_s"],
+                      r["rpc_idle_p99_ms"], r["rpc_floor_p99_ms"],
+                      r["rpc_py_p99_ms"],
+                      r["cpu_src_s"], r["cpu_dst_s"],
                       r["cpu_s_per_gib"], r["sim_cpu_s"], r["gib_per_s"]])
     lines += bl.table(["level", "ok", "wall s", "down min", "p50", "p90",
-                       "max", "rpc p50", "rpc p99", "idle p99", "cpu src",
+                       "max", "rpc p50", "rpc p99", "idle p99",
+                       "floor p99", "py p99",
+                       "cpu src",
                        "cpu dst", "cpu s/GiB", "sim cpu", "GiB/s"], trows)
     lines += [f"max_concurrent_ok {max_ok}; GetJob p99 (worst level) "
-              f"{rpc_p99} ms; CPU s per GiB (median) "
+              f"{rpc_p99} ms (a trivial nng server on the same host at "
+              f"the same time: {result['rpc_floor_p99_ms']} ms; the Python "
+              f"client, in this process: {result['rpc_py_p99_ms']} ms); "
+              "CPU s per GiB (median) "
               f"{result['cpu_s_per_gib']}; load {load0} -> {load1}"]
     for r in rows:
         for pr in r["problems"]:
