@@ -197,8 +197,9 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	    vmigctl_duration(s->uptime_ms, a, sizeof(a)));
 	printf("config:  %s\n", *s->config_path != '\0' ? s->config_path :
 	    "(none, defaults and command line)");
-	printf("rpc:     %s (%" PRIu64 " requests, %" PRIu64 " errors)\n",
-	    s->rpc_url, s->rpc_requests, s->rpc_errors);
+	printf("rpc:     %s (%" PRIu64 " requests, %" PRIu64 " errors, %"
+	    PRIu64 " answered without the loop)\n", s->rpc_url,
+	    s->rpc_requests, s->rpc_errors, s->rpc_fast_requests);
 	printf("events:  %s\n", *s->events_url != '\0' ? s->events_url :
 	    "(off)");
 	if (s->limits != NULL) {

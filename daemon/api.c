@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
+#include "job.h"
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
@@ -41,6 +42,7 @@ const struct api_entry api_get_version_entry = {
 	.call = VMIG__V1__REQUEST__CALL_GET_VERSION,
 	.result = VMIG__V1__RESPONSE__RESULT_GET_VERSION,
 	.exec = api_get_version,
+	.reads_only = 1,
 	.doc = "daemon, API, stream protocol, nng and backend ABI versions",
 };
 
@@ -49,6 +51,7 @@ const struct api_entry api_list_devices_entry = {
 	.call = VMIG__V1__REQUEST__CALL_LIST_DEVICES,
 	.result = VMIG__V1__RESPONSE__RESULT_LIST_DEVICES,
 	.exec = api_list_devices,
+	.reads_only = 1,
 	.doc = "backends, PFs (online or why not) and their VFs",
 };
 
@@ -57,6 +60,7 @@ const struct api_entry api_get_daemon_status_entry = {
 	.call = VMIG__V1__REQUEST__CALL_GET_DAEMON_STATUS,
 	.result = VMIG__V1__RESPONSE__RESULT_GET_DAEMON_STATUS,
 	.exec = api_get_daemon_status,
+	.reads_only = 1,
 	.doc = "uptime, limits, jobs by phase, queue, bandwidth shares",
 };
 
@@ -65,6 +69,7 @@ const struct api_entry api_watch_events_entry = {
 	.call = VMIG__V1__REQUEST__CALL_WATCH_EVENTS,
 	.result = VMIG__V1__RESPONSE__RESULT_WATCH_EVENTS,
 	.exec = api_watch_events,
+	.reads_only = 1,
 	.doc = "the nng PUB URL that carries one Event per message",
 };
 
@@ -146,6 +151,7 @@ api_dispatch(struct rpc_call *call, void *arg)
 	struct vmigd			*d = arg;
 	const struct api_entry		*e;
 	const ProtobufCFieldDescriptor	*f;
+	int				 how;
 
 	if ((e = api_find(call->req->call_case)) == NULL) {
 		f = protobuf_c_message_descriptor_get_field(
@@ -156,7 +162,11 @@ api_dispatch(struct rpc_call *call, void *arg)
 	}
 	call->name = e->name;
 	rpc_call_set_result(call, e->result);
-	return (e->exec(d, call));
+	how = e->exec(d, call);
+	/* the fast lane's view shows what this call did (view.h) */
+	if (!e->reads_only && d->engine != NULL)
+		engine_publish_live(d->engine);
+	return (how);
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -322,6 +332,7 @@ api_get_daemon_status(struct vmigd *d, struct rpc_call *call)
 	/* This call is not answered yet: count it. */
 	r->rpc_requests = st.requests + 1;
 	r->rpc_errors = st.errors;
+	r->rpc_fast_requests = st.fast;
 	r->rpc_url = xstrdup(rpc_url(call->rpc));
 	r->events_url = xstrdup(events_url(d->events));
 	r->config_path = xstrdup(d->conf->path != NULL ? d->conf->path : "");

@@ -22,6 +22,7 @@ struct api_entry {
 	int		 result;	/* Vmig__V1__Response__ResultCase */
 	int		(*exec)(struct vmigd *, struct rpc_call *);
 	const char	*doc;
+	int		 reads_only;	/* changes no job (no view refresh) */
 };
 
 /* api.c */
@@ -62,5 +63,12 @@ void	api_job_shutdown(struct vmigd *d);
 void	api_job_free(struct vmigd *d);
 void	api_job_fill_status(struct vmigd *d,
 	    Vmig__V1__GetDaemonStatusResponse *st);
+/*
+ * The RPC fast lane (rpc.h, rpc_fast_fn; arg: the engine): GetJob answered
+ * on an nng thread from the engine's view, so that a caller polling a job
+ * does not wait behind the data plane on the loop.
+ */
+int	api_job_fast(void *arg, const Vmig__V1__Request *req,
+	    Vmig__V1__Response *resp);
 
 #endif /* VMIG_API_H */

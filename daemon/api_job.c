@@ -28,6 +28,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
+#include "view.h"
 #include "vmigd.h"
 
 #define S(x)	VMIG__V1__STATUS_CODE__STATUS_##x
@@ -63,6 +64,7 @@ const struct api_entry api_get_job_entry = {
 	.call = VMIG__V1__REQUEST__CALL_GET_JOB,
 	.result = VMIG__V1__RESPONSE__RESULT_GET_JOB,
 	.exec = api_get_job,
+	.reads_only = 1,
 	.doc = "one job: phase, statistics, decisions, error",
 };
 
@@ -71,6 +73,7 @@ const struct api_entry api_list_jobs_entry = {
 	.call = VMIG__V1__REQUEST__CALL_LIST_JOBS,
 	.result = VMIG__V1__RESPONSE__RESULT_LIST_JOBS,
 	.exec = api_list_jobs,
+	.reads_only = 1,
 	.doc = "live jobs (and finished ones on request)",
 };
 
@@ -252,6 +255,36 @@ api_get_job(struct vmigd *d, struct rpc_call *call)
 	res->job = rpc_msg_new(&vmig__v1__job__descriptor);
 	job_to_proto(job, res->job);
 	return (RPC_REPLY);
+}
+
+/*
+ * nng thread. A job the view does not hold (an unknown id, a job created
+ * this instant) goes to the loop, which answers with the one NOT_FOUND
+ * message there is.
+ */
+int
+api_job_fast(void *arg, const Vmig__V1__Request *req,
+    Vmig__V1__Response *resp)
+{
+	struct engine			*eng = arg;
+	Vmig__V1__GetJobResponse	*res;
+	Vmig__V1__Job			*job;
+	void				*buf;
+	size_t				 len;
+
+	if (req->call_case != VMIG__V1__REQUEST__CALL_GET_JOB ||
+	    req->get_job == NULL ||
+	    view_get(eng->view, req->get_job->job_id, &buf, &len) != 0)
+		return (0);
+	job = vmig__v1__job__unpack(NULL, len, buf);
+	free(buf);
+	if (job == NULL)
+		return (0);	/* cannot happen: we packed it */
+	res = rpc_msg_new(&vmig__v1__get_job_response__descriptor);
+	res->job = job;
+	resp->result_case = VMIG__V1__RESPONSE__RESULT_GET_JOB;
+	resp->get_job = res;
+	return (1);
 }
 
 static int

@@ -6,6 +6,7 @@ libvmig_a_SOURCES += \
 	daemon/conf.c daemon/conf.h \
 	daemon/wake.c daemon/wake.h \
 	daemon/offload.c daemon/offload.h \
+	daemon/view.c daemon/view.h \
 	daemon/rpc.c daemon/rpc.h \
 	daemon/api.c daemon/api.h \
 	daemon/api_job.c \

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "offload.h"
 #include "rpc.h"
+#include "view.h"
 #include "util.h"
 #include "vmigd.h"
 
@@ -89,10 +90,17 @@ job_dir_name(enum job_dir dir)
 
 /* ------------------------------------------------------------ engine */
 
+static void
+engine_view_cb(int fd, short what, void *arg)
+{
+	engine_publish_live(arg);
+}
+
 struct engine *
 engine_new(struct vmigd *d)
 {
 	struct engine	*eng;
+	struct timeval	 tv;
 
 	eng = xcalloc(1, sizeof(*eng));
 	eng->d = d;
@@ -102,6 +110,11 @@ engine_new(struct vmigd *d)
 	sched_limits_default(&eng->limits);
 	eng->ev_sched = event_new(d->base, -1, 0, engine_sched_cb, eng);
 	eng->offload = offload_new(d->base, JOB_OFFLOAD_THREADS);
+	eng->view = view_new();
+	eng->ev_view = event_new(d->base, -1, EV_PERSIST, engine_view_cb, eng);
+	tv.tv_sec = VIEW_REFRESH_MS / 1000;
+	tv.tv_usec = (VIEW_REFRESH_MS % 1000) * 1000;
+	evtimer_add(eng->ev_view, &tv);
 	return (eng);
 }
 
@@ -121,6 +134,8 @@ engine_free(struct engine *eng)
 	}
 	/* after the jobs: the unmapping they handed over is done here */
 	offload_free(eng->offload);
+	event_free(eng->ev_view);
+	view_free(eng->view);
 	event_free(eng->ev_sched);
 	free(eng->admit);
 	free(eng->shares);
@@ -259,6 +274,7 @@ engine_trim(struct engine *eng)
 			continue;
 		TAILQ_REMOVE(&eng->jobs, job, entry);
 		eng->nfinished--;
+		view_del(eng->view, job->id);
 		job_free(job);
 	}
 }
@@ -376,9 +392,12 @@ engine_sched_cb(int fd, short what, void *arg)
 				job_out_start(job);
 			else
 				job_in_start(job);
-		} else if (job->phase == JOB_QUEUED)
+		} else if (job->phase == JOB_QUEUED &&
+		    strcmp(job->wait_reason, eng->admit[i].reason) != 0) {
 			strlcpy_v(job->wait_reason, eng->admit[i].reason,
 			    sizeof(job->wait_reason));
+			job_publish(job);	/* GetJob shows why it waits */
+		}
 		if (eng->shares[i].sending && job->dir == JOB_OUTGOING &&
 		    job->out != NULL) {
 			job->share_bps = eng->shares[i].share_bps;
@@ -524,6 +543,7 @@ job_discard(struct job *job)
 {
 	VMIG_ASSERT(!job->dev_busy);
 	TAILQ_REMOVE(&job->eng->jobs, job, entry);
+	view_del(job->eng->view, job->id);
 	job_free(job);
 }
 
@@ -562,6 +582,12 @@ job_set_phase(struct job *job, enum job_phase next, const char *why)
 		job->setup_start_ms = now;
 	if (prev == JOB_SETUP)
 		job->st.setup_ms = now - job->setup_start_ms;
+	if (job_phase_terminal(next)) {
+		job->ended_ms = now;
+		job->eng->nfinished++;
+	}
+	/* before the event: whoever hears it and asks sees the new phase */
+	job_publish(job);
 
 	ev.job_id = job->id;
 	ev.device = job->device_name;
@@ -572,12 +598,34 @@ job_set_phase(struct job *job, enum job_phase next, const char *why)
 	job_stats_to_proto(job, &st);
 	ev.stats = &st;
 	events_publish(job->eng->d->events, &ev);
-
-	if (job_phase_terminal(next)) {
-		job->ended_ms = now;
-		job->eng->nfinished++;
-	}
 	engine_reschedule(job->eng);
+}
+
+void
+job_publish(struct job *job)
+{
+	Vmig__V1__Job	*m;
+	uint8_t		*buf;
+	size_t		 len;
+
+	m = rpc_msg_new(&vmig__v1__job__descriptor);
+	job_to_proto(job, m);
+	len = vmig__v1__job__get_packed_size(m);
+	buf = xmalloc(len > 0 ? len : 1);
+	vmig__v1__job__pack(m, buf);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	view_put(job->eng->view, job->id, buf, len);
+}
+
+void
+engine_publish_live(struct engine *eng)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (!job_phase_terminal(job->phase))
+			job_publish(job);
+	}
 }
 
 /* ------------------------------------------------------------ steps */

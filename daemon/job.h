@@ -43,6 +43,7 @@
 struct event;
 struct offload;
 struct offload_task;
+struct view;
 struct vmigd;
 struct device;
 struct job;
@@ -151,6 +152,8 @@ struct engine {
 	int			 shutting_down;	/* no new jobs */
 	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
 	struct offload		*offload;	/* digests, unmapping */
+	struct view		*view;		/* jobs for the RPC fast lane */
+	struct event		*ev_view;	/* refresh it while jobs run */
 	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
 	/*
@@ -306,6 +309,13 @@ void		 job_finish(struct job *, enum job_phase);
 void		 job_record_decision(struct job *,
 		    const struct converge_decision *);
 void		 job_publish_progress(struct job *);
+/*
+ * Publish the job's vmig.v1.Job to the engine's view (view.h): done at
+ * every phase change and, for the live jobs, after each control call the
+ * loop handles and every VIEW_REFRESH_MS.
+ */
+void		 job_publish(struct job *);
+void		 engine_publish_live(struct engine *);
 /* Fill a vmig.v1.Job (heap strings; freed with the response). */
 void		 job_to_proto(const struct job *, Vmig__V1__Job *);
 void		 job_stats_to_proto(const struct job *, Vmig__V1__JobStats *);

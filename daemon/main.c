@@ -261,6 +261,8 @@ vmigd_start(struct vmigd *d)
 	p.tcp_url = d->conf->rpc_tcp_url;
 	p.max_message_bytes = d->conf->max_message_bytes;
 	p.workers = d->conf->rpc_workers;
+	p.fast = api_job_fast;
+	p.fast_arg = d->engine;
 	vmigd_ipc_dir(p.url);
 	if ((d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
 	    sizeof(err))) == NULL) {

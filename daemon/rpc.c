@@ -48,6 +48,7 @@ struct rpc_ctx {
 	enum rpc_ctx_state	 state;
 	struct rpc_call		*call;		/* in CTX_CALL */
 	uint64_t		 received_us;	/* nng handed the request over */
+	int			 fast_sending;	/* nng threads only */
 	TAILQ_ENTRY(rpc_ctx)	 entry;
 };
 
@@ -67,7 +68,10 @@ struct rpc {
 	TAILQ_HEAD(, rpc_call)	 calls;		/* deferred */
 	struct rpc_stats	 st;
 	uint64_t		 seq;
-	int			 closing;
+	int			 closing;	/* atomic: nng threads read it */
+	rpc_fast_fn		 fast;
+	void			*fast_arg;
+	uint64_t		 nfast;		/* atomic */
 };
 
 static void	rpc_ctx_recv(struct rpc_ctx *);
@@ -457,12 +461,87 @@ rpc_call_reply(struct rpc_call *call)
 
 /* ---------------------------------------------------------------- contexts */
 
+/*
+ * nng thread: a request the fast lane can answer is answered here and the
+ * context goes back to receiving; to the loop it never left CTX_RECV, so
+ * none of the loop's bookkeeping changes. Anything else goes to the loop.
+ */
+static int
+rpc_fast(struct rpc_ctx *c)
+{
+	struct rpc		*rpc = c->rpc;
+	Vmig__V1__Request	*req;
+	Vmig__V1__Response	*resp;
+	Vmig__V1__StatusCode	 code;
+	nng_msg			*m = nng_aio_get_msg(c->aio), *out;
+	uint64_t		 id, t0 = now_us();
+	char			 err[256];
+	size_t			 len;
+	int			 ok;
+
+	req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max, &id,
+	    &code, err, sizeof(err));
+	if (req == NULL)
+		return (0);	/* the loop answers with the reason */
+	resp = rpc_msg_new(&vmig__v1__response__descriptor);
+	resp->status = rpc_msg_new(&vmig__v1__status__descriptor);
+	resp->request_id = id;
+	ok = rpc->fast(rpc->fast_arg, req, resp);
+	vmig__v1__request__free_unpacked(req, NULL);
+	if (!ok) {
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return (0);
+	}
+	len = vmig__v1__response__get_packed_size(resp);
+	if (nng_msg_alloc(&out, len) != 0) {
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return (0);
+	}
+	vmig__v1__response__pack(resp, nng_msg_body(out));
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	__atomic_add_fetch(&rpc->nfast, 1, __ATOMIC_RELAXED);
+	log_debug("rpc: fast (id %" PRIu64 "): ok in %" PRIu64 " us", id,
+	    now_us() - t0);
+	nng_msg_free(m);
+	nng_aio_set_msg(c->aio, out);
+	c->fast_sending = 1;
+	nng_ctx_send(c->ctx, c->aio);
+	return (1);
+}
+
+/* nng thread: a fast reply went out (or not); receive again. */
+static void
+rpc_fast_sent(struct rpc_ctx *c)
+{
+	nng_msg	*m;
+
+	c->fast_sending = 0;
+	if (nng_aio_result(c->aio) != 0 &&
+	    (m = nng_aio_get_msg(c->aio)) != NULL)
+		nng_msg_free(m);	/* the client went away */
+	nng_aio_set_msg(c->aio, NULL);
+	/* closing: rpc_close() stops this aio, and a stopped aio takes no
+	 * new operation (nng_ctx_recv fails without a callback) */
+	if (__atomic_load_n(&c->rpc->closing, __ATOMIC_ACQUIRE))
+		return;
+	nng_ctx_recv(c->ctx, c->aio);
+}
+
 static void
 rpc_aio_cb(void *arg)
 {
 	struct rpc_ctx	*c = arg;
 
-	/* nng thread: hand over, nothing else. */
+	if (c->fast_sending) {
+		rpc_fast_sent(c);
+		return;
+	}
+	if (c->state == CTX_RECV && c->rpc->fast != NULL &&
+	    nng_aio_result(c->aio) == 0 &&
+	    !__atomic_load_n(&c->rpc->closing, __ATOMIC_ACQUIRE) &&
+	    rpc_fast(c))
+		return;
+	/* hand over, nothing else */
 	c->received_us = now_us();
 	wake_post(c->rpc->wake, rpc_ctx_done, c);
 }
@@ -686,6 +765,8 @@ rpc_open(struct event_base *base, struct wake *wake,
 	if (rpc->hard_max < rpc->max)
 		rpc->hard_max = rpc->max;
 	rpc->workers = p->workers != 0 ? p->workers : 1;
+	rpc->fast = p->fast;
+	rpc->fast_arg = p->fast_arg;
 	rpc->dispatch = dispatch;
 	rpc->arg = arg;
 	TAILQ_INIT(&rpc->ctxs);
@@ -734,7 +815,7 @@ rpc_close(struct rpc *rpc)
 
 	if (rpc == NULL)
 		return;
-	rpc->closing = 1;
+	__atomic_store_n(&rpc->closing, 1, __ATOMIC_RELEASE);
 
 	/* No new requests; let replies already going out finish. */
 	TAILQ_FOREACH(c, &rpc->ctxs, entry) {
@@ -802,7 +883,10 @@ void
 rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st)
 {
 	*st = rpc->st;
+	st->fast = __atomic_load_n(&rpc->nfast, __ATOMIC_RELAXED);
+	st->requests += st->fast;
 }
+
 
 const char *
 rpc_url(const struct rpc *rpc)

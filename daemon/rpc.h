@@ -51,6 +51,16 @@ typedef int (*rpc_dispatch_fn)(struct rpc_call *call, void *arg);
  */
 typedef void (*rpc_abandon_fn)(struct rpc_call *call, void *arg);
 
+/*
+ * The fast lane: a call answered on the nng thread that received it,
+ * without the loop, from data the loop published (view.h). fast(arg, req,
+ * resp) fills resp's result and returns 1, or returns 0 and the call goes
+ * to the loop as usual (so errors keep one author). It must be
+ * thread-safe and must not touch loop state.
+ */
+typedef int (*rpc_fast_fn)(void *arg, const Vmig__V1__Request *req,
+		    Vmig__V1__Response *resp);
+
 struct rpc_params {
 	const char	*url;		/* required: ipc://, tcp://, ... */
 	const char	*tcp_url;	/* optional second listener; NULL or "" */
@@ -58,6 +68,8 @@ struct rpc_params {
 	uint64_t	 hard_max_bytes;	/* nng drops the connection above; 0: 2x */
 	unsigned int	 workers;	/* receiving contexts */
 	int		 ipc_mode;	/* socket file mode; 0: 0660 */
+	rpc_fast_fn	 fast;		/* NULL: every call goes to the loop */
+	void		*fast_arg;
 };
 
 struct rpc_call {
@@ -84,6 +96,7 @@ struct rpc_stats {
 	uint64_t	 requests;	/* answered */
 	uint64_t	 errors;	/* answered with a status other than OK */
 	uint64_t	 bad_requests;	/* did not decode, or were too large */
+	uint64_t	 fast;		/* of requests: answered off the loop */
 	unsigned int	 open_calls;	/* deferred, not yet answered */
 	unsigned int	 contexts;	/* nng contexts open */
 };

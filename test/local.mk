@@ -19,7 +19,8 @@ test_unit_plugin_nosym_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 
 if HAVE_CRITERION
 FOUNDATION_UNIT_TESTS = test/unit/test_config test/unit/test_options \
-	test/unit/test_rpc test/unit/test_backend test/unit/test_offload
+	test/unit/test_rpc test/unit/test_backend test/unit/test_offload \
+	test/unit/test_view
 check_PROGRAMS += $(FOUNDATION_UNIT_TESTS)
 TESTS += $(FOUNDATION_UNIT_TESTS)
 FOUNDATION_UNIT_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
@@ -39,6 +40,9 @@ test_unit_test_backend_LDADD = $(FOUNDATION_UNIT_LDADD)
 test_unit_test_offload_SOURCES = test/unit/test_offload.c
 test_unit_test_offload_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
 test_unit_test_offload_LDADD = $(FOUNDATION_UNIT_LDADD)
+test_unit_test_view_SOURCES = test/unit/test_view.c
+test_unit_test_view_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_view_LDADD = $(FOUNDATION_UNIT_LDADD)
 endif
 
 # Python integration tests (/usr/bin/python3, see PY_LOG_COMPILER) against
