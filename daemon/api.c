@@ -163,9 +163,12 @@ api_dispatch(struct rpc_call *call, void *arg)
 	call->name = e->name;
 	rpc_call_set_result(call, e->result);
 	how = e->exec(d, call);
-	/* the fast lane's view shows what this call did (view.h) */
-	if (!e->reads_only && d->engine != NULL)
+	/* the fast lane's view shows what this call did (view.h),
+	 * admission included */
+	if (!e->reads_only && d->engine != NULL) {
+		engine_schedule_now(d->engine);
 		engine_publish_live(d->engine);
+	}
 	return (how);
 }
 

@@ -200,8 +200,16 @@ engine_set_switch_cost(struct engine *eng, const char *pf, uint64_t ms)
 void
 engine_reschedule(struct engine *eng)
 {
+	eng->sched_pending = 1;
 	if (eng->ev_sched != NULL)
 		event_active(eng->ev_sched, 0, 0);
+}
+
+void
+engine_schedule_now(struct engine *eng)
+{
+	if (eng->sched_pending && !eng->frozen)
+		engine_sched_cb(-1, 0, eng);
 }
 
 unsigned int
@@ -313,6 +321,10 @@ engine_sched_cb(int fd, short what, void *arg)
 	struct job	**map;
 	size_t		 n = 0, i, nstart;
 	char		 err[256];
+
+	if (!eng->sched_pending)
+		return;		/* engine_schedule_now() ran this pass */
+	eng->sched_pending = 0;
 
 	TAILQ_FOREACH(job, &eng->jobs, entry) {
 		if (job_sched_state(job) != SCHED_DONE)

@@ -144,6 +144,7 @@ struct engine {
 	unsigned int		 nfinished;
 	struct sched_limits	 limits;
 	struct event		*ev_sched;	/* reschedule on the next turn */
+	int			 sched_pending;	/* a pass was asked for */
 	struct sched_admit	*admit;		/* last admission, for status */
 	struct sched_share	*shares;
 	struct sched_job	*sjobs;
@@ -259,6 +260,9 @@ void		 engine_set_limits(struct engine *, uint32_t max_out,
 		    uint32_t max_in, uint32_t max_per_pf, uint64_t bw);
 /* Run admission and shares on the next loop turn. */
 void		 engine_reschedule(struct engine *);
+/* The pass engine_reschedule() asked for, now (a control call's reply and
+ * the view then show what admission made of it). */
+void		 engine_schedule_now(struct engine *);
 /* Cancel every live job (shutdown); returns how many are still live. */
 unsigned int	 engine_cancel_all(struct engine *, const char *why);
 /*
