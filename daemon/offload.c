@@ -56,16 +56,25 @@ struct offload {
 
 static void	offload_finished(void *);
 
+/*
+ * The oldest queued task that somebody waits for (a digest inside a
+ * downtime), else the oldest queued one (unmapping, which nobody waits
+ * for, must not sit in front of a paused guest).
+ */
 static struct offload_task *
 offload_next(struct offload *o)
 {
-	struct offload_task	*t;
+	struct offload_task	*t, *first = NULL;
 
 	TAILQ_FOREACH(t, &o->tasks, entry) {
-		if (t->state == OFFLOAD_QUEUED)
+		if (t->state != OFFLOAD_QUEUED)
+			continue;
+		if (t->done != NULL)
 			return (t);
+		if (first == NULL)
+			first = t;
 	}
-	return (NULL);
+	return (first);
 }
 
 static void

@@ -15,6 +15,9 @@
  *	done is not called; when it returns no worker touches arg any more
  *	(a running work is waited for: it stops at its next chunk).
  *
+ * Work that has a done (somebody waits for it) is taken before work that
+ * has none, each in submission order.
+ *
  * Threads start with the first task, so a daemon that never verifies or
  * unmaps has none. offload_free() asks running work to stop and waits for
  * it, drops queued work that has a done (its owner goes away too) and runs

@@ -241,3 +241,44 @@ Test(offload, free_runs_fire_and_forget_work)
 	cr_assert_not(owned.done);
 	LEAK_CHECK();
 }
+
+static int	order[4], norder;
+
+static void
+ordered_work(struct offload_task *t, void *arg)
+{
+	order[norder++] = (int)(intptr_t)arg;	/* one worker: no race */
+}
+
+static void
+ordered_done(void *arg)
+{
+}
+
+/* A digest someone waits for overtakes queued unmapping. */
+Test(offload, awaited_work_first)
+{
+	struct offload	*o = offload_new(base, 1);
+	volatile int	 gate = 0, started = 0;
+	struct item	 blocker = { .gate = &gate, .started = &started };
+	nng_time	 end;
+
+	norder = 0;
+	offload_submit(o, work, done, &blocker);
+	wait_flag(&started);
+	offload_submit(o, ordered_work, NULL, (void *)(intptr_t)1);
+	offload_submit(o, ordered_work, NULL, (void *)(intptr_t)2);
+	offload_submit(o, ordered_work, ordered_done, (void *)(intptr_t)3);
+	gate = 1;
+	loop_until(&blocker.done);
+	end = nng_clock() + WAIT_MS;
+	while (norder < 3 && nng_clock() < end)
+		nng_msleep(1);
+	cr_assert_eq(norder, 3, "queued work did not run");
+	cr_assert_eq(order[0], 3, "the awaited task ran %d-th", norder);
+	cr_assert_eq(order[1], 1);
+	cr_assert_eq(order[2], 2);
+	loop_for(50);
+	offload_free(o);
+	LEAK_CHECK();
+}
