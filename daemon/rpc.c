@@ -49,6 +49,7 @@ struct rpc_ctx {
 	struct rpc_call		*call;		/* in CTX_CALL */
 	uint64_t		 received_us;	/* nng handed the request over */
 	int			 fast_sending;	/* nng threads only */
+	Vmig__V1__Request	*decoded;	/* the fast lane passed it on */
 	TAILQ_ENTRY(rpc_ctx)	 entry;
 };
 
@@ -487,11 +488,13 @@ rpc_fast(struct rpc_ctx *c)
 	resp->status = rpc_msg_new(&vmig__v1__status__descriptor);
 	resp->request_id = id;
 	ok = rpc->fast(rpc->fast_arg, req, resp);
-	vmig__v1__request__free_unpacked(req, NULL);
 	if (!ok) {
+		/* the loop takes it as decoded: one decode per request */
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		c->decoded = req;
 		return (0);
 	}
+	vmig__v1__request__free_unpacked(req, NULL);
 	len = vmig__v1__response__get_packed_size(resp);
 	if (nng_msg_alloc(&out, len) != 0) {
 		protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -571,17 +574,29 @@ rpc_ctx_new(struct rpc *rpc)
 	return (c);
 }
 
+/* A request received (and perhaps decoded) or a reply not sent: ours. */
+static void
+rpc_ctx_drop_message(struct rpc_ctx *c)
+{
+	nng_msg	*m;
+
+	if ((m = nng_aio_get_msg(c->aio)) != NULL)
+		nng_msg_free(m);
+	nng_aio_set_msg(c->aio, NULL);
+	if (c->decoded != NULL) {
+		vmig__v1__request__free_unpacked(c->decoded, NULL);
+		c->decoded = NULL;
+	}
+}
+
 static void
 rpc_ctx_free(struct rpc_ctx *c)
 {
 	struct rpc	*rpc = c->rpc;
-	nng_msg		*m;
 
 	nng_aio_stop(c->aio);
 	wake_cancel(rpc->wake, NULL, c);
-	/* A request received or a reply not sent is still ours. */
-	if ((m = nng_aio_get_msg(c->aio)) != NULL)
-		nng_msg_free(m);
+	rpc_ctx_drop_message(c);
 	nng_ctx_close(c->ctx);
 	nng_aio_free(c->aio);
 	TAILQ_REMOVE(&rpc->ctxs, c, entry);
@@ -628,8 +643,12 @@ rpc_handle(struct rpc_ctx *c, nng_msg *m)
 	call->queued_us = call->start_us - c->received_us;
 	c->state = CTX_CALL;
 	c->call = call;
-	req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max, &id,
-	    &code, err, sizeof(err));
+	if ((req = c->decoded) != NULL) {
+		c->decoded = NULL;
+		id = req->request_id;
+	} else
+		req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max,
+		    &id, &code, err, sizeof(err));
 	nng_msg_free(m);
 	call->resp->request_id = id;
 	if (req == NULL) {
@@ -829,9 +848,7 @@ rpc_close(struct rpc *rpc)
 		if (c->state != CTX_CALL) {
 			/* A request that never reached the loop, a reply
 			 * that failed: ours to free. */
-			if ((m = nng_aio_get_msg(c->aio)) != NULL)
-				nng_msg_free(m);
-			nng_aio_set_msg(c->aio, NULL);
+			rpc_ctx_drop_message(c);
 			c->state = CTX_IDLE;
 		}
 	}
