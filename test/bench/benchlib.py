@@ -224,6 +224,15 @@ def percentile(v, p):
     return v[k]
 
 
+def size_arg(s):
+    """'32M', '1G', '512K' or bytes, as an int."""
+    units = {"K": 1 << 10, "M": MiB, "G": GiB}
+    s = s.strip().upper()
+    if s and s[-1] in units:
+        return int(float(s[:-1]) * units[s[-1]])
+    return int(s)
+
+
 def rnd(x, nd=3):
     return None if x is None else round(x, nd)
 

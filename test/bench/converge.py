@@ -66,13 +66,6 @@ def options(p):
     p.add_argument("--list", action="store_true", help="list workloads")
 
 
-def size_arg(s):
-    units = {"K": 1 << 10, "M": MiB, "G": 1 << 30}
-    s = s.strip().upper()
-    if s and s[-1] in units:
-        return int(float(s[:-1]) * units[s[-1]])
-    return int(s)
-
 
 # (name, kind, share of the link written per second, params, quick)
 # Params that depend on the memory size are given as fractions of it.
@@ -237,8 +230,9 @@ def main():
         for w in WORKLOADS:
             print(w[0])
         return 0
-    args.mem_bytes = size_arg(args.mem or ("32M" if args.quick else "128M"))
-    args.bw_bytes = size_arg(args.bw or ("16M" if args.quick else "64M"))
+    args.mem_bytes = bl.size_arg(args.mem or
+                                 ("32M" if args.quick else "128M"))
+    args.bw_bytes = bl.size_arg(args.bw or ("16M" if args.quick else "64M"))
     args.timeout_s = args.timeout or (10 if args.quick else 25)
     if args.repeat < 1:
         bl.die("--repeat must be at least 1")

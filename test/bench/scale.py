@@ -80,13 +80,6 @@ def options(p):
                    help="also compare the memory files byte for byte")
 
 
-def size_arg(s):
-    units = {"K": 1 << 10, "M": MiB, "G": GiB}
-    s = s.strip().upper()
-    if s and s[-1] in units:
-        return int(float(s[:-1]) * units[s[-1]])
-    return int(s)
-
 
 class RpcProbe(threading.Thread):
     """GetJob round-robin over job ids from its own connection."""
@@ -351,7 +344,7 @@ def main():
                                ("4,8" if args.quick else "8,16,32,64")
                                ).split(",")]
     npfs = args.pfs or (2 if args.quick else 8)
-    mem = size_arg(args.mem or ("8M" if args.quick else "32M"))
+    mem = bl.size_arg(args.mem or ("8M" if args.quick else "32M"))
     if min(levels) < 1 or npfs < 1 or mem % 4096:
         bl.die("levels >= 1, --pfs >= 1, --mem a multiple of 4096")
     top = max(levels)

@@ -35,7 +35,7 @@ import json as jsonlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
-from benchlib import MiB, GiB  # noqa: E402
+from benchlib import GiB  # noqa: E402
 
 
 def options(p):
@@ -46,13 +46,6 @@ def options(p):
     p.add_argument("--no-verify", action="store_true",
                    help="no digest verification at switchover")
 
-
-def size_arg(s):
-    units = {"K": 1 << 10, "M": MiB, "G": GiB}
-    s = s.strip().upper()
-    if s and s[-1] in units:
-        return int(float(s[:-1]) * units[s[-1]])
-    return int(s)
 
 
 def run_vmigd(pair, vf, size, smem, verify):
@@ -135,7 +128,7 @@ def run_iperf(nbytes):
 
 def main():
     args = bl.parse_args(__doc__, options)
-    size = size_arg(args.size or ("128M" if args.quick else "1G"))
+    size = bl.size_arg(args.size or ("128M" if args.quick else "1G"))
     runs = args.runs or (2 if args.quick else 5)
     if size % 4096 or size <= 0 or runs < 1:
         bl.die("--size must be a positive multiple of 4096, --runs >= 1")
