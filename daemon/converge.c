@@ -709,12 +709,13 @@ limits_reached(const struct converge *c, const struct converge_obs *o,
 		*hard = 1;
 		return (1);
 	}
-	if (c->pol.completion_timeout_s > 0 &&
-	    o->now_ms >= (uint64_t)c->pol.completion_timeout_s * 1000) {
+	if (o->deadline || (c->pol.completion_timeout_s > 0 &&
+	    o->now_ms >= (uint64_t)c->pol.completion_timeout_s * 1000)) {
 		say(why, len, "completion timeout %u s reached at %llu ms",
 		    c->pol.completion_timeout_s,
 		    (unsigned long long)o->now_ms);
-		*hard = 0;
+		/* past the engine's deadline there is no time to wait */
+		*hard = o->deadline;
 		return (1);
 	}
 	return (0);

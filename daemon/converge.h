@@ -208,6 +208,13 @@ struct converge_obs {
 	uint64_t	state_bytes;	/* pending state at stop-copy */
 	uint64_t	switch_cost_ms;	/* stop+read+load+resume, see below */
 	int		switch_cost_measured; /* 0: an estimate or 0 (default) */
+
+	/*
+	 * The engine's completion deadline has passed (timeout_action
+	 * FORCE_SWITCHOVER cut the round short): force or abort now, no
+	 * grace iterations.
+	 */
+	int		deadline;
 };
 
 /* One decision with the numbers that led to it (vmig.proto Decision). */

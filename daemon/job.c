@@ -752,6 +752,10 @@ job_deadline_cb(int fd, short what, void *arg)
 
 	if (job_phase_terminal(job->phase) || job->failing)
 		return;
+	/* timeout_action FORCE: the policy decides now (force or abort) */
+	if (job->dir == JOB_OUTGOING && job->pol.timeout_force &&
+	    job_out_deadline(job))
+		return;
 	job_fail(job, "completion timeout: not completed within %" PRIu32
 	    " s", job->pol.completion_timeout_s);
 }

@@ -365,6 +365,13 @@ void		 job_out_set_policy(struct job *);
 void		 job_out_share(struct job *, uint64_t share_bps);
 void		 job_out_release(struct job *);
 void		 job_out_freeze(struct job *);
+/*
+ * The completion deadline passed with timeout_action FORCE: returns 1 if
+ * the job takes it as "decide now" (pre-copy: the round is cut short and
+ * the policy forces or aborts), 0 if the deadline should fail it (not yet
+ * in pre-copy). A switchover already under way goes on.
+ */
+int		 job_out_deadline(struct job *);
 /* Resume a pump that waited for other jobs' final pages. */
 void		 job_out_kick(struct job *);
 /* The per-job window changed (engine->window). */

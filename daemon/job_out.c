@@ -122,6 +122,7 @@ struct job_out {
 	int			 mode_changed;
 	int			 peer_aborted;
 	int			 want_switchover;	/* Switchover call */
+	int			 deadline;	/* passed, timeout_action FORCE */
 	int			 ready_published;
 
 	/* switchover */
@@ -735,7 +736,9 @@ out_pump(struct job *job)
 	}
 	out_drain(job);
 	for (n = 0; n < JOB_PUMP_BATCHES; n++) {
-		if (o->pump_region >= job->mem.nregions) {
+		/* past a forcing deadline the round ends: the policy decides */
+		if (o->pump_region >= job->mem.nregions ||
+		    (o->deadline && !o->pump_final)) {
 			if (stream_unacked(job->stream) != 0) {
 				o->pump_wait_acks = 1;
 				return;	/* the last Ack resumes us */
@@ -985,7 +988,7 @@ out_wait(struct job *job)
 {
 	struct job_out	*o = job->out;
 
-	if (o->want_switchover || o->delay_ms == 0)
+	if (o->want_switchover || o->deadline || o->delay_ms == 0)
 		return (1);
 	job_timer(job, o->delay_ms);
 	return (0);
@@ -1220,6 +1223,7 @@ out_decide(struct job *job)
 	cost = engine_switch_cost(job->eng, job->dev->pf->name);
 	obs.switch_cost_ms = cost;
 	obs.switch_cost_measured = cost != 0;
+	obs.deadline = o->deadline;
 	o->last_read_ms = o->read_ms;
 
 	converge_decide(&o->conv, &obs, &d);
@@ -1259,7 +1263,8 @@ out_decide(struct job *job)
 	switch (d.action) {
 	case CONVERGE_SWITCHOVER:
 	case CONVERGE_FORCE_SWITCHOVER:
-		if (job->pol.manual_switchover) {
+		/* the deadline's forced switchover does not wait for a call */
+		if (job->pol.manual_switchover && !o->deadline) {
 			if (job->phase == JOB_PRECOPY)
 				job_set_phase(job, JOB_SWITCHOVER_READY,
 				    d.reason);
@@ -1578,6 +1583,28 @@ job_out_switchover(struct job *job, char *err, size_t errlen)
 	    job->ev_timer, NULL))
 		job_step_done(job, 0, NULL);
 	return (0);
+}
+
+int
+job_out_deadline(struct job *job)
+{
+	struct job_out	*o = job->out;
+
+	if (job->phase == JOB_STOPCOPY || job->phase == JOB_RESUMING)
+		return (1);	/* the switchover is under way: let it end */
+	if (job->phase != JOB_PRECOPY && job->phase != JOB_SWITCHOVER_READY)
+		return (0);
+	log_info("job %" PRIu64 ": completion timeout of %" PRIu32 " s: "
+	    "ending the round, the policy forces or aborts", job->id,
+	    job->pol.completion_timeout_s);
+	o->deadline = 1;
+	if (o->pumping && !o->pump_final)
+		event_active(o->ev_pump, 0, 0);
+	else if (job->running_step && job->steps == out_iter_steps &&
+	    job->steps[job->step].run == out_wait &&
+	    evtimer_pending(job->ev_timer, NULL))
+		job_step_done(job, 0, NULL);
+	return (1);
 }
 
 void

@@ -41,6 +41,7 @@ struct row {
 	uint64_t	 share_bps;
 	uint64_t	 state_bytes;
 	uint64_t	 cost_ms;	/* 0: let the policy estimate */
+	int		 deadline;	/* the engine's deadline passed */
 	enum converge_action expect;
 	int		 flags;
 	uint32_t	 target;	/* expected target after, 0: unchecked */
@@ -107,6 +108,7 @@ run_case(const struct ccase *cc)
 			o.written_bytes = r->written_bytes;
 			o.total_bytes = cc->total_bytes ? cc->total_bytes :
 			    16 * MiB;
+			o.deadline = r->deadline;
 			o.sent_bytes = r->sent_bytes;
 			o.send_us = r->send_ms * 1000;
 			o.share_bps = r->share_bps;
@@ -447,6 +449,29 @@ static const struct row timeout_min_rows[] = {
 	END
 };
 
+/*
+ * The engine's deadline (timeout_action FORCE cut the round short): no
+ * wait for a local minimum, force or abort at once.
+ */
+static const struct row timeout_deadline_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 1000, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "deadline with remaining up at 44 MiB (400+ ms < 600 ms bound): "
+	  "forced at once", ROUND(11264), .deadline = 1,
+	  .expect = CONVERGE_FORCE_SWITCHOVER },
+	END
+};
+
+static const struct row timeout_deadline_over_rows[] = {
+	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 1000, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "deadline with 160 MiB dirty, over the 600 ms bound: abort at once",
+	  ROUND(40960), .deadline = 1, .expect = CONVERGE_ABORT },
+	END
+};
+
 static const struct row timeout_abort_rows[] = {
 	{ "bulk done, 40 MiB dirty", .iter_ms = 160, BULK16,
 	  .new_pages = 1000, .dirty_pages = 10240,
@@ -639,6 +664,12 @@ static const struct ccase cases[] = {
 	  timeout_min_rows },
 	{ "timeout_abort", { ADAPTIVE, .completion_timeout_s = 3 }, 0,
 	  timeout_abort_rows },
+	{ "timeout_deadline", { ADAPTIVE, .completion_timeout_s = 30,
+	  .timeout_force = 1, .forced_downtime_ms = 600 }, 0,
+	  timeout_deadline_rows },
+	{ "timeout_deadline_over", { ADAPTIVE, .completion_timeout_s = 30,
+	  .timeout_force = 1, .forced_downtime_ms = 600 }, 0,
+	  timeout_deadline_over_rows },
 	{ "hot", { ADAPTIVE, .downtime_ceiling_ms = 1000 }, 0, hot_rows },
 	{ "sublinear", { ADAPTIVE }, 0, sublinear_rows },
 	{ "linear", { ADAPTIVE }, 0, linear_rows },
@@ -689,6 +720,8 @@ CASE(max_iter)
 CASE(max_iter_force)
 CASE(timeout_min)
 CASE(timeout_abort)
+CASE(timeout_deadline)
+CASE(timeout_deadline_over)
 CASE(hot)
 CASE(sublinear)
 CASE(linear)
@@ -706,7 +739,7 @@ CASE(base_max_iter)
 /* Every case in the table has a Test above. */
 Test(converge, every_case_runs)
 {
-	cr_assert_eq(sizeof cases / sizeof cases[0], 30,
+	cr_assert_eq(sizeof cases / sizeof cases[0], 32,
 	    "add a CASE() line for the new case");
 }
 
