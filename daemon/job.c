@@ -613,6 +613,55 @@ job_set_phase(struct job *job, enum job_phase next, const char *why)
 	engine_reschedule(job->eng);
 }
 
+/*
+ * memory_bps over windows of at least JOB_RATE_WINDOW_MS, closed whenever
+ * bytes move or the job is published (so a stalled transfer reads 0);
+ * a finished job keeps its last rate.
+ */
+#define JOB_RATE_WINDOW_MS	500
+
+static void
+job_rate_tick(struct job *job, uint64_t now)
+{
+	struct job_stats	*st = &job->st;
+
+	if (job_phase_terminal(job->phase))
+		return;
+	if (st->rate_t0_ms == 0 || now < st->rate_t0_ms) {
+		st->rate_t0_ms = now;
+		st->rate_b0 = st->memory_processed;
+		return;
+	}
+	if (now - st->rate_t0_ms < JOB_RATE_WINDOW_MS)
+		return;
+	st->memory_bps = (st->memory_processed - st->rate_b0) * 1000 /
+	    (now - st->rate_t0_ms);
+	st->rate_t0_ms = now;
+	st->rate_b0 = st->memory_processed;
+}
+
+void
+job_memory_opened(struct job *job)
+{
+	job->mem_open = 1;
+	job->st.memory_total = job->mem.total_bytes;
+	job->st.memory_page_size = job->mem.nregions > 0 ?
+	    job->mem.regions[0].page_size : 0;
+}
+
+void
+job_account_pages(struct job *job, uint64_t bytes, uint64_t pages,
+    uint64_t zero_pages)
+{
+	/* the window opens with the first bytes, not at job creation */
+	if (job->st.rate_t0_ms == 0)
+		job_rate_tick(job, now_ms());
+	job->st.memory_processed += bytes;
+	job->st.memory_normal += pages - zero_pages;
+	job->st.memory_constant += zero_pages;
+	job_rate_tick(job, now_ms());
+}
+
 void
 job_publish(struct job *job)
 {
@@ -620,6 +669,8 @@ job_publish(struct job *job)
 	uint8_t		*buf;
 	size_t		 len;
 
+	if (job->st.rate_t0_ms != 0)
+		job_rate_tick(job, now_ms());
 	m = rpc_msg_new(&vmig__v1__job__descriptor);
 	job_to_proto(job, m);
 	len = vmig__v1__job__get_packed_size(m);
@@ -1090,15 +1141,13 @@ job_stats_to_proto(const struct job *job, Vmig__V1__JobStats *s)
 	s->time_elapsed_ms = end - job->created_ms;
 	s->setup_time_ms = job->st.setup_ms;
 	s->downtime_ms = job->st.downtime_ms;
-	s->memory_total = job->mem_open || job->st.memory_processed != 0 ?
-	    job->mem.total_bytes : 0;
+	s->memory_total = job->st.memory_total;
 	s->memory_processed = job->st.memory_processed;
 	s->memory_remaining = job->st.memory_remaining;
 	s->memory_dirty_rate = job->st.memory_dirty_rate;
 	s->memory_iteration = job->st.memory_iteration;
 	s->memory_bps = job->st.memory_bps;
-	s->memory_page_size = job->mem.nregions > 0 ?
-	    job->mem.regions[0].page_size : 0;
+	s->memory_page_size = job->st.memory_page_size;
 	s->memory_constant = job->st.memory_constant;
 	s->memory_normal = job->st.memory_normal;
 	s->device_state_bytes = job->st.device_state_bytes;

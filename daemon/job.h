@@ -108,6 +108,10 @@ struct job_policy {
 };
 
 struct job_stats {
+	uint64_t	memory_total;		/* kept after the map closes */
+	uint64_t	memory_page_size;
+	uint64_t	rate_t0_ms;		/* memory_bps window start */
+	uint64_t	rate_b0;		/* memory_processed then */
 	uint64_t	setup_ms;		/* SETUP entered -> PRECOPY */
 	uint64_t	downtime_ms;
 	uint64_t	memory_processed;	/* payload bytes of pages */
@@ -313,6 +317,14 @@ void		 job_finish(struct job *, enum job_phase);
 void		 job_record_decision(struct job *,
 		    const struct converge_decision *);
 void		 job_publish_progress(struct job *);
+/* Memory opened: its size is kept in the statistics from now on. */
+void		 job_memory_opened(struct job *);
+/*
+ * Pages moved (sent or applied): payload bytes, pages, of which zero
+ * pages; memory_processed and the memory_bps window follow.
+ */
+void		 job_account_pages(struct job *, uint64_t bytes,
+		    uint64_t pages, uint64_t zero_pages);
 /*
  * Publish the job's vmig.v1.Job to the engine's view (view.h): done at
  * every phase change and, for the live jobs, after each control call the

@@ -172,7 +172,7 @@ job_in_create(struct engine *eng, const char *device,
 		job_discard(job);
 		return (rc);
 	}
-	job->mem_open = 1;
+	job_memory_opened(job);
 	job->pol = *pol;
 	job->vm = xstrdup(vm != NULL ? vm : "");
 	job->in = xcalloc(1, sizeof(*job->in));
@@ -509,7 +509,8 @@ static void
 in_pages(struct job *job, const struct frame *fr)
 {
 	struct job_in	*in = job->in;
-	uint64_t	 pages;
+	uint64_t	 pages, zero = 0;
+	size_t		 i;
 	int		 rc;
 
 	/* in_frame() ran frame_check(): the batch lies inside the regions */
@@ -520,8 +521,12 @@ in_pages(struct job *job, const struct frame *fr)
 		    strerror(-rc));
 		return;
 	}
+	for (i = 0; i < fr->hdr->pages->n_runs; i++) {
+		if (fr->hdr->pages->runs[i]->zero)
+			zero += fr->hdr->pages->runs[i]->count;
+	}
 	in->applied += fr->payload_len;
-	job->st.memory_processed += fr->payload_len;
+	job_account_pages(job, fr->payload_len, pages, zero);
 	job->st.bytes_sent = stream_stats(job->stream)->bytes_in;
 	if (fr->hdr->pages->iteration > job->st.memory_iteration)
 		job->st.memory_iteration = fr->hdr->pages->iteration;

@@ -104,8 +104,6 @@ struct job_out {
 	uint64_t		 rd_pages;
 	uint64_t		 hot_pages;
 	uint64_t		 delay_ms;
-	uint64_t		 rate_t0_ms;	/* memory_bps window */
-	uint64_t		 rate_b0;
 
 	/* device state */
 	uint8_t			*state;
@@ -292,7 +290,7 @@ job_out_create(struct engine *eng, const char *device,
 		*code = api_errno_status(rc);
 		goto fail;
 	}
-	job->mem_open = 1;
+	job_memory_opened(job);
 	job->pol = *pol;
 	job->vm = xstrdup(vm != NULL ? vm : "");
 	job->peer = xstrdup(dest_url);
@@ -616,7 +614,6 @@ out_enter_precopy(struct job *job)
 	}
 	o->iter_start_ms = now_ms();
 	o->last_read_ms = o->iter_start_ms;
-	o->rate_t0_ms = o->iter_start_ms;
 	job->st.memory_remaining = mem_dirty_count(&job->mem) *
 	    o->page_size;
 	job_run_steps(job, out_iter_steps, NSTEPS(out_iter_steps));
@@ -624,21 +621,6 @@ out_enter_precopy(struct job *job)
 }
 
 /* ------------------------------------------------------------ pump */
-
-static void
-out_rate_update(struct job *job)
-{
-	struct job_out	*o = job->out;
-	uint64_t	 now = now_ms();
-	uint64_t	 sent = job->st.memory_processed;
-
-	if (now - o->rate_t0_ms >= 500) {
-		job->st.memory_bps = (sent - o->rate_b0) * 1000 /
-		    (now - o->rate_t0_ms);
-		o->rate_t0_ms = now;
-		o->rate_b0 = sent;
-	}
-}
 
 /* This job's stop-copy is over (switchover sent, or rolled back). */
 static void
@@ -782,12 +764,9 @@ out_pump(struct job *job)
 		}
 		tbucket_consume(&o->tb, res.bytes, now_ns());
 		o->pump_bytes += res.bytes;
-		job->st.memory_processed += res.bytes;
-		job->st.memory_normal += res.pages - res.zero_pages;
-		job->st.memory_constant += res.zero_pages;
+		job_account_pages(job, res.bytes, res.pages, res.zero_pages);
 		job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
 	}
-	out_rate_update(job);
 	event_active(o->ev_pump, 0, 0);	/* more next turn */
 }
 

@@ -9,13 +9,15 @@ and hostile peers are in test_migration_cancel.py, _faults.py, _peer.py.
 
 import os
 import sys
+import time
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import (MigrationCase, file_digest,  # noqa: E402
-                                phase_name, DEVICE, LIVENESS_S)
+                                phase_name, DEVICE, LIVENESS_S, MEM, MiB,
+                                PAGE)
 from vmig import pb  # noqa: E402
 import vmig  # noqa: E402
 
@@ -150,6 +152,93 @@ class SingleVF(MigrationCase):
                                 pb.PHASE_RESUMING, pb.PHASE_COMPLETED],
                          [phase_name(p) for p in seen])
         self.assert_completed(1, jid, prep)
+
+
+class Statistics(MigrationCase):
+    """Every JobStats field against what the job did, mid-run and after
+    completion, on both sides (issue 9.2)."""
+    VFS = 2
+    SHARE = 4 * MiB
+    SRC_CONFIG = "[limits]\nbandwidth = 4M\n"
+
+    def check_running(self, s):
+        """One mid-run sample of the source, in pre-copy."""
+        self.assertEqual(s.memory_total, MEM)
+        self.assertEqual(s.memory_page_size, PAGE)
+        # payload bytes are exactly the pages sent with data
+        self.assertEqual(s.memory_processed, s.memory_normal * PAGE)
+        self.assertGreaterEqual(s.bytes_sent, s.memory_processed)
+        self.assertEqual(s.downtime_ms, 0)
+        self.assertGreaterEqual(s.time_elapsed_ms,
+                                s.setup_time_ms + s.queue_time_ms)
+        self.assertEqual(s.bandwidth_share_bps, self.SHARE)
+        self.assertEqual(s.downtime_target_ms, 300)
+        self.assertLessEqual(s.device_state_pending, s.device_state_bytes)
+        self.assertLessEqual(s.memory_remaining, MEM)
+        # a rate, not a total: within a few shares (windows are short)
+        self.assertLessEqual(s.memory_bps, 4 * self.SHARE)
+
+    def test_every_field(self):
+        self.pair(1, "hot", rate="2M", fraction="0.02")
+        jid, prep = self.start_migration(1)
+        samples = []
+        while True:
+            j = self.src.client.get_job(jid)
+            if j.phase != pb.PHASE_PRECOPY and samples:
+                break
+            if j.phase == pb.PHASE_PRECOPY and \
+                    j.stats.memory_processed > 0:
+                samples.append(j.stats)
+                self.check_running(j.stats)
+            self.assertNotIn(j.phase, (pb.PHASE_FAILED,
+                                       pb.PHASE_CANCELLED), j.error)
+            time.sleep(0.1)
+        # the bulk copy of 16 MiB at 4 MiB/s takes seconds: samples in
+        # its second half saw a rate
+        late = [x for x in samples if x.memory_processed >= MEM // 2]
+        self.assertTrue(late, "no sample in the second half of the copy")
+        self.assertTrue(any(x.memory_bps > 0 for x in late),
+                        [x.memory_bps for x in samples])
+
+        sjob, djob = self.assert_completed(1, jid, prep)
+        s, d = sjob.stats, djob.stats
+        for st in (s, d):
+            self.assertEqual(st.memory_total, MEM)
+            self.assertEqual(st.memory_page_size, PAGE)
+            self.assertEqual(st.memory_remaining, 0)
+            self.assertEqual(st.device_state_pending, 0)
+            self.assertGreater(st.downtime_ms, 0)
+            self.assertLessEqual(st.downtime_ms, st.time_elapsed_ms)
+            self.assertGreater(st.memory_bps, 0)
+            self.assertGreaterEqual(st.bytes_sent, st.memory_processed +
+                                    st.device_state_bytes)
+            self.assertEqual(st.memory_processed, st.memory_normal * PAGE)
+        # random memory: every page went at least once, with data
+        self.assertGreaterEqual(s.memory_processed, MEM)
+        self.assertEqual(d.memory_processed, s.memory_processed)
+        self.assertEqual(d.memory_normal, s.memory_normal)
+        self.assertEqual(d.memory_constant, s.memory_constant)
+        self.assertGreater(s.device_state_bytes, 0)
+        self.assertEqual(d.device_state_bytes, s.device_state_bytes)
+        self.assertEqual(d.device_load_time_ms, s.device_load_time_ms)
+        self.assertEqual(s.memory_iteration,
+                         max(x.iteration for x in sjob.decisions))
+        self.assertLessEqual(d.memory_iteration, s.memory_iteration)
+        # the device wrote while recorded
+        self.assertGreater(s.device_write_records, 0)
+        self.assertGreater(s.device_dirty_rate_bps, 0)
+        self.assertGreater(s.memory_dirty_rate, 0)
+        self.assertGreater(s.expected_downtime_ms, 0)
+        self.assertEqual(s.downtime_target_ms, 300)
+        self.assertEqual(s.bandwidth_share_bps, self.SHARE)
+        if not any(x.action == "defer-hot" for x in sjob.decisions):
+            self.assertEqual(s.hot_pages_deferred, 0)
+        self.assertGreaterEqual(s.time_elapsed_ms,
+                                s.setup_time_ms + s.queue_time_ms)
+        # a finished job's clock stopped
+        time.sleep(0.05)
+        self.assertEqual(self.src.client.get_job(jid).stats.time_elapsed_ms,
+                         s.time_elapsed_ms)
 
 
 class Devices(MigrationCase):
