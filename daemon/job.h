@@ -87,6 +87,7 @@ enum job_dir {
 #define JOB_HELLO_TIMEOUT_MS	30000	/* destination: Hello after connect */
 #define JOB_DONE_TIMEOUT_MS	60000	/* source: Done after Switchover */
 #define JOB_WAIT_TIMEOUT_MS	600000	/* destination: a source connects */
+#define JOB_REFUSALS_MAX	8	/* destination: peers without the token */
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
 #define JOB_COSTS_KEPT		9	/* switchover costs per PF (median) */
 #define JOB_OFFLOAD_THREADS	2	/* digests and unmapping, off the loop */

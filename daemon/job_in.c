@@ -60,6 +60,7 @@ struct job_in {
 	uint64_t		 source_job;
 	char			 source_device[64];
 	int			 hello_ok;
+	unsigned int		 refused;	/* peers refused while waiting */
 	int			 peer_aborted;
 	int			 state_written;	/* the VF holds partial state */
 	int			 activated;	/* we set the VF ACTIVE */
@@ -386,6 +387,44 @@ in_protocol_error(struct job *job, int code, const char *fmt, ...)
 #define P_PROTO	VMIG__STREAM__V1__ABORT__CODE__CODE_PROTOCOL
 #define P_AUTH	VMIG__STREAM__V1__ABORT__CODE__CODE_AUTH
 
+static void
+in_refuse(struct job *job, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * A peer that has not shown the token cannot end the job (anyone who
+ * reaches the port could cancel incoming migrations): it is told why,
+ * logged and dropped, and the job waits for the right source, up to
+ * JOB_REFUSALS_MAX refusals.
+ */
+static void
+in_refuse(struct job *job, int code, const char *fmt, ...)
+{
+	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
+	char			buf[384];
+	va_list			ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	a.code = (Vmig__Stream__V1__Abort__Code)code;
+	a.reason = buf;
+	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
+	f.abort = &a;
+	in_send_frame(job, &f);
+	stream_drop_peer(job->stream);
+	job->in->refused++;
+	log_warnx("job %" PRIu64 " (%s): refused a source (%u of %d): %s",
+	    job->id, job->device_name, job->in->refused, JOB_REFUSALS_MAX,
+	    buf);
+	if (job->in->refused >= JOB_REFUSALS_MAX) {
+		job->in->peer_aborted = 1;	/* told it already */
+		job_fail(job, "%u connections refused, the last: %s",
+		    job->in->refused, buf);
+	}
+}
+
 static int
 in_token_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
@@ -404,16 +443,17 @@ in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 	struct job_in	*in = job->in;
 	uint32_t	 i;
 
+	/* the token first: only the right source may end the job */
+	if (h->token.len != sizeof(in->token) ||
+	    !in_token_equal(h->token.data, in->token, sizeof(in->token))) {
+		in_refuse(job, P_AUTH, "wrong token for job %" PRIu64
+		    " (device %s)", job->id, job->device_name);
+		return;
+	}
 	if (h->protocol_version != IN_STREAM_PROTOCOL) {
 		in_protocol_error(job, P_PROTO, "stream protocol %" PRIu32
 		    " is not spoken here (this daemon: %d)",
 		    h->protocol_version, IN_STREAM_PROTOCOL);
-		return;
-	}
-	if (h->token.len != sizeof(in->token) ||
-	    !in_token_equal(h->token.data, in->token, sizeof(in->token))) {
-		in_protocol_error(job, P_AUTH, "wrong token for job %" PRIu64
-		    " (device %s)", job->id, job->device_name);
 		return;
 	}
 	if (h->device_type == NULL || strcmp(h->device_type,
@@ -624,12 +664,17 @@ in_frame(void *arg, const struct frame *fr)
 	}
 	snprintf(where, sizeof(where), "in %s", job_phase_name(job->phase));
 	if (frame_expect(fr, allowed, where, err, sizeof(err)) != 0) {
-		in_protocol_error(job, job->phase == JOB_WAITING ? P_AUTH :
-		    P_PROTO, "%s", err);
+		if (job->phase == JOB_WAITING)
+			in_refuse(job, P_AUTH, "%s", err);
+		else
+			in_protocol_error(job, P_PROTO, "%s", err);
 		return;
 	}
 	if (frame_check(&in->layout, &in->spos, fr, err, sizeof(err)) != 0) {
-		in_protocol_error(job, P_PROTO, "%s", err);
+		if (job->phase == JOB_WAITING)
+			in_refuse(job, P_PROTO, "%s", err);
+		else
+			in_protocol_error(job, P_PROTO, "%s", err);
 		return;
 	}
 	switch (f->kind_case) {
@@ -678,9 +723,39 @@ in_closed(void *arg, int err, const char *reason)
 	job_peer_closed(job, "source", err, reason);
 }
 
+/* A message that is no frame: before the Hello, one more refused peer. */
+static void
+in_bad_frame(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	if (job->phase == JOB_WAITING) {
+		in_refuse(job, P_PROTO, "%s", reason);
+		return;
+	}
+	job_peer_closed(job, "source", err, reason);
+}
+
+/* A peer that never authenticated left: wait for the right one. */
+static int
+in_peer_lost(void *arg)
+{
+	struct job	*job = arg;
+
+	if (job->phase != JOB_WAITING || job->failing)
+		return (0);
+	log_info("job %" PRIu64 " (%s): a peer left before its hello: "
+	    "waiting for the source", job->id, job->device_name);
+	return (1);
+}
+
 static const struct stream_ops in_stream_ops = {
 	.frame = in_frame,
 	.writable = in_writable,
+	.bad_frame = in_bad_frame,
+	.peer_lost = in_peer_lost,
 	.closed = in_closed,
 };
 

@@ -85,6 +85,11 @@ struct stream {
 	/* Pipes removed lately: a pipe can go before its ADD_POST runs. */
 	_Atomic uint32_t removed[STREAM_REMOVED_RING];
 	atomic_uint	 nremoved;
+	/* Peers refused (loop thread): their messages are dropped. */
+	uint32_t	 dropped[STREAM_REMOVED_RING];
+	unsigned	 ndropped;
+	struct event	*ev_drop;	/* closes the refused pipe */
+	uint32_t	 drop_pipe;
 
 	int		 connected;
 	int		 closed;	/* no more delivery, no more sends */
@@ -270,6 +275,42 @@ stream_pipe_state(struct stream *s, int *down)
 	}
 }
 
+/* A message that is no frame: the user answers it, or the stream fails. */
+static void
+stream_bad_frame(struct stream *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+stream_bad_frame(struct stream *s, int err, const char *fmt, ...)
+{
+	char	 reason[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	if (s->ops.bad_frame == NULL) {
+		stream_fail(s, err, "%s", reason);
+		return;
+	}
+	log_debug("%s: %s: %s", __func__, s->url, reason);
+	s->ops.bad_frame(s->arg, err, reason);
+}
+
+/* A message of a peer stream_drop_peer() refused: not delivered. */
+static int
+stream_from_dropped(const struct stream *s, nng_msg *m)
+{
+	uint32_t	id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
+	unsigned	i;
+
+	for (i = 0; i < MIN(s->ndropped, STREAM_REMOVED_RING); i++) {
+		if (s->dropped[i] == id)
+			return (1);
+	}
+	return (0);
+}
+
 static void
 stream_deliver(struct stream *s, nng_msg *m)
 {
@@ -277,18 +318,20 @@ stream_deliver(struct stream *s, nng_msg *m)
 	size_t	 len = nng_msg_len(m), plen;
 	int	 rc, kind;
 
+	if (stream_from_dropped(s, m))
+		return;
 	s->stats.msgs_in++;
 	s->stats.bytes_in += len;
 	rc = frame_decode(&s->frame, nng_msg_body(m), len, 0, err, sizeof err);
 	if (rc != 0) {
-		stream_fail(s, rc, "peer sent a bad frame: %s", err);
+		stream_bad_frame(s, rc, "peer sent a bad frame: %s", err);
 		return;
 	}
 	if (s->frame.payload_len > s->opts.payload_max) {
 		kind = s->frame.hdr->kind_case;
 		plen = s->frame.payload_len;
 		frame_clear(&s->frame);
-		stream_fail(s, -EMSGSIZE, "peer sent a %s frame with %zu "
+		stream_bad_frame(s, -EMSGSIZE, "peer sent a %s frame with %zu "
 		    "payload bytes, over the limit of %zu",
 		    frame_kind_name(kind), plen, s->opts.payload_max);
 		return;
@@ -334,6 +377,24 @@ stream_recv_cb(evutil_socket_t fd, short what, void *arg)
 	stream_leave(s);
 }
 
+/* A listener whose user wants another peer after this one left. */
+static int
+stream_relisten(struct stream *s)
+{
+	if (!s->listening || s->closed || s->dead ||
+	    s->ops.peer_lost == NULL || !s->ops.peer_lost(s->arg))
+		return (0);
+	log_debug("%s: %s: peer pipe %u gone, listening for another",
+	    __func__, s->url, atomic_load(&s->pipe_id));
+	/* the id last: a new pipe's ADD_POST may follow at once */
+	atomic_store(&s->pipe_up, 0);
+	atomic_store(&s->pipe_down, 0);
+	atomic_store(&s->pipe_id, 0);
+	s->connected = 0;
+	stream_park_clear(s);
+	return (1);
+}
+
 static void
 stream_notify_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -354,6 +415,10 @@ stream_notify_cb(evutil_socket_t fd, short what, void *arg)
 	if (down && !s->closed && !s->dead) {
 		/* Frames that arrived before the loss still count. */
 		stream_drain(s, 0);
+		if (stream_relisten(s)) {
+			stream_leave(s);
+			return;
+		}
 		stream_fail(s, -ECONNRESET, "peer connection lost (the peer "
 		    "closed it, or a message exceeded the %zu-byte limit)",
 		    s->recv_max);
@@ -655,6 +720,48 @@ stream_set_priority(struct stream *s, int priority)
 	}
 }
 
+static void
+stream_drop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+	nng_pipe	 p;
+	int		 rv;
+
+	if (s->drop_pipe == 0)
+		return;
+	/* nng has no lookup by id: the pipe is the id in a nng_pipe */
+	p.id = s->drop_pipe;
+	s->drop_pipe = 0;
+	if ((rv = nng_pipe_close(p)) != 0 && rv != NNG_ENOENT &&
+	    rv != NNG_ECLOSED)
+		log_debug("%s: %s: closing a refused peer: %s", __func__,
+		    s->url, nng_strerror(rv));
+}
+
+void
+stream_drop_peer(struct stream *s)
+{
+	struct timeval	 tv = { 0, STREAM_LINGER_MS * 1000 };
+	uint32_t	 id;
+
+	if (s == NULL || s->closed || !s->listening)
+		return;
+	id = atomic_exchange(&s->pipe_id, 0);
+	if (id == 0)
+		return;
+	/* the last few are enough: a refused pipe is closed in 20 ms */
+	s->dropped[s->ndropped++ % STREAM_REMOVED_RING] = id;
+	atomic_store(&s->pipe_up, 0);
+	atomic_store(&s->pipe_down, 0);
+	s->connected = 0;
+	/* a second refusal within the linger closes the first one now */
+	if (s->drop_pipe != 0)
+		stream_drop_cb(-1, 0, s);
+	s->drop_pipe = id;
+	evtimer_add(s->ev_drop, &tv);
+	log_debug("%s: %s: peer pipe %u refused", __func__, s->url, id);
+}
+
 int
 stream_is_connected(const struct stream *s)
 {
@@ -756,8 +863,9 @@ stream_new(struct event_base *base, const char *url,
 	    stream_notify_cb, s);
 	s->ev_kick = event_new(base, -1, 0, stream_kick_cb, s);
 	s->ev_linger = evtimer_new(base, stream_linger_cb, s);
+	s->ev_drop = evtimer_new(base, stream_drop_cb, s);
 	if (s->ev_recv == NULL || s->ev_send == NULL || s->ev_notify == NULL ||
-	    s->ev_kick == NULL || s->ev_linger == NULL)
+	    s->ev_kick == NULL || s->ev_linger == NULL || s->ev_drop == NULL)
 		return (err_set(err, errlen, -ENOMEM, "stream %s: cannot "
 		    "create events", url));
 	event_add(s->ev_recv, NULL);
@@ -954,6 +1062,8 @@ stream_destroy(struct stream *s)
 		event_free(s->ev_kick);
 	if (s->ev_linger != NULL)
 		event_free(s->ev_linger);
+	if (s->ev_drop != NULL)
+		event_free(s->ev_drop);
 	if (s->ev_notify != NULL)
 		event_free(s->ev_notify);
 	if (s->sock_open) {

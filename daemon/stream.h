@@ -14,9 +14,19 @@
  *   frame(arg, f)         one decoded frame; f and its payload are valid
  *                         during the call only
  *   writable(arg)         a send that returned -EAGAIN may be retried
+ *   bad_frame(arg, err, why)  the peer sent a message that does not
+ *                         decode (-EBADMSG) or carries too much payload
+ *                         (-EMSGSIZE); it is dropped, the stream stays up
+ *                         so the user can answer (an Abort) and close or
+ *                         drop the peer; without this callback the stream
+ *                         fails as for closed()
+ *   peer_lost(arg)        (optional, listening streams) the peer's
+ *                         connection went: return 1 to keep listening for
+ *                         another peer (connected() again), 0 to close as
+ *                         below
  *   closed(arg, err, why) the peer is gone (connection lost, a message
- *                         over the size limit) or sent a frame that does
- *                         not decode; nothing is delivered afterwards
+ *                         over the size limit); nothing is delivered
+ *                         afterwards
  *
  * Sending never loses a message: stream_send() and stream_msg_commit()
  * return 0 when the message is handed to nng or parked in the stream's own
@@ -44,6 +54,8 @@ struct stream_ops {
 	void	(*frame)(void *arg, const struct frame *f);
 	void	(*writable)(void *arg);
 	void	(*closed)(void *arg, int err, const char *reason);
+	void	(*bad_frame)(void *arg, int err, const char *reason);
+	int	(*peer_lost)(void *arg);
 };
 
 struct stream_opts {
@@ -106,6 +118,14 @@ void	 stream_flush(void);
  * its frames are not queued behind other jobs' bulk pages.
  */
 void	 stream_set_priority(struct stream *, int priority);
+
+/*
+ * A listening stream refuses its current peer (a source that failed to
+ * authenticate): what was sent to it (an Abort) has STREAM_LINGER_MS to
+ * go, then its connection is closed; whatever it still sends is dropped,
+ * and the next peer to connect is taken as new (connected() again).
+ */
+void	 stream_drop_peer(struct stream *);
 
 int	 stream_is_connected(const struct stream *);
 int	 stream_is_closed(const struct stream *);

@@ -12,8 +12,11 @@ proto/stream.proto built one field at a time):
   right token and sends page batches that lie outside the region (or
   otherwise do not add up): the destination job FAILED naming the region
   and page, its memory file unchanged, its VF stopped and released;
-- a fake source with a wrong token, or no Hello at all: FAILED (auth), the
-  memory unchanged, the VF released, and ready for a real migration.
+- a fake source with a wrong token, or no Hello at all, or garbage: told
+  why (an Abort), dropped and logged, while the prepared job keeps waiting
+  for the right source, which then migrates into it; after
+  JOB_REFUSALS_MAX such peers the job fails with the last reason, the
+  memory unchanged, the VF released.
 """
 
 import os
@@ -32,6 +35,7 @@ from vmig import pb  # noqa: E402
 
 HALF = MEM // 2
 NPAGES = MEM // PAGE
+REFUSALS_MAX = 8        # JOB_REFUSALS_MAX (daemon/job.h)
 
 
 class FakeDestination(MigrationCase):
@@ -152,6 +156,7 @@ class FakeDestination(MigrationCase):
 class FakeSource(MigrationCase):
     """streampeer dials a really prepared destination."""
     VFS = 2
+    LOG_LEVEL = "debug"     # the stream says when a peer connects
 
     def setUp(self):
         super().setUp()
@@ -164,10 +169,12 @@ class FakeSource(MigrationCase):
             f.close()
         super().tearDown()
 
-    def connect(self, token=None, **hello_changes):
-        """Prepare the destination, dial it, send a Hello; returns
-        (fake, PrepareIncomingResponse, digest of the memory before)."""
-        prep = self.prepare(1, dict(verify=True))
+    def connect(self, token=None, prep=None, **hello_changes):
+        """Prepare the destination (unless prep), dial it, send a Hello;
+        returns (fake, PrepareIncomingResponse, digest of the memory
+        before)."""
+        if prep is None:
+            prep = self.prepare(1, dict(verify=True))
         before = file_digest(self.dst.mem[1])
         fake = Peer()
         self.fakes.append(fake)
@@ -199,6 +206,32 @@ class FakeSource(MigrationCase):
                          "the destination memory was written")
         self.assert_no_device_stuck(self.dst, skip=(1,))
         return djob
+
+    def assert_still_waiting(self, fake, prep, before, code, *words):
+        """The fake was told why (an Abort with code) and dropped; the
+        prepared job still waits, its VF held, its memory unwritten."""
+        f, _ = fake.expect("abort")
+        self.assertEqual(f.abort.code, code, f.abort.reason)
+        for w in words:
+            self.assertIn(w, f.abort.reason)
+        self.dst.daemon.wait_log(f.abort.reason)
+        djob = self.dst.client.get_job(prep.job_id)
+        self.assertEqual(djob.phase, pb.PHASE_WAITING,
+                         f"{phase_name(djob.phase)}: {djob.error}")
+        self.assertEqual(djob.error, "")
+        self.assertEqual(self.dst.device(1).job_id, prep.job_id)
+        self.assertEqual(self.dst.sim.mode(1), "stop")
+        self.assertEqual(file_digest(self.dst.mem[1]), before,
+                         "the destination memory was written")
+        fake.close()
+
+    def migrate_into(self, prep):
+        """A real source migrates into the prepared job: it was not
+        spoiled by what the fakes did."""
+        self.src.attach(1, fill="random")
+        self.src.sim.workload(1, "hot")
+        jid, prep = self.start_migration(1, prep=prep)
+        self.assert_completed(1, jid, prep)
 
     def batch(self, runs, region=0, seq=1):
         return frame(pages=spb.PageBatch(
@@ -286,18 +319,33 @@ class FakeSource(MigrationCase):
                 fake.close()
 
     def test_wrong_token(self):
+        prep = self.prepare(1, dict(verify=True))
         for what, token in (
                 ("one bit off", lambda t: bytes([t[0] ^ 1]) + t[1:]),
                 ("short", lambda t: t[:8]),
                 ("long", lambda t: t + b"x"),
                 ("empty", b"")):
             with self.subTest(what):
-                fake, prep, before = self.connect(token=token)
-                djob = self.assert_refused(fake, prep, before,
-                                           spb.Abort.CODE_AUTH,
-                                           "wrong token")
-                self.assertIn(DEVICE % 1, djob.error)
-                fake.close()
+                fake, _, before = self.connect(token=token, prep=prep)
+                self.assert_still_waiting(fake, prep, before,
+                                          spb.Abort.CODE_AUTH, "wrong token",
+                                          DEVICE % 1)
+        self.migrate_into(prep)
+
+    def test_refusals_are_bounded(self):
+        prep = self.prepare(1, dict(verify=True))
+        before = file_digest(self.dst.mem[1])
+        for i in range(REFUSALS_MAX):
+            fake, _, _ = self.connect(token=b"\0" * 32, prep=prep)
+            f, _ = fake.expect("abort")
+            self.assertEqual(f.abort.code, spb.Abort.CODE_AUTH)
+            fake.close()
+        djob = self.assert_dest_rolled_back(1, prep.job_id,
+                                            (pb.PHASE_FAILED,))
+        self.assertIn(f"{REFUSALS_MAX} connections refused", djob.error)
+        self.assertIn("wrong token", djob.error)
+        self.assertEqual(file_digest(self.dst.mem[1]), before)
+        self.assert_no_device_stuck(self.dst, skip=(1,))
 
     def test_pages_before_hello(self):
         prep = self.prepare(1)
@@ -306,8 +354,8 @@ class FakeSource(MigrationCase):
         self.fakes.append(fake)
         fake.dial(prep.stream_url)
         fake.send(self.batch([(0, 1, False)]), b"\xee" * PAGE)
-        self.assert_refused(fake, prep, before, spb.Abort.CODE_AUTH,
-                            "unexpected pages frame")
+        self.assert_still_waiting(fake, prep, before, spb.Abort.CODE_AUTH,
+                                  "unexpected pages frame")
 
     def test_garbage_instead_of_hello(self):
         prep = self.prepare(1)
@@ -316,21 +364,28 @@ class FakeSource(MigrationCase):
         self.fakes.append(fake)
         fake.dial(prep.stream_url)
         fake.send_raw(b"\xff" * 64)
-        djob = self.assert_dest_rolled_back(1, prep.job_id,
-                                            (pb.PHASE_FAILED,))
-        self.assertIn("source broke the protocol", djob.error)
-        self.assertIn("bad frame", djob.error)
-        self.assertEqual(file_digest(self.dst.mem[1]), before)
+        self.assert_still_waiting(fake, prep, before,
+                                  spb.Abort.CODE_PROTOCOL, "bad frame")
+
+    def test_peer_that_leaves_without_a_word(self):
+        prep = self.prepare(1)
+        fake = Peer()
+        self.fakes.append(fake)
+        fake.dial(prep.stream_url)
+        self.dst.daemon.wait_log("peer connected")
+        fake.close()
+        self.dst.daemon.wait_log("left before its hello")
+        self.assertEqual(self.dst.client.get_job(prep.job_id).phase,
+                         pb.PHASE_WAITING)
+        self.migrate_into(prep)
 
     def test_refused_then_a_real_migration(self):
         fake, prep, before = self.connect(token=b"\0" * 32)
-        self.assert_refused(fake, prep, before, spb.Abort.CODE_AUTH)
-        fake.close()
-        # the VF is free and works: a real source migrates into it
-        self.src.attach(1, fill="random")
-        self.src.sim.workload(1, "hot")
-        jid, prep = self.start_migration(1)
-        self.assert_completed(1, jid, prep)
+        self.assert_still_waiting(fake, prep, before, spb.Abort.CODE_AUTH)
+        fake, _, _ = self.connect(protocol_version=1, prep=prep,
+                                  token=b"\1" * 32)
+        self.assert_still_waiting(fake, prep, before, spb.Abort.CODE_AUTH)
+        self.migrate_into(prep)
 
     def test_good_pages_land(self):
         # the fake source is not wrong about everything: a valid batch is

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,10 @@ on_closed(void *arg, int err, const char *reason)
 }
 
 static const struct stream_ops ops = {
-	on_connected, on_frame, on_writable, on_closed
+	.connected = on_connected,
+	.frame = on_frame,
+	.writable = on_writable,
+	.closed = on_closed,
 };
 
 typedef int (*cond_fn)(void *);
@@ -788,4 +792,164 @@ Test(stream, ipc_url)
 	run_until(both_connected, pp);
 	stream_close(src.s);
 	stream_close(dst.s);
+}
+
+/* ------------------------------------------------------------ refusing */
+
+/* A listener that answers bad frames and refuses the peer (job_in.c). */
+struct gate {
+	struct peer	 p;
+	int		 bad;		/* bad_frame() calls */
+	int		 bad_err;
+	int		 lost;		/* peer_lost() calls */
+};
+
+static void
+gate_bad_frame(void *arg, int err, const char *reason)
+{
+	struct gate		*g = arg;
+	StreamFrame		 f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Abort	 a = VMIG__STREAM__V1__ABORT__INIT;
+
+	g->bad++;
+	g->bad_err = err;
+	snprintf(g->p.reason, sizeof g->p.reason, "%s", reason);
+	/* the stream is still up: the peer can be told why */
+	a.code = VMIG__STREAM__V1__ABORT__CODE__CODE_PROTOCOL;
+	a.reason = (char *)reason;
+	f.kind_case = KIND(ABORT);
+	f.abort = &a;
+	cr_assert_eq(stream_send(g->p.s, &f, NULL, 0), 0);
+	stream_drop_peer(g->p.s);
+}
+
+static int
+gate_peer_lost(void *arg)
+{
+	((struct gate *)arg)->lost++;
+	return (1);
+}
+
+static const struct stream_ops gate_ops = {
+	.connected = on_connected,
+	.frame = on_frame,
+	.writable = on_writable,
+	.closed = on_closed,
+	.bad_frame = gate_bad_frame,
+	.peer_lost = gate_peer_lost,
+};
+
+static int
+gate_saw_bad(void *arg)
+{
+	return (((struct gate *)arg)->bad != 0);
+}
+
+static int
+gate_saw_lost(void *arg)
+{
+	return (((struct gate *)arg)->lost != 0);
+}
+
+static int
+got_hello(void *arg)
+{
+	return (((struct peer *)arg)->kinds[KIND(HELLO)] != 0);
+}
+
+static void
+send_hello(struct stream *s)
+{
+	StreamFrame	 f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Hello h = VMIG__STREAM__V1__HELLO__INIT;
+
+	h.protocol_version = 1;
+	f.kind_case = KIND(HELLO);
+	f.hello = &h;
+	cr_assert_eq(stream_send(s, &f, NULL, 0), 0);
+}
+
+/*
+ * Garbage reaches bad_frame() (not closed()), the answer gets out, the
+ * refused peer's connection closes, whatever else it sent is dropped, and
+ * the next peer is served.
+ */
+Test(stream, refuse_a_peer_then_serve_the_next)
+{
+	struct gate	 g = { 0 };
+	struct peer	 src = { 0 };
+	char		 url[256], err[256], buf[256];
+	uint8_t		 junk[16];
+	size_t		 total;
+	ssize_t		 n;
+	int		 fd;
+
+	cr_assert_eq(stream_listen(base, "tcp://127.0.0.1:0", NULL, &gate_ops,
+	    &g, &g.p.s, url, sizeof url, err, sizeof err), 0, "%s", err);
+	fd = raw_connect(url);
+	memset(junk, 0xee, sizeof junk);
+	junk[0] = 4;	/* a 4-byte header of 0xee: not a Frame */
+	junk[1] = junk[2] = junk[3] = 0;
+	cr_assert_eq(raw_send(fd, 4 + 8, junk, 8), 0);
+	/* and a good frame after it, which must not be delivered */
+	cr_assert_eq(raw_send(fd, 4 + sizeof junk, junk, sizeof junk), 0);
+	run_until(gate_saw_bad, &g);
+	cr_assert_eq(g.bad_err, -EBADMSG);
+	cr_assert(strstr(g.p.reason, "bad frame"), "%s", g.p.reason);
+	cr_assert_eq(g.p.closed, 0, "a bad frame does not close the stream");
+	/* the Abort arrives, then the connection closes (the linger) */
+	total = 0;
+	for (;;) {
+		struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (poll(&pfd, 1, 10) != 1)
+			continue;
+		if ((n = read(fd, buf, sizeof buf)) <= 0)
+			break;
+		total += (size_t)n;
+	}
+	cr_assert_gt(total, 12, "the refused peer was told why");
+	cr_assert_eq(n, 0, "the refused peer's connection was closed");
+	close(fd);
+	cr_assert_eq(g.p.frames, 0);
+
+	/* the next peer connects and is served */
+	cr_assert_eq(stream_dial(base, url, NULL, &ops, &src, &src.s, err,
+	    sizeof err), 0, "%s", err);
+	while (!src.connected)
+		event_base_loop(base, EVLOOP_ONCE);
+	send_hello(src.s);
+	run_until(got_hello, &g.p);
+	cr_assert_eq(g.p.closed, 0);
+	cr_assert(stream_is_connected(g.p.s));
+	stream_close(src.s);
+	stream_close(g.p.s);
+}
+
+/* A peer that leaves is forgotten when the user says so. */
+Test(stream, peer_lost_keeps_listening)
+{
+	struct gate	 g = { 0 };
+	struct peer	 a = { 0 }, b = { 0 };
+	char		 url[256], err[256];
+
+	cr_assert_eq(stream_listen(base, "tcp://127.0.0.1:0", NULL, &gate_ops,
+	    &g, &g.p.s, url, sizeof url, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(stream_dial(base, url, NULL, &ops, &a, &a.s, err,
+	    sizeof err), 0, "%s", err);
+	while (!a.connected || !g.p.connected)
+		event_base_loop(base, EVLOOP_ONCE);
+	stream_close(a.s);
+	run_until(gate_saw_lost, &g);
+	cr_assert_eq(g.p.closed, 0);
+	cr_assert(!stream_is_connected(g.p.s));
+	cr_assert_eq(stream_dial(base, url, NULL, &ops, &b, &b.s, err,
+	    sizeof err), 0, "%s", err);
+	while (!b.connected || !g.p.connected)
+		event_base_loop(base, EVLOOP_ONCE);
+	send_hello(b.s);
+	run_until(got_hello, &g.p);
+	stream_close(b.s);
+	stream_close(g.p.s);
 }
