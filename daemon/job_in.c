@@ -735,7 +735,8 @@ in_bad_frame(void *arg, int err, const char *reason)
 		in_refuse(job, P_PROTO, "%s", reason);
 		return;
 	}
-	job_peer_closed(job, "source", err, reason);
+	in_protocol_error(job, P_PROTO, "source broke the protocol: %s",
+	    reason);
 }
 
 /* A peer that never authenticated left: wait for the right one. */

@@ -765,6 +765,9 @@ out_pump(struct job *job)
 		tbucket_consume(&o->tb, res.bytes, now_ns());
 		o->pump_bytes += res.bytes;
 		job_account_pages(job, res.bytes, res.pages, res.zero_pages);
+		/* what is left falls as pages go (the sent ones are clear) */
+		job->st.memory_remaining = mem_dirty_count(&job->mem) *
+		    o->page_size;
 		job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
 	}
 	event_active(o->ev_pump, 0, 0);	/* more next turn */
@@ -1345,6 +1348,8 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 		return;
 	}
 	out_take_acc(job);
+	job->st.memory_remaining = mem_dirty_count(&job->mem) *
+	    job->out->page_size;
 	job_step_done(job, 0, NULL);
 }
 
@@ -1816,6 +1821,17 @@ out_frame(void *arg, const struct frame *fr)
 	}
 }
 
+/* A message that is no frame: the destination is told why. */
+static void
+out_bad_frame(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	out_protocol_error(job, "%s", reason);
+}
+
 static void
 out_writable(void *arg)
 {
@@ -1838,4 +1854,5 @@ static const struct stream_ops out_stream_ops = {
 	.frame = out_frame,
 	.writable = out_writable,
 	.closed = out_closed,
+	.bad_frame = out_bad_frame,
 };

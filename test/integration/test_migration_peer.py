@@ -95,12 +95,16 @@ class FakeDestination(MigrationCase):
         self.fake.send_raw(b"\xde\xad\xbe\xef" * 16)
         self.assert_failed(jid, "destination broke the protocol",
                            "bad frame", "header")
+        abort = self.assert_told(spb.Abort.CODE_PROTOCOL)
+        self.assertIn("bad frame", abort.reason)
 
     def test_header_longer_than_message(self):
         jid = self.start()
         self.fake.send_raw(struct.pack("<I", 4096) + b"\x12\x00")
         self.assert_failed(jid, "destination broke the protocol",
                            "header length 4096")
+        abort = self.assert_told(spb.Abort.CODE_PROTOCOL)
+        self.assertIn("header length 4096", abort.reason)
 
     def test_unexpected_frame(self):
         jid = self.start()
@@ -366,6 +370,17 @@ class FakeSource(MigrationCase):
         fake.send_raw(b"\xff" * 64)
         self.assert_still_waiting(fake, prep, before,
                                   spb.Abort.CODE_PROTOCOL, "bad frame")
+
+    def test_garbage_after_the_hello(self):
+        # the source is authenticated: garbage now ends the job, and the
+        # source is told why like for any other protocol error
+        fake, prep, before = self.connect()
+        fake.expect("hello_ack")
+        fake.send_raw(b"\x10\x00\x00\x00" + b"\xff" * 8)
+        djob = self.assert_refused(fake, prep, before,
+                                   spb.Abort.CODE_PROTOCOL, "bad frame",
+                                   "header length 16")
+        self.assertIn("source broke the protocol", djob.error)
 
     def test_peer_that_leaves_without_a_word(self):
         prep = self.prepare(1)
