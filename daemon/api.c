@@ -21,14 +21,12 @@
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
+#include "frame.h"
 #include "job.h"
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
 #include "vmigd.h"
-
-/* Peer stream protocol (proto/stream.proto Hello.protocol_version). */
-#define API_STREAM_PROTOCOL	1
 
 #define S(x)	VMIG__V1__STATUS_CODE__STATUS_##x
 
@@ -181,7 +179,7 @@ api_get_version(struct vmigd *d, struct rpc_call *call)
 
 	r->version = xstrdup(PACKAGE_VERSION);
 	r->api_version = VMIG_API_VERSION;
-	r->stream_protocol = API_STREAM_PROTOCOL;
+	r->stream_protocol = STREAM_PROTOCOL_VERSION;
 	r->nng_version = xstrdup(nng_version());
 	r->backend_abi_major = VMIG_BACKEND_ABI_MAJOR;
 	r->backend_abi_minor = VMIG_BACKEND_ABI_MINOR;

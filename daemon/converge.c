@@ -963,3 +963,28 @@ converge_decide(struct converge *c, const struct converge_obs *o,
 	c->last = *d;
 	return (d->action);
 }
+
+uint64_t
+converge_drain_interval(uint64_t cur_ms, int overflow)
+{
+	if (cur_ms == 0)
+		cur_ms = CONVERGE_DRAIN_MS;
+	if (!overflow || cur_ms <= CONVERGE_DRAIN_MIN_MS)
+		return (cur_ms);
+	cur_ms /= 2;
+	return (cur_ms < CONVERGE_DRAIN_MIN_MS ? CONVERGE_DRAIN_MIN_MS : cur_ms);
+}
+
+uint64_t
+converge_round_delay(uint64_t decided_ms, uint64_t drain_ms,
+    int ready_waiting)
+{
+	uint64_t	d = decided_ms;
+
+	/* a device that overflows its record buffer must not wait long */
+	if (drain_ms != 0 && drain_ms < CONVERGE_DRAIN_MS && d > drain_ms)
+		d = drain_ms;
+	if (ready_waiting && d < CONVERGE_READY_DELAY_MS)
+		d = CONVERGE_READY_DELAY_MS;
+	return (d);
+}

@@ -301,6 +301,27 @@ void	 converge_set_policy(struct converge *, const struct converge_policy *);
 enum converge_action converge_decide(struct converge *,
 	    const struct converge_obs *, struct converge_decision *d);
 
+/*
+ * Write records are drained this often during long sends (a device's
+ * record buffer is finite: one that overflows makes every page resent);
+ * the interval halves on each overflow, down to CONVERGE_DRAIN_MIN_MS.
+ */
+#define CONVERGE_DRAIN_MS		200
+#define CONVERGE_DRAIN_MIN_MS		10
+/* Switchover-ready (manual): rounds keep the dirty set small meanwhile. */
+#define CONVERGE_READY_DELAY_MS		200
+
+/* The drain interval after a read that did (or did not) overflow. */
+uint64_t converge_drain_interval(uint64_t cur_ms, int overflow);
+/*
+ * The delay before the next round: the decision's, but no longer than the
+ * drain interval once the device has overflowed (its buffer fills within
+ * it), and at least CONVERGE_READY_DELAY_MS while waiting for a manual
+ * switchover (no point re-reading a log nobody acts on).
+ */
+uint64_t converge_round_delay(uint64_t decided_ms, uint64_t drain_ms,
+	    int ready_waiting);
+
 const char *converge_action_name(enum converge_action);	/* "iterate", ... */
 const char *converge_kind_name(enum converge_kind);	/* "adaptive", ... */
 /* Non-zero for actions after which the engine runs another round. */

@@ -66,6 +66,32 @@ frame_seq(const StreamFrame *h)
 	}
 }
 
+int
+frame_numbered(int kind)
+{
+	return (kind == VMIG__STREAM__V1__FRAME__KIND_PAGES ||
+	    kind == VMIG__STREAM__V1__FRAME__KIND_STATE ||
+	    kind == VMIG__STREAM__V1__FRAME__KIND_STOPCOPY ||
+	    kind == VMIG__STREAM__V1__FRAME__KIND_SWITCHOVER);
+}
+
+int
+frame_check_seq(uint64_t last, const StreamFrame *h, char *err,
+    size_t errlen)
+{
+	uint64_t	seq;
+
+	if (!frame_numbered(h->kind_case))
+		return (0);
+	seq = frame_seq(h);
+	if (seq == last + 1)
+		return (0);
+	return (err_set(err, errlen, -EPROTO, "%s frame %llu out of order: "
+	    "frame %llu was expected (%s)", frame_kind_name(h->kind_case),
+	    (unsigned long long)seq, (unsigned long long)last + 1,
+	    seq <= last ? "a repeat or a reordering" : "frames were lost"));
+}
+
 size_t
 frame_header_size(const StreamFrame *hdr)
 {

@@ -24,6 +24,12 @@ typedef Vmig__Stream__V1__PageBatch	StreamPageBatch;
 typedef Vmig__Stream__V1__PageRun	StreamPageRun;
 typedef Vmig__Stream__V1__StateChunk	StreamStateChunk;
 
+/*
+ * The peer stream protocol (proto/stream.proto Hello.protocol_version):
+ * defined here, once; both sides and GetVersion use it.
+ */
+#define STREAM_PROTOCOL_VERSION	1
+
 #define FRAME_PREFIX		4		/* le32 header length */
 #define FRAME_HDR_MAX		(64 * 1024)	/* protobuf header bytes */
 #define FRAME_RUNS_MAX		4096		/* runs in one PageBatch */
@@ -122,6 +128,18 @@ void	 frame_state_accept(struct frame_state_pos *, const StreamStateChunk *,
  */
 int	 frame_check(const struct frame_layout *, const struct frame_state_pos *,
 	    const struct frame *, char *err, size_t errlen);
+/*
+ * Sequence numbers (stream.proto): the frames the source numbers (pages,
+ * state, stopcopy, switchover) follow each other without a gap, so loss
+ * or reordering is a protocol error. 0 if f carries none or carries
+ * last + 1; -EPROTO with a sentence otherwise. frame_seq() gives the new
+ * last after an accepted frame.
+ */
+int	 frame_check_seq(uint64_t last, const StreamFrame *, char *err,
+	    size_t errlen);
+/* 1 for the kinds the source numbers. */
+int	 frame_numbered(int kind);
+
 /*
  * The engine's phase check: 0 if kind is in the mask of allowed kinds
  * (bit n = kind n), else -EPROTO with "unexpected <kind> frame <where>".

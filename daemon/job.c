@@ -353,8 +353,8 @@ engine_sched_cb(int fd, short what, void *arg)
 			    job->phase != JOB_QUEUED)
 				nsend++;
 		}
-		w = JOB_HOST_WINDOW_BYTES / (nsend > 0 ? nsend : 1);
-		w = MAX(MIN(w, JOB_WINDOW_BYTES), JOB_WINDOW_MIN);
+		w = sched_window(JOB_HOST_WINDOW_BYTES, nsend,
+		    JOB_WINDOW_BYTES, JOB_WINDOW_MIN);
 		if (w != eng->window) {
 			eng->window = w;
 			TAILQ_FOREACH(job, &eng->jobs, entry) {

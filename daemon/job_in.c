@@ -42,7 +42,6 @@
 #include "vmigd.h"
 
 #define IN_STATE_MAX		(256u * 1024 * 1024)
-#define IN_STREAM_PROTOCOL	1
 #define IN_LINGER_MS		2000	/* after Done, for the source to close */
 
 struct job_in {
@@ -348,7 +347,7 @@ job_in_start(struct job *job)
 
 		evtimer_add(job->ev_deadline, &tv);
 	}
-	a.protocol_version = IN_STREAM_PROTOCOL;
+	a.protocol_version = STREAM_PROTOCOL_VERSION;
 	a.dest_job_id = job->id;
 	a.window_bytes = JOB_WINDOW_BYTES;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK;
@@ -450,10 +449,10 @@ in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 		    " (device %s)", job->id, job->device_name);
 		return;
 	}
-	if (h->protocol_version != IN_STREAM_PROTOCOL) {
+	if (h->protocol_version != STREAM_PROTOCOL_VERSION) {
 		in_protocol_error(job, P_PROTO, "stream protocol %" PRIu32
 		    " is not spoken here (this daemon: %d)",
-		    h->protocol_version, IN_STREAM_PROTOCOL);
+		    h->protocol_version, STREAM_PROTOCOL_VERSION);
 		return;
 	}
 	if (h->device_type == NULL || strcmp(h->device_type,
@@ -677,6 +676,12 @@ in_frame(void *arg, const struct frame *fr)
 			in_protocol_error(job, P_PROTO, "%s", err);
 		return;
 	}
+	if (frame_check_seq(in->last_seq, f, err, sizeof(err)) != 0) {
+		in_protocol_error(job, P_PROTO, "%s", err);
+		return;
+	}
+	if (frame_numbered(f->kind_case))
+		in->last_seq = frame_seq(f);
 	switch (f->kind_case) {
 	case K(HELLO):
 		in_hello(job, f->hello);

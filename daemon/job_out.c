@@ -42,14 +42,6 @@
 
 #define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
 #define OUT_STATE_SEND_CHUNK	(1024 * 1024)
-#define OUT_STREAM_PROTOCOL	1
-/*
- * While a long send runs (the bulk copy, a big round), write records are
- * drained this often into `acc`, so that a device with a finite record
- * buffer does not overflow (and make us resend every page).
- */
-#define OUT_DRAIN_MS		200
-#define OUT_DRAIN_MIN_MS	10	/* halved down to this on each overflow */
 #define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
 
 struct job_out {
@@ -66,6 +58,7 @@ struct job_out {
 	int			 defer_hot;
 	uint32_t		 iteration;
 	uint64_t		 seq;		/* frame sequence */
+	uint64_t		 acked_seq;	/* the newest Ack's */
 	uint32_t		 page_size;
 	uint32_t		 nregions;	/* the map may be closed first */
 	/* the backend ORs into acc through these (valid until done) */
@@ -301,7 +294,7 @@ job_out_create(struct engine *eng, const char *device,
 	o->tokenlen = tokenlen;
 	o->page_size = job->mem.regions[0].page_size;
 	o->nregions = job->mem.nregions;
-	o->drain_ms = OUT_DRAIN_MS;
+	o->drain_ms = CONVERGE_DRAIN_MS;
 	o->acc = xcalloc(job->mem.nregions, sizeof(*o->acc));
 	o->cur = xcalloc(job->mem.nregions, sizeof(*o->cur));
 	o->prev = xcalloc(job->mem.nregions, sizeof(*o->prev));
@@ -464,7 +457,7 @@ out_send_hello(struct job *job)
 		rl[i].length = job->mem.regions[i].length;
 		rlp[i] = &rl[i];
 	}
-	h.protocol_version = OUT_STREAM_PROTOCOL;
+	h.protocol_version = STREAM_PROTOCOL_VERSION;
 	h.token.data = o->token;
 	h.token.len = o->tokenlen;
 	h.source_job_id = job->id;
@@ -712,7 +705,7 @@ out_pump(struct job *job)
 	 * the CPU and the destination (the stop-copy tier of sched.h, which
 	 * also holds when the host has no bandwidth limit to share).
 	 */
-	if (!o->pump_final && job->eng->stopcopy_jobs > 0) {
+	if (!sched_pump_may_send(job->eng->stopcopy_jobs, o->pump_final)) {
 		o->pump_paused = 1;
 		return;
 	}
@@ -990,8 +983,10 @@ out_acc_result(struct job *job, const struct vmig_result *res)
 		    job->device_name);
 	o->acc_overflow |= res->u.dirty.overflow;
 	/* the device's buffer filled between reads: read it more often */
-	if (res->u.dirty.overflow && o->drain_ms > OUT_DRAIN_MIN_MS) {
-		o->drain_ms = MAX(o->drain_ms / 2, OUT_DRAIN_MIN_MS);
+	if (converge_drain_interval(o->drain_ms, res->u.dirty.overflow) !=
+	    o->drain_ms) {
+		o->drain_ms = converge_drain_interval(o->drain_ms,
+		    res->u.dirty.overflow);
 		log_info("job %" PRIu64 ": draining write records every %"
 		    PRIu64 " ms", job->id, o->drain_ms);
 	}
@@ -1223,10 +1218,9 @@ out_decide(struct job *job)
 	    0 : d.predicted_downtime_ms;
 	job->st.downtime_target_ms = d.target_ms;
 	job->st.hot_pages_deferred = deferred;
-	o->delay_ms = d.delay_ms;
-	/* a device that overflows its record buffer must not wait long */
-	if (o->drain_ms < OUT_DRAIN_MS && o->delay_ms > o->drain_ms)
-		o->delay_ms = o->drain_ms;
+	o->delay_ms = converge_round_delay(d.delay_ms, o->drain_ms,
+	    job->pol.manual_switchover && converge_action_switches(d.action) &&
+	    !o->deadline);
 
 	/* what the scheduler should know */
 	job->sstate = d.near_switchover ? SCHED_NEAR_SWITCHOVER :
@@ -1250,9 +1244,6 @@ out_decide(struct job *job)
 			if (job->phase == JOB_PRECOPY)
 				job_set_phase(job, JOB_SWITCHOVER_READY,
 				    d.reason);
-			/* keep the dirty set small while the caller decides */
-			if (o->delay_ms < 200)
-				o->delay_ms = 200;
 			break;
 		}
 		out_enter_stopcopy(job, d.reason);
@@ -1770,11 +1761,11 @@ out_frame(void *arg, const struct frame *fr)
 			    "hello_ack");
 			return;
 		}
-		if (f->hello_ack->protocol_version != OUT_STREAM_PROTOCOL) {
+		if (f->hello_ack->protocol_version != STREAM_PROTOCOL_VERSION) {
 			job_fail(job, "destination speaks stream protocol %"
 			    PRIu32 ", this daemon %d",
 			    f->hello_ack->protocol_version,
-			    OUT_STREAM_PROTOCOL);
+			    STREAM_PROTOCOL_VERSION);
 			return;
 		}
 		/* the destination's offer, within this host's budget */
@@ -1786,6 +1777,12 @@ out_frame(void *arg, const struct frame *fr)
 		job_step_done(job, 0, NULL);
 		break;
 	case VMIG__STREAM__V1__FRAME__KIND_ACK:
+		/* acks name frames we sent, in order (stream.proto) */
+		if (f->ack->seq > o->seq || f->ack->seq < o->acked_seq) {
+			out_protocol_error(job, "%s", "an ack out of sequence");
+			return;
+		}
+		o->acked_seq = f->ack->seq;
 		if ((rc = stream_acked(job->stream, f->ack->bytes)) != 0) {
 			out_protocol_error(job, "%s", "an ack for bytes never "
 			    "sent");

@@ -471,3 +471,23 @@ sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
 	free(set);
 	return (0);
 }
+
+uint64_t
+sched_window(uint64_t host_bytes, size_t nsending, uint64_t job_max,
+    uint64_t job_min)
+{
+	uint64_t	w;
+
+	w = host_bytes / (nsending > 0 ? nsending : 1);
+	if (w > job_max)
+		w = job_max;
+	if (w < job_min)
+		w = job_min;
+	return (w);
+}
+
+int
+sched_pump_may_send(unsigned int stopcopy_jobs, int final)
+{
+	return (final || stopcopy_jobs == 0);
+}

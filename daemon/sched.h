@@ -150,6 +150,22 @@ void	 sched_queue_order(const struct sched_job *, size_t n, size_t *idx,
 int	 sched_shares(const struct sched_limits *, const struct sched_job *,
 	    size_t n, struct sched_share *out, char *err, size_t errlen);
 
+/*
+ * Bytes in flight per sending job: the host's budget split over the jobs
+ * that send (so 64 jobs do not queue a gigabyte ahead of one that has just
+ * stopped its device), within [job_min, job_max].
+ */
+uint64_t sched_window(uint64_t host_bytes, size_t nsending, uint64_t job_max,
+	    uint64_t job_min);
+/*
+ * May a job's pump send now? While any job is in stop-copy (its guest is
+ * paused) bulk pages wait, so that job's device commands, final pages and
+ * state get the link, the CPU and the destination (the stop-copy tier,
+ * which also holds when the host has no bandwidth limit to share); a
+ * job's own final pages always go.
+ */
+int	 sched_pump_may_send(unsigned int stopcopy_jobs, int final);
+
 const char *sched_wait_name(enum sched_wait);
 const char *sched_tier_name(enum sched_tier);
 

@@ -371,6 +371,24 @@ class FakeSource(MigrationCase):
         self.assert_still_waiting(fake, prep, before,
                                   spb.Abort.CODE_PROTOCOL, "bad frame")
 
+    def test_frames_out_of_sequence(self):
+        # stream.proto's sequence numbers catch loss and reordering
+        for what, seqs, word in (("a gap", (1, 3), "frames were lost"),
+                                 ("a repeat", (1, 1), "reordering")):
+            with self.subTest(what):
+                fake, prep, _ = self.connect()
+                fake.expect("hello_ack")
+                fake.send(self.batch([(0, 1, False)], seq=seqs[0]),
+                          b"\x11" * PAGE)
+                fake.expect("ack", skip=())
+                before = file_digest(self.dst.mem[1])
+                fake.send(self.batch([(1, 1, False)], seq=seqs[1]),
+                          b"\x22" * PAGE)
+                self.assert_refused(fake, prep, before,
+                                    spb.Abort.CODE_PROTOCOL, "out of order",
+                                    word)
+                fake.close()
+
     def test_garbage_after_the_hello(self):
         # the source is authenticated: garbage now ends the job, and the
         # source is told why like for any other protocol error

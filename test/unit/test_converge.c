@@ -1004,3 +1004,27 @@ Test(converge, half_timeout_ramps_slow_progress)
 	    "timeout is gone"), "%s", d.reason);
 	LEAK_CHECK();
 }
+
+Test(converge, drain_interval_halves_on_overflow)
+{
+	cr_assert_eq(converge_drain_interval(0, 0), CONVERGE_DRAIN_MS);
+	cr_assert_eq(converge_drain_interval(200, 0), 200);
+	cr_assert_eq(converge_drain_interval(200, 1), 100);
+	cr_assert_eq(converge_drain_interval(15, 1), CONVERGE_DRAIN_MIN_MS);
+	cr_assert_eq(converge_drain_interval(CONVERGE_DRAIN_MIN_MS, 1),
+	    CONVERGE_DRAIN_MIN_MS);
+	LEAK_CHECK();
+}
+
+Test(converge, round_delay)
+{
+	cr_assert_eq(converge_round_delay(500, CONVERGE_DRAIN_MS, 0), 500);
+	/* a device that overflowed: never longer than the drain interval */
+	cr_assert_eq(converge_round_delay(500, 50, 0), 50);
+	cr_assert_eq(converge_round_delay(20, 50, 0), 20);
+	/* waiting for the orchestrator's Switchover */
+	cr_assert_eq(converge_round_delay(0, CONVERGE_DRAIN_MS, 1),
+	    CONVERGE_READY_DELAY_MS);
+	cr_assert_eq(converge_round_delay(900, CONVERGE_DRAIN_MS, 1), 900);
+	LEAK_CHECK();
+}

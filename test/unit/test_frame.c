@@ -490,3 +490,36 @@ Test(frame, encode_bounds)
 	}
 	free(big);
 }
+
+/* stream.proto's promise: numbered frames follow each other, no gap. */
+Test(frame, sequence_numbers)
+{
+	Vmig__Stream__V1__PageBatch	 pb = VMIG__STREAM__V1__PAGE_BATCH__INIT;
+	Vmig__Stream__V1__StopCopy	 sc = VMIG__STREAM__V1__STOP_COPY__INIT;
+	Vmig__Stream__V1__Ack		 ack = VMIG__STREAM__V1__ACK__INIT;
+	StreamFrame			 fr = VMIG__STREAM__V1__FRAME__INIT;
+	char				 err[256];
+
+	fr.kind_case = KIND(PAGES);
+	fr.pages = &pb;
+	pb.seq = 1;
+	cr_assert_eq(frame_check_seq(0, &fr, err, sizeof err), 0);
+	pb.seq = 5;
+	cr_assert_eq(frame_check_seq(4, &fr, err, sizeof err), 0);
+	cr_assert_eq(frame_check_seq(3, &fr, err, sizeof err), -EPROTO);
+	cr_assert(strstr(err, "pages frame 5 out of order: frame 4 was "
+	    "expected (frames were lost)"), "%s", err);
+	cr_assert_eq(frame_check_seq(5, &fr, err, sizeof err), -EPROTO);
+	cr_assert(strstr(err, "a repeat or a reordering"), "%s", err);
+	fr.kind_case = KIND(STOPCOPY);
+	fr.stopcopy = &sc;
+	sc.seq = 7;
+	cr_assert_eq(frame_check_seq(7, &fr, err, sizeof err), -EPROTO);
+	cr_assert(frame_numbered(KIND(STATE)) && frame_numbered(KIND(SWITCHOVER)));
+	/* acks and the hello carry none of the source's numbers */
+	fr.kind_case = KIND(ACK);
+	fr.ack = &ack;
+	ack.seq = 99;
+	cr_assert_eq(frame_check_seq(3, &fr, err, sizeof err), 0);
+	cr_assert(!frame_numbered(KIND(HELLO)) && !frame_numbered(KIND(ACK)));
+}

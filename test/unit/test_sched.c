@@ -524,3 +524,21 @@ Test(sched, random_sets_keep_invariants)
 	}
 	LEAK_CHECK();
 }
+
+Test(sched, window_split)
+{
+	/* M is 1 MB here */
+	cr_assert_eq(sched_window(64 * M, 0, 16 * M, 2 * M), 16 * M);
+	cr_assert_eq(sched_window(64 * M, 1, 16 * M, 2 * M), 16 * M);
+	cr_assert_eq(sched_window(64 * M, 8, 16 * M, 2 * M), 8 * M);
+	cr_assert_eq(sched_window(64 * M, 64, 16 * M, 2 * M), 2 * M);
+	LEAK_CHECK();
+}
+
+Test(sched, pumps_wait_for_a_stop_copy)
+{
+	cr_assert(sched_pump_may_send(0, 0));
+	cr_assert(!sched_pump_may_send(1, 0), "bulk pages wait");
+	cr_assert(sched_pump_may_send(3, 1), "final pages never wait");
+	LEAK_CHECK();
+}
