@@ -135,6 +135,8 @@ api_errno_status(int error)
 		return (S(PERMISSION_DENIED));
 	case ECANCELED:
 		return (S(ABORTED));
+	case ESHUTDOWN:
+		return (S(UNAVAILABLE));
 	case EIO:
 	case EPROTO:
 		return (S(DEVICE_ERROR));
@@ -165,7 +167,7 @@ api_dispatch(struct rpc_call *call, void *arg)
 	 * admission included */
 	if (!e->reads_only && d->engine != NULL) {
 		engine_schedule_now(d->engine);
-		engine_publish_live(d->engine);
+		api_job_refresh(d);
 	}
 	return (how);
 }

@@ -50,22 +50,31 @@ extern const struct api_entry *const api_table[];
 Vmig__V1__StatusCode	 api_errno_status(int error);
 
 /*
- * api_job.c: the engine's life cycle and its part of GetDaemonStatus.
- * Shutdown: api_job_stop() cancels every job and returns how many are
- * still rolling back (the loop keeps running until 0); once the loop has
- * stopped, api_job_shutdown() freezes the jobs before the backends close,
- * and api_job_free() frees them after.
+ * api_view.c: the API's side of the engine (main.c owns the engine).
+ * api_job_init() installs the engine's hooks (GetJob's view, WatchEvents)
+ * and refreshes the view while jobs run; api_job_free() undoes it.
+ * api_job_refresh() republishes every live job (after a control call).
  */
+struct job;
+struct job_policy;
 void	api_job_init(struct vmigd *d);
-void	api_job_reload(struct vmigd *d);
-unsigned int api_job_stop(struct vmigd *d);
-void	api_job_shutdown(struct vmigd *d);
 void	api_job_free(struct vmigd *d);
+void	api_job_refresh(struct vmigd *d);
+void	api_job_to_proto(const struct job *, Vmig__V1__Job *);
+void	api_job_stats(const struct job *, Vmig__V1__JobStats *);
+void	api_policy_from_proto(struct job_policy *,
+	    const Vmig__V1__MigrationPolicy *);
+void	api_policy_to_proto(const struct job_policy *,
+	    Vmig__V1__MigrationPolicy *);
+/* Limits a person would not set on purpose: -EINVAL with the field. */
+int	api_policy_check(const Vmig__V1__MigrationPolicy *, char *, size_t);
+
+/* api_job.c: the engine's part of GetDaemonStatus. */
 void	api_job_fill_status(struct vmigd *d,
 	    Vmig__V1__GetDaemonStatusResponse *st);
 /*
- * The RPC fast lane (rpc.h, rpc_fast_fn; arg: the engine): GetJob answered
- * on an nng thread from the engine's view, so that a caller polling a job
+ * The RPC fast lane (rpc.h, rpc_fast_fn; arg: the view): GetJob answered
+ * on an nng thread from the jobs' view, so that a caller polling a job
  * does not wait behind the data plane on the loop.
  */
 int	api_job_fast(void *arg, const Vmig__V1__Request *req,

@@ -32,7 +32,6 @@
 #include "vmigd.h"
 
 #define S(x)	VMIG__V1__STATUS_CODE__STATUS_##x
-#define ENG(d)	((struct engine *)(d)->engine)
 
 static int	api_prepare_incoming(struct vmigd *, struct rpc_call *);
 static int	api_start_migration(struct vmigd *, struct rpc_call *);
@@ -141,31 +140,44 @@ api_regions(struct rpc_call *call, Vmig__V1__MemoryRegion **in, size_t n,
 
 /*
  * What PrepareIncoming and StartMigration check alike: a device, a sane
- * policy, usable regions, a daemon that is not stopping. Fills specs and
- * pol; returns 0, or -1 with the call's error set.
+ * policy, usable regions. Fills req, specs and pol; returns 0, or -1 with
+ * the call's error set.
  */
 static int
-api_migration_request(struct vmigd *d, struct rpc_call *call,
-    const char *device, const Vmig__V1__MigrationPolicy *policy,
-    Vmig__V1__MemoryRegion **regions, size_t nregions,
-    struct mem_region_spec *specs, struct job_policy *pol)
+api_migration_request(struct rpc_call *call, const char *device,
+    const Vmig__V1__MigrationPolicy *policy, Vmig__V1__MemoryRegion **regions,
+    size_t nregions, const char *vm, struct mem_region_spec *specs,
+    struct job_request *req, struct job_policy *pol)
 {
 	char	err[512];
 
 	if (device == NULL || device[0] == '\0')
 		rpc_call_error(call, S(INVALID_ARGUMENT), "device is missing");
-	else if (job_policy_check(policy, err, sizeof(err)) != 0)
+	else if (api_policy_check(policy, err, sizeof(err)) != 0)
 		rpc_call_error(call, S(INVALID_ARGUMENT), "%s", err);
 	else if (api_regions(call, regions, nregions, specs) != 0)
 		;	/* the error is set */
-	else if (ENG(d)->shutting_down)
-		rpc_call_error(call, S(UNAVAILABLE), "the daemon is shutting "
-		    "down");
 	else {
-		job_policy_from_proto(pol, policy);
+		memset(req, 0, sizeof(*req));
+		req->device = device;
+		req->regions = specs;
+		req->nregions = nregions;
+		req->vm = vm;
+		api_policy_from_proto(pol, policy);
 		return (0);
 	}
 	return (-1);
+}
+
+/* An engine error: its errno says the status, its sentence the rest. */
+static int
+api_engine_error(struct rpc_call *call, int rc, const char *device,
+    const char *err)
+{
+	if (device != NULL && rc != -ESHUTDOWN)
+		return (rpc_call_error(call, api_errno_status(rc), "device %s: "
+		    "%s", device, err));
+	return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 }
 
 static struct job *
@@ -177,23 +189,41 @@ api_job_lookup(struct vmigd *d, struct rpc_call *call, uint64_t id)
 		rpc_call_error(call, S(INVALID_ARGUMENT), "job_id is missing");
 		return (NULL);
 	}
-	if ((job = job_find(ENG(d), id)) == NULL)
+	if ((job = job_find(d->engine, id)) == NULL)
 		rpc_call_error(call, S(NOT_FOUND), "job %" PRIu64 ": no such "
 		    "job (finished jobs are kept until %d more have ended)", id,
 		    JOB_FINISHED_MAX);
 	return (job);
 }
 
-static void
-api_job_abandon(struct rpc_call *call, void *arg)
-{
-	struct job	*job = arg;
+/* ------------------------------------------------------------ calls */
 
-	if (job->call == call)
-		job->call = NULL;
+static void
+api_prepared(void *arg, struct job *job, int rc, const char *err)
+{
+	struct rpc_call				*call = arg;
+	Vmig__V1__PrepareIncomingResponse	*r = call->result;
+
+	call->abandon = NULL;
+	if (rc != 0) {
+		rpc_call_error(call, rc == -ECANCELED ? S(ABORTED) :
+		    S(DEVICE_ERROR), "device %s: %s", job->device_name, err);
+		rpc_call_reply(call);
+		return;
+	}
+	r->job_id = job->id;
+	r->token.len = job_in_token_len(job);
+	r->token.data = xmalloc(r->token.len);
+	memcpy(r->token.data, job_in_token(job), r->token.len);
+	r->stream_url = xstrdup(job_in_url(job));
+	rpc_call_reply(call);
 }
 
-/* ------------------------------------------------------------ calls */
+static void
+api_prepare_abandon(struct rpc_call *call, void *arg)
+{
+	job_forget_done(arg);
+}
 
 static int
 api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
@@ -201,22 +231,20 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	const Vmig__V1__PrepareIncomingRequest	*r =
 	    call->req->prepare_incoming;
 	struct mem_region_spec			 specs[JOB_MEM_REGIONS_MAX];
+	struct job_request			 req;
 	struct job_policy			 pol;
 	struct job				*job;
 	char					 err[512];
-	int					 code;
+	int					 rc;
 
-	if (api_migration_request(d, call, r->device, r->policy, r->regions,
-	    r->n_regions, specs, &pol) != 0)
+	if (api_migration_request(call, r->device, r->policy, r->regions,
+	    r->n_regions, r->vm, specs, &req, &pol) != 0)
 		return (RPC_REPLY);
-	if (job_in_create(ENG(d), r->device, specs, r->n_regions, &pol,
-	    r->vm, &job, &code, err, sizeof(err)) != 0)
-		return (rpc_call_error(call, code, "device %s: %s", r->device,
-		    err));
-	job->call = call;
-	call->abandon = api_job_abandon;
+	if ((rc = engine_prepare_incoming(d->engine, &req, &pol, api_prepared,
+	    call, &job, err, sizeof(err))) != 0)
+		return (api_engine_error(call, rc, r->device, err));
+	call->abandon = api_prepare_abandon;
 	call->abandon_arg = job;
-	job_in_prepare(job);
 	return (RPC_DEFER);
 }
 
@@ -226,19 +254,21 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	const Vmig__V1__StartMigrationRequest	*r = call->req->start_migration;
 	Vmig__V1__StartMigrationResponse	*res = call->result;
 	struct mem_region_spec			 specs[JOB_MEM_REGIONS_MAX];
+	struct job_request			 req;
 	struct job_policy			 pol;
 	struct job				*job;
 	char					 err[512];
-	int					 code;
+	int					 rc;
 
-	if (api_migration_request(d, call, r->device, r->policy, r->regions,
-	    r->n_regions, specs, &pol) != 0)
+	if (api_migration_request(call, r->device, r->policy, r->regions,
+	    r->n_regions, r->vm, specs, &req, &pol) != 0)
 		return (RPC_REPLY);
-	if (job_out_create(ENG(d), r->device, specs, r->n_regions, r->dest_url,
-	    r->token.data, r->token.len, &pol, r->vm, &job, &code, err,
-	    sizeof(err)) != 0)
-		return (rpc_call_error(call, code, "device %s: %s", r->device,
-		    err));
+	req.dest_url = r->dest_url;
+	req.token = r->token.data;
+	req.tokenlen = r->token.len;
+	if ((rc = engine_start_migration(d->engine, &req, &pol, &job, err,
+	    sizeof(err))) != 0)
+		return (api_engine_error(call, rc, r->device, err));
 	res->job_id = job->id;
 	return (RPC_REPLY);
 }
@@ -252,8 +282,9 @@ api_get_job(struct vmigd *d, struct rpc_call *call)
 	if ((job = api_job_lookup(d, call, call->req->get_job->job_id)) ==
 	    NULL)
 		return (RPC_REPLY);
+	job_rate_tick(job);
 	res->job = rpc_msg_new(&vmig__v1__job__descriptor);
-	job_to_proto(job, res->job);
+	api_job_to_proto(job, res->job);
 	return (RPC_REPLY);
 }
 
@@ -266,7 +297,7 @@ int
 api_job_fast(void *arg, const Vmig__V1__Request *req,
     Vmig__V1__Response *resp)
 {
-	struct engine			*eng = arg;
+	struct view			*view = arg;
 	Vmig__V1__GetJobResponse	*res;
 	Vmig__V1__Job			*job;
 	void				*buf;
@@ -274,7 +305,7 @@ api_job_fast(void *arg, const Vmig__V1__Request *req,
 
 	if (req->call_case != VMIG__V1__REQUEST__CALL_GET_JOB ||
 	    req->get_job == NULL ||
-	    view_get(eng->view, req->get_job->job_id, &buf, &len) != 0)
+	    view_get(view, req->get_job->job_id, &buf, &len) != 0)
 		return (0);
 	job = vmig__v1__job__unpack(NULL, len, buf);
 	free(buf);
@@ -295,18 +326,19 @@ api_list_jobs(struct vmigd *d, struct rpc_call *call)
 	size_t				 n = 0;
 	int				 all = call->req->list_jobs->include_finished;
 
-	TAILQ_FOREACH(job, &ENG(d)->jobs, entry) {
+	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
 		if (all || !job_phase_terminal(job->phase))
 			n++;
 	}
 	if (n == 0)
 		return (RPC_REPLY);
 	res->jobs = xcalloc(n, sizeof(*res->jobs));
-	TAILQ_FOREACH(job, &ENG(d)->jobs, entry) {
+	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
 		if (!all && job_phase_terminal(job->phase))
 			continue;
+		job_rate_tick(job);
 		res->jobs[res->n_jobs] = rpc_msg_new(&vmig__v1__job__descriptor);
-		job_to_proto(job, res->jobs[res->n_jobs]);
+		api_job_to_proto(job, res->jobs[res->n_jobs]);
 		res->n_jobs++;
 	}
 	return (RPC_REPLY);
@@ -318,19 +350,15 @@ api_cancel_job(struct vmigd *d, struct rpc_call *call)
 	const Vmig__V1__CancelJobRequest	*r = call->req->cancel_job;
 	Vmig__V1__CancelJobResponse		*res = call->result;
 	struct job				*job;
+	char					 err[256];
+	int					 rc;
 
 	if ((job = api_job_lookup(d, call, r->job_id)) == NULL)
 		return (RPC_REPLY);
-	if (job_phase_terminal(job->phase))
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "job %"
-		    PRIu64 " already ended: %s", job->id,
-		    job_phase_name(job->phase)));
-	if (job->phase == JOB_RESUMING)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "job %"
-		    PRIu64 " is resuming on the destination: too late to "
-		    "cancel; it completes or rolls back by itself", job->id));
-	job_cancel(job, r->reason != NULL && r->reason[0] != '\0' ? r->reason :
-	    "by request");
+	if ((rc = job_cancel_request(job, r->reason != NULL &&
+	    r->reason[0] != '\0' ? r->reason : "by request", err,
+	    sizeof(err))) != 0)
+		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	res->phase = (Vmig__V1__JobPhase)job->phase;
 	return (RPC_REPLY);
 }
@@ -342,16 +370,14 @@ api_set_job_policy(struct vmigd *d, struct rpc_call *call)
 	Vmig__V1__SetJobPolicyResponse		*res = call->result;
 	Vmig__V1__MigrationPolicy		 m =
 	    VMIG__V1__MIGRATION_POLICY__INIT;
+	struct job_policy			 pol;
 	struct job				*job;
 	char					 err[256];
+	int					 rc;
 
 	if ((job = api_job_lookup(d, call, r->job_id)) == NULL)
 		return (RPC_REPLY);
-	if (job_phase_terminal(job->phase) || job->failing)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "job %"
-		    PRIu64 " is %s: its policy no longer matters", job->id,
-		    job_phase_name(job->phase)));
-	job_policy_to_proto(&job->pol, &m);
+	api_policy_to_proto(&job->pol, &m);
 	if (r->max_downtime_ms != 0)
 		m.max_downtime_ms = r->max_downtime_ms;
 	if (r->downtime_ceiling_ms != 0)
@@ -362,34 +388,19 @@ api_set_job_policy(struct vmigd *d, struct rpc_call *call)
 		m.bandwidth_limit_bps = r->bandwidth_limit_bps;
 	if (r->completion_timeout_s != 0)
 		m.completion_timeout_s = r->completion_timeout_s;
-	if (job_policy_check(&m, err, sizeof(err)) != 0)
+	if (api_policy_check(&m, err, sizeof(err)) != 0)
 		return (rpc_call_error(call, S(INVALID_ARGUMENT), "job %" PRIu64
 		    ": %s", job->id, err));
-	job->pol.max_downtime_ms = m.max_downtime_ms;
-	job->pol.downtime_ceiling_ms = m.downtime_ceiling_ms;
-	job->pol.bandwidth_limit_bps = m.bandwidth_limit_bps;
-	if (r->completion_timeout_s != 0 &&
-	    job->pol.completion_timeout_s != m.completion_timeout_s) {
-		struct timeval	tv;
-		uint64_t	elapsed = now_ms() - job->created_ms;
-		uint64_t	limit = (uint64_t)m.completion_timeout_s * 1000;
-
-		job->pol.completion_timeout_s = m.completion_timeout_s;
-		limit = limit > elapsed ? limit - elapsed : 1;
-		tv.tv_sec = (time_t)(limit / 1000);
-		tv.tv_usec = (suseconds_t)(limit % 1000) * 1000;
-		if (job->phase != JOB_QUEUED && job->phase != JOB_WAITING)
-			evtimer_add(job->ev_deadline, &tv);
-	}
-	if (job->dir == JOB_OUTGOING)
-		job_out_set_policy(job);
-	engine_reschedule(ENG(d));
+	/* only these four change; the rest is kept as the job has it */
+	pol = job->pol;
+	pol.max_downtime_ms = m.max_downtime_ms;
+	pol.downtime_ceiling_ms = m.downtime_ceiling_ms;
+	pol.bandwidth_limit_bps = m.bandwidth_limit_bps;
+	pol.completion_timeout_s = m.completion_timeout_s;
+	if ((rc = job_set_policy(job, &pol, err, sizeof(err))) != 0)
+		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	res->policy = rpc_msg_new(&vmig__v1__migration_policy__descriptor);
-	job_policy_to_proto(&job->pol, res->policy);
-	log_info("job %" PRIu64 ": policy now downtime %" PRIu32 " ms (ceiling %"
-	    PRIu32 "), bandwidth %" PRIu64 " B/s, timeout %" PRIu32 " s",
-	    job->id, job->pol.max_downtime_ms, job->pol.downtime_ceiling_ms,
-	    job->pol.bandwidth_limit_bps, job->pol.completion_timeout_s);
+	api_policy_to_proto(&job->pol, res->policy);
 	return (RPC_REPLY);
 }
 
@@ -404,10 +415,7 @@ api_switchover(struct vmigd *d, struct rpc_call *call)
 	if ((job = api_job_lookup(d, call, call->req->switchover->job_id)) ==
 	    NULL)
 		return (RPC_REPLY);
-	if (job->dir != JOB_OUTGOING)
-		return (rpc_call_error(call, S(INVALID_ARGUMENT), "job %" PRIu64
-		    " is incoming: call Switchover on the source", job->id));
-	if ((rc = job_out_switchover(job, err, sizeof(err))) != 0)
+	if ((rc = job_switchover(job, err, sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	res->phase = (Vmig__V1__JobPhase)job->phase;
 	return (RPC_REPLY);
@@ -546,7 +554,7 @@ api_resume_device(struct vmigd *d, struct rpc_call *call, struct device *dev)
 	call->abandon = api_resume_abandon;
 	call->abandon_arg = r;
 	/* on the next turn: the handler returns before any reply can go */
-	event_base_once(ENG(d)->d->base, -1, EV_TIMEOUT, api_resume_start, r,
+	event_base_once(d->base, -1, EV_TIMEOUT, api_resume_start, r,
 	    &zero);
 	return (RPC_DEFER);
 }
@@ -557,7 +565,6 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 	const char			*name = call->req->release_device->device;
 	Vmig__V1__ReleaseDeviceResponse	*res = call->result;
 	struct device			*dev;
-	struct job			*job;
 	char				 err[256];
 	int				 rc;
 
@@ -569,75 +576,21 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	if (dev->job_id == 0 && call->req->release_device->resume)
 		return (api_resume_device(d, call, dev));
-	if (dev->job_id == 0)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
-		    "is not held by any job (resume makes a stopped one "
-		    "active again)", name));
-	if (call->req->release_device->resume)
+	if (dev->job_id != 0 && call->req->release_device->resume)
 		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
 		    "is held by %s: only a VF no job holds is resumed", name,
 		    dev->owner));
-	job = job_find(ENG(d), dev->job_id);
-	if (job == NULL || job->dir != JOB_OUTGOING ||
-	    job->phase != JOB_COMPLETED)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
-		    "is in use by %s: only a VF whose VM migrated away can be "
-		    "released", name, dev->owner));
-	job_out_release(job);
+	if ((rc = engine_release_device(d->engine, dev, err,
+	    sizeof(err))) != 0)
+		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	res->mode = (Vmig__V1__DeviceMode)dev->info.mode;
-	log_info("device %s released after job %" PRIu64, name, job->id);
 	return (RPC_REPLY);
-}
-
-/* ------------------------------------------------------------ life cycle */
-
-static void
-api_job_limits(struct vmigd *d)
-{
-	engine_set_limits(ENG(d), d->conf->max_outgoing, d->conf->max_incoming,
-	    d->conf->max_per_pf, d->conf->bandwidth);
-}
-
-void
-api_job_init(struct vmigd *d)
-{
-	d->engine = engine_new(d);
-	api_job_limits(d);
-}
-
-void
-api_job_reload(struct vmigd *d)
-{
-	if (d->engine != NULL)
-		api_job_limits(d);
-}
-
-unsigned int
-api_job_stop(struct vmigd *d)
-{
-	if (d->engine == NULL)
-		return (0);
-	return (engine_cancel_all(d->engine, "the daemon is shutting down"));
-}
-
-void
-api_job_shutdown(struct vmigd *d)
-{
-	if (d->engine != NULL)
-		engine_freeze(d->engine);
-}
-
-void
-api_job_free(struct vmigd *d)
-{
-	engine_free(d->engine);
-	d->engine = NULL;
 }
 
 void
 api_job_fill_status(struct vmigd *d, Vmig__V1__GetDaemonStatusResponse *st)
 {
-	struct engine	*eng = ENG(d);
+	struct engine	*eng = d->engine;
 	struct job	*job;
 	unsigned int	 counts[JOB_NPHASES];
 	size_t		 i, n = 0, *idx;

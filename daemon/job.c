@@ -22,14 +22,10 @@
 
 #include <event2/event.h>
 
-#include "api.h"
 #include "backend.h"
-#include "events.h"
 #include "job.h"
 #include "log.h"
 #include "offload.h"
-#include "rpc.h"
-#include "view.h"
 #include "util.h"
 #include "vmigd.h"
 
@@ -37,28 +33,26 @@
 #define ENDS	(B(JOB_FAILED) | B(JOB_CANCELLED))
 
 /*
- * The phase table: names as the API shows them, and which phase may follow
- * which. A transition outside the table is a bug in the engine, not a
- * runtime condition: it is fatal.
+ * The phases as the API shows them. Which phase may follow which, and the
+ * stream frames each accepts, is each direction's table (job_kind.phases,
+ * in job_out.c and job_in.c): a transition outside it is a bug in the
+ * engine, not a runtime condition: it is fatal.
  */
 static const struct {
 	const char	*name;
 	int		 terminal;
-	uint32_t	 next;
 } job_phases[JOB_NPHASES] = {
-	[JOB_NONE] = { "none", 0, B(JOB_QUEUED) | B(JOB_WAITING) | ENDS },
-	[JOB_WAITING] = { "waiting", 0, B(JOB_QUEUED) | ENDS },
-	[JOB_QUEUED] = { "queued", 0, B(JOB_SETUP) | ENDS },
-	[JOB_SETUP] = { "setup", 0, B(JOB_PRECOPY) | ENDS },
-	[JOB_PRECOPY] = { "precopy", 0,
-	    B(JOB_SWITCHOVER_READY) | B(JOB_STOPCOPY) | ENDS },
-	[JOB_SWITCHOVER_READY] = { "switchover-ready", 0,
-	    B(JOB_STOPCOPY) | ENDS },
-	[JOB_STOPCOPY] = { "stopcopy", 0, B(JOB_RESUMING) | ENDS },
-	[JOB_RESUMING] = { "resuming", 0, B(JOB_COMPLETED) | ENDS },
-	[JOB_COMPLETED] = { "completed", 1, 0 },
-	[JOB_CANCELLED] = { "cancelled", 1, 0 },
-	[JOB_FAILED] = { "failed", 1, 0 },
+	[JOB_NONE] = { "none", 0 },
+	[JOB_WAITING] = { "waiting", 0 },
+	[JOB_QUEUED] = { "queued", 0 },
+	[JOB_SETUP] = { "setup", 0 },
+	[JOB_PRECOPY] = { "precopy", 0 },
+	[JOB_SWITCHOVER_READY] = { "switchover-ready", 0 },
+	[JOB_STOPCOPY] = { "stopcopy", 0 },
+	[JOB_RESUMING] = { "resuming", 0 },
+	[JOB_COMPLETED] = { "completed", 1 },
+	[JOB_CANCELLED] = { "cancelled", 1 },
+	[JOB_FAILED] = { "failed", 1 },
 };
 
 static void	job_kick(struct job *);
@@ -82,40 +76,40 @@ job_phase_terminal(enum job_phase p)
 	return ((unsigned)p < JOB_NPHASES && job_phases[p].terminal);
 }
 
-static const char *
-job_dir_name(enum job_dir dir)
-{
-	return (dir == JOB_OUTGOING ? "outgoing" : "incoming");
-}
-
 /* ------------------------------------------------------------ engine */
 
-static void
-engine_view_cb(int fd, short what, void *arg)
-{
-	engine_publish_live(arg);
-}
-
 struct engine *
-engine_new(struct vmigd *d)
+engine_new(struct event_base *base, struct backends *backends)
 {
 	struct engine	*eng;
-	struct timeval	 tv;
 
 	eng = xcalloc(1, sizeof(*eng));
-	eng->d = d;
+	eng->base = base;
+	eng->backends = backends;
+	eng->stream_bind = xstrdup("tcp://127.0.0.1");
 	TAILQ_INIT(&eng->jobs);
 	eng->next_id = 1;
 	eng->next_seq = 1;
 	sched_limits_default(&eng->limits);
-	eng->ev_sched = event_new(d->base, -1, 0, engine_sched_cb, eng);
-	eng->offload = offload_new(d->base, JOB_OFFLOAD_THREADS);
-	eng->view = view_new();
-	eng->ev_view = event_new(d->base, -1, EV_PERSIST, engine_view_cb, eng);
-	tv.tv_sec = VIEW_REFRESH_MS / 1000;
-	tv.tv_usec = (VIEW_REFRESH_MS % 1000) * 1000;
-	evtimer_add(eng->ev_view, &tv);
+	eng->ev_sched = event_new(base, -1, 0, engine_sched_cb, eng);
+	eng->offload = offload_new(base, JOB_OFFLOAD_THREADS);
 	return (eng);
+}
+
+void
+engine_set_hooks(struct engine *eng, const struct engine_hooks *h)
+{
+	if (h != NULL)
+		eng->hooks = *h;
+	else
+		memset(&eng->hooks, 0, sizeof(eng->hooks));
+}
+
+void
+engine_set_stream_bind(struct engine *eng, const char *url)
+{
+	free(eng->stream_bind);
+	eng->stream_bind = xstrdup(url != NULL ? url : "tcp://127.0.0.1");
 }
 
 void
@@ -134,9 +128,8 @@ engine_free(struct engine *eng)
 	}
 	/* after the jobs: the unmapping they handed over is done here */
 	offload_free(eng->offload);
-	event_free(eng->ev_view);
-	view_free(eng->view);
 	event_free(eng->ev_sched);
+	free(eng->stream_bind);
 	free(eng->admit);
 	free(eng->shares);
 	free(eng->sjobs);
@@ -254,8 +247,8 @@ engine_freeze(struct engine *eng)
 		evtimer_del(job->ev_timer);
 		event_del(job->ev_kick);
 		evtimer_del(job->ev_deadline);
-		if (job->dir == JOB_OUTGOING)
-			job_out_freeze(job);
+		if (job->kind->freeze != NULL)
+			job->kind->freeze(job);
 		stream_close(job->stream);
 		job->stream = NULL;
 		if (job->dev != NULL) {
@@ -277,12 +270,13 @@ engine_trim(struct engine *eng)
 		if (!job_phase_terminal(job->phase) || job->dev_busy)
 			continue;
 		/* a completed source keeps its device until released */
-		if (job->dir == JOB_OUTGOING && job->phase == JOB_COMPLETED &&
-		    job->dev != NULL)
+		if (job->kind->holds_device != NULL &&
+		    job->kind->holds_device(job))
 			continue;
 		TAILQ_REMOVE(&eng->jobs, job, entry);
 		eng->nfinished--;
-		view_del(eng->view, job->id);
+		if (eng->hooks.dropped != NULL)
+			eng->hooks.dropped(eng->hooks.arg, job);
 		job_free(job);
 	}
 }
@@ -348,9 +342,8 @@ engine_sched_cb(int fd, short what, void *arg)
 		uint64_t	w;
 
 		TAILQ_FOREACH(job, &eng->jobs, entry) {
-			if (job->dir == JOB_OUTGOING && job->out != NULL &&
-			    !job_phase_terminal(job->phase) &&
-			    job->phase != JOB_QUEUED)
+			if (job->kind->sends && !job_phase_terminal(job->phase)
+			    && job->phase != JOB_QUEUED)
 				nsend++;
 		}
 		w = sched_window(JOB_HOST_WINDOW_BYTES, nsend,
@@ -358,8 +351,9 @@ engine_sched_cb(int fd, short what, void *arg)
 		if (w != eng->window) {
 			eng->window = w;
 			TAILQ_FOREACH(job, &eng->jobs, entry) {
-				if (job->dir == JOB_OUTGOING && job->out != NULL)
-					job_out_window(job);
+				if (job->kind->window != NULL &&
+				    !job_phase_terminal(job->phase))
+					job->kind->window(job);
 			}
 		}
 	}
@@ -373,8 +367,7 @@ engine_sched_cb(int fd, short what, void *arg)
 		sj = &eng->sjobs[i];
 		memset(sj, 0, sizeof(*sj));
 		sj->id = job->id;
-		sj->dir = job->dir == JOB_OUTGOING ? SCHED_OUTGOING :
-		    SCHED_INCOMING;
+		sj->dir = job->kind->sched_dir;
 		sj->state = job_sched_state(job);
 		sj->pf = job->dev != NULL && job->dev->pf != NULL ?
 		    job->dev->pf->name : NULL;
@@ -400,21 +393,17 @@ engine_sched_cb(int fd, short what, void *arg)
 		    !eng->shutting_down) {
 			job->wait_reason[0] = '\0';
 			job->st.queue_time_ms = now_ms() - job->phase_ms;
-			if (job->dir == JOB_OUTGOING)
-				job_out_start(job);
-			else
-				job_in_start(job);
+			job->kind->start(job);
 		} else if (job->phase == JOB_QUEUED &&
 		    strcmp(job->wait_reason, eng->admit[i].reason) != 0) {
 			strlcpy_v(job->wait_reason, eng->admit[i].reason,
 			    sizeof(job->wait_reason));
-			job_publish(job);	/* GetJob shows why it waits */
+			job_changed(job);	/* GetJob shows why it waits */
 		}
-		if (eng->shares[i].sending && job->dir == JOB_OUTGOING &&
-		    job->out != NULL) {
+		if (eng->shares[i].sending && job->kind->share != NULL) {
 			job->share_bps = eng->shares[i].share_bps;
 			job->st.bandwidth_share_bps = job->share_bps;
-			job_out_share(job, job->share_bps);
+			job->kind->share(job, job->share_bps);
 		}
 	}
 	free(map);
@@ -423,7 +412,7 @@ engine_sched_cb(int fd, short what, void *arg)
 /* ------------------------------------------------------------ jobs */
 
 struct job *
-job_new(struct engine *eng, enum job_dir dir, const char *device)
+job_new(struct engine *eng, const struct job_kind *kind, const char *device)
 {
 	struct job	*job;
 
@@ -431,21 +420,21 @@ job_new(struct engine *eng, enum job_dir dir, const char *device)
 	job->eng = eng;
 	job->id = eng->next_id++;
 	job->seq = eng->next_seq++;
-	job->dir = dir;
+	job->kind = kind;
+	job->dir = kind->dir;
 	job->phase = JOB_NONE;
 	job->device_name = xstrdup(device);
 	job->created_ms = now_ms();
 	job->created_unix_ms = unix_ms();
 	job->phase_ms = job->created_ms;
-	job->ev_timer = event_new(eng->d->base, -1, 0, job_timer_cb, job);
-	job->ev_kick = event_new(eng->d->base, -1, 0, job_kick_cb, job);
+	job->ev_timer = event_new(eng->base, -1, 0, job_timer_cb, job);
+	job->ev_kick = event_new(eng->base, -1, 0, job_kick_cb, job);
 	/* fails harmlessly on a base without priorities (unit tests) */
 	(void)event_priority_set(job->ev_kick, VMIG_PRIO_CRITICAL);
-	job->ev_deadline = event_new(eng->d->base, -1, 0, job_deadline_cb,
-	    job);
+	job->ev_deadline = event_new(eng->base, -1, 0, job_deadline_cb, job);
 	TAILQ_INSERT_TAIL(&eng->jobs, job, entry);
-	log_debug("%s: job %" PRIu64 " %s %s", __func__, job->id,
-	    job_dir_name(dir), device);
+	log_debug("%s: job %" PRIu64 " %s %s", __func__, job->id, kind->name,
+	    device);
 	return (job);
 }
 
@@ -533,10 +522,7 @@ static void
 job_free(struct job *job)
 {
 	VMIG_ASSERT(!job->dev_busy);
-	if (job->dir == JOB_OUTGOING)
-		job_out_free(job);
-	else
-		job_in_free(job);
+	job->kind->free(job);
 	stream_close(job->stream);
 	job_close_memory(job);
 	if (job->dev != NULL)
@@ -555,7 +541,8 @@ job_discard(struct job *job)
 {
 	VMIG_ASSERT(!job->dev_busy);
 	TAILQ_REMOVE(&job->eng->jobs, job, entry);
-	view_del(job->eng->view, job->id);
+	if (job->eng->hooks.dropped != NULL)
+		job->eng->hooks.dropped(job->eng->hooks.arg, job);
 	job_free(job);
 }
 
@@ -571,21 +558,199 @@ job_find(struct engine *eng, uint64_t id)
 	return (NULL);
 }
 
+/* ------------------------------------------------------------ calls */
+
+int
+engine_prepare_incoming(struct engine *eng, const struct job_request *req,
+    const struct job_policy *pol, engine_done_fn done, void *arg,
+    struct job **jp, char *err, size_t errlen)
+{
+	int	rc;
+
+	if (eng->shutting_down)
+		return (err_set(err, errlen, -ESHUTDOWN, "the daemon is "
+		    "shutting down"));
+	if ((rc = job_in_create(eng, req, pol, jp, err, errlen)) != 0)
+		return (rc);
+	(*jp)->done = done;
+	(*jp)->done_arg = arg;
+	job_in_prepare(*jp);
+	return (0);
+}
+
+int
+engine_start_migration(struct engine *eng, const struct job_request *req,
+    const struct job_policy *pol, struct job **jp, char *err, size_t errlen)
+{
+	if (eng->shutting_down)
+		return (err_set(err, errlen, -ESHUTDOWN, "the daemon is "
+		    "shutting down"));
+	return (job_out_create(eng, req, pol, jp, err, errlen));
+}
+
+int
+engine_release_device(struct engine *eng, struct device *dev, char *err,
+    size_t errlen)
+{
+	struct job	*job;
+
+	if (dev->job_id == 0)
+		return (err_set(err, errlen, -EALREADY, "device %s is not held "
+		    "by any job (resume makes a stopped one active again)",
+		    dev->name));
+	job = job_find(eng, dev->job_id);
+	if (job == NULL || job->kind->holds_device == NULL ||
+	    !job->kind->holds_device(job))
+		return (err_set(err, errlen, -EBUSY, "device %s is in use by "
+		    "%s: only a VF whose VM migrated away can be released",
+		    dev->name, dev->owner));
+	job_out_release(job);
+	log_info("device %s released after job %" PRIu64, dev->name, job->id);
+	return (0);
+}
+
+void
+job_forget_done(struct job *job)
+{
+	job->done = NULL;
+	job->done_arg = NULL;
+}
+
+void
+job_call_done(struct job *job, int rc)
+{
+	engine_done_fn	 done = job->done;
+	void		*arg = job->done_arg;
+
+	if (done == NULL)
+		return;
+	job_forget_done(job);	/* once */
+	done(arg, job, rc, rc != 0 ? job->error : NULL);
+}
+
+int
+job_set_policy(struct job *job, const struct job_policy *pol, char *err,
+    size_t errlen)
+{
+	uint32_t	old_timeout = job->pol.completion_timeout_s;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return (err_set(err, errlen, -EALREADY, "job %" PRIu64 " is "
+		    "%s: its policy no longer matters", job->id,
+		    job_phase_name(job->phase)));
+	job->pol = *pol;
+	/* the deadline keeps counting from the job's creation */
+	if (pol->completion_timeout_s != old_timeout &&
+	    job->phase != JOB_QUEUED && job->phase != JOB_WAITING &&
+	    job->phase != JOB_NONE) {
+		uint64_t	elapsed = now_ms() - job->created_ms;
+		uint64_t	limit = (uint64_t)pol->completion_timeout_s *
+		    1000;
+		struct timeval	tv;
+
+		evtimer_del(job->ev_deadline);
+		if (limit != 0) {
+			limit = limit > elapsed ? limit - elapsed : 1;
+			tv.tv_sec = (time_t)(limit / 1000);
+			tv.tv_usec = (suseconds_t)(limit % 1000) * 1000;
+			evtimer_add(job->ev_deadline, &tv);
+		}
+	}
+	if (job->kind->set_policy != NULL)
+		job->kind->set_policy(job);
+	engine_reschedule(job->eng);
+	log_info("job %" PRIu64 ": policy now downtime %" PRIu32 " ms (ceiling %"
+	    PRIu32 "), bandwidth %" PRIu64 " B/s, timeout %" PRIu32 " s",
+	    job->id, job->pol.max_downtime_ms, job->pol.downtime_ceiling_ms,
+	    job->pol.bandwidth_limit_bps, job->pol.completion_timeout_s);
+	return (0);
+}
+
+int
+job_switchover(struct job *job, char *err, size_t errlen)
+{
+	if (job->kind->switchover == NULL)
+		return (err_set(err, errlen, -EINVAL, "job %" PRIu64 " is %s: "
+		    "call Switchover on the source", job->id, job->kind->name));
+	return (job->kind->switchover(job, err, errlen));
+}
+
+int
+job_cancel_request(struct job *job, const char *reason, char *err,
+    size_t errlen)
+{
+	if (job_phase_terminal(job->phase))
+		return (err_set(err, errlen, -EALREADY, "job %" PRIu64 " already "
+		    "ended: %s", job->id, job_phase_name(job->phase)));
+	if (job->phase == JOB_RESUMING)
+		return (err_set(err, errlen, -EBUSY, "job %" PRIu64 " is "
+		    "resuming on the destination: too late to cancel; it "
+		    "completes or rolls back by itself", job->id));
+	job_cancel(job, reason);
+	return (0);
+}
+
+/* The request's device, claimed for the job, and its memory mapped. */
+int
+job_claim(struct job *job, const struct job_request *req, int flags,
+    char *err, size_t errlen)
+{
+	struct device	*dev;
+	char		 owner[64];
+	size_t		 i;
+	int		 rc;
+
+	if (req->nregions == 0)
+		return (err_set(err, errlen, -EINVAL, "no memory regions: "
+		    "the %s needs the VM's memory", job->dir == JOB_OUTGOING ?
+		    "source" : "destination"));
+	for (i = 1; i < req->nregions; i++) {
+		if (req->regions[i].page_size != req->regions[0].page_size)
+			return (err_set(err, errlen, -EINVAL, "region %zu has "
+			    "page size %" PRIu32 " but region 0 has %" PRIu32
+			    ": dirty tracking uses one page size per device", i,
+			    req->regions[i].page_size,
+			    req->regions[0].page_size));
+	}
+	if ((rc = backend_dev_lookup(job->eng->backends, req->device, &dev,
+	    err, errlen)) != 0)
+		return (rc);
+	snprintf(owner, sizeof(owner), "job %" PRIu64 " (%s)", job->id,
+	    job->kind->name);
+	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0)
+		return (rc);
+	job->dev = dev;
+	if ((rc = mem_map_open(&job->mem, req->regions, req->nregions, flags,
+	    err, errlen)) != 0)
+		return (rc);
+	job_memory_opened(job);
+	job->vm = xstrdup(req->vm != NULL ? req->vm : "");
+	return (0);
+}
+
+void
+job_arm_deadline(struct job *job)
+{
+	struct timeval	tv = { job->pol.completion_timeout_s, 0 };
+
+	if (job->pol.completion_timeout_s != 0)
+		evtimer_add(job->ev_deadline, &tv);
+}
+
 void
 job_set_phase(struct job *job, enum job_phase next, const char *why)
 {
-	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
-	Vmig__V1__JobStats	 st = VMIG__V1__JOB_STATS__INIT;
-	enum job_phase		 prev = job->phase;
-	uint64_t		 now = now_ms();
+	struct engine	*eng = job->eng;
+	enum job_phase	 prev = job->phase;
+	uint64_t	 now = now_ms();
 
 	if ((unsigned)next >= JOB_NPHASES ||
-	    (job_phases[prev].next & B(next)) == 0)
-		fatalx("%s: job %" PRIu64 ": %s -> %s is not in the phase "
-		    "table", __func__, job->id, job_phase_name(prev),
-		    job_phase_name(next));
+	    (job->kind->phases[prev].next & B(next)) == 0)
+		fatalx("%s: job %" PRIu64 " (%s): %s -> %s is not in the phase "
+		    "table", __func__, job->id, job->kind->name,
+		    job_phase_name(prev), job_phase_name(next));
 	log_info("job %" PRIu64 " (%s %s): %s -> %s%s%s", job->id,
-	    job_dir_name(job->dir), job->device_name, job_phase_name(prev),
+	    job->kind->name, job->device_name, job_phase_name(prev),
 	    job_phase_name(next), why != NULL && *why != '\0' ? ": " : "",
 	    why != NULL ? why : "");
 	job->phase = next;
@@ -596,21 +761,24 @@ job_set_phase(struct job *job, enum job_phase next, const char *why)
 		job->st.setup_ms = now - job->setup_start_ms;
 	if (job_phase_terminal(next)) {
 		job->ended_ms = now;
-		job->eng->nfinished++;
+		eng->nfinished++;
 	}
-	/* before the event: whoever hears it and asks sees the new phase */
-	job_publish(job);
+	/* the view first: whoever hears the event and asks sees the phase */
+	job_changed(job);
+	if (eng->hooks.phase != NULL)
+		eng->hooks.phase(eng->hooks.arg, job, prev, why);
+	engine_reschedule(eng);
+}
 
-	ev.job_id = job->id;
-	ev.device = job->device_name;
-	ev.kind = VMIG__V1__EVENT__KIND__KIND_PHASE;
-	ev.phase = (Vmig__V1__JobPhase)next;
-	ev.previous = (Vmig__V1__JobPhase)prev;
-	ev.message = (char *)(why != NULL ? why : "");
-	job_stats_to_proto(job, &st);
-	ev.stats = &st;
-	events_publish(job->eng->d->events, &ev);
-	engine_reschedule(job->eng);
+int
+job_frame_expected(const struct job *job, const struct frame *fr, char *err,
+    size_t errlen)
+{
+	char	where[64];
+
+	snprintf(where, sizeof(where), "in %s", job_phase_name(job->phase));
+	return (frame_expect(fr, job->kind->phases[job->phase].frames, where,
+	    err, errlen));
 }
 
 /*
@@ -621,7 +789,7 @@ job_set_phase(struct job *job, enum job_phase next, const char *why)
 #define JOB_RATE_WINDOW_MS	500
 
 static void
-job_rate_tick(struct job *job, uint64_t now)
+job_rate_window(struct job *job, uint64_t now)
 {
 	struct job_stats	*st = &job->st;
 
@@ -655,40 +823,18 @@ job_account_pages(struct job *job, uint64_t bytes, uint64_t pages,
 {
 	/* the window opens with the first bytes, not at job creation */
 	if (job->st.rate_t0_ms == 0)
-		job_rate_tick(job, now_ms());
+		job_rate_window(job, now_ms());
 	job->st.memory_processed += bytes;
 	job->st.memory_normal += pages - zero_pages;
 	job->st.memory_constant += zero_pages;
-	job_rate_tick(job, now_ms());
+	job_rate_window(job, now_ms());
 }
 
 void
-job_publish(struct job *job)
+job_rate_tick(struct job *job)
 {
-	Vmig__V1__Job	*m;
-	uint8_t		*buf;
-	size_t		 len;
-
 	if (job->st.rate_t0_ms != 0)
-		job_rate_tick(job, now_ms());
-	m = rpc_msg_new(&vmig__v1__job__descriptor);
-	job_to_proto(job, m);
-	len = vmig__v1__job__get_packed_size(m);
-	buf = xmalloc(len > 0 ? len : 1);
-	vmig__v1__job__pack(m, buf);
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	view_put(job->eng->view, job->id, buf, len);
-}
-
-void
-engine_publish_live(struct engine *eng)
-{
-	struct job	*job;
-
-	TAILQ_FOREACH(job, &eng->jobs, entry) {
-		if (!job_phase_terminal(job->phase))
-			job_publish(job);
-	}
+		job_rate_window(job, now_ms());
 }
 
 /* ------------------------------------------------------------ steps */
@@ -804,8 +950,8 @@ job_deadline_cb(int fd, short what, void *arg)
 	if (job_phase_terminal(job->phase) || job->failing)
 		return;
 	/* timeout_action FORCE: the policy decides now (force or abort) */
-	if (job->dir == JOB_OUTGOING && job->pol.timeout_force &&
-	    job_out_deadline(job))
+	if (job->pol.timeout_force && job->kind->deadline != NULL &&
+	    job->kind->deadline(job))
 		return;
 	job_fail(job, "completion timeout: not completed within %" PRIu32
 	    " s", job->pol.completion_timeout_s);
@@ -835,14 +981,11 @@ job_fail(struct job *job, const char *fmt, ...)
 	va_end(ap);
 	job->failing = 1;
 	log_warnx("job %" PRIu64 " (%s %s) %s in %s: %s", job->id,
-	    job_dir_name(job->dir), job->device_name,
+	    job->kind->name, job->device_name,
 	    job->cancel_req ? "cancelled" : "failed",
 	    job_phase_name(job->phase), job->error);
 	evtimer_del(job->ev_deadline);
-	if (job->dir == JOB_OUTGOING)
-		job_out_rollback(job);
-	else
-		job_in_rollback(job);
+	job->kind->rollback(job);
 }
 
 void
@@ -990,228 +1133,36 @@ job_dev_strerror(const struct vmig_result *res, char *buf, size_t len)
 	return (buf);
 }
 
-/* ------------------------------------------------------------ policy */
-
-void
-job_policy_from_proto(struct job_policy *p, const Vmig__V1__MigrationPolicy *m)
-{
-	memset(p, 0, sizeof(*p));
-	p->max_downtime_ms = CONVERGE_DEFAULT_DOWNTIME_MS;
-	if (m == NULL)
-		return;
-	if (m->max_downtime_ms != 0)
-		p->max_downtime_ms = m->max_downtime_ms;
-	p->downtime_ceiling_ms = m->downtime_ceiling_ms;
-	if (p->downtime_ceiling_ms < p->max_downtime_ms)
-		p->downtime_ceiling_ms = p->max_downtime_ms;
-	p->bandwidth_limit_bps = m->bandwidth_limit_bps;
-	p->completion_timeout_s = m->completion_timeout_s;
-	p->manual_switchover =
-	    m->switchover == VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
-	p->bulk_copy = m->bulk_copy;
-	p->verify = m->verify;
-	p->baseline =
-	    m->convergence == VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
-	p->timeout_force = m->timeout_action ==
-	    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
-	p->forced_downtime_ms = m->forced_downtime_ms;
-	if (p->forced_downtime_ms == 0)
-		p->forced_downtime_ms = 2 * p->downtime_ceiling_ms;
-	p->priority = m->priority;
-	p->max_iterations = m->max_iterations;
-}
-
-void
-job_policy_to_proto(const struct job_policy *p, Vmig__V1__MigrationPolicy *m)
-{
-	m->max_downtime_ms = p->max_downtime_ms;
-	m->downtime_ceiling_ms = p->downtime_ceiling_ms;
-	m->bandwidth_limit_bps = p->bandwidth_limit_bps;
-	m->completion_timeout_s = p->completion_timeout_s;
-	m->switchover = p->manual_switchover ?
-	    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL :
-	    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_AUTO;
-	m->bulk_copy = p->bulk_copy;
-	m->verify = p->verify;
-	m->convergence = p->baseline ?
-	    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE :
-	    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_ADAPTIVE;
-	m->timeout_action = p->timeout_force ?
-	    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER :
-	    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_ABORT;
-	m->forced_downtime_ms = p->forced_downtime_ms;
-	m->priority = p->priority;
-	m->max_iterations = p->max_iterations;
-}
-
-/* Limits a person would not set on purpose: say which field and why. */
-int
-job_policy_check(const Vmig__V1__MigrationPolicy *m, char *err, size_t len)
-{
-	if (m == NULL)
-		return (0);
-	if (m->max_downtime_ms > 2000000) {
-		snprintf(err, len, "policy max_downtime_ms %" PRIu32 " is over "
-		    "2000000 (2000 s, QEMU's maximum)", m->max_downtime_ms);
-		return (-EINVAL);
-	}
-	if (m->downtime_ceiling_ms > 2000000) {
-		snprintf(err, len, "policy downtime_ceiling_ms %" PRIu32
-		    " is over 2000000", m->downtime_ceiling_ms);
-		return (-EINVAL);
-	}
-	if (m->downtime_ceiling_ms != 0 && m->max_downtime_ms != 0 &&
-	    m->downtime_ceiling_ms < m->max_downtime_ms) {
-		snprintf(err, len, "policy downtime_ceiling_ms %" PRIu32
-		    " is below max_downtime_ms %" PRIu32,
-		    m->downtime_ceiling_ms, m->max_downtime_ms);
-		return (-EINVAL);
-	}
-	if (m->completion_timeout_s > 7 * 86400) {
-		snprintf(err, len, "policy completion_timeout_s %" PRIu32
-		    " is over a week", m->completion_timeout_s);
-		return (-EINVAL);
-	}
-	if (m->bandwidth_limit_bps != 0 && m->bandwidth_limit_bps < 65536) {
-		snprintf(err, len, "policy bandwidth_limit_bps %" PRIu64
-		    " is below 64 KiB/s", m->bandwidth_limit_bps);
-		return (-EINVAL);
-	}
-	if ((int)m->switchover < 0 || m->switchover > 1 ||
-	    (int)m->convergence < 0 || m->convergence > 1 ||
-	    (int)m->timeout_action < 0 || m->timeout_action > 1) {
-		snprintf(err, len, "policy has an unknown switchover, "
-		    "convergence or timeout_action value");
-		return (-EINVAL);
-	}
-	return (0);
-}
-
 /* ------------------------------------------------------------ reports */
 
 void
 job_record_decision(struct job *job, const struct converge_decision *d)
 {
-	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
-	Vmig__V1__Decision	 pd = VMIG__V1__DECISION__INIT;
+	struct engine	*eng = job->eng;
 
 	job->decisions[job->ndecisions % JOB_DECISIONS_MAX] = *d;
 	job->ndecisions++;
 	log_info("job %" PRIu64 " iteration %" PRIu32 ": %s: %s", job->id,
 	    d->iteration, converge_action_name(d->action), d->reason);
-
-	pd.iteration = d->iteration;
-	pd.at_ms = d->at_ms;
-	pd.action = (char *)converge_action_name(d->action);
-	pd.reason = (char *)d->reason;
-	pd.predicted_downtime_ms = d->predicted_downtime_ms;
-	pd.dirty_rate_bps = d->dirty_rate_bps;
-	pd.bandwidth_bps = d->bandwidth_bps;
-	pd.remaining_bytes = d->remaining_bytes;
-	pd.downtime_target_ms = d->target_ms;
-	ev.job_id = job->id;
-	ev.device = job->device_name;
-	ev.kind = VMIG__V1__EVENT__KIND__KIND_DECISION;
-	ev.phase = (Vmig__V1__JobPhase)job->phase;
-	ev.decision = &pd;
-	ev.message = (char *)d->reason;
-	events_publish(job->eng->d->events, &ev);
+	if (eng->hooks.decision != NULL)
+		eng->hooks.decision(eng->hooks.arg, job, d);
 }
 
 void
 job_publish_progress(struct job *job)
 {
-	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
-	Vmig__V1__JobStats	 st = VMIG__V1__JOB_STATS__INIT;
+	struct engine	*eng = job->eng;
 
-	job_stats_to_proto(job, &st);
-	ev.job_id = job->id;
-	ev.device = job->device_name;
-	ev.kind = VMIG__V1__EVENT__KIND__KIND_PROGRESS;
-	ev.phase = (Vmig__V1__JobPhase)job->phase;
-	ev.stats = &st;
-	events_publish(job->eng->d->events, &ev);
+	if (eng->hooks.progress != NULL)
+		eng->hooks.progress(eng->hooks.arg, job);
 }
 
 void
-job_stats_to_proto(const struct job *job, Vmig__V1__JobStats *s)
+job_changed(struct job *job)
 {
-	uint64_t	end = job->ended_ms != 0 ? job->ended_ms : now_ms();
+	struct engine	*eng = job->eng;
 
-	s->time_elapsed_ms = end - job->created_ms;
-	s->setup_time_ms = job->st.setup_ms;
-	s->downtime_ms = job->st.downtime_ms;
-	s->memory_total = job->st.memory_total;
-	s->memory_processed = job->st.memory_processed;
-	s->memory_remaining = job->st.memory_remaining;
-	s->memory_dirty_rate = job->st.memory_dirty_rate;
-	s->memory_iteration = job->st.memory_iteration;
-	s->memory_bps = job->st.memory_bps;
-	s->memory_page_size = job->st.memory_page_size;
-	s->memory_constant = job->st.memory_constant;
-	s->memory_normal = job->st.memory_normal;
-	s->device_state_bytes = job->st.device_state_bytes;
-	s->device_state_pending = job->st.device_state_pending;
-	s->device_dirty_rate_bps = job->st.device_dirty_rate_bps;
-	s->device_write_records = job->st.device_write_records;
-	s->expected_downtime_ms = job->st.expected_downtime_ms;
-	s->device_load_time_ms = job->st.device_load_time_ms;
-	s->bytes_sent = job->st.bytes_sent;
-	s->downtime_target_ms = job->st.downtime_target_ms;
-	s->bandwidth_share_bps = job->st.bandwidth_share_bps;
-	s->hot_pages_deferred = job->st.hot_pages_deferred;
-	s->queue_time_ms = job->st.queue_time_ms;
-}
-
-void
-job_to_proto(const struct job *job, Vmig__V1__Job *j)
-{
-	Vmig__V1__MigrationPolicy	*pol;
-	Vmig__V1__JobStats		*st;
-	unsigned int			 n, i, first;
-
-	j->id = job->id;
-	j->direction = (Vmig__V1__JobDirection)job->dir;
-	j->device = xstrdup(job->device_name);
-	j->phase = (Vmig__V1__JobPhase)job->phase;
-	j->peer = xstrdup(job->peer != NULL ? job->peer : "");
-	pol = rpc_msg_new(&vmig__v1__migration_policy__descriptor);
-	job_policy_to_proto(&job->pol, pol);
-	j->policy = pol;
-	st = rpc_msg_new(&vmig__v1__job_stats__descriptor);
-	job_stats_to_proto(job, st);
-	j->stats = st;
-	if (job->error[0] != '\0')
-		j->error = xstrdup(job->error);
-	else if (job->phase == JOB_QUEUED && job->wait_reason[0] != '\0')
-		j->error = xstrdup(job->wait_reason);
-	else
-		j->error = xstrdup("");
-	j->verified = job->verified;
-	j->created_unix_ms = job->created_unix_ms;
-	j->vm = xstrdup(job->vm != NULL ? job->vm : "");
-
-	n = MIN(job->ndecisions, JOB_DECISIONS_MAX);
-	first = job->ndecisions - n;
-	if (n > 0) {
-		j->decisions = xcalloc(n, sizeof(*j->decisions));
-		for (i = 0; i < n; i++) {
-			const struct converge_decision	*d;
-			Vmig__V1__Decision		*pd;
-
-			d = &job->decisions[(first + i) % JOB_DECISIONS_MAX];
-			pd = rpc_msg_new(&vmig__v1__decision__descriptor);
-			pd->iteration = d->iteration;
-			pd->at_ms = d->at_ms;
-			pd->action = xstrdup(converge_action_name(d->action));
-			pd->reason = xstrdup(d->reason);
-			pd->predicted_downtime_ms = d->predicted_downtime_ms;
-			pd->dirty_rate_bps = d->dirty_rate_bps;
-			pd->bandwidth_bps = d->bandwidth_bps;
-			pd->remaining_bytes = d->remaining_bytes;
-			pd->downtime_target_ms = d->target_ms;
-			j->decisions[i] = pd;
-		}
-		j->n_decisions = n;
-	}
+	job_rate_tick(job);
+	if (eng->hooks.changed != NULL)
+		eng->hooks.changed(eng->hooks.arg, job);
 }

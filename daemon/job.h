@@ -18,6 +18,13 @@
  *                       -> RESUMING -> COMPLETED
  *  either, before completion: -> FAILED | CANCELLED (after rollback)
  *
+ * The engine knows nothing of the control API: calls return 0 or -errno
+ * with a sentence, calls that wait (PrepareIncoming's device preparation)
+ * complete through the engine_done_fn their caller gave, and what the API
+ * shows (GetJob's view, WatchEvents) it learns through the engine_hooks
+ * the API layer installs. The two directions are ops tables (struct
+ * job_kind): job.c never asks which one a job is.
+ *
  * Invariant (DESIGN.md): a job that did not complete leaves its device in
  * the mode it found it (source: ACTIVE, recording stopped; destination:
  * STOPPED, partial state discarded, device released). After a completed
@@ -38,13 +45,12 @@
 #include "stream.h"
 #include "tbucket.h"
 #include "xfer.h"
-#include "vmig.pb-c.h"
 
+struct backends;
 struct event;
+struct event_base;
 struct offload;
 struct offload_task;
-struct view;
-struct vmigd;
 struct device;
 struct job;
 
@@ -141,8 +147,82 @@ struct job_step {
 	int		(*run)(struct job *);
 };
 
+/*
+ * What the API layer learns from the engine (all optional). changed: the
+ * job's record changed (its GetJob view is to be published again); phase:
+ * it changed phase (after changed); decision, progress: a policy decision
+ * and a progress report of a pre-copy round; dropped: the record of a
+ * finished job is gone.
+ */
+struct engine_hooks {
+	void	*arg;
+	void	(*changed)(void *arg, struct job *);
+	void	(*phase)(void *arg, struct job *, enum job_phase prev,
+		    const char *why);
+	void	(*decision)(void *arg, struct job *,
+		    const struct converge_decision *);
+	void	(*progress)(void *arg, struct job *);
+	void	(*dropped)(void *arg, struct job *);
+};
+
+/*
+ * An asynchronous call is over: rc 0, or -errno with a sentence naming
+ * what failed (-ECANCELED: the job was cancelled).
+ */
+typedef void	(*engine_done_fn)(void *arg, struct job *, int rc,
+		    const char *err);
+
+/* A new migration: PrepareIncoming's or StartMigration's request. */
+struct job_request {
+	const char			*device;
+	const struct mem_region_spec	*regions;
+	size_t				 nregions;
+	const char			*vm;		/* caller's label */
+	/* outgoing only */
+	const char			*dest_url;
+	const void			*token;
+	size_t				 tokenlen;
+};
+
+/* One row of a direction's phase table. */
+struct job_phase_row {
+	uint32_t	 next;		/* phases that may follow (bits) */
+	uint32_t	 frames;	/* stream frames accepted (FRAME_KIND_BIT) */
+};
+
+/*
+ * A direction: its phase table and what the engine asks of it. Optional
+ * members may be NULL.
+ */
+struct job_kind {
+	const char	*name;		/* "outgoing", for logs */
+	enum job_dir	 dir;
+	enum sched_dir	 sched_dir;
+	const struct job_phase_row *phases;	/* JOB_NPHASES rows */
+	int		 sends;		/* shares the host's bytes in flight */
+	void	(*start)(struct job *);		/* admitted */
+	void	(*rollback)(struct job *);	/* run the rollback steps */
+	void	(*freeze)(struct job *);	/* the loop is gone */
+	void	(*free)(struct job *);
+	void	(*set_policy)(struct job *);	/* job->pol changed */
+	void	(*share)(struct job *, uint64_t bps);	/* scheduler's share */
+	void	(*window)(struct job *);	/* engine->window changed */
+	void	(*kick)(struct job *);		/* others' stop-copy ended */
+	/* timeout_action FORCE at the deadline: 1 taken, 0 fail the job */
+	int	(*deadline)(struct job *);
+	int	(*switchover)(struct job *, char *err, size_t errlen);
+	/* a finished job that still holds its device (trim keeps it) */
+	int	(*holds_device)(const struct job *);
+};
+
+extern const struct job_kind job_kind_outgoing;
+extern const struct job_kind job_kind_incoming;
+
 struct engine {
-	struct vmigd		*d;
+	struct event_base	*base;
+	struct backends		*backends;
+	char			*stream_bind;	/* where incoming jobs listen */
+	struct engine_hooks	 hooks;
 	TAILQ_HEAD(, job)	 jobs;		/* live and kept finished */
 	uint64_t		 next_id;
 	uint64_t		 next_seq;	/* arrival order */
@@ -158,8 +238,6 @@ struct engine {
 	int			 shutting_down;	/* no new jobs */
 	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
 	struct offload		*offload;	/* digests, unmapping */
-	struct view		*view;		/* jobs for the RPC fast lane */
-	struct event		*ev_view;	/* refresh it while jobs run */
 	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
 	/*
@@ -178,7 +256,6 @@ struct engine {
 
 struct job_out;		/* job_out.c */
 struct vmig_result;
-struct rpc_call;
 typedef void	(*job_dev_fn)(struct job *, const struct vmig_result *);
 /* A memory digest made off the loop: 0 and the digest, or -errno. */
 typedef void	(*job_digest_fn)(struct job *, int rc, uint64_t digest);
@@ -189,7 +266,8 @@ struct job {
 	struct engine		*eng;
 	uint64_t		 id;
 	uint64_t		 seq;		/* arrival, for the scheduler */
-	enum job_dir		 dir;
+	const struct job_kind	*kind;
+	enum job_dir		 dir;		/* = kind->dir */
 	enum job_phase		 phase;
 	char			*device_name;
 	char			*vm;		/* caller's label */
@@ -251,16 +329,19 @@ struct job {
 	uint64_t		 share_bps;
 	char			 wait_reason[SCHED_REASON_MAX];
 
-	/* pending RPC (PrepareIncoming waits for the device) */
-	struct rpc_call		*call;
+	/* an asynchronous call waits for this job (PrepareIncoming) */
+	engine_done_fn		 done;
+	void			*done_arg;
 
 	struct job_out		*out;
 	struct job_in		*in;
 };
 
-/* job.c: the engine */
-struct engine	*engine_new(struct vmigd *);
+/* job.c: the engine (main.c owns it; api_job.c calls it) */
+struct engine	*engine_new(struct event_base *, struct backends *);
 void		 engine_free(struct engine *);
+void		 engine_set_hooks(struct engine *, const struct engine_hooks *);
+void		 engine_set_stream_bind(struct engine *, const char *url);
 void		 engine_set_limits(struct engine *, uint32_t max_out,
 		    uint32_t max_in, uint32_t max_per_pf, uint64_t bw);
 /* Run admission and shares on the next loop turn. */
@@ -282,20 +363,52 @@ uint64_t	 engine_switch_cost(const struct engine *, const char *pf);
 void		 engine_set_switch_cost(struct engine *, const char *pf,
 		    uint64_t ms);
 
-struct job	*job_new(struct engine *, enum job_dir, const char *device);
+/*
+ * The calls. Each returns 0, or -errno with a sentence in err naming the
+ * object (no job is left behind then).
+ *
+ * engine_prepare_incoming: the destination job, whose device preparation
+ * runs on the loop; done(arg, job, rc, err) follows once (0: the job
+ * WAITs, job_in_token()/job_in_url() say what to give the source). The
+ * caller may forget done with job_forget_done() (its call went away).
+ * engine_start_migration: the source job, QUEUED.
+ * engine_release_device: a completed source's VF, freed.
+ */
+int		 engine_prepare_incoming(struct engine *,
+		    const struct job_request *, const struct job_policy *,
+		    engine_done_fn done, void *arg, struct job **jp,
+		    char *err, size_t errlen);
+int		 engine_start_migration(struct engine *,
+		    const struct job_request *, const struct job_policy *,
+		    struct job **jp, char *err, size_t errlen);
+int		 engine_release_device(struct engine *, struct device *,
+		    char *err, size_t errlen);
+void		 job_forget_done(struct job *);
+/* SetJobPolicy: the new policy applies from now (deadline re-armed). */
+int		 job_set_policy(struct job *, const struct job_policy *,
+		    char *err, size_t errlen);
+/* Switchover (manual switchover): -EINVAL/-EBUSY with err. */
+int		 job_switchover(struct job *, char *err, size_t errlen);
+/* CancelJob: -EALREADY (ended), -EBUSY (resuming: too late), with err. */
+int		 job_cancel_request(struct job *, const char *reason, char *err,
+		    size_t errlen);
+
+struct job	*job_new(struct engine *, const struct job_kind *,
+		    const char *device);
 struct job	*job_find(struct engine *, uint64_t id);
 /* Drop a job that never started (a refused request): no record kept. */
 void		 job_discard(struct job *);
-void		 job_policy_from_proto(struct job_policy *,
-		    const Vmig__V1__MigrationPolicy *);
-void		 job_policy_to_proto(const struct job_policy *,
-		    Vmig__V1__MigrationPolicy *);
-int		 job_policy_check(const Vmig__V1__MigrationPolicy *, char *,
-		    size_t);
 const char	*job_phase_name(enum job_phase);
 int		 job_phase_terminal(enum job_phase);
-/* The one place a phase changes: checked, logged, published. */
+/* The one place a phase changes: checked against the kind's table, logged,
+ * told to the hooks. */
 void		 job_set_phase(struct job *, enum job_phase, const char *why);
+/*
+ * The kind's frames column: 0 if the current phase accepts the frame,
+ * else -EPROTO with "unexpected <kind> frame in <phase>".
+ */
+int		 job_frame_expected(const struct job *, const struct frame *,
+		    char *err, size_t errlen);
 /* Run a phase's steps from the first. */
 void		 job_run_steps(struct job *, const struct job_step *, size_t);
 /* The current step finished (err 0) or failed (err < 0, reason fmt). */
@@ -309,15 +422,21 @@ void		 job_cancel(struct job *, const char *reason);
  * doing it was (a frame that did not decode) or that the link went. */
 void		 job_peer_closed(struct job *, const char *peer, int err,
 		    const char *reason);
+/* The waiting call, if any, is answered (0: success; else the job's error). */
+void		 job_call_done(struct job *, int rc);
 /* Arm the step timer (delay or timeout) / the deadline. */
 void		 job_timer(struct job *, uint64_t ms);
 void		 job_timer_stop(struct job *);
+/* The completion deadline counts from now (admission). */
+void		 job_arm_deadline(struct job *);
 /* After rollback: the terminal phase; frees resources, keeps the record. */
 void		 job_finish(struct job *, enum job_phase);
-/* A policy decision: kept in the job, published as an event. */
+/* A policy decision: kept in the job, told to the hooks. */
 void		 job_record_decision(struct job *,
 		    const struct converge_decision *);
 void		 job_publish_progress(struct job *);
+/* The job's record changed: the hooks republish it. */
+void		 job_changed(struct job *);
 /* Memory opened: its size is kept in the statistics from now on. */
 void		 job_memory_opened(struct job *);
 /*
@@ -326,16 +445,8 @@ void		 job_memory_opened(struct job *);
  */
 void		 job_account_pages(struct job *, uint64_t bytes,
 		    uint64_t pages, uint64_t zero_pages);
-/*
- * Publish the job's vmig.v1.Job to the engine's view (view.h): done at
- * every phase change and, for the live jobs, after each control call the
- * loop handles and every VIEW_REFRESH_MS.
- */
-void		 job_publish(struct job *);
-void		 engine_publish_live(struct engine *);
-/* Fill a vmig.v1.Job (heap strings; freed with the response). */
-void		 job_to_proto(const struct job *, Vmig__V1__Job *);
-void		 job_stats_to_proto(const struct job *, Vmig__V1__JobStats *);
+/* Close the memory_bps window if it is due (before the job is shown). */
+void		 job_rate_tick(struct job *);
 /*
  * Device commands: job_dev_begin() marks the job busy and returns the
  * callback and argument to pass to the backend; the result reaches fn on
@@ -363,45 +474,25 @@ const char	*job_dev_strerror(const struct vmig_result *, char *, size_t);
  * dropped). Closing the map cancels it.
  */
 void		 job_digest_begin(struct job *, job_digest_fn fn);
+/* Claim the request's device and map its memory (flags: memory.h). */
+int		 job_claim(struct job *, const struct job_request *, int flags,
+		    char *err, size_t errlen);
 
 /* job_out.c */
-int		 job_out_create(struct engine *, const char *device,
-		    const struct mem_region_spec *, size_t nregions,
-		    const char *dest_url, const void *token, size_t tokenlen,
-		    const struct job_policy *, const char *vm,
-		    struct job **jp, int *code, char *err, size_t errlen);
-void		 job_out_start(struct job *);	/* admitted */
-void		 job_out_rollback(struct job *);
-void		 job_out_free(struct job *);
-int		 job_out_switchover(struct job *, char *err, size_t errlen);
-void		 job_out_set_policy(struct job *);
-void		 job_out_share(struct job *, uint64_t share_bps);
+int		 job_out_create(struct engine *, const struct job_request *,
+		    const struct job_policy *, struct job **jp, char *err,
+		    size_t errlen);
 void		 job_out_release(struct job *);
-void		 job_out_freeze(struct job *);
-/*
- * The completion deadline passed with timeout_action FORCE: returns 1 if
- * the job takes it as "decide now" (pre-copy: the round is cut short and
- * the policy forces or aborts), 0 if the deadline should fail it (not yet
- * in pre-copy). A switchover already under way goes on.
- */
-int		 job_out_deadline(struct job *);
-/* Resume a pump that waited for other jobs' final pages. */
-void		 job_out_kick(struct job *);
-/* The per-job window changed (engine->window). */
-void		 job_out_window(struct job *);
 
 /* job_in.c */
-int		 job_in_create(struct engine *, const char *device,
-		    const struct mem_region_spec *, size_t nregions,
-		    const struct job_policy *, const char *vm,
-		    struct job **jp, int *code, char *err, size_t errlen);
-/* Starts device preparation; the RPC reply follows (job->call). */
+int		 job_in_create(struct engine *, const struct job_request *,
+		    const struct job_policy *, struct job **jp, char *err,
+		    size_t errlen);
+/* Starts device preparation; the done callback follows. */
 void		 job_in_prepare(struct job *);
-void		 job_in_start(struct job *);	/* admitted */
-void		 job_in_rollback(struct job *);
-void		 job_in_free(struct job *);
 /* For the PrepareIncoming reply once the device is stopped. */
 const uint8_t	*job_in_token(const struct job *);
+size_t		 job_in_token_len(const struct job *);
 const char	*job_in_url(const struct job *);
 
 #endif /* VMIG_JOB_H */

@@ -32,12 +32,9 @@
 #include <event2/event.h>
 #include <xxhash.h>
 
-#include "api.h"
 #include "backend.h"
-#include "conf.h"
 #include "job.h"
 #include "log.h"
-#include "rpc.h"
 #include "util.h"
 #include "vmigd.h"
 
@@ -79,6 +76,27 @@ struct job_in {
 };
 
 static const struct stream_ops in_stream_ops;
+
+#define B(p)		(1u << (p))
+#define ENDS		(B(JOB_FAILED) | B(JOB_CANCELLED))
+#define F(k)		FRAME_KIND_BIT(VMIG__STREAM__V1__FRAME__KIND_##k)
+
+/*
+ * The destination's phases: which may follow which, and the frames the
+ * source may send in each (anything else is a protocol error; before the
+ * Hello, a refused peer).
+ */
+static const struct job_phase_row in_phases[JOB_NPHASES] = {
+	[JOB_NONE] = { B(JOB_WAITING) | ENDS, 0 },
+	[JOB_WAITING] = { B(JOB_QUEUED) | ENDS, F(HELLO) },
+	[JOB_QUEUED] = { B(JOB_SETUP) | ENDS, F(ABORT) },
+	[JOB_SETUP] = { B(JOB_PRECOPY) | ENDS, F(ABORT) },
+	[JOB_PRECOPY] = { B(JOB_STOPCOPY) | ENDS,
+	    F(PAGES) | F(STATE) | F(STOPCOPY) | F(ABORT) },
+	[JOB_STOPCOPY] = { B(JOB_RESUMING) | ENDS,
+	    F(PAGES) | F(STATE) | F(SWITCHOVER) | F(ABORT) },
+	[JOB_RESUMING] = { B(JOB_COMPLETED) | ENDS, F(ABORT) },
+};
 
 static int	in_check_mode(struct job *);
 static int	in_stop_device(struct job *);
@@ -127,64 +145,28 @@ static const struct job_step in_rollback_steps[] = {
 /* ------------------------------------------------------------ create */
 
 int
-job_in_create(struct engine *eng, const char *device,
-    const struct mem_region_spec *specs, size_t nregions,
-    const struct job_policy *pol, const char *vm, struct job **jp,
-    int *code, char *err, size_t errlen)
+job_in_create(struct engine *eng, const struct job_request *req,
+    const struct job_policy *pol, struct job **jp, char *err, size_t errlen)
 {
-	struct device	*dev;
 	struct job	*job;
-	char		 owner[64];
-	uint32_t	 i;
 	int		 rc;
 
-	*code = VMIG__V1__STATUS_CODE__STATUS_INVALID_ARGUMENT;
-	if (nregions == 0) {
-		snprintf(err, errlen, "no memory regions: the destination "
-		    "needs the VM's memory to write pages into");
-		return (-EINVAL);
-	}
-	for (i = 1; i < nregions; i++) {
-		if (specs[i].page_size != specs[0].page_size) {
-			snprintf(err, errlen, "region %" PRIu32 " has page size "
-			    "%" PRIu32 " but region 0 has %" PRIu32, i,
-			    specs[i].page_size, specs[0].page_size);
-			return (-EINVAL);
-		}
-	}
-	if ((rc = backend_dev_lookup(eng->d->backends, device, &dev, err,
+	job = job_new(eng, &job_kind_incoming, req->device);
+	if ((rc = job_claim(job, req, MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
 	    errlen)) != 0) {
-		*code = api_errno_status(rc);
-		return (rc);
-	}
-	job = job_new(eng, JOB_INCOMING, device);
-	snprintf(owner, sizeof(owner), "job %" PRIu64 " (incoming)", job->id);
-	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0) {
-		*code = VMIG__V1__STATUS_CODE__STATUS_FAILED_PRECONDITION;
 		job_discard(job);
 		return (rc);
 	}
-	job->dev = dev;
-	if ((rc = mem_map_open(&job->mem, specs, nregions,
-	    MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
-	    errlen)) != 0) {
-		*code = api_errno_status(rc);
-		job_discard(job);
-		return (rc);
-	}
-	job_memory_opened(job);
 	job->pol = *pol;
-	job->vm = xstrdup(vm != NULL ? vm : "");
 	job->in = xcalloc(1, sizeof(*job->in));
 	xfer_layout(&job->mem, IN_STATE_MAX, job->in->regions,
 	    &job->in->layout);
 	*jp = job;
-	*code = VMIG__V1__STATUS_CODE__STATUS_OK;
 	return (0);
 }
 
-void
-job_in_free(struct job *job)
+static void
+in_free(struct job *job)
 {
 	if (job->in == NULL)
 		return;
@@ -197,6 +179,12 @@ const uint8_t *
 job_in_token(const struct job *job)
 {
 	return (job->in->token);
+}
+
+size_t
+job_in_token_len(const struct job *job)
+{
+	return (sizeof(job->in->token));
 }
 
 const char *
@@ -275,7 +263,7 @@ in_listen(struct job *job)
 {
 	struct job_in		*in = job->in;
 	struct stream_opts	 so;
-	const char		*bind = job->eng->d->conf->stream_bind;
+	const char		*bind = job->eng->stream_bind;
 	char			 err[256];
 	int			 rc;
 
@@ -287,7 +275,7 @@ in_listen(struct job *job)
 	}
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
-	rc = stream_listen(job->eng->d->base, bind, &so, &in_stream_ops, job,
+	rc = stream_listen(job->eng->base, bind, &so, &in_stream_ops, job,
 	    &job->stream, in->url, sizeof(in->url), err, sizeof(err));
 	if (rc != 0) {
 		job_step_done(job, rc, "listening on %s: %s", bind, err);
@@ -302,22 +290,8 @@ in_listen(struct job *job)
 static int
 in_reply_prepared(struct job *job)
 {
-	struct job_in				*in = job->in;
-	struct rpc_call				*call = job->call;
-	Vmig__V1__PrepareIncomingResponse	*r;
-
 	job_set_phase(job, JOB_WAITING, NULL);
-	if (call != NULL) {
-		job->call = NULL;
-		call->abandon = NULL;
-		r = call->result;
-		r->job_id = job->id;
-		r->token.data = xmalloc(sizeof(in->token));
-		memcpy(r->token.data, in->token, sizeof(in->token));
-		r->token.len = sizeof(in->token);
-		r->stream_url = xstrdup(in->url);
-		rpc_call_reply(call);
-	}
+	job_call_done(job, 0);	/* PrepareIncoming answers: token, URL */
 	job->timer_fail = "no source connected in time";
 	job_timer(job, JOB_WAIT_TIMEOUT_MS);
 	return (0);	/* the Hello moves the job on */
@@ -335,18 +309,14 @@ in_send_frame(struct job *job, StreamFrame *f)
 		    frame_kind_name(f->kind_case), strerror(-rc));
 }
 
-void
-job_in_start(struct job *job)
+static void
+in_start(struct job *job)
 {
 	Vmig__Stream__V1__Frame		f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__HelloAck	a = VMIG__STREAM__V1__HELLO_ACK__INIT;
 
 	job_set_phase(job, JOB_SETUP, NULL);
-	if (job->pol.completion_timeout_s != 0) {
-		struct timeval tv = { job->pol.completion_timeout_s, 0 };
-
-		evtimer_add(job->ev_deadline, &tv);
-	}
+	job_arm_deadline(job);
 	a.protocol_version = STREAM_PROTOCOL_VERSION;
 	a.dest_job_id = job->id;
 	a.window_bytes = JOB_WINDOW_BYTES;
@@ -634,35 +604,12 @@ in_frame(void *arg, const struct frame *fr)
 	struct job		*job = arg;
 	struct job_in		*in = job->in;
 	const StreamFrame	*f = fr->hdr;
-	uint32_t		 allowed;
-	char			 where[64], err[256];
+	char			 err[256];
 
 	if (job_phase_terminal(job->phase) || job->failing)
 		return;
-	/* which frames each phase takes; anything else is a protocol error */
-	switch (job->phase) {
-	case JOB_WAITING:
-		allowed = FRAME_KIND_BIT(K(HELLO));
-		break;
-	case JOB_PRECOPY:
-		allowed = FRAME_KIND_BIT(K(PAGES)) | FRAME_KIND_BIT(K(STATE)) |
-		    FRAME_KIND_BIT(K(STOPCOPY)) | FRAME_KIND_BIT(K(ABORT));
-		break;
-	case JOB_STOPCOPY:
-		allowed = FRAME_KIND_BIT(K(PAGES)) | FRAME_KIND_BIT(K(STATE)) |
-		    FRAME_KIND_BIT(K(SWITCHOVER)) | FRAME_KIND_BIT(K(ABORT));
-		break;
-	case JOB_QUEUED:
-	case JOB_SETUP:
-	case JOB_RESUMING:
-		allowed = FRAME_KIND_BIT(K(ABORT));
-		break;
-	default:
-		allowed = 0;
-		break;
-	}
-	snprintf(where, sizeof(where), "in %s", job_phase_name(job->phase));
-	if (frame_expect(fr, allowed, where, err, sizeof(err)) != 0) {
+	/* the phase table's frames column; anything else breaks the protocol */
+	if (job_frame_expected(job, fr, err, sizeof(err)) != 0) {
 		if (job->phase == JOB_WAITING)
 			in_refuse(job, P_AUTH, "%s", err);
 		else
@@ -926,8 +873,8 @@ in_complete(struct job *job)
 
 /* ------------------------------------------------------------ rollback */
 
-void
-job_in_rollback(struct job *job)
+static void
+in_rollback(struct job *job)
 {
 	if (job->in != NULL)
 		job->in->lingering = 0;
@@ -1006,18 +953,8 @@ in_rb_stop(struct job *job)
 static int
 in_rb_finish(struct job *job)
 {
-	struct rpc_call	*call = job->call;
-
-	if (call != NULL) {
-		/* PrepareIncoming failed before it could answer */
-		job->call = NULL;
-		call->abandon = NULL;
-		rpc_call_error(call, job->cancel_req ?
-		    VMIG__V1__STATUS_CODE__STATUS_ABORTED :
-		    VMIG__V1__STATUS_CODE__STATUS_DEVICE_ERROR,
-		    "device %s: %s", job->device_name, job->error);
-		rpc_call_reply(call);
-	}
+	/* PrepareIncoming failed before it could answer: a device error */
+	job_call_done(job, job->cancel_req ? -ECANCELED : -EIO);
 	if (job->dev != NULL) {
 		backend_dev_release(job->dev, job->id);
 		job->dev = NULL;
@@ -1025,3 +962,15 @@ in_rb_finish(struct job *job)
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	return (1);
 }
+
+/* ------------------------------------------------------------ the kind */
+
+const struct job_kind job_kind_incoming = {
+	.name = "incoming",
+	.dir = JOB_INCOMING,
+	.sched_dir = SCHED_INCOMING,
+	.phases = in_phases,
+	.start = in_start,
+	.rollback = in_rollback,
+	.free = in_free,
+};

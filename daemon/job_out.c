@@ -32,9 +32,7 @@
 #include <event2/event.h>
 #include <xxhash.h>
 
-#include "api.h"
 #include "backend.h"
-#include "events.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -164,6 +162,29 @@ static void	out_pump(struct job *);
 static void	out_drain(struct job *);
 static void	out_stopcopy_done(struct job *);
 static void	out_pump_cb(int, short, void *);
+static void	out_set_policy(struct job *);
+static void	out_share(struct job *, uint64_t);
+static void	out_protocol_error(struct job *, const char *, const char *);
+
+#define B(p)		(1u << (p))
+#define ENDS		(B(JOB_FAILED) | B(JOB_CANCELLED))
+#define F(k)		FRAME_KIND_BIT(VMIG__STREAM__V1__FRAME__KIND_##k)
+
+/*
+ * The source's phases: which may follow which, and the frames the
+ * destination may send in each (anything else is a protocol error).
+ */
+static const struct job_phase_row out_phases[JOB_NPHASES] = {
+	[JOB_NONE] = { B(JOB_QUEUED) | ENDS, 0 },
+	[JOB_QUEUED] = { B(JOB_SETUP) | ENDS, 0 },
+	[JOB_SETUP] = { B(JOB_PRECOPY) | ENDS, F(HELLO_ACK) | F(ABORT) },
+	[JOB_PRECOPY] = { B(JOB_SWITCHOVER_READY) | B(JOB_STOPCOPY) | ENDS,
+	    F(ACK) | F(ABORT) },
+	[JOB_SWITCHOVER_READY] = { B(JOB_STOPCOPY) | ENDS, F(ACK) | F(ABORT) },
+	[JOB_STOPCOPY] = { B(JOB_RESUMING) | ENDS, F(ACK) | F(ABORT) },
+	[JOB_RESUMING] = { B(JOB_COMPLETED) | ENDS,
+	    F(ACK) | F(DONE) | F(ABORT) },
+};
 
 static const struct job_step out_setup_steps[] = {
 	{ "open device", job_step_open_device },
@@ -214,84 +235,45 @@ static const struct job_step out_rollback_steps[] = {
 static int
 out_check_url(const char *url, char *err, size_t len)
 {
-	if (url == NULL || *url == '\0') {
-		snprintf(err, len, "dest_url is empty: give the stream_url "
-		    "PrepareIncoming returned on the destination");
-		return (-EINVAL);
-	}
+	if (url == NULL || *url == '\0')
+		return (err_set(err, len, -EINVAL, "dest_url is empty: give the "
+		    "stream_url PrepareIncoming returned on the destination"));
 	if (strlen(url) > 256 || (strncmp(url, "tcp://", 6) != 0 &&
 	    strncmp(url, "tls+tcp://", 10) != 0 &&
-	    strncmp(url, "ipc://", 6) != 0)) {
-		snprintf(err, len, "dest_url \"%.64s\" is not a tcp://, "
-		    "tls+tcp:// or ipc:// URL", url);
-		return (-EINVAL);
-	}
+	    strncmp(url, "ipc://", 6) != 0))
+		return (err_set(err, len, -EINVAL, "dest_url \"%.64s\" is not a "
+		    "tcp://, tls+tcp:// or ipc:// URL", url));
 	return (0);
 }
 
 int
-job_out_create(struct engine *eng, const char *device,
-    const struct mem_region_spec *specs, size_t nregions,
-    const char *dest_url, const void *token, size_t tokenlen,
-    const struct job_policy *pol, const char *vm, struct job **jp,
-    int *code, char *err, size_t errlen)
+job_out_create(struct engine *eng, const struct job_request *req,
+    const struct job_policy *pol, struct job **jp, char *err, size_t errlen)
 {
-	struct device	*dev;
 	struct job	*job;
 	struct job_out	*o;
-	char		 owner[64];
 	size_t		 i;
 	int		 rc;
 
-	*code = VMIG__V1__STATUS_CODE__STATUS_INVALID_ARGUMENT;
-	if ((rc = out_check_url(dest_url, err, errlen)) != 0)
+	if ((rc = out_check_url(req->dest_url, err, errlen)) != 0)
 		return (rc);
-	if (tokenlen == 0 || tokenlen > sizeof(o->token)) {
-		snprintf(err, errlen, "token of %zu bytes: give the token "
-		    "PrepareIncoming returned (1 to %zu bytes)", tokenlen,
-		    sizeof(o->token));
-		return (-EINVAL);
-	}
-	if (nregions == 0) {
-		snprintf(err, errlen, "no memory regions: the source needs "
-		    "the VM's memory the device writes to");
-		return (-EINVAL);
-	}
-	for (i = 1; i < nregions; i++) {
-		if (specs[i].page_size != specs[0].page_size) {
-			snprintf(err, errlen, "region %zu has page size %" PRIu32
-			    " but region 0 has %" PRIu32 ": write recording "
-			    "uses one page size per device", i,
-			    specs[i].page_size, specs[0].page_size);
-			return (-EINVAL);
-		}
-	}
-	if ((rc = backend_dev_lookup(eng->d->backends, device, &dev, err,
-	    errlen)) != 0) {
-		*code = api_errno_status(rc);
+	if (req->tokenlen == 0 || req->tokenlen > sizeof(o->token))
+		return (err_set(err, errlen, -EINVAL, "token of %zu bytes: give "
+		    "the token PrepareIncoming returned (1 to %zu bytes)",
+		    req->tokenlen, sizeof(o->token)));
+	job = job_new(eng, &job_kind_outgoing, req->device);
+	if ((rc = job_claim(job, req, MEM_MAP_POPULATE, err, errlen)) != 0) {
+		/* never started: a record of the refusal is of no use */
+		job_discard(job);
 		return (rc);
 	}
-	job = job_new(eng, JOB_OUTGOING, device);
-	snprintf(owner, sizeof(owner), "job %" PRIu64 " (outgoing)", job->id);
-	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0) {
-		*code = VMIG__V1__STATUS_CODE__STATUS_FAILED_PRECONDITION;
-		goto fail;
-	}
-	job->dev = dev;
-	if ((rc = mem_map_open(&job->mem, specs, nregions, MEM_MAP_POPULATE, err,
-	    errlen)) != 0) {
-		*code = api_errno_status(rc);
-		goto fail;
-	}
-	job_memory_opened(job);
 	job->pol = *pol;
-	job->vm = xstrdup(vm != NULL ? vm : "");
-	job->peer = xstrdup(dest_url);
+	job->peer = xstrdup(req->dest_url);
 
 	o = job->out = xcalloc(1, sizeof(*o));
-	o->dest_url = xstrdup(dest_url);
-	memcpy(o->token, token, tokenlen);
-	o->tokenlen = tokenlen;
+	o->dest_url = xstrdup(req->dest_url);
+	memcpy(o->token, req->token, req->tokenlen);
+	o->tokenlen = req->tokenlen;
 	o->page_size = job->mem.regions[0].page_size;
 	o->nregions = job->mem.nregions;
 	o->drain_ms = CONVERGE_DRAIN_MS;
@@ -311,23 +293,17 @@ job_out_create(struct engine *eng, const char *device,
 	}
 	xfer_src_init(&o->xs, 0, 0);
 	tbucket_init(&o->tb, pol->bandwidth_limit_bps, 0, now_ns());
-	o->ev_pump = event_new(eng->d->base, -1, 0, out_pump_cb, job);
+	o->ev_pump = event_new(eng->base, -1, 0, out_pump_cb, job);
 	(void)event_priority_set(o->ev_pump, VMIG_PRIO_BULK);
-	job_out_set_policy(job);
+	out_set_policy(job);
 
 	job_set_phase(job, JOB_QUEUED, NULL);
 	*jp = job;
-	*code = VMIG__V1__STATUS_CODE__STATUS_OK;
 	return (0);
-
-fail:
-	/* never started: a record of the refusal is of no use to anyone */
-	job_discard(job);
-	return (rc);
 }
 
-void
-job_out_free(struct job *job)
+static void
+out_free(struct job *job)
 {
 	struct job_out	*o = job->out;
 	uint32_t	 i;
@@ -353,8 +329,8 @@ job_out_free(struct job *job)
 	job->out = NULL;
 }
 
-void
-job_out_set_policy(struct job *job)
+static void
+out_set_policy(struct job *job)
 {
 	struct converge_policy	cp;
 
@@ -373,12 +349,12 @@ job_out_set_policy(struct job *job)
 	else
 		converge_set_policy(&job->out->conv, &cp);
 	job->st.downtime_target_ms = job->out->conv.target_ms;
-	job_out_share(job, job->share_bps);
+	out_share(job, job->share_bps);
 }
 
 /* The scheduler's share, capped by the job's own limit (0: none). */
-void
-job_out_share(struct job *job, uint64_t share)
+static void
+out_share(struct job *job, uint64_t share)
 {
 	struct job_out	*o = job->out;
 	uint64_t	 rate = share;
@@ -392,15 +368,11 @@ job_out_share(struct job *job, uint64_t share)
 		tbucket_set_rate(&o->tb, rate, 0, now_ns());
 }
 
-void
-job_out_start(struct job *job)
+static void
+out_start(struct job *job)
 {
 	job_set_phase(job, JOB_SETUP, NULL);
-	if (job->pol.completion_timeout_s != 0) {
-		struct timeval tv = { job->pol.completion_timeout_s, 0 };
-
-		evtimer_add(job->ev_deadline, &tv);
-	}
+	job_arm_deadline(job);
 	job_run_steps(job, out_setup_steps, NSTEPS(out_setup_steps));
 }
 
@@ -495,7 +467,7 @@ out_connect(struct job *job)
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
 	so.window = JOB_WINDOW_BYTES;
-	rc = stream_dial(job->eng->d->base, o->dest_url, &so, &out_stream_ops,
+	rc = stream_dial(job->eng->base, o->dest_url, &so, &out_stream_ops,
 	    job, &job->stream, err, sizeof(err));
 	if (rc != 0) {
 		job_step_done(job, rc, "connecting to %s: %s", o->dest_url,
@@ -629,13 +601,14 @@ out_stopcopy_done(struct job *job)
 	if (--eng->stopcopy_jobs > 0)
 		return;
 	TAILQ_FOREACH(other, &eng->jobs, entry) {
-		if (other->dir == JOB_OUTGOING && other->out != NULL)
-			job_out_kick(other);
+		if (other->kind->kick != NULL &&
+		    !job_phase_terminal(other->phase))
+			other->kind->kick(other);
 	}
 }
 
-void
-job_out_kick(struct job *job)
+static void
+out_kick(struct job *job)
 {
 	struct job_out	*o = job->out;
 
@@ -645,8 +618,8 @@ job_out_kick(struct job *job)
 	}
 }
 
-void
-job_out_window(struct job *job)
+static void
+out_window(struct job *job)
 {
 	if (job->stream != NULL && job->out->waiting != OUT_WAIT_CONNECT &&
 	    job->out->waiting != OUT_WAIT_HELLO_ACK)
@@ -1366,7 +1339,7 @@ out_send_final_pages(struct job *job)
 {
 	job->out->pump_final = 1;
 	job->out->t_pages = now_us();
-	job_out_share(job, job->share_bps);
+	out_share(job, job->share_bps);
 	out_pump_start(job, 1);
 	return (0);
 }
@@ -1537,20 +1510,16 @@ job_out_release(struct job *job)
 	job->dev = NULL;
 }
 
-int
-job_out_switchover(struct job *job, char *err, size_t errlen)
+static int
+out_switchover(struct job *job, char *err, size_t errlen)
 {
-	if (!job->pol.manual_switchover) {
-		snprintf(err, errlen, "job %" PRIu64 " switches over by "
-		    "itself (switchover is automatic)", job->id);
-		return (-EINVAL);
-	}
-	if (job->phase != JOB_PRECOPY && job->phase != JOB_SWITCHOVER_READY) {
-		snprintf(err, errlen, "job %" PRIu64 " is %s: switchover is "
-		    "possible in precopy or switchover-ready", job->id,
-		    job_phase_name(job->phase));
-		return (-EBUSY);
-	}
+	if (!job->pol.manual_switchover)
+		return (err_set(err, errlen, -EINVAL, "job %" PRIu64 " switches "
+		    "over by itself (switchover is automatic)", job->id));
+	if (job->phase != JOB_PRECOPY && job->phase != JOB_SWITCHOVER_READY)
+		return (err_set(err, errlen, -EBUSY, "job %" PRIu64 " is %s: "
+		    "switchover is possible in precopy or switchover-ready",
+		    job->id, job_phase_name(job->phase)));
 	job->out->want_switchover = 1;
 	/* cut an iteration delay short */
 	if (job->running_step && job->steps == out_iter_steps &&
@@ -1560,8 +1529,8 @@ job_out_switchover(struct job *job, char *err, size_t errlen)
 	return (0);
 }
 
-int
-job_out_deadline(struct job *job)
+static int
+out_deadline(struct job *job)
 {
 	struct job_out	*o = job->out;
 
@@ -1582,8 +1551,8 @@ job_out_deadline(struct job *job)
 	return (1);
 }
 
-void
-job_out_freeze(struct job *job)
+static void
+out_freeze(struct job *job)
 {
 	if (job->out == NULL)
 		return;
@@ -1596,8 +1565,8 @@ job_out_freeze(struct job *job)
 
 /* ------------------------------------------------------------ rollback */
 
-void
-job_out_rollback(struct job *job)
+static void
+out_rollback(struct job *job)
 {
 	struct job_out	*o = job->out;
 
@@ -1745,6 +1714,7 @@ out_frame(void *arg, const struct frame *fr)
 	struct job		*job = arg;
 	struct job_out		*o = job->out;
 	const StreamFrame	*f = fr->hdr;
+	char			 err[256];
 	int			 rc;
 
 	if (job_phase_terminal(job->phase) || job->failing)
@@ -1754,11 +1724,15 @@ out_frame(void *arg, const struct frame *fr)
 		    frame_kind_name(f->kind_case));
 		return;
 	}
+	if (job_frame_expected(job, fr, err, sizeof(err)) != 0) {
+		out_protocol_error(job, "%s", err);
+		return;
+	}
 	switch (f->kind_case) {
 	case VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK:
 		if (o->waiting != OUT_WAIT_HELLO_ACK) {
 			out_protocol_error(job, "an unexpected %s frame",
-			    "hello_ack");
+			    "hello-ack before the hello");
 			return;
 		}
 		if (f->hello_ack->protocol_version != STREAM_PROTOCOL_VERSION) {
@@ -1797,7 +1771,7 @@ out_frame(void *arg, const struct frame *fr)
 	case VMIG__STREAM__V1__FRAME__KIND_DONE:
 		if (o->waiting != OUT_WAIT_DONE) {
 			out_protocol_error(job, "an unexpected %s frame",
-			    "done");
+			    "done before the switchover");
 			return;
 		}
 		o->waiting = 0;
@@ -1812,9 +1786,7 @@ out_frame(void *arg, const struct frame *fr)
 		    f->abort->reason : "no reason given");
 		break;
 	default:
-		out_protocol_error(job, "an unexpected %s frame",
-		    frame_kind_name(f->kind_case));
-		break;
+		break;	/* the phase table let in nothing else */
 	}
 }
 
@@ -1852,4 +1824,32 @@ static const struct stream_ops out_stream_ops = {
 	.writable = out_writable,
 	.closed = out_closed,
 	.bad_frame = out_bad_frame,
+};
+
+/* ------------------------------------------------------------ the kind */
+
+/* A completed source keeps its VF (stopped) until ReleaseDevice. */
+static int
+out_holds_device(const struct job *job)
+{
+	return (job->phase == JOB_COMPLETED && job->dev != NULL);
+}
+
+const struct job_kind job_kind_outgoing = {
+	.name = "outgoing",
+	.dir = JOB_OUTGOING,
+	.sched_dir = SCHED_OUTGOING,
+	.phases = out_phases,
+	.sends = 1,
+	.start = out_start,
+	.rollback = out_rollback,
+	.freeze = out_freeze,
+	.free = out_free,
+	.set_policy = out_set_policy,
+	.share = out_share,
+	.window = out_window,
+	.kick = out_kick,
+	.deadline = out_deadline,
+	.switchover = out_switchover,
+	.holds_device = out_holds_device,
 };

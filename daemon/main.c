@@ -24,6 +24,7 @@
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "rpc.h"
@@ -72,6 +73,14 @@ vmigd_set_status_timer(struct vmigd *d)
 	evtimer_add(d->ev_status, &tv);
 }
 
+/* The engine is ours: its limits come from the configuration. */
+static void
+vmigd_set_limits(struct vmigd *d)
+{
+	engine_set_limits(d->engine, d->conf->max_outgoing,
+	    d->conf->max_incoming, d->conf->max_per_pf, d->conf->bandwidth);
+}
+
 static void
 vmigd_reload(struct vmigd *d)
 {
@@ -96,7 +105,7 @@ vmigd_reload(struct vmigd *d)
 	d->conf = next;
 	log_setlevel(d->conf->log_level);
 	backends_configure(d->backends, d->conf);
-	api_job_reload(d);
+	vmigd_set_limits(d);
 	vmigd_set_status_timer(d);
 
 	vmigd_status(d, status, sizeof(status));
@@ -118,7 +127,8 @@ static void
 vmigd_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmigd	*d = arg;
-	unsigned int	 live = api_job_stop(d);
+	unsigned int	 live = engine_cancel_all(d->engine,
+	    "the daemon is shutting down");
 
 	if (live == 0 || now_ms() >= d->stop_deadline_ms) {
 		if (live != 0)
@@ -146,7 +156,8 @@ vmigd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = 1;
 	notify_stopping();
-	if ((live = api_job_stop(d)) == 0) {
+	if ((live = engine_cancel_all(d->engine,
+	    "the daemon is shutting down")) == 0) {
 		log_info("%s: shutting down", strsignal(sig));
 		event_base_loopexit(d->base, NULL);
 		return;
@@ -191,10 +202,12 @@ vmigd_free(struct vmigd *d)
 	if (d->ev_stop != NULL)
 		event_free(d->ev_stop);
 	/* jobs first stop acting, then their devices' backends close */
-	api_job_shutdown(d);
+	if (d->engine != NULL)
+		engine_freeze(d->engine);
 	rpc_close(d->rpc);
 	backends_free(d->backends);
 	api_job_free(d);
+	engine_free(d->engine);
 	stream_flush();		/* sockets still lingering before nng_close */
 	events_close(d->events);
 	if (d->wake != NULL)
@@ -254,6 +267,9 @@ vmigd_start(struct vmigd *d)
 	}
 	d->backends->events = d->events;
 	backends_configure(d->backends, d->conf);
+	d->engine = engine_new(d->base, d->backends);
+	engine_set_stream_bind(d->engine, d->conf->stream_bind);
+	vmigd_set_limits(d);
 	api_job_init(d);
 
 	memset(&p, 0, sizeof(p));
@@ -262,7 +278,7 @@ vmigd_start(struct vmigd *d)
 	p.max_message_bytes = d->conf->max_message_bytes;
 	p.workers = d->conf->rpc_workers;
 	p.fast = api_job_fast;
-	p.fast_arg = d->engine;
+	p.fast_arg = d->view;
 	vmigd_ipc_dir(p.url);
 	if ((d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
 	    sizeof(err))) == NULL) {

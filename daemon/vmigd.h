@@ -18,6 +18,8 @@ struct wake;
 struct rpc;
 struct events;
 struct backends;
+struct engine;
+struct view;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -38,7 +40,9 @@ struct vmigd {
 	struct rpc		*rpc;		/* control API server */
 	struct events		*events;	/* WatchEvents publisher */
 	struct backends		*backends;	/* plugins, PFs and their VFs */
-	void			*engine;	/* the migration engine (api_job.c) */
+	struct engine		*engine;	/* the migration engine (job.h) */
+	struct view		*view;		/* jobs for the RPC fast lane */
+	struct event		*ev_view;	/* refreshes it while jobs run */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "job.h"
+#include "vmig.pb-c.h"
 #include "log.h"
 #include "vmigd.h"
 #include "leakcheck.h"
@@ -25,19 +26,33 @@
 #define B(p)	(1u << (p))
 #define ENDS	(B(JOB_FAILED) | B(JOB_CANCELLED))
 
-/* What may follow each phase (DESIGN.md, job.h); the table must agree. */
-static const uint32_t allowed[JOB_NPHASES] = {
-	[JOB_NONE] = B(JOB_QUEUED) | B(JOB_WAITING) | ENDS,
-	[JOB_WAITING] = B(JOB_QUEUED) | ENDS,
+/* What may follow each phase (DESIGN.md, job.h); the tables must agree. */
+static const uint32_t allowed_out[JOB_NPHASES] = {
+	[JOB_NONE] = B(JOB_QUEUED) | ENDS,
 	[JOB_QUEUED] = B(JOB_SETUP) | ENDS,
 	[JOB_SETUP] = B(JOB_PRECOPY) | ENDS,
 	[JOB_PRECOPY] = B(JOB_SWITCHOVER_READY) | B(JOB_STOPCOPY) | ENDS,
 	[JOB_SWITCHOVER_READY] = B(JOB_STOPCOPY) | ENDS,
 	[JOB_STOPCOPY] = B(JOB_RESUMING) | ENDS,
 	[JOB_RESUMING] = B(JOB_COMPLETED) | ENDS,
-	[JOB_COMPLETED] = 0,
-	[JOB_CANCELLED] = 0,
-	[JOB_FAILED] = 0,
+};
+static const uint32_t allowed_in[JOB_NPHASES] = {
+	[JOB_NONE] = B(JOB_WAITING) | ENDS,
+	[JOB_WAITING] = B(JOB_QUEUED) | ENDS,
+	[JOB_QUEUED] = B(JOB_SETUP) | ENDS,
+	[JOB_SETUP] = B(JOB_PRECOPY) | ENDS,
+	[JOB_PRECOPY] = B(JOB_STOPCOPY) | ENDS,
+	[JOB_STOPCOPY] = B(JOB_RESUMING) | ENDS,
+	[JOB_RESUMING] = B(JOB_COMPLETED) | ENDS,
+};
+
+static const struct {
+	const struct job_kind	*kind;
+	const uint32_t		*allowed;
+	unsigned int		 ntransitions;
+} kinds[] = {
+	{ &job_kind_outgoing, allowed_out, 22 },
+	{ &job_kind_incoming, allowed_in, 21 },
 };
 
 /* The names vmig.v1.JobPhase is shown by (vmigctl, logs). */
@@ -56,7 +71,7 @@ setup(void)
 	memset(&d, 0, sizeof(d));
 	d.base = event_base_new();
 	cr_assert_not_null(d.base);
-	eng = engine_new(&d);
+	eng = engine_new(d.base, NULL);
 	/* jobs here have no device: the scheduler must not start them */
 	eng->shutting_down = 1;
 }
@@ -111,14 +126,18 @@ Test(job, terminal_phases)
 Test(job, every_allowed_transition)
 {
 	struct job	*job;
-	unsigned int	 from, to, n = 0, fin;
+	unsigned int	 from, to, n, fin, k;
 
-	for (from = 0; from < JOB_NPHASES; from++) {
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	    n = 0;
+	    for (from = 0; from < JOB_NPHASES; from++) {
+		cr_assert_eq(kinds[k].kind->phases[from].next,
+		    kinds[k].allowed[from], "%s: %s", kinds[k].kind->name,
+		    names[from]);
 		for (to = 0; to < JOB_NPHASES; to++) {
-			if ((allowed[from] & B(to)) == 0)
+			if ((kinds[k].allowed[from] & B(to)) == 0)
 				continue;
-			job = job_new(eng, from % 2 ? JOB_OUTGOING :
-			    JOB_INCOMING, "t0/vf1");
+			job = job_new(eng, kinds[k].kind, "t0/vf1");
 			job->phase = from;
 			fin = eng->nfinished;
 			job_set_phase(job, to, "test");
@@ -129,8 +148,10 @@ Test(job, every_allowed_transition)
 			    (job_phase_terminal(to) ? 1 : 0));
 			n++;
 		}
+	    }
+	    cr_assert_eq(n, kinds[k].ntransitions, "%s: %u transitions",
+		kinds[k].kind->name, n);
 	}
-	cr_assert_eq(n, 26, "%u transitions", n);
 	LEAK_CHECK();
 }
 
@@ -145,8 +166,8 @@ Test(job, outgoing_and_incoming_paths)
 	struct job	*a, *b;
 	size_t		 i;
 
-	a = job_new(eng, JOB_OUTGOING, "t0/vf1");
-	b = job_new(eng, JOB_INCOMING, "t0/vf2");
+	a = job_new(eng, &job_kind_outgoing, "t0/vf1");
+	b = job_new(eng, &job_kind_incoming, "t0/vf2");
 	cr_assert_neq(a->id, b->id);
 	cr_assert_eq(job_find(eng, a->id), a);
 	cr_assert_eq(job_find(eng, b->id), b);
@@ -162,23 +183,27 @@ Test(job, outgoing_and_incoming_paths)
 }
 
 struct pair {
+	int	kind;
 	int	from;
 	int	to;
 };
 
 ParameterizedTestParameters(job, forbidden_transition_aborts)
 {
-	static struct pair	pairs[JOB_NPHASES * JOB_NPHASES];
-	size_t			n = 0;
+	static struct pair	pairs[2 * JOB_NPHASES * JOB_NPHASES];
+	size_t			n = 0, k;
 	int			from, to;
 
-	for (from = 0; from < JOB_NPHASES; from++) {
-		for (to = 0; to < JOB_NPHASES; to++) {
-			if (allowed[from] & B(to))
-				continue;
-			pairs[n].from = from;
-			pairs[n].to = to;
-			n++;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (from = 0; from < JOB_NPHASES; from++) {
+			for (to = 0; to < JOB_NPHASES; to++) {
+				if (kinds[k].allowed[from] & B(to))
+					continue;
+				pairs[n].kind = (int)k;
+				pairs[n].from = from;
+				pairs[n].to = to;
+				n++;
+			}
 		}
 	}
 	return (cr_make_param_array(struct pair, pairs, n));
@@ -189,7 +214,7 @@ ParameterizedTest(struct pair *p, job, forbidden_transition_aborts,
 {
 	struct job	*job;
 
-	job = job_new(eng, JOB_OUTGOING, "t0/vf1");
+	job = job_new(eng, kinds[p->kind].kind, "t0/vf1");
 	job->phase = p->from;
 	job_set_phase(job, p->to, "a bug");
 	cr_log_error("%s -> %s was allowed", names[p->from], names[p->to]);
@@ -200,13 +225,14 @@ Test(job, fail_from_every_live_phase)
 {
 	struct job	*job;
 	char		 want[64];
-	int		 p, dir;
+	size_t		 k;
+	int		 p;
 
-	for (dir = JOB_OUTGOING; dir <= JOB_INCOMING; dir++) {
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		for (p = 0; p < JOB_NPHASES; p++) {
-			if (job_phase_terminal(p))
+			if (job_phase_terminal(p) || kinds[k].allowed[p] == 0)
 				continue;
-			job = job_new(eng, dir, "t0/vf1");
+			job = job_new(eng, kinds[k].kind, "t0/vf1");
 			job->phase = p;
 			job_fail(job, "device %s: test %d", "t0/vf1", p);
 			cr_assert(job->failing);
@@ -233,11 +259,11 @@ Test(job, cancel_ends_cancelled)
 {
 	struct job	*a, *b, *c;
 
-	a = job_new(eng, JOB_OUTGOING, "t0/vf1");
+	a = job_new(eng, &job_kind_outgoing, "t0/vf1");
 	job_set_phase(a, JOB_QUEUED, NULL);
-	b = job_new(eng, JOB_INCOMING, "t0/vf2");
+	b = job_new(eng, &job_kind_incoming, "t0/vf2");
 	job_set_phase(b, JOB_WAITING, NULL);
-	c = job_new(eng, JOB_OUTGOING, "t0/vf3");
+	c = job_new(eng, &job_kind_outgoing, "t0/vf3");
 	job_set_phase(c, JOB_QUEUED, NULL);
 	job_cancel(a, "by request");
 	job_cancel(b, NULL);
@@ -260,8 +286,8 @@ Test(job, cancel_all_at_shutdown)
 	int		 i;
 
 	for (i = 0; i < 5; i++) {
-		job = job_new(eng, i % 2 ? JOB_OUTGOING : JOB_INCOMING,
-		    "t0/vf1");
+		job = job_new(eng, i % 2 ? &job_kind_outgoing :
+		    &job_kind_incoming, "t0/vf1");
 		job_set_phase(job, i % 2 ? JOB_QUEUED : JOB_WAITING, NULL);
 	}
 	cr_assert_eq(engine_live_jobs(eng), 5);
@@ -283,7 +309,7 @@ Test(job, finished_jobs_are_trimmed)
 	int		 i;
 
 	for (i = 0; i < JOB_FINISHED_MAX + 10; i++) {
-		job = job_new(eng, JOB_INCOMING, "t0/vf1");
+		job = job_new(eng, &job_kind_incoming, "t0/vf1");
 		if (i == 0)
 			first = job->id;
 		job_set_phase(job, JOB_WAITING, NULL);

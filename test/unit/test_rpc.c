@@ -28,6 +28,7 @@
 
 #include "conf.h"
 #include "api.h"
+#include "job.h"
 #include "backend.h"
 #include "log.h"
 #include "rpc.h"
@@ -83,6 +84,7 @@ daemon_start(rpc_dispatch_fn dispatch, unsigned int workers)
 	p.workers = workers;
 	cr_assert_not_null(d.rpc = rpc_open(d.base, d.wake, &p, dispatch, &d,
 	    err, sizeof(err)), "%s", err);
+	d.engine = engine_new(d.base, d.backends);
 	api_job_init(&d);
 	cr_assert_eq(nng_thread_create(&loop_thread, loop_run, NULL), 0);
 }
@@ -102,10 +104,11 @@ static void
 daemon_free(void)
 {
 	daemon_stop_loop();
-	api_job_shutdown(&d);
+	engine_freeze(d.engine);
 	rpc_close(d.rpc);
 	backends_free(d.backends);
 	api_job_free(&d);
+	engine_free(d.engine);
 	wake_free(d.wake);
 	event_base_free(d.base);
 	config_free(d.conf);
