@@ -219,6 +219,7 @@ api_prepared(void *arg, struct job *job, int rc, const char *err)
 	rpc_call_reply(call);
 }
 
+/* The call went away (the server closes): the job answers nobody. */
 static void
 api_prepare_abandon(struct rpc_call *call, void *arg)
 {
@@ -422,140 +423,36 @@ api_switchover(struct vmigd *d, struct rpc_call *call)
 }
 
 /*
- * ReleaseDevice with resume: a VF no job holds, left stopped or frozen by
- * a daemon that died mid-migration, made active again. A short sequence of
- * device commands, each result moving it on; the call's reply waits.
+ * ReleaseDevice with resume: a job of its own (job_resume.c); the reply
+ * waits for it.
  */
-#define RESUME_JOB_ID	UINT64_MAX	/* claims the device meanwhile */
-
-struct api_resume {
-	struct rpc_call	*call;		/* NULL once abandoned */
-	struct device	*dev;
-	int		 step;
-	int		 failed;
-	uint32_t	 mode;
-	char		 err[256];
-};
-
-static void	api_resume_next(struct api_resume *);
-
 static void
-api_resume_done(void *arg, const struct vmig_result *res)
+api_resumed(void *arg, struct job *job, int rc, const char *err)
 {
-	struct api_resume	*r = arg;
+	struct rpc_call			*call = arg;
+	Vmig__V1__ReleaseDeviceResponse	*res = call->result;
 
-	if (res->err != 0 && r->step == 3) {
-		/* only the mode change matters; the cleanup is best effort */
-		snprintf(r->err, sizeof(r->err), "device %s: setting it active: "
-		    "%s%s%s", r->dev->name, strerror(-res->err),
-		    res->msg != NULL ? ": " : "", res->msg != NULL ? res->msg :
-		    "");
-		r->failed = 1;
-	}
-	if (r->step == 4 && res->err == 0)
-		r->mode = res->u.mode;
-	r->step++;
-	api_resume_next(r);
-}
-
-static void
-api_resume_abandon(struct rpc_call *call, void *arg)
-{
-	((struct api_resume *)arg)->call = NULL;
-}
-
-static void
-api_resume_next(struct api_resume *r)
-{
-	const struct vmig_backend	*ops = backend_dev_ops(r->dev);
-	struct vmig_dev			*h = r->dev->handle;
-	int				 rc = 0;
-
-	for (;;) {
-		if (r->failed || r->call == NULL)
-			r->step = 5;
-		switch (r->step) {
-		case 1:
-			rc = ops->dirty_stop(h, api_resume_done, r);
-			break;
-		case 2:
-			if ((r->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) ==
-			    0) {
-				r->step++;
-				continue;
-			}
-			rc = ops->state_discard(h, VMIG_LANE_CRITICAL,
-			    api_resume_done, r);
-			break;
-		case 3:
-			rc = ops->set_mode(h, VMIG_MODE_ACTIVE,
-			    VMIG_LANE_CRITICAL, api_resume_done, r);
-			break;
-		case 4:
-			rc = ops->get_mode(h, VMIG_LANE_CRITICAL,
-			    api_resume_done, r);
-			break;
-		default:
-			backend_dev_release(r->dev, RESUME_JOB_ID);
-			if (r->call != NULL) {
-				r->call->abandon = NULL;
-				if (r->failed)
-					rpc_call_error(r->call,
-					    S(DEVICE_ERROR), "%s", r->err);
-				else {
-					Vmig__V1__ReleaseDeviceResponse *res =
-					    r->call->result;
-
-					res->mode = (Vmig__V1__DeviceMode)
-					    r->mode;
-					r->dev->info.mode = r->mode;
-					log_info("device %s resumed by request",
-					    r->dev->name);
-				}
-				rpc_call_reply(r->call);
-			}
-			free(r);
-			return;
-		}
-		if (rc == 0)
-			return;	/* api_resume_done() comes back */
-		if (r->step == 3) {
-			snprintf(r->err, sizeof(r->err), "device %s: setting it "
-			    "active: %s", r->dev->name, strerror(-rc));
-			r->failed = 1;
-		}
-		r->step++;
-	}
-}
-
-static void
-api_resume_start(evutil_socket_t fd, short what, void *arg)
-{
-	api_resume_next(arg);
+	call->abandon = NULL;
+	if (rc != 0)
+		rpc_call_error(call, rc == -ECANCELED ? S(ABORTED) :
+		    S(DEVICE_ERROR), "%s", err);
+	else
+		res->mode = (Vmig__V1__DeviceMode)job_device_mode(job);
+	rpc_call_reply(call);
 }
 
 static int
 api_resume_device(struct vmigd *d, struct rpc_call *call, struct device *dev)
 {
-	static const struct timeval zero = { 0, 0 };
-	struct api_resume	*r;
-	char			 err[256];
-	int			 rc;
+	struct job	*job;
+	char		 err[256];
+	int		 rc;
 
-	if ((rc = backend_dev_open(dev, err, sizeof(err))) != 0)
+	if ((rc = engine_resume_device(d->engine, dev, api_resumed, call, &job,
+	    err, sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
-	if ((rc = backend_dev_claim(dev, RESUME_JOB_ID, "resuming", err,
-	    sizeof(err))) != 0)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "%s", err));
-	r = xcalloc(1, sizeof(*r));
-	r->call = call;
-	r->dev = dev;
-	r->step = 1;
-	call->abandon = api_resume_abandon;
-	call->abandon_arg = r;
-	/* on the next turn: the handler returns before any reply can go */
-	event_base_once(d->base, -1, EV_TIMEOUT, api_resume_start, r,
-	    &zero);
+	call->abandon = api_prepare_abandon;	/* forgets the job's done */
+	call->abandon_arg = job;
 	return (RPC_DEFER);
 }
 
@@ -574,12 +471,8 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 	if ((rc = backend_dev_lookup(d->backends, name, &dev, err,
 	    sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
-	if (dev->job_id == 0 && call->req->release_device->resume)
+	if (call->req->release_device->resume)
 		return (api_resume_device(d, call, dev));
-	if (dev->job_id != 0 && call->req->release_device->resume)
-		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
-		    "is held by %s: only a VF no job holds is resumed", name,
-		    dev->owner));
 	if ((rc = engine_release_device(d->engine, dev, err,
 	    sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));

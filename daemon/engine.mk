@@ -4,7 +4,8 @@
 libvmig_a_SOURCES += \
 	daemon/job.c daemon/job.h \
 	daemon/job_out.c \
-	daemon/job_in.c
+	daemon/job_in.c \
+	daemon/job_resume.c
 
 # Tests of the engine: the phase table in C (Criterion, linking libvmig.a),
 # migrations between two real daemons and simulators in Python.

@@ -284,6 +284,8 @@ engine_trim(struct engine *eng)
 static enum sched_state
 job_sched_state(const struct job *job)
 {
+	if (!job->kind->scheduled)
+		return (SCHED_DONE);
 	switch (job->phase) {
 	case JOB_NONE:
 	case JOB_WAITING:
@@ -607,6 +609,12 @@ engine_release_device(struct engine *eng, struct device *dev, char *err,
 	job_out_release(job);
 	log_info("device %s released after job %" PRIu64, dev->name, job->id);
 	return (0);
+}
+
+uint32_t
+job_device_mode(const struct job *job)
+{
+	return (job->dev_mode);
 }
 
 void
@@ -1031,7 +1039,7 @@ job_finish(struct job *job, enum job_phase end)
 
 /* ------------------------------------------------------------ devices */
 
-static void
+void
 job_dev_done(void *arg, const struct vmig_result *res)
 {
 	struct job	*job = arg;
@@ -1057,8 +1065,7 @@ job_dev_done(void *arg, const struct vmig_result *res)
 }
 
 void
-job_dev_begin(struct job *job, const char *what, job_dev_fn fn,
-    void (**done)(void *, const struct vmig_result *), void **arg)
+job_dev_begin(struct job *job, const char *what, job_dev_fn fn)
 {
 	VMIG_ASSERT(!job->dev_busy);
 	job->dev_busy = 1;
@@ -1066,8 +1073,6 @@ job_dev_begin(struct job *job, const char *what, job_dev_fn fn,
 	job->devop.gen = job->step_gen;
 	job->devop.what = what;
 	job->devop.start_us = now_us();
-	*done = job_dev_done;
-	*arg = job;
 }
 
 int
@@ -1080,6 +1085,30 @@ job_dev_submitted(struct job *job, int rc)
 	job_step_done(job, rc, "device %s: %s: %s", job->device_name,
 	    job->devop.what, strerror(-rc));
 	return (rc);
+}
+
+int
+job_dev_untried(struct job *job, int rc)
+{
+	if (rc == 0)
+		return (0);
+	job->dev_busy = 0;
+	job->devop.fn = NULL;
+	log_warnx("job %" PRIu64 ": device %s: %s could not be submitted: %s",
+	    job->id, job->device_name, job->devop.what, strerror(-rc));
+	return (1);
+}
+
+int
+job_dev_failed(struct job *job, const struct vmig_result *res)
+{
+	char	buf[256];
+
+	if (res->err == 0)
+		return (0);
+	job_step_done(job, res->err, "device %s: %s: %s", job->device_name,
+	    job->devop.what, job_dev_strerror(res, buf, sizeof(buf)));
+	return (1);
 }
 
 int
@@ -1098,15 +1127,8 @@ job_step_open_device(struct job *job)
 void
 job_dev_step_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: %s: %s",
-		    job->device_name, job->devop.what,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	job_step_done(job, 0, NULL);
+	if (!job_dev_failed(job, res))
+		job_step_done(job, 0, NULL);
 }
 
 int

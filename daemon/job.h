@@ -73,6 +73,7 @@ enum job_phase {
 enum job_dir {
 	JOB_OUTGOING = 1,	/* = DIRECTION_OUTGOING */
 	JOB_INCOMING = 2,
+	JOB_RESUME = 3,		/* a stopped VF made active again */
 };
 
 #define JOB_ERR_MAX		512
@@ -197,6 +198,7 @@ struct job_phase_row {
 struct job_kind {
 	const char	*name;		/* "outgoing", for logs */
 	enum job_dir	 dir;
+	int		 scheduled;	/* admission applies (sched_dir) */
 	enum sched_dir	 sched_dir;
 	const struct job_phase_row *phases;	/* JOB_NPHASES rows */
 	int		 sends;		/* shares the host's bytes in flight */
@@ -217,6 +219,7 @@ struct job_kind {
 
 extern const struct job_kind job_kind_outgoing;
 extern const struct job_kind job_kind_incoming;
+extern const struct job_kind job_kind_resume;
 
 struct engine {
 	struct event_base	*base;
@@ -318,6 +321,7 @@ struct job {
 
 	char			 error[JOB_ERR_MAX];
 	int			 verified;
+	uint32_t		 dev_mode;	/* enum vmig_mode, as last read */
 
 	struct converge_decision decisions[JOB_DECISIONS_MAX];	/* a ring */
 	unsigned int		 ndecisions;	/* total made */
@@ -383,7 +387,17 @@ int		 engine_start_migration(struct engine *,
 		    struct job **jp, char *err, size_t errlen);
 int		 engine_release_device(struct engine *, struct device *,
 		    char *err, size_t errlen);
+/*
+ * ReleaseDevice with resume: a VF no job holds, left stopped or frozen by
+ * a daemon killed mid-migration, made active again by a job of its own
+ * (job_resume.c); done follows (0: dev->info.mode is its mode now).
+ */
+int		 engine_resume_device(struct engine *, struct device *,
+		    engine_done_fn done, void *arg, struct job **jp,
+		    char *err, size_t errlen);
 void		 job_forget_done(struct job *);
+/* The device's mode as the job last read it (enum vmig_mode). */
+uint32_t	 job_device_mode(const struct job *);
 /* SetJobPolicy: the new policy applies from now (deadline re-armed). */
 int		 job_set_policy(struct job *, const struct job_policy *,
 		    char *err, size_t errlen);
@@ -448,17 +462,30 @@ void		 job_account_pages(struct job *, uint64_t bytes,
 /* Close the memory_bps window if it is due (before the job is shown). */
 void		 job_rate_tick(struct job *);
 /*
- * Device commands: job_dev_begin() marks the job busy and returns the
- * callback and argument to pass to the backend; the result reaches fn on
- * the loop unless the job's steps were replaced meanwhile (a rollback), in
- * which case it only clears the busy mark and wakes the rollback up.
- * job_dev_submitted() takes the backend's return value: a submission error
- * fails the current step with a message naming the command.
+ * Device commands, the one way: JOB_DEV_CALL(job, what, fn, method, args)
+ * calls the backend's method on the job's device with args, marking the
+ * job busy; the result reaches fn on the loop unless the job's steps were
+ * replaced meanwhile (a rollback), in which case it only clears the busy
+ * mark and wakes the rollback up. A submission error fails the current
+ * step ("device D: what: reason"). It evaluates to 0, so a step that
+ * starts a command ends with `return (JOB_DEV_CALL(...))`. JOB_DEV_TRY is
+ * the rollback's: a submission error is only logged; 0 if submitted (fn
+ * follows), 1 if not. In fn, job_dev_failed() fails the step on an error
+ * result, naming `what`, and returns 1.
  */
-void		 job_dev_begin(struct job *, const char *what, job_dev_fn fn,
-		    void (**done)(void *, const struct vmig_result *),
-		    void **arg);
+#define JOB_DEV_CALL(job, what, fn, method, ...)			\
+	(job_dev_begin((job), (what), (fn)),				\
+	job_dev_submitted((job), backend_dev_ops((job)->dev)->method(	\
+	    (job)->dev->handle, ##__VA_ARGS__, job_dev_done, (job))), 0)
+#define JOB_DEV_TRY(job, what, fn, method, ...)				\
+	(job_dev_begin((job), (what), (fn)),				\
+	job_dev_untried((job), backend_dev_ops((job)->dev)->method(	\
+	    (job)->dev->handle, ##__VA_ARGS__, job_dev_done, (job))))
+void		 job_dev_begin(struct job *, const char *what, job_dev_fn fn);
+void		 job_dev_done(void *, const struct vmig_result *);
 int		 job_dev_submitted(struct job *, int rc);
+int		 job_dev_untried(struct job *, int rc);
+int		 job_dev_failed(struct job *, const struct vmig_result *);
 /* A step: wait until no device command is outstanding. */
 int		 job_step_wait_device(struct job *);
 /* A step: open the job's device handle (both sides start with it). */

@@ -220,42 +220,26 @@ in_check_mode_done(struct job *job, const struct vmig_result *res)
 static int
 in_check_mode(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
-	job_dev_begin(job, "get mode", in_check_mode_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->get_mode(
-	    job->dev->handle, VMIG_LANE_CRITICAL, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "reading its mode", in_check_mode_done,
+	    get_mode, VMIG_LANE_CRITICAL));
 }
 
 static int
 in_stop_device(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if (!job->in->mode_changed)
 		return (1);
-	job_dev_begin(job, "set mode stopped", job_dev_step_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
-	    job->dev->handle, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL, done,
-	    arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "set mode stopped", job_dev_step_done,
+	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
 }
 
 static int
 in_discard_state(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if ((job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
 		return (1);
-	job_dev_begin(job, "discard state", job_dev_step_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->state_discard(
-	    job->dev->handle, VMIG_LANE_CRITICAL, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "discarding a stale state",
+	    job_dev_step_done, state_discard, VMIG_LANE_CRITICAL));
 }
 
 static int
@@ -763,22 +747,14 @@ static void	in_write_next(struct job *);
 static void
 in_write_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: writing its state: %s",
-		    job->device_name, job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	in_write_next(job);
+	if (!job_dev_failed(job, res))
+		in_write_next(job);
 }
 
 static void
 in_write_next(struct job *job)
 {
 	struct job_in	*in = job->in;
-	void		(*done)(void *, const struct vmig_result *);
-	void		*arg;
 	size_t		 n, off = in->write_off;
 
 	if (off >= in->state_len) {
@@ -788,10 +764,8 @@ in_write_next(struct job *job)
 	n = MIN(in->state_len - off, (size_t)JOB_STATE_CHUNK);
 	in->write_off += n;
 	in->state_written = 1;
-	job_dev_begin(job, "write state", in_write_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->state_write(
-	    job->dev->handle, in->state + off, n, VMIG_LANE_CRITICAL, done,
-	    arg));
+	(void)JOB_DEV_CALL(job, "writing its state", in_write_done,
+	    state_write, in->state + off, n, VMIG_LANE_CRITICAL);
 }
 
 static int
@@ -807,15 +781,9 @@ in_write_state(struct job *job)
 static int
 in_resume_device(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	job->in->activated = 1;
-	job_dev_begin(job, "set mode active", job_dev_step_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
-	    job->dev->handle, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL, done,
-	    arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "set mode active", job_dev_step_done,
+	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
 }
 
 static int
@@ -913,41 +881,25 @@ in_rb_dev_done(struct job *job, const struct vmig_result *res)
 static int
 in_rb_discard(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if (job->in == NULL || !job->in->state_written || job->dev == NULL ||
 	    job->dev->handle == NULL ||
 	    (job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
 		return (1);
-	job_dev_begin(job, "discard state", in_rb_dev_done, &done, &arg);
-	if (backend_dev_ops(job->dev)->state_discard(job->dev->handle,
-	    VMIG_LANE_CRITICAL, done, arg) != 0) {
-		job->dev_busy = 0;
-		return (1);
-	}
 	job->in->state_written = 0;
-	return (0);
+	return (JOB_DEV_TRY(job, "discard state", in_rb_dev_done,
+	    state_discard, VMIG_LANE_CRITICAL));
 }
 
 static int
 in_rb_stop(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	/* resumed but the source never heard: it resumes its own copy */
 	if (job->in == NULL || !job->in->activated || job->dev == NULL ||
 	    job->dev->handle == NULL)
 		return (1);
 	job->in->activated = 0;
-	job_dev_begin(job, "set mode stopped", in_rb_dev_done, &done, &arg);
-	if (backend_dev_ops(job->dev)->set_mode(job->dev->handle,
-	    VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL, done, arg) != 0) {
-		job->dev_busy = 0;
-		return (1);
-	}
-	return (0);
+	return (JOB_DEV_TRY(job, "set mode stopped", in_rb_dev_done,
+	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
 }
 
 static int
@@ -968,6 +920,7 @@ in_rb_finish(struct job *job)
 const struct job_kind job_kind_incoming = {
 	.name = "incoming",
 	.dir = JOB_INCOMING,
+	.scheduled = 1,
 	.sched_dir = SCHED_INCOMING,
 	.phases = in_phases,
 	.start = in_start,

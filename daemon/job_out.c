@@ -382,13 +382,8 @@ out_start(struct job *job)
 static void
 out_check_mode_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: reading its mode: %s",
-		    job->device_name, job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	if (res->u.mode != VMIG_MODE_ACTIVE) {
 		job_step_done(job, -EBUSY, "device %s is %s, not active: only "
 		    "a running device is migrated", job->device_name,
@@ -401,13 +396,8 @@ out_check_mode_done(struct job *job, const struct vmig_result *res)
 static int
 out_check_mode(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
-	job_dev_begin(job, "get mode", out_check_mode_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->get_mode(
-	    job->dev->handle, VMIG_LANE_CRITICAL, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "reading its mode", out_check_mode_done,
+	    get_mode, VMIG_LANE_CRITICAL));
 }
 
 static void
@@ -502,8 +492,6 @@ static void
 out_recording_done(struct job *job, const struct vmig_result *res)
 {
 	struct job_out	*o = job->out;
-	void		(*done)(void *, const struct vmig_result *);
-	void		*arg;
 	char		 buf[256];
 
 	if (res->err != 0 && !o->start_retried) {
@@ -518,18 +506,12 @@ out_recording_done(struct job *job, const struct vmig_result *res)
 		    "recording (%s): stopping a recording left running, then "
 		    "starting again", job->id, job->device_name,
 		    job_dev_strerror(res, buf, sizeof(buf)));
-		job_dev_begin(job, "stop stale write recording",
-		    out_stale_stopped, &done, &arg);
-		job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_stop(
-		    job->dev->handle, done, arg));
+		(void)JOB_DEV_CALL(job, "stopping a stale write recording",
+		    out_stale_stopped, dirty_stop);
 		return;
 	}
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: starting write "
-		    "recording: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	o->recording = 1;
 	job_step_done(job, 0, NULL);
 }
@@ -538,8 +520,6 @@ static void
 out_recording_start(struct job *job)
 {
 	struct job_out	*o = job->out;
-	void		(*done)(void *, const struct vmig_result *);
-	void		*arg;
 	uint32_t	 i;
 
 	for (i = 0; i < job->mem.nregions; i++) {
@@ -548,11 +528,8 @@ out_recording_start(struct job *job)
 	}
 	/* recording is started before the copy, so nothing is missed */
 	o->recording = 1;
-	job_dev_begin(job, "start write recording", out_recording_done, &done,
-	    &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_start(
-	    job->dev->handle, o->ranges, job->mem.nregions, o->page_size,
-	    done, arg));
+	(void)JOB_DEV_CALL(job, "starting write recording", out_recording_done,
+	    dirty_start, o->ranges, job->mem.nregions, o->page_size);
 }
 
 static int
@@ -798,13 +775,9 @@ static void
 out_state_read_done(struct job *job, const struct vmig_result *res)
 {
 	struct job_out	*o = job->out;
-	char		 buf[256];
 
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: reading its state: %s",
-		    job->device_name, job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	if (res->u.read.len > JOB_STATE_CHUNK) {
 		job_step_done(job, -EPROTO, "device %s: state read returned "
 		    "%zu bytes for a %d-byte buffer", job->device_name,
@@ -832,8 +805,6 @@ static void
 out_state_read_next(struct job *job, int lane)
 {
 	struct job_out	*o = job->out;
-	void		(*done)(void *, const struct vmig_result *);
-	void		*arg;
 	int		 rc;
 
 	if ((rc = out_state_grow(job, o->state_len + JOB_STATE_CHUNK)) != 0) {
@@ -841,10 +812,8 @@ out_state_read_next(struct job *job, int lane)
 		    job->device_name, OUT_STATE_MAX);
 		return;
 	}
-	job_dev_begin(job, "read state", out_state_read_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->state_read(
-	    job->dev->handle, o->state + o->state_len, JOB_STATE_CHUNK, lane,
-	    done, arg));
+	(void)JOB_DEV_CALL(job, "reading its state", out_state_read_done,
+	    state_read, o->state + o->state_len, JOB_STATE_CHUNK, lane);
 }
 
 /*
@@ -1000,14 +969,8 @@ out_take_acc(struct job *job)
 static void
 out_read_dirty_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: reading write "
-		    "records: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	out_acc_result(job, res);
 	out_take_acc(job);
 	job_step_done(job, 0, NULL);
@@ -1019,27 +982,21 @@ out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
     const char *what)
 {
 	struct job_out	*o = job->out;
-	void		(*done)(void *, const struct vmig_result *);
-	void		*arg;
 
 	o->read_ms = o->last_drain_ms = now_ms();
-	job_dev_begin(job, what, fn, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_read(
-	    job->dev->handle, o->maps, job->mem.nregions, lane, done, arg));
+	(void)JOB_DEV_CALL(job, what, fn, dirty_read, o->maps,
+	    job->mem.nregions, lane);
 }
 
 static void
 out_drain_done(struct job *job, const struct vmig_result *res)
 {
 	struct job_out	*o = job->out;
-	char		 buf[256];
 
 	if (res->err != 0) {
 		o->pump_wait_drain = 0;
 		o->pumping = 0;
-		job_step_done(job, res->err, "device %s: reading write "
-		    "records: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
+		(void)job_dev_failed(job, res);
 		return;
 	}
 	out_acc_result(job, res);
@@ -1060,7 +1017,7 @@ out_drain(struct job *job)
 	    now_ms() - o->last_drain_ms < o->drain_ms)
 		return;
 	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
-	    "drain write records");
+	    "reading write records");
 }
 
 static int
@@ -1082,20 +1039,15 @@ out_read_dirty(struct job *job)
 		return (1);
 	}
 	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
-	    "read write records");
+	    "reading write records");
 	return (0);
 }
 
 static void
 out_state_size_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: state size: %s",
-		    job->device_name, job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	if (res->u.size > OUT_STATE_MAX) {
 		job_step_done(job, -EFBIG, "device %s reports %" PRIu64
 		    " bytes of state, over the %u-byte limit",
@@ -1110,13 +1062,8 @@ out_state_size_done(struct job *job, const struct vmig_result *res)
 static int
 out_state_size(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
-	job_dev_begin(job, "state size", out_state_size_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->state_size(
-	    job->dev->handle, VMIG_LANE_BULK, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "state size", out_state_size_done,
+	    state_size, VMIG_LANE_BULK));
 }
 
 static void
@@ -1237,14 +1184,9 @@ out_decide(struct job *job)
 static int
 out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	job->out->mode_changed = 1;
-	job_dev_begin(job, what, job_dev_step_done, &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->set_mode(
-	    job->dev->handle, mode, VMIG_LANE_CRITICAL, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, what, job_dev_step_done, set_mode, mode,
+	    VMIG_LANE_CRITICAL));
 }
 
 /* First, so the destination raises our stream while we stop the device. */
@@ -1286,14 +1228,8 @@ out_freeze_device(struct job *job)
 static void
 out_final_dirty_done(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: reading the final "
-		    "write records: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
+	if (job_dev_failed(job, res))
 		return;
-	}
 	out_acc_result(job, res);
 	/*
 	 * A device may hand out its records a few at a time (the backend
@@ -1308,7 +1244,7 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 			return;
 		}
 		out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL,
-		    out_final_dirty_done, "read final write records");
+		    out_final_dirty_done, "reading the final write records");
 		return;
 	}
 	out_take_acc(job);
@@ -1370,31 +1306,17 @@ out_send_state(struct job *job)
 static void
 out_recording_stopped(struct job *job, const struct vmig_result *res)
 {
-	char	buf[256];
-
 	job->out->recording = 0;
-	if (res->err != 0) {
-		job_step_done(job, res->err, "device %s: stopping write "
-		    "recording: %s", job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		return;
-	}
-	job_step_done(job, 0, NULL);
+	job_dev_step_done(job, res);
 }
 
 static int
 out_stop_recording(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if (!job->out->recording)
 		return (1);
-	job_dev_begin(job, "stop write recording", out_recording_stopped,
-	    &done, &arg);
-	job_dev_submitted(job, backend_dev_ops(job->dev)->dirty_stop(
-	    job->dev->handle, done, arg));
-	return (0);
+	return (JOB_DEV_CALL(job, "stopping write recording",
+	    out_recording_stopped, dirty_stop));
 }
 
 static void
@@ -1620,21 +1542,11 @@ out_rb_resumed(struct job *job, const struct vmig_result *res)
 static int
 out_rb_resume(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if (job->out == NULL || !job->out->mode_changed || job->dev == NULL ||
 	    job->dev->handle == NULL)
 		return (1);
-	job_dev_begin(job, "resume device", out_rb_resumed, &done, &arg);
-	if (backend_dev_ops(job->dev)->set_mode(job->dev->handle,
-	    VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL, done, arg) != 0) {
-		job->dev_busy = 0;
-		log_error("job %" PRIu64 ": device %s: resume could not be "
-		    "submitted", job->id, job->device_name);
-		return (1);
-	}
-	return (0);
+	return (JOB_DEV_TRY(job, "resuming the device", out_rb_resumed,
+	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
 }
 
 static void
@@ -1651,20 +1563,11 @@ out_rb_recording_stopped(struct job *job, const struct vmig_result *res)
 static int
 out_rb_stop_recording(struct job *job)
 {
-	void	(*done)(void *, const struct vmig_result *);
-	void	*arg;
-
 	if (job->out == NULL || !job->out->recording || job->dev == NULL ||
 	    job->dev->handle == NULL)
 		return (1);
-	job_dev_begin(job, "stop write recording", out_rb_recording_stopped,
-	    &done, &arg);
-	if (backend_dev_ops(job->dev)->dirty_stop(job->dev->handle, done,
-	    arg) != 0) {
-		job->dev_busy = 0;
-		return (1);
-	}
-	return (0);
+	return (JOB_DEV_TRY(job, "stopping write recording",
+	    out_rb_recording_stopped, dirty_stop));
 }
 
 static int
@@ -1838,6 +1741,7 @@ out_holds_device(const struct job *job)
 const struct job_kind job_kind_outgoing = {
 	.name = "outgoing",
 	.dir = JOB_OUTGOING,
+	.scheduled = 1,
 	.sched_dir = SCHED_OUTGOING,
 	.phases = out_phases,
 	.sends = 1,

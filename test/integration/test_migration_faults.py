@@ -126,8 +126,22 @@ class SourceKilled(MigrationCase):
         self.src.killed = False
         with self.assertRaises(vmig.FailedPrecondition):
             self.src.client.release_device("sim0/vf1")
+        # a resume whose mode change fails says so, and changes nothing
+        self.src.sim.fault("fail", op="DEV_MODE_SET", status=EINVAL,
+                           count=1, vf=1)
+        with self.assertRaises(vmig.DeviceError) as cm:
+            self.src.client.release_device("sim0/vf1", resume=True)
+        self.assertIn("setting it active", cm.exception.message)
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.assertEqual(self.src.device(1).job_id, 0)
         mode = self.src.client.release_device("sim0/vf1", resume=True)
         self.assertEqual(mode, pb.MODE_ACTIVE)
+        # each resume was a job of its own (GetJob, ListJobs)
+        rjobs = [j for j in self.src.client.list_jobs(include_finished=True)
+                 if j.direction == pb.DIRECTION_RESUME]
+        self.assertEqual([j.phase for j in rjobs],
+                         [pb.PHASE_FAILED, pb.PHASE_COMPLETED])
+        self.assertEqual(rjobs[1].device, "sim0/vf1")
         st = self.src.sim.state(1)
         self.assertEqual((st["mode"], st["recording"]), ("active", 0))
         writes = st["writes"]

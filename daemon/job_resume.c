@@ -1,0 +1,196 @@
+/*
+ * job_resume.c: a VF left stopped or frozen by a daemon killed in the
+ * middle of a migration, made active again (ReleaseDevice with resume).
+ *
+ * A job of its own kind, so it is a step table like the migrations and
+ * shows in GetJob like them: NONE -> RESUMING -> COMPLETED (or FAILED).
+ * Only the mode change has to succeed; stopping a recording left running
+ * and dropping a partial state are best effort (the device may have
+ * neither). There is nothing to roll back: the device is left as the
+ * failing command left it, and the error says so.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "job.h"
+#include "log.h"
+#include "util.h"
+
+#define B(p)		(1u << (p))
+#define ENDS		(B(JOB_FAILED) | B(JOB_CANCELLED))
+
+static const struct job_phase_row resume_phases[JOB_NPHASES] = {
+	[JOB_NONE] = { B(JOB_RESUMING) | ENDS, 0 },
+	[JOB_RESUMING] = { B(JOB_COMPLETED) | ENDS, 0 },
+};
+
+static int	rs_enter(struct job *);
+static int	rs_stop_recording(struct job *);
+static int	rs_discard_state(struct job *);
+static int	rs_set_active(struct job *);
+static int	rs_read_mode(struct job *);
+static int	rs_complete(struct job *);
+static int	rs_rb_finish(struct job *);
+
+static const struct job_step resume_steps[] = {
+	{ "open device", job_step_open_device },
+	{ "enter resuming", rs_enter },
+	{ "stop a write recording left running", rs_stop_recording },
+	{ "discard a partial state", rs_discard_state },
+	{ "set mode active", rs_set_active },
+	{ "read its mode", rs_read_mode },
+	{ "complete", rs_complete },
+};
+
+static const struct job_step resume_rollback_steps[] = {
+	{ "wait for the device command in flight", job_step_wait_device },
+	{ "finish", rs_rb_finish },
+};
+
+#define NSTEPS(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+rs_enter(struct job *job)
+{
+	job_set_phase(job, JOB_RESUMING, "resume requested");
+	return (1);
+}
+
+/* Best effort: a device with nothing to stop or drop says so; go on. */
+static void
+rs_best_effort(struct job *job, const struct vmig_result *res)
+{
+	char	buf[256];
+
+	if (res->err != 0)
+		log_debug("%s: job %" PRIu64 ": device %s: %s: %s", __func__,
+		    job->id, job->device_name, job->devop.what,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+	job_step_done(job, 0, NULL);
+}
+
+static int
+rs_stop_recording(struct job *job)
+{
+	return (JOB_DEV_CALL(job, "stopping a write recording",
+	    rs_best_effort, dirty_stop));
+}
+
+static int
+rs_discard_state(struct job *job)
+{
+	if ((job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
+		return (1);
+	return (JOB_DEV_CALL(job, "discarding a partial state",
+	    rs_best_effort, state_discard, VMIG_LANE_CRITICAL));
+}
+
+static int
+rs_set_active(struct job *job)
+{
+	return (JOB_DEV_CALL(job, "setting it active", job_dev_step_done,
+	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
+}
+
+static void
+rs_mode_read(struct job *job, const struct vmig_result *res)
+{
+	if (res->err == 0)
+		job->dev->info.mode = job->dev_mode = res->u.mode;
+	rs_best_effort(job, res);
+}
+
+static int
+rs_read_mode(struct job *job)
+{
+	return (JOB_DEV_CALL(job, "reading its mode", rs_mode_read, get_mode,
+	    VMIG_LANE_CRITICAL));
+}
+
+static int
+rs_complete(struct job *job)
+{
+	log_info("device %s resumed by request (job %" PRIu64 ")",
+	    job->device_name, job->id);
+	backend_dev_release(job->dev, job->id);
+	job->dev = NULL;
+	job_finish(job, JOB_COMPLETED);
+	job_call_done(job, 0);
+	return (1);
+}
+
+static void
+rs_start(struct job *job)
+{
+	job_run_steps(job, resume_steps, NSTEPS(resume_steps));
+}
+
+static void
+rs_rollback(struct job *job)
+{
+	job_run_steps(job, resume_rollback_steps,
+	    NSTEPS(resume_rollback_steps));
+}
+
+static int
+rs_rb_finish(struct job *job)
+{
+	if (job->dev != NULL) {
+		backend_dev_release(job->dev, job->id);
+		job->dev = NULL;
+	}
+	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
+	job_call_done(job, job->cancel_req ? -ECANCELED : -EIO);
+	return (1);
+}
+
+static void
+rs_free(struct job *job)
+{
+}
+
+/* Not admitted by the scheduler: it moves no data and takes no share. */
+const struct job_kind job_kind_resume = {
+	.name = "resume",
+	.dir = JOB_RESUME,
+	.phases = resume_phases,
+	.start = rs_start,
+	.rollback = rs_rollback,
+	.free = rs_free,
+};
+
+int
+engine_resume_device(struct engine *eng, struct device *dev,
+    engine_done_fn done, void *arg, struct job **jp, char *err,
+    size_t errlen)
+{
+	struct job	*job;
+	char		 owner[64];
+	int		 rc;
+
+	if (dev->job_id != 0)
+		return (err_set(err, errlen, -EBUSY, "device %s is held by "
+		    "%s: only a VF no job holds is resumed", dev->name,
+		    dev->owner));
+	if (eng->shutting_down)
+		return (err_set(err, errlen, -ESHUTDOWN, "the daemon is "
+		    "shutting down"));
+	job = job_new(eng, &job_kind_resume, dev->name);
+	snprintf(owner, sizeof(owner), "resuming (job %" PRIu64 ")", job->id);
+	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0) {
+		job_discard(job);
+		return (rc);
+	}
+	job->dev = dev;
+	job->done = done;
+	job->done_arg = arg;
+	rs_start(job);
+	*jp = job;
+	return (0);
+}
