@@ -3,7 +3,8 @@
 # destination side (job_in.c). The calls that reach it are in api_job.c.
 libvmig_a_SOURCES += \
 	daemon/job.c daemon/job.h \
-	daemon/job_out.c \
+	daemon/job_out.c daemon/job_out.h \
+	daemon/out_pump.c daemon/out_dirty.c daemon/out_state.c \
 	daemon/job_in.c \
 	daemon/job_resume.c
 

@@ -12,10 +12,9 @@
  * included) and the device state, stops recording and sends Switchover
  * with the digests; RESUMING waits for the destination's Done.
  *
- * Three page sets per region: `dirty` (to send), `cur` (what the last
- * write-record read reported) and `prev` (the read before); cur & prev are
- * the hot pages, the ones the device rewrites every round. With DEFER_HOT
- * they stay in `dirty` but the pump skips them until stop-copy.
+ * This file is the kind and its steps; pumping and pacing, dirty
+ * tracking and the state image are out_pump.c, out_dirty.c and
+ * out_state.c (job_out.h).
  *
  * Rollback (any failure before Done): wait for the device command in
  * flight, tell the destination (Abort), put the device back to ACTIVE if
@@ -32,139 +31,29 @@
 #include <event2/event.h>
 #include <xxhash.h>
 
-#include "backend.h"
-#include "job.h"
+#include "job_out.h"
 #include "log.h"
 #include "util.h"
 #include "vmigd.h"
-
-#define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
-#define OUT_STATE_SEND_CHUNK	(1024 * 1024)
-#define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
-
-struct job_out {
-	char			*dest_url;
-	uint8_t			 token[64];
-	size_t			 tokenlen;
-	struct converge		 conv;
-	struct xfer_src		 xs;
-	struct tbucket		 tb;
-	struct pageset		*acc;		/* per region: reads since */
-	struct pageset		*cur;		/* the last iteration's read */
-	struct pageset		*prev;
-	struct pageset		*hot;		/* skip set while deferring */
-	int			 defer_hot;
-	uint32_t		 iteration;
-	uint64_t		 seq;		/* frame sequence */
-	uint64_t		 acked_seq;	/* the newest Ack's */
-	uint32_t		 page_size;
-	uint32_t		 nregions;	/* the map may be closed first */
-	/* the backend ORs into acc through these (valid until done) */
-	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
-	/* and reads the ranges to record from here */
-	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
-	int			 start_retried;	/* stale recording stopped */
-	uint64_t		 acc_records;
-	uint64_t		 acc_bytes;
-	int			 acc_overflow;
-	uint64_t		 last_drain_ms;
-	uint64_t		 drain_ms;	/* current drain interval */
-	int			 final_reads;	/* stop-copy reads so far */
-	int			 pump_wait_drain;
-	int			 pump_paused;	/* yields to a job's final pages */
-	int			 in_stopcopy;	/* in eng->stopcopy_jobs */
-
-	/* pump */
-	struct event		*ev_pump;
-	int			 pumping;
-	int			 pump_final;	/* stop-copy: no skip, no limit */
-	uint32_t		 pump_region;
-	uint64_t		 pump_cursor;
-	uint64_t		 pump_start_us;
-	uint64_t		 pump_bytes;
-	int			 pump_wait_acks;
-
-	/* last iteration's measurements */
-	uint64_t		 iter_start_ms;
-	uint64_t		 send_bytes;
-	uint64_t		 send_us;
-	uint64_t		 last_read_ms;
-	uint64_t		 read_ms;	/* this read */
-	uint64_t		 rd_records;
-	uint64_t		 rd_bytes;
-	uint64_t		 rd_pages;
-	uint64_t		 hot_pages;
-	uint64_t		 delay_ms;
-
-	/* device state */
-	uint8_t			*state;
-	size_t			 state_len;
-	size_t			 state_cap;
-	uint32_t		 generation;
-	int			 precopy_state_sent;
-	int			 state_sending;
-	int			 state_precopy;
-	size_t			 state_off;
-
-	/* what rollback must undo */
-	int			 recording;
-	int			 mode_changed;
-	int			 peer_aborted;
-	int			 want_switchover;	/* Switchover call */
-	int			 deadline;	/* passed, timeout_action FORCE */
-	int			 ready_published;
-
-	/* switchover */
-	uint64_t		 stop_us;
-	uint64_t		 stop_unix_us;
-	uint64_t		 final_send_us;	/* stop-copy transfer time */
-	/* when each downtime step began (now_us), for the breakdown */
-	uint64_t		 t_freeze, t_records, t_pages, t_state,
-				 t_state_sent, t_switchover;
-	uint64_t		 memory_digest;
-	uint64_t		 state_digest;
-	int			 waiting;	/* a frame the step waits for */
-#define OUT_WAIT_CONNECT	1
-#define OUT_WAIT_HELLO_ACK	2
-#define OUT_WAIT_DONE		3
-};
 
 static const struct stream_ops out_stream_ops;
 
 static int	out_check_mode(struct job *);
 static int	out_connect(struct job *);
-static int	out_start_recording(struct job *);
 static int	out_enter_precopy(struct job *);
-static int	out_send_pages(struct job *);
-static int	out_precopy_state_read(struct job *);
-static int	out_precopy_state_send(struct job *);
 static int	out_wait(struct job *);
-static int	out_read_dirty(struct job *);
-static int	out_state_size(struct job *);
 static int	out_decide(struct job *);
 static int	out_send_stopcopy(struct job *);
 static int	out_stop_device(struct job *);
 static int	out_freeze_device(struct job *);
-static int	out_final_dirty(struct job *);
-static int	out_send_final_pages(struct job *);
-static int	out_read_state(struct job *);
-static int	out_send_state(struct job *);
-static int	out_stop_recording(struct job *);
 static int	out_digest_memory(struct job *);
 static int	out_send_switchover(struct job *);
 static int	out_wait_done(struct job *);
 static int	out_complete(struct job *);
 static int	out_rb_abort(struct job *);
 static int	out_rb_resume(struct job *);
-static int	out_rb_stop_recording(struct job *);
 static int	out_rb_finish(struct job *);
-static void	out_pump(struct job *);
-static void	out_drain(struct job *);
-static void	out_stopcopy_done(struct job *);
-static void	out_pump_cb(int, short, void *);
 static void	out_set_policy(struct job *);
-static void	out_share(struct job *, uint64_t);
-static void	out_protocol_error(struct job *, const char *, const char *);
 
 #define B(p)		(1u << (p))
 #define ENDS		(B(JOB_FAILED) | B(JOB_CANCELLED))
@@ -252,7 +141,6 @@ job_out_create(struct engine *eng, const struct job_request *req,
 {
 	struct job	*job;
 	struct job_out	*o;
-	size_t		 i;
 	int		 rc;
 
 	if ((rc = out_check_url(req->dest_url, err, errlen)) != 0)
@@ -276,25 +164,8 @@ job_out_create(struct engine *eng, const struct job_request *req,
 	o->tokenlen = req->tokenlen;
 	o->page_size = job->mem.regions[0].page_size;
 	o->nregions = job->mem.nregions;
-	o->drain_ms = CONVERGE_DRAIN_MS;
-	o->acc = xcalloc(job->mem.nregions, sizeof(*o->acc));
-	o->cur = xcalloc(job->mem.nregions, sizeof(*o->cur));
-	o->prev = xcalloc(job->mem.nregions, sizeof(*o->prev));
-	o->hot = xcalloc(job->mem.nregions, sizeof(*o->hot));
-	for (i = 0; i < job->mem.nregions; i++) {
-		pageset_init(&o->acc[i], job->mem.regions[i].npages);
-		pageset_init(&o->cur[i], job->mem.regions[i].npages);
-		o->maps[i].iova = job->mem.regions[i].iova;
-		o->maps[i].length = job->mem.regions[i].length;
-		o->maps[i].page_size = job->mem.regions[i].page_size;
-		o->maps[i].bits = o->acc[i].bits;
-		pageset_init(&o->prev[i], job->mem.regions[i].npages);
-		pageset_init(&o->hot[i], job->mem.regions[i].npages);
-	}
-	xfer_src_init(&o->xs, 0, 0);
-	tbucket_init(&o->tb, pol->bandwidth_limit_bps, 0, now_ns());
-	o->ev_pump = event_new(eng->base, -1, 0, out_pump_cb, job);
-	(void)event_priority_set(o->ev_pump, VMIG_PRIO_BULK);
+	out_dirty_init(job);
+	out_pump_init(job);
 	out_set_policy(job);
 
 	job_set_phase(job, JOB_QUEUED, NULL);
@@ -306,24 +177,12 @@ static void
 out_free(struct job *job)
 {
 	struct job_out	*o = job->out;
-	uint32_t	 i;
 
 	if (o == NULL)
 		return;
-	if (o->ev_pump != NULL)
-		event_free(o->ev_pump);
-	for (i = 0; o->cur != NULL && i < o->nregions; i++) {
-		pageset_free(&o->acc[i]);
-		pageset_free(&o->cur[i]);
-		pageset_free(&o->prev[i]);
-		pageset_free(&o->hot[i]);
-	}
-	free(o->acc);
-	free(o->cur);
-	free(o->prev);
-	free(o->hot);
-	xfer_src_free(&o->xs);
-	free(o->state);
+	out_pump_free(job);
+	out_dirty_free(job);
+	out_state_free(job);
 	free(o->dest_url);
 	free(o);
 	job->out = NULL;
@@ -352,22 +211,6 @@ out_set_policy(struct job *job)
 	out_share(job, job->share_bps);
 }
 
-/* The scheduler's share, capped by the job's own limit (0: none). */
-static void
-out_share(struct job *job, uint64_t share)
-{
-	struct job_out	*o = job->out;
-	uint64_t	 rate = share;
-
-	if (job->pol.bandwidth_limit_bps != 0 &&
-	    (rate == 0 || rate > job->pol.bandwidth_limit_bps))
-		rate = job->pol.bandwidth_limit_bps;
-	if (o->pump_final)
-		rate = share;	/* the guest is paused: only the host limit */
-	if (rate != o->tb.rate)
-		tbucket_set_rate(&o->tb, rate, 0, now_ns());
-}
-
 static void
 out_start(struct job *job)
 {
@@ -375,9 +218,6 @@ out_start(struct job *job)
 	job_arm_deadline(job);
 	job_run_steps(job, out_setup_steps, NSTEPS(out_setup_steps));
 }
-
-/* ------------------------------------------------------------ setup */
-
 
 static void
 out_check_mode_done(struct job *job, const struct vmig_result *res)
@@ -474,74 +314,6 @@ out_connect(struct job *job)
 	return (0);
 }
 
-static void	out_recording_start(struct job *);
-
-static void
-out_stale_stopped(struct job *job, const struct vmig_result *res)
-{
-	char	buf[256];
-
-	if (res->err != 0)
-		log_warnx("job %" PRIu64 ": device %s: stopping a stale write "
-		    "recording: %s", job->id, job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-	out_recording_start(job);
-}
-
-static void
-out_recording_done(struct job *job, const struct vmig_result *res)
-{
-	struct job_out	*o = job->out;
-	char		 buf[256];
-
-	if (res->err != 0 && !o->start_retried) {
-		/*
-		 * A daemon that died mid-migration leaves the VF recording,
-		 * and the device refuses a second start: stop it, try once
-		 * more (a device that refuses for another reason refuses
-		 * again, and that is the error reported).
-		 */
-		o->start_retried = 1;
-		log_info("job %" PRIu64 ": device %s refused to start write "
-		    "recording (%s): stopping a recording left running, then "
-		    "starting again", job->id, job->device_name,
-		    job_dev_strerror(res, buf, sizeof(buf)));
-		(void)JOB_DEV_CALL(job, "stopping a stale write recording",
-		    out_stale_stopped, dirty_stop);
-		return;
-	}
-	if (job_dev_failed(job, res))
-		return;
-	o->recording = 1;
-	job_step_done(job, 0, NULL);
-}
-
-static void
-out_recording_start(struct job *job)
-{
-	struct job_out	*o = job->out;
-	uint32_t	 i;
-
-	for (i = 0; i < job->mem.nregions; i++) {
-		o->ranges[i].iova = job->mem.regions[i].iova;
-		o->ranges[i].length = job->mem.regions[i].length;
-	}
-	/* recording is started before the copy, so nothing is missed */
-	o->recording = 1;
-	(void)JOB_DEV_CALL(job, "starting write recording", out_recording_done,
-	    dirty_start, o->ranges, job->mem.nregions, o->page_size);
-}
-
-static int
-out_start_recording(struct job *job)
-{
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE)
-		return (1);	/* nothing to start: every page is dirty */
-	job->out->start_retried = 0;
-	out_recording_start(job);
-	return (0);
-}
-
 static int
 out_enter_precopy(struct job *job)
 {
@@ -562,344 +334,6 @@ out_enter_precopy(struct job *job)
 	return (1);
 }
 
-/* ------------------------------------------------------------ pump */
-
-/* This job's stop-copy is over (switchover sent, or rolled back). */
-static void
-out_stopcopy_done(struct job *job)
-{
-	struct engine	*eng = job->eng;
-	struct job	*other;
-
-	if (!job->out->in_stopcopy)
-		return;
-	job->out->in_stopcopy = 0;
-	VMIG_ASSERT(eng->stopcopy_jobs > 0);
-	if (--eng->stopcopy_jobs > 0)
-		return;
-	TAILQ_FOREACH(other, &eng->jobs, entry) {
-		if (other->kind->kick != NULL &&
-		    !job_phase_terminal(other->phase))
-			other->kind->kick(other);
-	}
-}
-
-static void
-out_kick(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	if (o->pumping && o->pump_paused) {
-		o->pump_paused = 0;
-		event_active(o->ev_pump, 0, 0);
-	}
-}
-
-static void
-out_window(struct job *job)
-{
-	if (job->stream != NULL && job->out->waiting != OUT_WAIT_CONNECT &&
-	    job->out->waiting != OUT_WAIT_HELLO_ACK)
-		stream_set_window(job->stream, job->eng->window);
-}
-
-static void
-out_pump_finish(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	if (job->dev_busy) {
-		/* a drain is out: the next step needs the device */
-		o->pump_wait_drain = 1;
-		return;
-	}
-	o->pumping = 0;
-	/* a round that sent nothing measured no bandwidth (converge.h) */
-	o->send_us = o->pump_bytes != 0 ? now_us() - o->pump_start_us : 0;
-	o->send_bytes = o->pump_bytes;
-	/*
-	 * The whole step, even when it sent nothing: waiting for the
-	 * destination to acknowledge or for a drain is delivery, not the
-	 * device's switchover cost (a crowded destination once took a second
-	 * here, and that second, taken for the PF's cost, failed every later
-	 * job on the PF).
-	 */
-	if (o->pump_final)
-		o->final_send_us = now_us() - o->pump_start_us;
-	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
-	job_step_done(job, 0, NULL);
-}
-
-/*
- * Send pages until every region's dirty set (minus the deferred hot set)
- * is empty, a bounded number of batches per loop turn so that other jobs
- * and the RPC stay responsive, paced by the token bucket and the stream's
- * window. The step ends when the destination acknowledged everything, so
- * the time measured is delivery, not queueing.
- */
-static void
-out_pump(struct job *job)
-{
-	struct job_out		*o = job->out;
-	struct xfer_result	 res;
-	struct mem_region	*r;
-	const struct pageset	*skip;
-	uint64_t		 wait, now;
-	int			 n, rc;
-
-	if (!o->pumping || job->failing || o->pump_wait_drain)
-		return;
-	/*
-	 * Another job is in stop-copy, its guest waiting: bulk pages wait
-	 * too, so its device commands, final pages and state get the link,
-	 * the CPU and the destination (the stop-copy tier of sched.h, which
-	 * also holds when the host has no bandwidth limit to share).
-	 */
-	if (!sched_pump_may_send(job->eng->stopcopy_jobs, o->pump_final)) {
-		o->pump_paused = 1;
-		return;
-	}
-	out_drain(job);
-	for (n = 0; n < JOB_PUMP_BATCHES; n++) {
-		/* past a forcing deadline the round ends: the policy decides */
-		if (o->pump_region >= job->mem.nregions ||
-		    (o->deadline && !o->pump_final)) {
-			if (stream_unacked(job->stream) != 0) {
-				o->pump_wait_acks = 1;
-				return;	/* the last Ack resumes us */
-			}
-			out_pump_finish(job);
-			return;
-		}
-		now = now_ns();
-		/* stop-copy too: the host limit holds (job_out_share) */
-		if ((wait = tbucket_wait_ns(&o->tb, now)) != 0) {
-			struct timeval tv = { 0, (suseconds_t)(wait / 1000 + 1) };
-
-			if (wait >= 1000000000ull) {
-				tv.tv_sec = (time_t)(wait / 1000000000ull);
-				tv.tv_usec = 0;
-			}
-			evtimer_add(o->ev_pump, &tv);
-			return;
-		}
-		r = &job->mem.regions[o->pump_region];
-		skip = o->defer_hot && !o->pump_final ?
-		    &o->hot[o->pump_region] : NULL;
-		rc = xfer_send(&o->xs, job->stream, r, &o->pump_cursor, skip,
-		    ++o->seq, o->iteration, &res);
-		if (rc == -EAGAIN) {
-			o->seq--;
-			return;	/* writable() resumes us */
-		}
-		if (rc != 0) {
-			o->seq--;
-			o->pumping = 0;
-			job_step_done(job, rc, "sending pages of region %" PRIu32
-			    ": %s", r->index, strerror(-rc));
-			return;
-		}
-		if (res.pages == 0) {
-			o->seq--;
-			o->pump_region++;
-			o->pump_cursor = 0;
-			continue;
-		}
-		tbucket_consume(&o->tb, res.bytes, now_ns());
-		o->pump_bytes += res.bytes;
-		job_account_pages(job, res.bytes, res.pages, res.zero_pages);
-		/* what is left falls as pages go (the sent ones are clear) */
-		job->st.memory_remaining = mem_dirty_count(&job->mem) *
-		    o->page_size;
-		job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
-	}
-	event_active(o->ev_pump, 0, 0);	/* more next turn */
-}
-
-static void
-out_pump_cb(int fd, short what, void *arg)
-{
-	out_pump(arg);
-}
-
-static void
-out_pump_start(struct job *job, int final)
-{
-	struct job_out	*o = job->out;
-
-	/* the guest waits for the final pages: they are not background work */
-	event_del(o->ev_pump);
-	(void)event_priority_set(o->ev_pump, final ? VMIG_PRIO_CRITICAL :
-	    VMIG_PRIO_BULK);
-	o->pumping = 1;
-	o->pump_final = final;
-	o->pump_region = 0;
-	o->pump_cursor = 0;
-	o->pump_bytes = 0;
-	o->pump_wait_acks = 0;
-	o->pump_start_us = now_us();
-	out_pump(job);
-}
-
-static int
-out_send_pages(struct job *job)
-{
-	job->out->iter_start_ms = now_ms();
-	out_pump_start(job, 0);
-	return (0);
-}
-
-/* ------------------------------------------------------------ state */
-
-static int
-out_state_grow(struct job *job, size_t need)
-{
-	struct job_out	*o = job->out;
-	size_t		 cap;
-
-	if (need > OUT_STATE_MAX)
-		return (-EFBIG);
-	if (need <= o->state_cap)
-		return (0);
-	cap = o->state_cap == 0 ? 2 * JOB_STATE_CHUNK : o->state_cap;
-	while (cap < need)
-		cap *= 2;
-	o->state = xrealloc(o->state, cap);
-	o->state_cap = cap;
-	return (0);
-}
-
-static void	out_state_read_next(struct job *, int);
-
-static void
-out_state_read_done(struct job *job, const struct vmig_result *res)
-{
-	struct job_out	*o = job->out;
-
-	if (job_dev_failed(job, res))
-		return;
-	if (res->u.read.len > JOB_STATE_CHUNK) {
-		job_step_done(job, -EPROTO, "device %s: state read returned "
-		    "%zu bytes for a %d-byte buffer", job->device_name,
-		    res->u.read.len, JOB_STATE_CHUNK);
-		return;
-	}
-	o->state_len += res->u.read.len;
-	job->st.device_state_pending = res->u.read.remaining;
-	if (res->u.read.remaining == 0) {
-		job->st.device_state_bytes = o->state_len;
-		job_step_done(job, 0, NULL);
-		return;
-	}
-	if (res->u.read.len == 0) {
-		job_step_done(job, -EPROTO, "device %s: state read made no "
-		    "progress with %" PRIu64 " bytes remaining",
-		    job->device_name, res->u.read.remaining);
-		return;
-	}
-	out_state_read_next(job, job->phase == JOB_STOPCOPY ?
-	    VMIG_LANE_CRITICAL : VMIG_LANE_BULK);
-}
-
-static void
-out_state_read_next(struct job *job, int lane)
-{
-	struct job_out	*o = job->out;
-	int		 rc;
-
-	if ((rc = out_state_grow(job, o->state_len + JOB_STATE_CHUNK)) != 0) {
-		job_step_done(job, rc, "device %s: state larger than %u bytes",
-		    job->device_name, OUT_STATE_MAX);
-		return;
-	}
-	(void)JOB_DEV_CALL(job, "reading its state", out_state_read_done,
-	    state_read, o->state + o->state_len, JOB_STATE_CHUNK, lane);
-}
-
-/*
- * Send the image in o->state (generation o->generation) in chunks, as the
- * stream's window allows; writable() resumes it. The step ends when the
- * last chunk is handed to the stream.
- */
-static void
-out_state_pump(struct job *job)
-{
-	struct job_out				*o = job->out;
-	Vmig__Stream__V1__Frame			 f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__StateChunk		 c =
-	    VMIG__STREAM__V1__STATE_CHUNK__INIT;
-	size_t					 n;
-	int					 rc;
-
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_STATE;
-	f.state = &c;
-	while (o->state_sending) {
-		n = MIN(o->state_len - o->state_off, OUT_STATE_SEND_CHUNK);
-		c.seq = o->seq + 1;
-		c.offset = o->state_off;
-		c.total = o->state_len;
-		c.last = o->state_off + n == o->state_len;
-		c.precopy = o->state_precopy;
-		c.generation = o->generation;
-		rc = stream_send(job->stream, &f, n != 0 ?
-		    o->state + o->state_off : NULL, n);
-		if (rc == -EAGAIN)
-			return;
-		if (rc != 0) {
-			o->state_sending = 0;
-			job_step_done(job, rc, "sending device state: %s",
-			    strerror(-rc));
-			return;
-		}
-		o->seq++;
-		o->state_off += n;
-		job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
-		if (c.last)
-			o->state_sending = 0;
-	}
-	job_step_done(job, 0, NULL);
-}
-
-static void
-out_state_pump_start(struct job *job, int precopy)
-{
-	struct job_out	*o = job->out;
-
-	o->state_sending = 1;
-	o->state_precopy = precopy;
-	o->state_off = 0;
-	out_state_pump(job);
-}
-
-/* Once, with a device that can: read its state while it runs. */
-static int
-out_precopy_state_read(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	if (o->generation != 0 ||
-	    (job->dev->info.caps.flags & VMIG_CAP_STATE_PRECOPY) == 0)
-		return (1);
-	o->generation = 1;
-	o->state_len = 0;
-	out_state_read_next(job, VMIG_LANE_BULK);
-	return (0);
-}
-
-static int
-out_precopy_state_send(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	if (o->generation != 1 || o->precopy_state_sent)
-		return (1);
-	o->precopy_state_sent = 1;
-	out_state_pump_start(job, 1);
-	return (0);
-}
-
-/* ------------------------------------------------------------ iterate */
-
 static int
 out_wait(struct job *job)
 {
@@ -911,170 +345,12 @@ out_wait(struct job *job)
 	return (0);
 }
 
-/* Account a read into acc (a drain or an iteration's read). */
-static void
-out_acc_result(struct job *job, const struct vmig_result *res)
-{
-	struct job_out	*o = job->out;
-
-	o->acc_records += res->u.dirty.records;
-	o->acc_bytes += res->u.dirty.bytes;
-	if (res->u.dirty.overflow && !o->acc_overflow)
-		log_warnx("job %" PRIu64 ": device %s lost write records: "
-		    "every page of the regions is resent", job->id,
-		    job->device_name);
-	o->acc_overflow |= res->u.dirty.overflow;
-	/* the device's buffer filled between reads: read it more often */
-	if (converge_drain_interval(o->drain_ms, res->u.dirty.overflow) !=
-	    o->drain_ms) {
-		o->drain_ms = converge_drain_interval(o->drain_ms,
-		    res->u.dirty.overflow);
-		log_info("job %" PRIu64 ": draining write records every %"
-		    PRIu64 " ms", job->id, o->drain_ms);
-	}
-	job->st.device_write_records += res->u.dirty.records;
-}
-
-/*
- * Everything read since the last iteration (drains included) becomes this
- * iteration's read: cur = acc, merged into the dirty sets; acc starts over.
- */
-static void
-out_take_acc(struct job *job)
-{
-	struct job_out	*o = job->out;
-	uint32_t	 i;
-	uint64_t	 hot = 0, newp = 0;
-
-	for (i = 0; i < job->mem.nregions; i++) {
-		pageset_recount(&o->acc[i]);
-		pageset_copy(&o->cur[i], &o->acc[i]);
-		pageset_zero(&o->acc[i]);
-		newp += pageset_count(&o->cur[i]);
-		hot += pageset_count_and(&o->cur[i], &o->prev[i]);
-		pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
-		/* the hot set: dirty in this read and the last one */
-		pageset_copy(&o->hot[i], &o->cur[i]);
-		pageset_and(&o->hot[i], &o->prev[i]);
-		pageset_copy(&o->prev[i], &o->cur[i]);
-	}
-	o->rd_records = o->acc_records;
-	o->rd_bytes = o->acc_bytes;
-	o->rd_pages = newp;
-	o->hot_pages = hot;
-	o->acc_records = o->acc_bytes = 0;
-	o->acc_overflow = 0;
-}
-
-static void
-out_read_dirty_done(struct job *job, const struct vmig_result *res)
-{
-	if (job_dev_failed(job, res))
-		return;
-	out_acc_result(job, res);
-	out_take_acc(job);
-	job_step_done(job, 0, NULL);
-}
-
-/* Read write records into acc (the backend keeps o->maps until done). */
-static void
-out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
-    const char *what)
-{
-	struct job_out	*o = job->out;
-
-	o->read_ms = o->last_drain_ms = now_ms();
-	(void)JOB_DEV_CALL(job, what, fn, dirty_read, o->maps,
-	    job->mem.nregions, lane);
-}
-
-static void
-out_drain_done(struct job *job, const struct vmig_result *res)
-{
-	struct job_out	*o = job->out;
-
-	if (res->err != 0) {
-		o->pump_wait_drain = 0;
-		o->pumping = 0;
-		(void)job_dev_failed(job, res);
-		return;
-	}
-	out_acc_result(job, res);
-	if (o->pump_wait_drain) {
-		o->pump_wait_drain = 0;
-		out_pump_finish(job);
-	}
-}
-
-/* During a long send: keep the device's record buffer from filling. */
-static void
-out_drain(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	if (job->phase != JOB_PRECOPY || job->dev_busy ||
-	    job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE ||
-	    now_ms() - o->last_drain_ms < o->drain_ms)
-		return;
-	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
-	    "reading write records");
-}
-
-static int
-out_read_dirty(struct job *job)
-{
-	struct job_out	*o = job->out;
-	uint32_t	 i;
-
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
-		/* a device that cannot tell: every page, every round */
-		o->read_ms = now_ms();
-		for (i = 0; i < job->mem.nregions; i++) {
-			pageset_fill(&o->cur[i]);
-			pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
-		}
-		o->rd_pages = job->mem.total_pages;
-		o->rd_records = 0;
-		o->rd_bytes = job->mem.total_bytes;
-		return (1);
-	}
-	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
-	    "reading write records");
-	return (0);
-}
-
-static void
-out_state_size_done(struct job *job, const struct vmig_result *res)
-{
-	if (job_dev_failed(job, res))
-		return;
-	if (res->u.size > OUT_STATE_MAX) {
-		job_step_done(job, -EFBIG, "device %s reports %" PRIu64
-		    " bytes of state, over the %u-byte limit",
-		    job->device_name, res->u.size, OUT_STATE_MAX);
-		return;
-	}
-	job->st.device_state_bytes = res->u.size;
-	job->st.device_state_pending = res->u.size;
-	job_step_done(job, 0, NULL);
-}
-
-static int
-out_state_size(struct job *job)
-{
-	return (JOB_DEV_CALL(job, "state size", out_state_size_done,
-	    state_size, VMIG_LANE_BULK));
-}
-
 static void
 out_enter_stopcopy(struct job *job, const char *why)
 {
 	/* the guest is about to wait: our acks before others' bulk work */
 	stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
-	if (!job->out->in_stopcopy) {
-		job->out->in_stopcopy = 1;
-		job->eng->stopcopy_jobs++;
-	}
+	out_stopcopy_begin(job);
 	job->sstate = SCHED_STOPCOPY;
 	job_set_phase(job, JOB_STOPCOPY, why);
 	job_run_steps(job, out_stopcopy_steps, NSTEPS(out_stopcopy_steps));
@@ -1178,9 +454,6 @@ out_decide(struct job *job)
 	return (1);
 }
 
-/* ------------------------------------------------------------ stop-copy */
-
-
 static int
 out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
 {
@@ -1223,100 +496,6 @@ out_freeze_device(struct job *job)
 {
 	job->out->t_freeze = now_us();
 	return (out_set_mode(job, VMIG_MODE_FROZEN, "set mode frozen"));
-}
-
-static void
-out_final_dirty_done(struct job *job, const struct vmig_result *res)
-{
-	if (job_dev_failed(job, res))
-		return;
-	out_acc_result(job, res);
-	/*
-	 * A device may hand out its records a few at a time (the backend
-	 * stops asking after a bounded number of reads): the device is
-	 * frozen, so read until a read finds none, or pages are lost.
-	 */
-	if (res->u.dirty.records != 0 && !res->u.dirty.overflow) {
-		if (++job->out->final_reads >= OUT_FINAL_READS_MAX) {
-			job_step_done(job, -EPROTO, "device %s: still reports "
-			    "write records after %d reads while frozen",
-			    job->device_name, OUT_FINAL_READS_MAX);
-			return;
-		}
-		out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL,
-		    out_final_dirty_done, "reading the final write records");
-		return;
-	}
-	out_take_acc(job);
-	job->st.memory_remaining = mem_dirty_count(&job->mem) *
-	    job->out->page_size;
-	job_step_done(job, 0, NULL);
-}
-
-static int
-out_final_dirty(struct job *job)
-{
-	uint32_t	i;
-
-	job->out->t_records = now_us();
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
-		for (i = 0; i < job->mem.nregions; i++)
-			pageset_fill(&job->mem.regions[i].dirty);
-		return (1);
-	}
-	job->out->final_reads = 0;
-	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
-	    "read final write records");
-	return (0);
-}
-
-static int
-out_send_final_pages(struct job *job)
-{
-	job->out->pump_final = 1;
-	job->out->t_pages = now_us();
-	out_share(job, job->share_bps);
-	out_pump_start(job, 1);
-	return (0);
-}
-
-static int
-out_read_state(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	o->state_len = 0;
-	o->generation++;
-	o->t_state = now_us();
-	out_state_read_next(job, VMIG_LANE_CRITICAL);
-	return (0);
-}
-
-static int
-out_send_state(struct job *job)
-{
-	struct job_out	*o = job->out;
-
-	o->t_state_sent = now_us();
-	o->state_digest = XXH3_64bits(o->state, o->state_len);
-	out_state_pump_start(job, 0);
-	return (0);
-}
-
-static void
-out_recording_stopped(struct job *job, const struct vmig_result *res)
-{
-	job->out->recording = 0;
-	job_dev_step_done(job, res);
-}
-
-static int
-out_stop_recording(struct job *job)
-{
-	if (!job->out->recording)
-		return (1);
-	return (JOB_DEV_CALL(job, "stopping write recording",
-	    out_recording_stopped, dirty_stop));
 }
 
 static void
@@ -1464,8 +643,8 @@ out_deadline(struct job *job)
 	    "ending the round, the policy forces or aborts", job->id,
 	    job->pol.completion_timeout_s);
 	o->deadline = 1;
-	if (o->pumping && !o->pump_final)
-		event_active(o->ev_pump, 0, 0);
+	if (o->pump != PUMP_IDLE)
+		out_pump_cut(job);
 	else if (job->running_step && job->steps == out_iter_steps &&
 	    job->steps[job->step].run == out_wait &&
 	    evtimer_pending(job->ev_timer, NULL))
@@ -1478,14 +657,10 @@ out_freeze(struct job *job)
 {
 	if (job->out == NULL)
 		return;
-	job->out->pumping = 0;
+	out_pump_stop(job);
 	job->out->in_stopcopy = 0;	/* the engine is going away */
 	job->out->state_sending = 0;
-	if (job->out->ev_pump != NULL)
-		event_del(job->out->ev_pump);
 }
-
-/* ------------------------------------------------------------ rollback */
 
 static void
 out_rollback(struct job *job)
@@ -1493,12 +668,10 @@ out_rollback(struct job *job)
 	struct job_out	*o = job->out;
 
 	if (o != NULL) {
-		o->pumping = 0;
+		out_pump_stop(job);
 		out_stopcopy_done(job);
 		o->state_sending = 0;
-		if (o->ev_pump != NULL)
-			event_del(o->ev_pump);
-		o->waiting = 0;
+		o->waiting = OUT_WAIT_NONE;
 	}
 	job_run_steps(job, out_rollback_steps, NSTEPS(out_rollback_steps));
 }
@@ -1549,27 +722,6 @@ out_rb_resume(struct job *job)
 	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
 }
 
-static void
-out_rb_recording_stopped(struct job *job, const struct vmig_result *res)
-{
-	if (res->err != 0)
-		log_warnx("job %" PRIu64 ": device %s: stopping write "
-		    "recording after a failure: %s", job->id, job->device_name,
-		    strerror(-res->err));
-	job->out->recording = 0;
-	job_step_done(job, 0, NULL);
-}
-
-static int
-out_rb_stop_recording(struct job *job)
-{
-	if (job->out == NULL || !job->out->recording || job->dev == NULL ||
-	    job->dev->handle == NULL)
-		return (1);
-	return (JOB_DEV_TRY(job, "stopping write recording",
-	    out_rb_recording_stopped, dirty_stop));
-}
-
 static int
 out_rb_finish(struct job *job)
 {
@@ -1580,8 +732,6 @@ out_rb_finish(struct job *job)
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	return (1);
 }
-
-/* ------------------------------------------------------------ stream */
 
 static void
 out_connected(void *arg)
@@ -1594,7 +744,7 @@ out_connected(void *arg)
 	out_send_hello(job);
 }
 
-static void
+void
 out_protocol_error(struct job *job, const char *fmt, const char *what)
 {
 	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
@@ -1650,7 +800,7 @@ out_frame(void *arg, const struct frame *fr)
 		    0 ? f->hello_ack->window_bytes : JOB_WINDOW_BYTES,
 		    job->eng->window != 0 ? job->eng->window :
 		    JOB_WINDOW_BYTES));
-		o->waiting = 0;
+		o->waiting = OUT_WAIT_NONE;
 		job_step_done(job, 0, NULL);
 		break;
 	case VMIG__STREAM__V1__FRAME__KIND_ACK:
@@ -1665,11 +815,7 @@ out_frame(void *arg, const struct frame *fr)
 			    "sent");
 			return;
 		}
-		if (o->pumping && o->pump_wait_acks &&
-		    stream_unacked(job->stream) == 0) {
-			o->pump_wait_acks = 0;
-			event_active(o->ev_pump, 0, 0);
-		}
+		out_acks_moved(job);
 		break;
 	case VMIG__STREAM__V1__FRAME__KIND_DONE:
 		if (o->waiting != OUT_WAIT_DONE) {
@@ -1677,7 +823,7 @@ out_frame(void *arg, const struct frame *fr)
 			    "done before the switchover");
 			return;
 		}
-		o->waiting = 0;
+		o->waiting = OUT_WAIT_NONE;
 		job->st.device_load_time_ms = f->done->load_time_us / 1000;
 		job->verified = f->done->verified;
 		job_step_done(job, 0, NULL);
@@ -1709,16 +855,21 @@ out_writable(void *arg)
 {
 	struct job	*job = arg;
 
-	if (job->out->pumping)
-		event_active(job->out->ev_pump, 0, 0);	/* at its priority */
-	else if (job->out->state_sending)
-		out_state_pump(job);
+	out_writable_pump(job);		/* at its priority */
+	out_state_writable(job);
 }
 
 static void
 out_closed(void *arg, int err, const char *reason)
 {
 	job_peer_closed(arg, "destination", err, reason);
+}
+
+/* A completed source keeps its VF (stopped) until ReleaseDevice. */
+static int
+out_holds_device(const struct job *job)
+{
+	return (job->phase == JOB_COMPLETED && job->dev != NULL);
 }
 
 static const struct stream_ops out_stream_ops = {
@@ -1728,15 +879,6 @@ static const struct stream_ops out_stream_ops = {
 	.closed = out_closed,
 	.bad_frame = out_bad_frame,
 };
-
-/* ------------------------------------------------------------ the kind */
-
-/* A completed source keeps its VF (stopped) until ReleaseDevice. */
-static int
-out_holds_device(const struct job *job)
-{
-	return (job->phase == JOB_COMPLETED && job->dev != NULL);
-}
 
 const struct job_kind job_kind_outgoing = {
 	.name = "outgoing",

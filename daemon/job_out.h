@@ -1,0 +1,171 @@
+/*
+ * job_out.h: the source side of a migration, private to its files:
+ *
+ *   job_out.c	 the kind: phases, step tables, setup, the pre-copy round
+ *		 and its decision, stop-copy, switchover, rollback, stream
+ *   out_pump.c	 page pumping and pacing (a state machine of its own)
+ *   out_dirty.c dirty tracking: recording, reads into `acc`, drains during
+ *		 long sends, the hot set
+ *   out_state.c the device state image: reads, pre-copy image, sending
+ */
+#ifndef VMIG_JOB_OUT_H
+#define VMIG_JOB_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "job.h"
+
+#define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
+#define OUT_STATE_SEND_CHUNK	(1024 * 1024)
+#define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
+
+/*
+ * The pump: one round of pages (a pre-copy round, or stop-copy's final
+ * pages) from the first region's dirty set to the last, paced. Every
+ * change goes through out_pump_set(), which checks it against
+ * out_pump_next[] (out_pump.c) and logs it.
+ */
+enum out_pump_state {
+	PUMP_IDLE = 0,		/* no round under way */
+	PUMP_SENDING,		/* batches each loop turn (ev_pump active) */
+	PUMP_PACED,		/* the token bucket's timer (ev_pump) resumes */
+	PUMP_BLOCKED,		/* the stream's window: writable() resumes */
+	PUMP_PAUSED,		/* another job's stop-copy: its end resumes */
+	PUMP_WAIT_ACKS,		/* all sent: the last Ack ends the round */
+	PUMP_WAIT_DRAIN,	/* all acked, a drain read is out: its end */
+	PUMP_NSTATES
+};
+
+/* The frame a step waits for. */
+enum out_wait {
+	OUT_WAIT_NONE = 0,
+	OUT_WAIT_CONNECT,	/* the peer's pipe */
+	OUT_WAIT_HELLO_ACK,
+	OUT_WAIT_DONE,
+};
+
+struct job_out {
+	char			*dest_url;
+	uint8_t			 token[64];
+	size_t			 tokenlen;
+	struct converge		 conv;
+	uint32_t		 iteration;
+	uint64_t		 seq;		/* frame sequence */
+	uint64_t		 acked_seq;	/* the newest Ack's */
+	uint32_t		 page_size;
+	uint32_t		 nregions;	/* the map may be closed first */
+	enum out_wait		 waiting;
+	uint64_t		 delay_ms;	/* before the next round's read */
+	int			 in_stopcopy;	/* in eng->stopcopy_jobs */
+
+	/* out_dirty.c: page sets per region */
+	struct pageset		*acc;		/* reads since the last take */
+	struct pageset		*cur;		/* the last iteration's read */
+	struct pageset		*prev;		/* the read before */
+	struct pageset		*hot;		/* cur & prev: skipped if deferred */
+	int			 defer_hot;
+	/* the backend ORs into acc through these (valid until done) */
+	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
+	/* and reads the ranges to record from here */
+	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
+	int			 start_retried;	/* stale recording stopped */
+	uint64_t		 acc_records;
+	uint64_t		 acc_bytes;
+	int			 acc_overflow;
+	uint64_t		 last_drain_ms;
+	uint64_t		 drain_ms;	/* current drain interval */
+	int			 final_reads;	/* stop-copy reads so far */
+	uint64_t		 last_read_ms;
+	uint64_t		 read_ms;	/* this read */
+	uint64_t		 rd_records;
+	uint64_t		 rd_bytes;
+	uint64_t		 rd_pages;
+	uint64_t		 hot_pages;
+
+	/* out_pump.c */
+	enum out_pump_state	 pump;
+	struct event		*ev_pump;
+	struct xfer_src		 xs;
+	struct tbucket		 tb;
+	int			 pump_final;	/* stop-copy: no skip, host limit */
+	uint32_t		 pump_region;
+	uint64_t		 pump_cursor;
+	uint64_t		 pump_start_us;
+	uint64_t		 pump_bytes;
+	/* the round's measurement, for the policy */
+	uint64_t		 iter_start_ms;
+	uint64_t		 send_bytes;
+	uint64_t		 send_us;
+
+	/* out_state.c: the device state image */
+	uint8_t			*state;
+	size_t			 state_len;
+	size_t			 state_cap;
+	uint32_t		 generation;
+	int			 precopy_state_sent;
+	int			 state_sending;	/* its own small pump */
+	int			 state_precopy;
+	size_t			 state_off;
+
+	/* what rollback must undo */
+	int			 recording;
+	int			 mode_changed;
+	int			 peer_aborted;
+	int			 want_switchover;	/* Switchover call */
+	int			 deadline;	/* passed, timeout_action FORCE */
+
+	/* switchover */
+	uint64_t		 stop_us;
+	uint64_t		 stop_unix_us;
+	uint64_t		 final_send_us;	/* stop-copy transfer time */
+	/* when each downtime step began (now_us), for the breakdown */
+	uint64_t		 t_freeze, t_records, t_pages, t_state,
+				 t_state_sent, t_switchover;
+	uint64_t		 memory_digest;
+	uint64_t		 state_digest;
+};
+
+/* job_out.c */
+void	out_protocol_error(struct job *, const char *fmt, const char *what);
+
+/* out_pump.c */
+void	out_pump_init(struct job *);
+void	out_pump_free(struct job *);
+void	out_pump_set(struct job_out *, enum out_pump_state);
+void	out_pump_stop(struct job *);	/* rollback, freeze */
+void	out_share(struct job *, uint64_t share_bps);
+void	out_window(struct job *);
+void	out_kick(struct job *);
+void	out_writable_pump(struct job *);	/* 1: the pump took it */
+void	out_acks_moved(struct job *);
+void	out_pump_cut(struct job *);	/* the deadline: end the round */
+void	out_drained(struct job *);	/* a drain read ended */
+void	out_stopcopy_begin(struct job *);
+void	out_stopcopy_done(struct job *);
+int	out_send_pages(struct job *);		/* steps */
+int	out_send_final_pages(struct job *);
+
+/* out_dirty.c */
+void	out_dirty_init(struct job *);
+void	out_dirty_free(struct job *);
+void	out_drain(struct job *);
+int	out_start_recording(struct job *);	/* steps */
+int	out_read_dirty(struct job *);
+int	out_final_dirty(struct job *);
+int	out_stop_recording(struct job *);
+int	out_rb_stop_recording(struct job *);
+/* Pages deferred now: dirty and hot (0 unless deferring). */
+uint64_t out_deferred_pages(struct job *);
+
+/* out_state.c */
+void	out_state_free(struct job *);
+void	out_state_writable(struct job *);
+int	out_precopy_state_read(struct job *);	/* steps */
+int	out_precopy_state_send(struct job *);
+int	out_state_size(struct job *);
+int	out_read_state(struct job *);
+int	out_send_state(struct job *);
+
+#endif /* VMIG_JOB_OUT_H */

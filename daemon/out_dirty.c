@@ -1,0 +1,349 @@
+/*
+ * out_dirty.c: the source's dirty tracking. Recording starts before the
+ * first page is sent; every read ORs the pages the device wrote into
+ * `acc`, the reads of a round (a drain during a long send included) are
+ * taken together at the round's end: cur = acc, merged into the regions'
+ * dirty sets, and the hot set is what two reads in a row saw (deferred to
+ * stop-copy once the policy says so). A device with no dirty tracking
+ * (VMIG_DIRTY_NONE) has every page dirty every round.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_out.h"
+#include "log.h"
+#include "util.h"
+
+static void	out_recording_start(struct job *);
+
+void
+out_dirty_init(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+
+	o->drain_ms = CONVERGE_DRAIN_MS;
+	o->acc = xcalloc(job->mem.nregions, sizeof(*o->acc));
+	o->cur = xcalloc(job->mem.nregions, sizeof(*o->cur));
+	o->prev = xcalloc(job->mem.nregions, sizeof(*o->prev));
+	o->hot = xcalloc(job->mem.nregions, sizeof(*o->hot));
+	for (i = 0; i < job->mem.nregions; i++) {
+		pageset_init(&o->acc[i], job->mem.regions[i].npages);
+		pageset_init(&o->cur[i], job->mem.regions[i].npages);
+		pageset_init(&o->prev[i], job->mem.regions[i].npages);
+		pageset_init(&o->hot[i], job->mem.regions[i].npages);
+		o->maps[i].iova = job->mem.regions[i].iova;
+		o->maps[i].length = job->mem.regions[i].length;
+		o->maps[i].page_size = job->mem.regions[i].page_size;
+		o->maps[i].bits = o->acc[i].bits;
+	}
+}
+
+void
+out_dirty_free(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+
+	for (i = 0; o->cur != NULL && i < o->nregions; i++) {
+		pageset_free(&o->acc[i]);
+		pageset_free(&o->cur[i]);
+		pageset_free(&o->prev[i]);
+		pageset_free(&o->hot[i]);
+	}
+	free(o->acc);
+	free(o->cur);
+	free(o->prev);
+	free(o->hot);
+}
+
+uint64_t
+out_deferred_pages(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint64_t	 n = 0;
+	uint32_t	 i;
+
+	for (i = 0; i < job->mem.nregions && o->defer_hot; i++)
+		n += pageset_count_and(&job->mem.regions[i].dirty, &o->hot[i]);
+	return (n);
+}
+
+static void
+out_stale_stopped(struct job *job, const struct vmig_result *res)
+{
+	char	buf[256];
+
+	if (res->err != 0)
+		log_warnx("job %" PRIu64 ": device %s: stopping a stale write "
+		    "recording: %s", job->id, job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+	out_recording_start(job);
+}
+
+static void
+out_recording_done(struct job *job, const struct vmig_result *res)
+{
+	struct job_out	*o = job->out;
+	char		 buf[256];
+
+	if (res->err != 0 && !o->start_retried) {
+		/*
+		 * A daemon that died mid-migration leaves the VF recording,
+		 * and the device refuses a second start: stop it, try once
+		 * more (a device that refuses for another reason refuses
+		 * again, and that is the error reported).
+		 */
+		o->start_retried = 1;
+		log_info("job %" PRIu64 ": device %s refused to start write "
+		    "recording (%s): stopping a recording left running, then "
+		    "starting again", job->id, job->device_name,
+		    job_dev_strerror(res, buf, sizeof(buf)));
+		(void)JOB_DEV_CALL(job, "stopping a stale write recording",
+		    out_stale_stopped, dirty_stop);
+		return;
+	}
+	if (job_dev_failed(job, res))
+		return;
+	o->recording = 1;
+	job_step_done(job, 0, NULL);
+}
+
+static void
+out_recording_start(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+
+	for (i = 0; i < job->mem.nregions; i++) {
+		o->ranges[i].iova = job->mem.regions[i].iova;
+		o->ranges[i].length = job->mem.regions[i].length;
+	}
+	/* recording is started before the copy, so nothing is missed */
+	o->recording = 1;
+	(void)JOB_DEV_CALL(job, "starting write recording", out_recording_done,
+	    dirty_start, o->ranges, job->mem.nregions, o->page_size);
+}
+
+int
+out_start_recording(struct job *job)
+{
+	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE)
+		return (1);	/* nothing to start: every page is dirty */
+	job->out->start_retried = 0;
+	out_recording_start(job);
+	return (0);
+}
+
+/* Account a read into acc (a drain or an iteration's read). */
+static void
+out_acc_result(struct job *job, const struct vmig_result *res)
+{
+	struct job_out	*o = job->out;
+
+	o->acc_records += res->u.dirty.records;
+	o->acc_bytes += res->u.dirty.bytes;
+	if (res->u.dirty.overflow && !o->acc_overflow)
+		log_warnx("job %" PRIu64 ": device %s lost write records: "
+		    "every page of the regions is resent", job->id,
+		    job->device_name);
+	o->acc_overflow |= res->u.dirty.overflow;
+	/* the device's buffer filled between reads: read it more often */
+	if (converge_drain_interval(o->drain_ms, res->u.dirty.overflow) !=
+	    o->drain_ms) {
+		o->drain_ms = converge_drain_interval(o->drain_ms,
+		    res->u.dirty.overflow);
+		log_info("job %" PRIu64 ": draining write records every %"
+		    PRIu64 " ms", job->id, o->drain_ms);
+	}
+	job->st.device_write_records += res->u.dirty.records;
+}
+
+/*
+ * Everything read since the last iteration (drains included) becomes this
+ * iteration's read: cur = acc, merged into the dirty sets; acc starts over.
+ */
+static void
+out_take_acc(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+	uint64_t	 hot = 0, newp = 0;
+
+	for (i = 0; i < job->mem.nregions; i++) {
+		pageset_recount(&o->acc[i]);
+		pageset_copy(&o->cur[i], &o->acc[i]);
+		pageset_zero(&o->acc[i]);
+		newp += pageset_count(&o->cur[i]);
+		hot += pageset_count_and(&o->cur[i], &o->prev[i]);
+		pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
+		/* the hot set: dirty in this read and the last one */
+		pageset_copy(&o->hot[i], &o->cur[i]);
+		pageset_and(&o->hot[i], &o->prev[i]);
+		pageset_copy(&o->prev[i], &o->cur[i]);
+	}
+	o->rd_records = o->acc_records;
+	o->rd_bytes = o->acc_bytes;
+	o->rd_pages = newp;
+	o->hot_pages = hot;
+	o->acc_records = o->acc_bytes = 0;
+	o->acc_overflow = 0;
+}
+
+static void
+out_read_dirty_done(struct job *job, const struct vmig_result *res)
+{
+	if (job_dev_failed(job, res))
+		return;
+	out_acc_result(job, res);
+	out_take_acc(job);
+	job_step_done(job, 0, NULL);
+}
+
+/* Read write records into acc (the backend keeps o->maps until done). */
+static void
+out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
+    const char *what)
+{
+	struct job_out	*o = job->out;
+
+	o->read_ms = o->last_drain_ms = now_ms();
+	(void)JOB_DEV_CALL(job, what, fn, dirty_read, o->maps,
+	    job->mem.nregions, lane);
+}
+
+static void
+out_drain_done(struct job *job, const struct vmig_result *res)
+{
+	if (res->err != 0) {
+		out_pump_stop(job);
+		(void)job_dev_failed(job, res);
+		return;
+	}
+	out_acc_result(job, res);
+	out_drained(job);
+}
+
+/* During a long send: keep the device's record buffer from filling. */
+void
+out_drain(struct job *job)
+{
+	struct job_out	*o = job->out;
+
+	if (job->phase != JOB_PRECOPY || job->dev_busy ||
+	    job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE ||
+	    now_ms() - o->last_drain_ms < o->drain_ms)
+		return;
+	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
+	    "reading write records");
+}
+
+int
+out_read_dirty(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint32_t	 i;
+
+	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
+		/* a device that cannot tell: every page, every round */
+		o->read_ms = now_ms();
+		for (i = 0; i < job->mem.nregions; i++) {
+			pageset_fill(&o->cur[i]);
+			pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
+		}
+		o->rd_pages = job->mem.total_pages;
+		o->rd_records = 0;
+		o->rd_bytes = job->mem.total_bytes;
+		return (1);
+	}
+	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
+	    "reading write records");
+	return (0);
+}
+
+static void
+out_final_dirty_done(struct job *job, const struct vmig_result *res)
+{
+	if (job_dev_failed(job, res))
+		return;
+	out_acc_result(job, res);
+	/*
+	 * A device may hand out its records a few at a time (the backend
+	 * stops asking after a bounded number of reads): the device is
+	 * frozen, so read until a read finds none, or pages are lost.
+	 */
+	if (res->u.dirty.records != 0 && !res->u.dirty.overflow) {
+		if (++job->out->final_reads >= OUT_FINAL_READS_MAX) {
+			job_step_done(job, -EPROTO, "device %s: still reports "
+			    "write records after %d reads while frozen",
+			    job->device_name, OUT_FINAL_READS_MAX);
+			return;
+		}
+		out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL,
+		    out_final_dirty_done, "reading the final write records");
+		return;
+	}
+	out_take_acc(job);
+	job->st.memory_remaining = mem_dirty_count(&job->mem) *
+	    job->out->page_size;
+	job_step_done(job, 0, NULL);
+}
+
+int
+out_final_dirty(struct job *job)
+{
+	uint32_t	i;
+
+	job->out->t_records = now_us();
+	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
+		for (i = 0; i < job->mem.nregions; i++)
+			pageset_fill(&job->mem.regions[i].dirty);
+		return (1);
+	}
+	job->out->final_reads = 0;
+	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
+	    "read final write records");
+	return (0);
+}
+
+static void
+out_recording_stopped(struct job *job, const struct vmig_result *res)
+{
+	job->out->recording = 0;
+	job_dev_step_done(job, res);
+}
+
+int
+out_stop_recording(struct job *job)
+{
+	if (!job->out->recording)
+		return (1);
+	return (JOB_DEV_CALL(job, "stopping write recording",
+	    out_recording_stopped, dirty_stop));
+}
+
+static void
+out_rb_recording_stopped(struct job *job, const struct vmig_result *res)
+{
+	if (res->err != 0)
+		log_warnx("job %" PRIu64 ": device %s: stopping write "
+		    "recording after a failure: %s", job->id, job->device_name,
+		    strerror(-res->err));
+	job->out->recording = 0;
+	job_step_done(job, 0, NULL);
+}
+
+int
+out_rb_stop_recording(struct job *job)
+{
+	if (job->out == NULL || !job->out->recording || job->dev == NULL ||
+	    job->dev->handle == NULL)
+		return (1);
+	return (JOB_DEV_TRY(job, "stopping write recording",
+	    out_rb_recording_stopped, dirty_stop));
+}
