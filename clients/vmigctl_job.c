@@ -414,6 +414,79 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	return (VMIGCTL_EXIT_OK);
 }
 
+/*
+ * The policy options, one parser for migrate (all of them) and policy
+ * (what SetJobPolicy changes): 1 handled, 0 not a policy option, -1 a bad
+ * value (err says which).
+ */
+#define POLICY_OPTS \
+	{ "downtime", required_argument, NULL, 'd' },			\
+	{ "ceiling", required_argument, NULL, 'c' },			\
+	{ "bandwidth", required_argument, NULL, 'b' },			\
+	{ "timeout", required_argument, NULL, 'T' }
+static int
+policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol,
+    char *err, size_t len)
+{
+	const char	*want = NULL;
+	int		 bad = 0;
+
+	switch (c) {
+	case 'd':
+		bad = parse_u32(arg, &pol->max_downtime_ms);
+		want = "--downtime wants ms";
+		break;
+	case 'c':
+		bad = parse_u32(arg, &pol->downtime_ceiling_ms);
+		want = "--ceiling wants ms";
+		break;
+	case 'b':
+		bad = parse_u64(arg, &pol->bandwidth_limit_bps);
+		want = "--bandwidth wants bytes/s";
+		break;
+	case 'T':
+		bad = parse_u32(arg, &pol->completion_timeout_s);
+		want = "--timeout wants seconds";
+		break;
+	case 'f':
+		bad = parse_u32(arg, &pol->forced_downtime_ms);
+		want = "--forced-downtime wants ms";
+		break;
+	case 'i':
+		bad = parse_u32(arg, &pol->max_iterations);
+		want = "--max-iterations wants N";
+		break;
+	case 'p':
+		bad = parse_u32(arg, &pol->priority);
+		want = "--priority wants N";
+		break;
+	case 'M':
+		pol->switchover = VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
+		break;
+	case 'B':
+		pol->bulk_copy = 1;
+		break;
+	case 'V':
+		pol->verify = 1;
+		break;
+	case 'L':
+		pol->convergence =
+		    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
+		break;
+	case 'F':
+		pol->timeout_action =
+		    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
+		break;
+	default:
+		return (0);
+	}
+	if (bad) {
+		snprintf(err, len, "%s", want);
+		return (-1);
+	}
+	return (1);
+}
+
 static int
 vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
@@ -422,10 +495,7 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		{ "to", required_argument, NULL, 't' },
 		{ "token", required_argument, NULL, 'k' },
 		{ "region", required_argument, NULL, 'r' },
-		{ "downtime", required_argument, NULL, 'd' },
-		{ "ceiling", required_argument, NULL, 'c' },
-		{ "bandwidth", required_argument, NULL, 'b' },
-		{ "timeout", required_argument, NULL, 'T' },
+		POLICY_OPTS,
 		{ "manual", no_argument, NULL, 'M' },
 		{ "bulk", no_argument, NULL, 'B' },
 		{ "verify", no_argument, NULL, 'V' },
@@ -481,52 +551,6 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			rp[n] = &regions[n];
 			n++;
 			break;
-		case 'd':
-			bad = parse_u32(optarg, &pol.max_downtime_ms);
-			snprintf(err, sizeof(err), "--downtime wants ms");
-			break;
-		case 'c':
-			bad = parse_u32(optarg, &pol.downtime_ceiling_ms);
-			snprintf(err, sizeof(err), "--ceiling wants ms");
-			break;
-		case 'b':
-			bad = parse_u64(optarg, &pol.bandwidth_limit_bps);
-			snprintf(err, sizeof(err), "--bandwidth wants bytes/s");
-			break;
-		case 'T':
-			bad = parse_u32(optarg, &pol.completion_timeout_s);
-			snprintf(err, sizeof(err), "--timeout wants seconds");
-			break;
-		case 'f':
-			bad = parse_u32(optarg, &pol.forced_downtime_ms);
-			snprintf(err, sizeof(err), "--forced-downtime wants ms");
-			break;
-		case 'i':
-			bad = parse_u32(optarg, &pol.max_iterations);
-			snprintf(err, sizeof(err), "--max-iterations wants N");
-			break;
-		case 'p':
-			bad = parse_u32(optarg, &pol.priority);
-			snprintf(err, sizeof(err), "--priority wants N");
-			break;
-		case 'M':
-			pol.switchover =
-			    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
-			break;
-		case 'B':
-			pol.bulk_copy = 1;
-			break;
-		case 'V':
-			pol.verify = 1;
-			break;
-		case 'L':
-			pol.convergence =
-			    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
-			break;
-		case 'F':
-			pol.timeout_action =
-			    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
-			break;
 		case 'm':
 			q.vm = optarg;
 			break;
@@ -534,8 +558,10 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			wait = 1;
 			break;
 		default:
-			snprintf(err, sizeof(err), "unknown option");
-			bad = 1;
+			if ((rv = policy_opt(c, optarg, &pol, err,
+			    sizeof(err))) == 0)
+				snprintf(err, sizeof(err), "unknown option");
+			bad = rv <= 0;
 			break;
 		}
 	}
@@ -840,29 +866,34 @@ static int
 vmigctl_policy(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
+	static const struct option	 opts[] = {
+		POLICY_OPTS,
+		{ NULL, 0, NULL, 0 }
+	};
 	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__SetJobPolicyRequest	 q =
 	    VMIG__V1__SET_JOB_POLICY_REQUEST__INIT;
+	Vmig__V1__MigrationPolicy	 pol =
+	    VMIG__V1__MIGRATION_POLICY__INIT;
 	Vmig__V1__Response		*resp;
 	const Vmig__V1__MigrationPolicy	*p;
-	int				 k, rv, bad = 0;
+	char				 err[256];
+	int				 c, rv;
 
-	if (argc < 3 || parse_u64(argv[1], &q.job_id) != 0)
-		return (vmigctl_usage(cmd, "give a job ID and a change"));
-	for (k = 2; k + 1 < argc && !bad; k += 2) {
-		if (strcmp(argv[k], "--downtime") == 0)
-			bad = parse_u32(argv[k + 1], &q.max_downtime_ms);
-		else if (strcmp(argv[k], "--ceiling") == 0)
-			bad = parse_u32(argv[k + 1], &q.downtime_ceiling_ms);
-		else if (strcmp(argv[k], "--bandwidth") == 0)
-			bad = parse_u64(argv[k + 1], &q.bandwidth_limit_bps);
-		else if (strcmp(argv[k], "--timeout") == 0)
-			bad = parse_u32(argv[k + 1], &q.completion_timeout_s);
-		else
-			bad = 1;
+	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((rv = policy_opt(c, optarg, &pol, err, sizeof(err))) <= 0)
+			return (vmigctl_usage(cmd, "%s", rv < 0 ? err :
+			    "policy changes --downtime, --ceiling, --bandwidth "
+			    "and --timeout"));
 	}
-	if (bad || k != argc)
-		return (vmigctl_usage(cmd, "options take a number each"));
+	if (optind + 1 != argc || parse_u64(argv[optind], &q.job_id) != 0 ||
+	    q.job_id == 0 || argc < 3)
+		return (vmigctl_usage(cmd, "give a job ID and a change"));
+	q.max_downtime_ms = pol.max_downtime_ms;
+	q.downtime_ceiling_ms = pol.downtime_ceiling_ms;
+	q.bandwidth_limit_bps = pol.bandwidth_limit_bps;
+	q.completion_timeout_s = pol.completion_timeout_s;
 	req.call_case = VMIG__V1__REQUEST__CALL_SET_JOB_POLICY;
 	req.set_job_policy = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import (MigrationCase, file_digest,  # noqa: E402
                                 phase_name, DEVICE, LIVENESS_S, MEM, MiB,
-                                PAGE)
+                                PAGE, IOVA, SLOW_BPS)
 from vmig import pb  # noqa: E402
 import vmig  # noqa: E402
 
@@ -278,6 +278,47 @@ class Remaining(MigrationCase):
         self.assertLess(rem[-1], rem[0], rem)
         sjob, _ = self.assert_completed(1, jid, prep)
         self.assertEqual(sjob.stats.memory_remaining, 0)
+
+
+class PolicyOptions(MigrationCase):
+    """vmigctl's policy options, one parser for migrate and policy."""
+    VFS = 2
+
+    def test_migrate_and_policy(self):
+        self.pair(1, "hot")
+        prep = self.prepare(1, dict(verify=True))
+        cli = self.src.daemon.vmigctl()
+        region = f"{self.src.mem[1]},iova={IOVA},size={MEM}"
+        # a bad value is a usage error (rc 2) naming the option
+        p = cli.run("migrate", DEVICE % 1, "--to", prep.stream_url,
+                    "--token", prep.token.hex(), "--region", region,
+                    "--downtime", "x", check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--downtime wants ms", p.stderr)
+        out = cli.run("migrate", DEVICE % 1, "--to", prep.stream_url,
+                      "--token", prep.token.hex(), "--region", region,
+                      "--bulk", "--verify", "--bandwidth", str(SLOW_BPS),
+                      "--downtime", "250", "--ceiling", "900",
+                      "--timeout", "120", "--priority", "3").stdout
+        jid = int(out.split()[1])
+        pol = self.src.client.get_job(jid).policy
+        self.assertEqual((pol.max_downtime_ms, pol.downtime_ceiling_ms,
+                          pol.bandwidth_limit_bps, pol.completion_timeout_s,
+                          pol.priority, pol.bulk_copy, pol.verify),
+                         (250, 900, SLOW_BPS, 120, 3, True, True))
+        # policy takes the same options (what SetJobPolicy changes)
+        cli.run("policy", str(jid), "--downtime", "400", "--bandwidth",
+                str(4 * SLOW_BPS))
+        pol = self.src.client.get_job(jid).policy
+        self.assertEqual((pol.max_downtime_ms, pol.bandwidth_limit_bps,
+                          pol.downtime_ceiling_ms), (400, 4 * SLOW_BPS, 900))
+        for bad, word in ((["--downtime", "x"], "--downtime wants ms"),
+                          (["--bulk"], "policy changes")):
+            p = cli.run("policy", str(jid), *bad, check=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(word, p.stderr)
+        self.src.client.set_job_policy(jid, bandwidth_limit_bps=1 << 30)
+        self.assert_completed(1, jid, prep)
 
 
 class Devices(MigrationCase):
