@@ -122,8 +122,10 @@ vmigctl_devices(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	t = vmigctl_table_new(5, "PF", "BACKEND", "STATE", "VFS", "SPEC");
 	for (i = 0; i < l->n_pfs; i++) {
 		snprintf(a, sizeof(a), "%" PRIu32, l->pfs[i]->num_vfs);
-		vmigctl_table_row(t, l->pfs[i]->name, l->pfs[i]->backend,
-		    l->pfs[i]->online ? "online" : "offline",
+		/* offline, opening (asynchronous), online */
+		vmigctl_enum(&vmig__v1__pf_state__descriptor, l->pfs[i]->state,
+		    "PF_", b, sizeof(b));
+		vmigctl_table_row(t, l->pfs[i]->name, l->pfs[i]->backend, b,
 		    l->pfs[i]->online ? a : "-", l->pfs[i]->spec);
 	}
 	if (l->n_pfs == 0)
@@ -132,7 +134,7 @@ vmigctl_devices(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		vmigctl_table_print(t, stdout);
 	vmigctl_table_free(t);
 	for (i = 0; i < l->n_pfs; i++) {
-		if (!l->pfs[i]->online)
+		if (l->pfs[i]->state == VMIG__V1__PF_STATE__PF_OFFLINE)
 			printf("  %s offline: %s\n", l->pfs[i]->name,
 			    l->pfs[i]->error);
 	}

@@ -196,18 +196,27 @@ api_caps(const struct vmig_dev_caps *c)
 
 	m = rpc_msg_new(&vmig__v1__device_caps__descriptor);
 	m->interface = xstrdup(c->interface);
-	for (mode = VMIG_MODE_ACTIVE; mode <= VMIG_MODE_ERROR; mode++) {
+	for (mode = VMIG_MODE_ACTIVE; mode <= VMIG_MODE_QUIESCED; mode++) {
 		if (c->modes & VMIG_MODE_BIT(mode))
 			n++;
 	}
 	if (n != 0) {
 		m->modes = xcalloc(n, sizeof(*m->modes));
-		for (mode = VMIG_MODE_ACTIVE; mode <= VMIG_MODE_ERROR; mode++) {
+		for (mode = VMIG_MODE_ACTIVE; mode <= VMIG_MODE_QUIESCED;
+		    mode++) {
 			if (c->modes & VMIG_MODE_BIT(mode))
 				m->modes[m->n_modes++] = (Vmig__V1__DeviceMode)mode;
 		}
 	}
 	m->state_precopy = (c->flags & VMIG_CAP_STATE_PRECOPY) != 0;
+	m->precopy_info = (c->flags & VMIG_CAP_PRECOPY_INFO) != 0;
+	m->state_size_exact = (c->flags & VMIG_CAP_STATE_SIZE_EXACT) != 0;
+	m->state_kind = c->state_kind == VMIG_STATE_STREAM ?
+	    VMIG__V1__STATE_KIND__STATE_STREAM :
+	    VMIG__V1__STATE_KIND__STATE_SNAPSHOT;
+	m->tracker = c->track_scope <= VMIG_TRACK_SHARED ?
+	    (Vmig__V1__TrackerScope)c->track_scope :
+	    VMIG__V1__TRACKER_SCOPE__TRACKER_NONE;
 	m->state_chunked = (c->flags & VMIG_CAP_STATE_CHUNKED) != 0;
 	m->p2p_quiesce = (c->flags & VMIG_CAP_P2P_QUIESCE) != 0;
 	m->state_max_bytes = c->state_max_bytes;
@@ -230,12 +239,20 @@ api_device(const struct device *dev)
 	m->pf = xstrdup(dev->pf->name);
 	m->member_id = dev->info.member_id;
 	m->type = xstrdup(dev->info.type);
-	m->mode = dev->info.mode <= VMIG_MODE_ERROR ?
+	m->mode = dev->info.mode <= VMIG_MODE_QUIESCED ?
 	    (Vmig__V1__DeviceMode)dev->info.mode :
 	    VMIG__V1__DEVICE_MODE__MODE_UNKNOWN;
 	m->caps = api_caps(&dev->info.caps);
 	m->job_id = dev->job_id;
 	m->owner = xstrdup(dev->owner);
+	if (dev->fds.n != 0) {
+		unsigned int	i;
+
+		m->fds = xcalloc(dev->fds.n, sizeof(*m->fds));
+		for (i = 0; i < dev->fds.n; i++)
+			m->fds[i] = xstrdup(dev->fds.name[i]);
+		m->n_fds = dev->fds.n;
+	}
 	return (m);
 }
 
@@ -248,9 +265,10 @@ api_pf(const struct pf *pf)
 	m->name = xstrdup(pf->name);
 	m->backend = xstrdup(pf->backend_name);
 	m->spec = xstrdup(pf->spec);
-	m->online = pf->handle != NULL;
+	m->online = pf->state == PF_ONLINE;
+	m->state = (Vmig__V1__PfState)pf->state;
 	m->error = xstrdup(pf->error);
-	m->num_vfs = pf->handle != NULL ? pf->info.num_vfs : 0;
+	m->num_vfs = pf->state == PF_ONLINE ? pf->info.num_vfs : 0;
 	m->admin_queue_depth = pf->info.queue_depth;
 	return (m);
 }
@@ -277,7 +295,7 @@ api_list_devices(struct vmigd *d, struct rpc_call *call)
 		if (*q->pf != '\0' && strcmp(q->pf, pf->name) != 0)
 			continue;
 		/* Modes and VFs as the backend knows them now. */
-		if (pf->handle != NULL)
+		if (pf->state == PF_ONLINE)
 			(void)backend_pf_refresh(pf);
 		np++;
 		for (i = 0; i < pf->ndevs; i++)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "conf.h"
@@ -145,10 +146,16 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 		dlclose(dl);
 		return;
 	}
-	/* abi_major is the first field in every ABI version: safe to read. */
+	/*
+	 * abi_major is the first field in every ABI version: safe to read.
+	 * No shim for ABI 1: its pf_open blocked the loop (a PF's first
+	 * commands polled for up to 5 s, on SIGHUP too) and it had no state
+	 * kinds, trackers or fds; a plugin is rebuilt against the header.
+	 */
 	if (vb->abi_major != VMIG_BACKEND_ABI_MAJOR) {
 		backend_refuse(bs, stem, path, "it was built for backend ABI "
-		    "%" PRIu32 ", this vmigd speaks ABI %d", vb->abi_major,
+		    "%" PRIu32 ", this vmigd speaks ABI %d: rebuild it against "
+		    "this vmigd's <vmig/backend.h>", vb->abi_major,
 		    VMIG_BACKEND_ABI_MAJOR);
 		dlclose(dl);
 		return;
@@ -338,7 +345,7 @@ backend_pf_refresh(struct pf *pf)
 	int			 cap, n, i;
 	unsigned int		 j;
 
-	if (pf->handle == NULL)
+	if (pf->state != PF_ONLINE)
 		return (-ENODEV);
 	cap = pf->info.num_vfs > 0 ? (int)pf->info.num_vfs : 16;
 	for (;;) {
@@ -384,18 +391,133 @@ backend_pf_refresh(struct pf *pf)
 }
 
 static void
-backend_pf_close(struct pf *pf)
+backend_fds_close(struct backend_fds *f)
 {
 	unsigned int	i;
 
-	for (i = 0; i < pf->ndevs; i++)
-		backend_dev_close(pf->devs[i]);
-	if (pf->handle != NULL) {
-		pf->be->ops->pf_close(pf->handle);
-		pf->handle = NULL;
+	for (i = 0; i < f->n; i++)
+		close(f->fd[i]);
+	memset(f, 0, sizeof(*f));
+}
+
+const char *
+backend_pf_state_name(enum pf_state st)
+{
+	switch (st) {
+	case PF_ONLINE:
+		return ("online");
+	case PF_OPENING:
+		return ("opening");
+	default:
+		return ("offline");
 	}
 }
 
+static void
+backend_pf_close(struct pf *pf)
+{
+	unsigned int	 i;
+	struct vmig_pf	*h = pf->handle;
+
+	for (i = 0; i < pf->ndevs; i++)
+		backend_dev_close(pf->devs[i]);
+	/* an open under way completes (-ECANCELED) inside pf_close: ignored */
+	pf->handle = NULL;
+	pf->state = PF_OFFLINE;
+	if (h != NULL)
+		pf->be->ops->pf_close(h);
+}
+
+static void
+backend_pf_offline(struct pf *pf)
+{
+	memset(&pf->info, 0, sizeof(pf->info));
+	log_warnx("pf %s: offline: %s", pf->name, pf->error);
+	events_device(pf->bs->events, pf->name, "PF %s offline: %s",
+	    pf->name, pf->error);
+}
+
+static int
+backends_opening(const struct backends *bs)
+{
+	const struct pf	*pf;
+
+	TAILQ_FOREACH(pf, &bs->pfs, entry) {
+		if (pf->state == PF_OPENING)
+			return (1);
+	}
+	return (0);
+}
+
+static void
+backends_check_settled(struct backends *bs)
+{
+	void	(*fn)(void *) = bs->on_settled;
+
+	if (fn == NULL || backends_opening(bs))
+		return;
+	bs->on_settled = NULL;
+	fn(bs->settled_arg);
+}
+
+void
+backends_when_settled(struct backends *bs, void (*fn)(void *), void *arg)
+{
+	bs->on_settled = fn;
+	bs->settled_arg = arg;
+	backends_check_settled(bs);
+}
+
+static void	backend_pf_opened_do(struct pf *, const struct vmig_result *);
+
+/* The backend's answer to pf_open. */
+static void
+backend_pf_opened(void *arg, const struct vmig_result *res)
+{
+	struct pf	*pf = arg;
+
+	if (pf->state != PF_OPENING || pf->handle == NULL)
+		return;		/* closed meanwhile (pf_close cancels) */
+	backend_pf_opened_do(pf, res);
+	backends_check_settled(pf->bs);
+}
+
+static void
+backend_pf_opened_do(struct pf *pf, const struct vmig_result *res)
+{
+	int		 rv;
+
+	if (res->err != 0) {
+		snprintf(pf->error, sizeof(pf->error), "%s: %s", pf->spec,
+		    res->msg != NULL && *res->msg != '\0' ? res->msg :
+		    strerror(-res->err));
+		backend_pf_close(pf);
+		backend_pf_offline(pf);
+		return;
+	}
+	pf->state = PF_ONLINE;
+	if ((rv = pf->be->ops->pf_info(pf->handle, &pf->info)) != 0) {
+		snprintf(pf->error, sizeof(pf->error), "%s: cannot get PF "
+		    "information: %s", pf->spec, strerror(rv < 0 ? -rv : EIO));
+		backend_pf_close(pf);
+		backend_pf_offline(pf);
+		return;
+	}
+	if ((rv = backend_pf_refresh(pf)) != 0) {
+		snprintf(pf->error, sizeof(pf->error), "%s: cannot list its "
+		    "VFs: %s", pf->spec, strerror(-rv));
+		backend_pf_close(pf);
+		backend_pf_offline(pf);
+		return;
+	}
+	pf->info.interface[sizeof(pf->info.interface) - 1] = '\0';
+	log_info("pf %s: online, backend %s, %s, %u VFs", pf->name,
+	    pf->be->name, pf->spec, pf->ndevs);
+	events_device(pf->bs->events, pf->name, "PF %s online (%u VFs)",
+	    pf->name, pf->ndevs);
+}
+
+/* Start opening the PF; its state says where it stands (OPENING first). */
 static void
 backend_pf_open(struct backends *bs, struct pf *pf)
 {
@@ -405,6 +527,7 @@ backend_pf_open(struct backends *bs, struct pf *pf)
 	int		 rv;
 
 	pf->error[0] = '\0';
+	pf->bs = bs;
 	pf->be = be = backend_find(bs, pf->backend_name);
 	if (be == NULL) {
 		names[0] = '\0';
@@ -417,44 +540,30 @@ backend_pf_open(struct backends *bs, struct pf *pf)
 		snprintf(pf->error, sizeof(pf->error), "no backend named %s "
 		    "in %s (loaded: %s)", pf->backend_name, bs->plugin_dir,
 		    names[0] != '\0' ? names : "none");
-	} else if (be->ops == NULL) {
+		backend_pf_offline(pf);
+		return;
+	}
+	if (be->ops == NULL) {
 		pf->be = NULL;
 		snprintf(pf->error, sizeof(pf->error), "backend %s (%s) was "
 		    "refused: %.150s", be->name, be->path, be->error);
-	} else {
-		err[0] = '\0';
-		rv = be->ops->pf_open(be->priv, pf->name, pf->spec,
-		    &pf->handle, err, sizeof(err));
-		if (rv != 0 || pf->handle == NULL) {
-			pf->handle = NULL;
-			err[sizeof(err) - 1] = '\0';
-			snprintf(pf->error, sizeof(pf->error), "%s: %s",
-			    pf->spec, err[0] != '\0' ? err :
-			    strerror(rv < 0 ? -rv : EIO));
-		} else if ((rv = be->ops->pf_info(pf->handle,
-		    &pf->info)) != 0) {
-			backend_pf_close(pf);
-			snprintf(pf->error, sizeof(pf->error), "%s: cannot get "
-			    "PF information: %s", pf->spec,
-			    strerror(rv < 0 ? -rv : EIO));
-		} else if ((rv = backend_pf_refresh(pf)) != 0) {
-			backend_pf_close(pf);
-			snprintf(pf->error, sizeof(pf->error), "%s: cannot "
-			    "list its VFs: %s", pf->spec, strerror(-rv));
-		}
-	}
-	if (pf->handle == NULL) {
-		memset(&pf->info, 0, sizeof(pf->info));
-		log_warnx("pf %s: offline: %s", pf->name, pf->error);
-		events_device(bs->events, pf->name, "PF %s offline: %s",
-		    pf->name, pf->error);
+		backend_pf_offline(pf);
 		return;
 	}
-	pf->info.interface[sizeof(pf->info.interface) - 1] = '\0';
-	log_info("pf %s: online, backend %s, %s, %u VFs", pf->name,
-	    be->name, pf->spec, pf->ndevs);
-	events_device(bs->events, pf->name, "PF %s online (%u VFs)", pf->name,
-	    pf->ndevs);
+	err[0] = '\0';
+	pf->state = PF_OPENING;
+	rv = be->ops->pf_open(be->priv, pf->name, pf->spec, pf->fds.v,
+	    pf->fds.n, &pf->handle, backend_pf_opened, pf, err, sizeof(err));
+	if (rv != 0 || pf->handle == NULL) {
+		pf->handle = NULL;
+		pf->state = PF_OFFLINE;
+		err[sizeof(err) - 1] = '\0';
+		snprintf(pf->error, sizeof(pf->error), "%s: %s", pf->spec,
+		    err[0] != '\0' ? err : strerror(rv < 0 ? -rv : EIO));
+		backend_pf_offline(pf);
+		return;
+	}
+	log_debug("%s: pf %s opening", __func__, pf->name);
 }
 
 static void
@@ -464,8 +573,11 @@ backend_pf_free(struct backends *bs, struct pf *pf)
 
 	backend_pf_close(pf);
 	TAILQ_REMOVE(&bs->pfs, pf, entry);
-	for (i = 0; i < pf->ndevs; i++)
+	backend_fds_close(&pf->fds);
+	for (i = 0; i < pf->ndevs; i++) {
+		backend_fds_close(&pf->devs[i]->fds);
 		free(pf->devs[i]);
+	}
 	free(pf->devs);
 	free(pf->name);
 	free(pf->backend_name);
@@ -504,8 +616,9 @@ backends_configure(struct backends *bs, const struct config *c)
 	}
 	TAILQ_FOREACH(cp, &c->pfs, entry) {
 		if ((pf = backend_pf_find(bs, cp->name)) != NULL) {
-			if (pf->handle == NULL && !pf->stale)
-				backend_pf_open(bs, pf);	/* retry */
+			/* retry an offline one; one opening answers itself */
+			if (pf->state == PF_OFFLINE && !pf->stale)
+				backend_pf_open(bs, pf);
 			continue;
 		}
 		pf = xcalloc(1, sizeof(*pf));
@@ -524,7 +637,7 @@ backend_pf_online(struct backends *bs, unsigned int *nvfs)
 	unsigned int	 n = 0, vfs = 0, i;
 
 	TAILQ_FOREACH(pf, &bs->pfs, entry) {
-		if (pf->handle == NULL)
+		if (pf->state != PF_ONLINE)
 			continue;
 		n++;
 		for (i = 0; i < pf->ndevs; i++)
@@ -623,7 +736,12 @@ backend_dev_lookup(struct backends *bs, const char *name, struct device **out,
 		    list);
 		return (-ENOENT);
 	}
-	if (pf->handle == NULL) {
+	if (pf->state == PF_OPENING) {
+		snprintf(err, errlen, "device %s: PF %s is still opening", safe,
+		    pf->name);
+		return (-ENODEV);
+	}
+	if (pf->state != PF_ONLINE) {
 		snprintf(err, errlen, "device %s: PF %s is offline: %s", safe,
 		    pf->name, pf->error);
 		return (-ENODEV);
@@ -651,7 +769,7 @@ backend_dev_open(struct device *d, char *err, size_t errlen)
 
 	if (d->handle != NULL)
 		return (0);
-	if (pf->handle == NULL) {
+	if (pf->state != PF_ONLINE) {
 		snprintf(err, errlen, "device %s: PF %s is offline: %s",
 		    d->name, pf->name, pf->error);
 		return (-ENODEV);
@@ -662,8 +780,8 @@ backend_dev_open(struct device *d, char *err, size_t errlen)
 		return (-ENOTSUP);
 	}
 	why[0] = '\0';
-	rv = pf->be->ops->dev_open(pf->handle, d->info.member_id, &d->handle,
-	    why, sizeof(why));
+	rv = pf->be->ops->dev_open(pf->handle, d->info.member_id, d->fds.v,
+	    d->fds.n, &d->handle, why, sizeof(why));
 	if (rv != 0 || d->handle == NULL) {
 		d->handle = NULL;
 		why[sizeof(why) - 1] = '\0';
@@ -714,4 +832,71 @@ backend_dev_release(struct device *d, uint64_t job_id)
 	d->owner[0] = '\0';
 	log_debug("%s: %s released by job %" PRIu64, __func__, d->name,
 	    job_id);
+}
+
+/* ---------------------------------------------------------------- fds */
+
+/* Where a name's fds go: a PF's ("PF") or a device's ("PF/vfN"). */
+static int
+backend_fds_of(struct backends *bs, const char *name,
+    struct backend_fds **f, char *err, size_t errlen)
+{
+	struct device	*d;
+	struct pf	*pf;
+	char		 list[160];
+	int		 rc;
+
+	if (strchr(name, '/') != NULL) {
+		if ((rc = backend_dev_lookup(bs, name, &d, err, errlen)) != 0)
+			return (rc);
+		*f = &d->fds;
+		return (0);
+	}
+	if ((pf = backend_pf_find(bs, name)) == NULL) {
+		backend_pf_names(bs, list, sizeof(list));
+		return (err_set(err, errlen, -ENOENT, "PF %s: no such PF (%s)",
+		    name, list));
+	}
+	*f = &pf->fds;
+	return (0);
+}
+
+int
+backend_attach_fds(struct backends *bs, const char *name,
+    const char *const *names, const int *fds, unsigned int n, char *err,
+    size_t errlen)
+{
+	struct backend_fds	*f = NULL;
+	unsigned int		 i;
+	int			 rc = 0;
+
+	if (n > BACKEND_FDS_MAX)
+		rc = err_set(err, errlen, -E2BIG, "%s: %u fds: at most %d",
+		    name, n, BACKEND_FDS_MAX);
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (names[i] == NULL || names[i][0] == '\0' ||
+		    strlen(names[i]) >= BACKEND_FD_NAME_MAX)
+			rc = err_set(err, errlen, -EINVAL, "%s: fd %u needs a "
+			    "name of 1 to %d characters (\"device\", "
+			    "\"container\", \"iommufd\")", name, i,
+			    BACKEND_FD_NAME_MAX - 1);
+	}
+	if (rc == 0)
+		rc = backend_fds_of(bs, name, &f, err, errlen);
+	if (rc != 0) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		return (rc);
+	}
+	backend_fds_close(f);
+	for (i = 0; i < n; i++) {
+		f->fd[i] = fds[i];
+		strlcpy_v(f->name[i], names[i], sizeof(f->name[i]));
+		f->v[i].name = f->name[i];
+		f->v[i].fd = f->fd[i];
+	}
+	f->n = n;
+	log_info("%s: %u fds handed over%s", name, n, n == 0 ?
+	    " (the earlier ones closed)" : "");
+	return (0);
 }

@@ -9,9 +9,14 @@
  *
  * PFs come from the config ([pf.NAME] backend, spec); backends_configure()
  * opens new ones, retries offline ones and closes removed idle ones (start-up
- * and SIGHUP). A PF whose pf_open fails stays listed, offline, with the
- * backend's reason. Its VFs are devices named "PF/vfN" (N the backend's
+ * and SIGHUP). Opening is asynchronous (ABI 2): a PF is OPENING until the
+ * backend says, then ONLINE or OFFLINE with the backend's reason; nothing
+ * waits on the loop. Its VFs are devices named "PF/vfN" (N the backend's
  * member name, e.g. "sim0/vf3").
+ *
+ * fds a VMM handed over (fdpass.c) are kept per device or PF by name and
+ * given to dev_open / pf_open; the registry closes them when they are
+ * replaced, detached or their PF goes.
  *
  * For the engine: look a device up by name (errors say why: malformed name,
  * no such PF, PF offline, no such VF "(it has 4 VFs)"), open its vmig_dev
@@ -34,6 +39,8 @@ struct config;
 struct pf;
 
 #define BACKEND_MAX		16	/* plugins loaded at once */
+#define BACKEND_FDS_MAX		4	/* fds handed over per device or PF */
+#define BACKEND_FD_NAME_MAX	16
 #define BACKEND_ERR_MAX		256
 #define DEVICE_NAME_MAX		64	/* "PF/vfN" */
 
@@ -50,6 +57,20 @@ struct backend {
 };
 TAILQ_HEAD(backend_list, backend);
 
+/* fds a VMM handed over, by name ("device", "container"). */
+struct backend_fds {
+	unsigned int		 n;
+	int			 fd[BACKEND_FDS_MAX];
+	char			 name[BACKEND_FDS_MAX][BACKEND_FD_NAME_MAX];
+	struct vmig_fd		 v[BACKEND_FDS_MAX];	/* for the plugin */
+};
+
+enum pf_state {
+	PF_OFFLINE = 0,		/* error says why */
+	PF_OPENING = 1,		/* pf_open submitted, not yet done */
+	PF_ONLINE = 2,
+};
+
 struct device {
 	char			 name[DEVICE_NAME_MAX];	/* "sim0/vf3" */
 	struct pf		*pf;
@@ -58,6 +79,7 @@ struct device {
 	struct vmig_dev		*handle;	/* backend handle, opened lazily */
 	uint64_t		 job_id;	/* owning job, 0: free */
 	char			 owner[64];	/* "job 12 (outgoing)" */
+	struct backend_fds	 fds;		/* handed over, for dev_open */
 };
 
 struct pf {
@@ -65,7 +87,10 @@ struct pf {
 	char			*backend_name;
 	char			*spec;
 	struct backend		*be;		/* NULL: no such backend */
-	struct vmig_pf		*handle;	/* NULL: offline */
+	enum pf_state		 state;
+	struct vmig_pf		*handle;	/* opening or online */
+	struct backends		*bs;
+	struct backend_fds	 fds;		/* handed over, for pf_open */
 	struct vmig_pf_info	 info;
 	char			 error[BACKEND_ERR_MAX];	/* why offline */
 	struct device		**devs;
@@ -77,6 +102,9 @@ TAILQ_HEAD(pf_list, pf);
 
 struct backends {
 	struct event_base	*base;
+	/* once no PF is opening any more (start-up's READY waits for it) */
+	void			(*on_settled)(void *);
+	void			*settled_arg;
 	struct events		*events;	/* PF online/offline events; may be NULL */
 	char			*plugin_dir;
 	struct backend_list	 list;		/* loaded, then refused */
@@ -104,10 +132,31 @@ int		 backend_pf_lookup(struct backends *bs, const char *name,
 /* Re-read the PF's VF list (modes, new VFs); 0 or -errno. */
 int		 backend_pf_refresh(struct pf *pf);
 unsigned int	 backend_pf_online(struct backends *bs, unsigned int *nvfs);
+/*
+ * fn(arg) once no PF is opening (at once if none is): start-up tells
+ * systemd it is ready when every configured PF has answered.
+ */
+void		 backends_when_settled(struct backends *bs, void (*fn)(void *),
+		    void *arg);
+/* "offline", "opening", "online". */
+const char	*backend_pf_state_name(enum pf_state);
+
+/*
+ * fds a VMM hands over for a device ("PF/vfN") or a PF ("PF"), replacing
+ * any it gave before (n 0: detach). The registry takes the fds in every
+ * case (closes them on error). 0, or -errno with err naming the object.
+ * A device's fds reach its next dev_open (a device already open keeps
+ * the ones it was opened with), a PF's its next pf_open (SIGHUP retries
+ * an offline PF).
+ */
+int		 backend_attach_fds(struct backends *bs, const char *name,
+		    const char *const *names, const int *fds, unsigned int n,
+		    char *err, size_t errlen);
 
 /*
  * A device by name. Returns 0, or -EINVAL (not "PF/vfN"), -ENOENT (no such
- * PF or VF), -ENODEV (its PF is offline), with err naming the device.
+ * PF or VF), -ENODEV (its PF is offline or still opening), with err naming
+ * the device.
  */
 int		 backend_dev_lookup(struct backends *bs, const char *name,
 		    struct device **out, char *err, size_t errlen);

@@ -778,6 +778,39 @@ choose_delay(const struct converge *c, const struct converge_obs *o,
 	return (d2u(delay));
 }
 
+/*
+ * No dirty tracker: every round resends all of memory, so no round brings
+ * the switchover closer. Take the ceiling at once if it fits, else the
+ * terminal rung (force within its bound, or abort).
+ */
+static enum converge_action
+decide_untracked(struct converge *c, const struct converge_obs *o,
+    const struct pred *p, struct converge_decision *d)
+{
+	char	desc[160], why[160];
+
+	describe(p, desc, sizeof desc);
+	if (p->downtime_ms != UNKNOWN_MS && p->downtime_ms <= c->ceiling_ms) {
+		c->target_ms = c->ceiling_ms;
+		fill(c, o, p, d, CONVERGE_SWITCHOVER);
+		say(d->reason, sizeof d->reason, "the device has no dirty "
+		    "tracker: every round resends all memory, so iterating "
+		    "gains nothing; %s is within the %u ms ceiling", desc,
+		    c->ceiling_ms);
+		return (d->action);
+	}
+	if (p->downtime_ms == UNKNOWN_MS && o->iteration < 2) {
+		/* one round to measure the bandwidth: no prediction yet */
+		fill(c, o, p, d, CONVERGE_ITERATE);
+		say(d->reason, sizeof d->reason, "the device has no dirty "
+		    "tracker; %s: one round to measure", desc);
+		return (d->action);
+	}
+	say(why, sizeof why, "the device has no dirty tracker, iterating "
+	    "gains nothing and the ceiling is %u ms", c->ceiling_ms);
+	return (terminal(c, o, p, why, 1, 0, d));
+}
+
 static enum converge_action
 decide_adaptive(struct converge *c, const struct converge_obs *o,
     uint32_t ps, struct converge_decision *d)
@@ -802,6 +835,8 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		return (terminal(c, o, &p, why, hard, 1, d));
 	if (c->terminal)
 		return (terminal(c, o, &p, c->terminal_why, 0, 1, d));
+	if (o->untracked)
+		return (decide_untracked(c, o, &p, d));
 
 	if (track_stall(c, o, &p, why, sizeof why)) {
 		/* Rung 1: more bandwidth, if the share is what limits us. */

@@ -215,6 +215,12 @@ struct converge_obs {
 	 * grace iterations.
 	 */
 	int		deadline;
+	/*
+	 * The device has no dirty tracker (backend ABI 2 scope NONE): every
+	 * mapped page is dirty again after every round, so iterating gains
+	 * nothing: switch over if the ceiling allows, else force or abort.
+	 */
+	int		untracked;
 };
 
 /* One decision with the numbers that led to it (vmig.proto Decision). */

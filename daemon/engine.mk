@@ -6,7 +6,8 @@ libvmig_a_SOURCES += \
 	daemon/job_out.c daemon/job_out.h \
 	daemon/out_pump.c daemon/out_dirty.c daemon/out_state.c \
 	daemon/job_in.c \
-	daemon/job_resume.c
+	daemon/job_resume.c \
+	daemon/tracker.c daemon/tracker.h
 
 # Tests of the engine: the phase table in C (Criterion, linking libvmig.a),
 # migrations between two real daemons and simulators in Python.

@@ -26,6 +26,7 @@
 #include "job.h"
 #include "log.h"
 #include "offload.h"
+#include "tracker.h"
 #include "util.h"
 #include "vmigd.h"
 
@@ -93,6 +94,7 @@ engine_new(struct event_base *base, struct backends *backends)
 	sched_limits_default(&eng->limits);
 	eng->ev_sched = event_new(base, -1, 0, engine_sched_cb, eng);
 	eng->offload = offload_new(base, JOB_OFFLOAD_THREADS);
+	eng->trackers = tracker_set_new(base);
 	return (eng);
 }
 
@@ -128,6 +130,7 @@ engine_free(struct engine *eng)
 	}
 	/* after the jobs: the unmapping they handed over is done here */
 	offload_free(eng->offload);
+	tracker_set_free(eng->trackers);
 	event_free(eng->ev_sched);
 	free(eng->stream_bind);
 	free(eng->admit);
@@ -723,6 +726,10 @@ job_claim(struct job *job, const struct job_request *req, int flags,
 	if ((rc = backend_dev_lookup(job->eng->backends, req->device, &dev,
 	    err, errlen)) != 0)
 		return (rc);
+	if (dev->info.caps.state_kind != VMIG_STATE_SNAPSHOT)
+		return (err_set(err, errlen, -ENOTSUP, "device %s: its state "
+		    "is a stream (ABI 2 STATE_STREAM), which this engine does "
+		    "not move yet", dev->name));
 	snprintf(owner, sizeof(owner), "job %" PRIu64 " (%s)", job->id,
 	    job->kind->name);
 	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0)

@@ -47,6 +47,7 @@
 #include "xfer.h"
 
 struct backends;
+struct tracker_set;
 struct event;
 struct event_base;
 struct offload;
@@ -241,6 +242,7 @@ struct engine {
 	int			 shutting_down;	/* no new jobs */
 	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
 	struct offload		*offload;	/* digests, unmapping */
+	struct tracker_set	*trackers;	/* dirty trackers (tracker.h) */
 	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
 	/*
@@ -339,6 +341,7 @@ struct job {
 
 	struct job_out		*out;
 	struct job_in		*in;
+	struct tracker_user	*rs_tracker;	/* job_resume.c */
 };
 
 /* job.c: the engine (main.c owns it; api_job.c calls it) */
@@ -481,6 +484,15 @@ void		 job_rate_tick(struct job *);
 	(job_dev_begin((job), (what), (fn)),				\
 	job_dev_untried((job), backend_dev_ops((job)->dev)->method(	\
 	    (job)->dev->handle, ##__VA_ARGS__, job_dev_done, (job))))
+/* The same for a tracker call (tracker.h): call(user, args..., done, arg). */
+#define JOB_TRK_CALL(job, what, fn, call, user, ...)			\
+	(job_dev_begin((job), (what), (fn)),				\
+	job_dev_submitted((job), call((user), ##__VA_ARGS__, job_dev_done,	\
+	    (job))), 0)
+#define JOB_TRK_TRY(job, what, fn, call, user, ...)			\
+	(job_dev_begin((job), (what), (fn)),				\
+	job_dev_untried((job), call((user), ##__VA_ARGS__, job_dev_done,	\
+	    (job))))
 void		 job_dev_begin(struct job *, const char *what, job_dev_fn fn);
 void		 job_dev_done(void *, const struct vmig_result *);
 int		 job_dev_submitted(struct job *, int rc);

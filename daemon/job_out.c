@@ -397,6 +397,7 @@ out_decide(struct job *job)
 	obs.switch_cost_ms = cost;
 	obs.switch_cost_measured = cost != 0;
 	obs.deadline = o->deadline;
+	obs.untracked = o->untracked;
 	o->last_read_ms = o->read_ms;
 
 	converge_decide(&o->conv, &obs, &d);
@@ -597,6 +598,7 @@ out_complete(struct job *job)
 	    (o->t_state_sent - o->t_state) / 1000,
 	    (o->t_switchover - o->t_state_sent) / 1000,
 	    (now_us() - o->t_switchover) / 1000);
+	out_dirty_detach(job);
 	job_finish(job, JOB_COMPLETED);
 	return (1);
 }
@@ -729,6 +731,7 @@ out_rb_finish(struct job *job)
 		backend_dev_release(job->dev, job->id);
 		job->dev = NULL;
 	}
+	out_dirty_detach(job);
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	return (1);
 }

@@ -17,6 +17,8 @@
 #include "backend.h"
 #include "job.h"
 
+struct tracker_user;
+
 #define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
 #define OUT_STATE_SEND_CHUNK	(1024 * 1024)
 #define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
@@ -70,6 +72,8 @@ struct job_out {
 	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
 	/* and reads the ranges to record from here */
 	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
+	struct tracker_user	*tu;		/* the device's tracker */
+	int			 untracked;	/* scope NONE: all dirty, always */
 	int			 start_retried;	/* stale recording stopped */
 	uint64_t		 acc_records;
 	uint64_t		 acc_bytes;
@@ -150,6 +154,7 @@ int	out_send_final_pages(struct job *);
 /* out_dirty.c */
 void	out_dirty_init(struct job *);
 void	out_dirty_free(struct job *);
+void	out_dirty_detach(struct job *);
 void	out_drain(struct job *);
 int	out_start_recording(struct job *);	/* steps */
 int	out_read_dirty(struct job *);

@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "job.h"
 #include "log.h"
+#include "tracker.h"
 #include "util.h"
 
 #define B(p)		(1u << (p))
@@ -75,11 +76,32 @@ rs_best_effort(struct job *job, const struct vmig_result *res)
 	job_step_done(job, 0, NULL);
 }
 
+/* The recording stops through the device's tracker (tracker.h). */
+static void
+rs_recording_stopped(struct job *job, const struct vmig_result *res)
+{
+	tracker_detach(job->rs_tracker);
+	job->rs_tracker = NULL;
+	rs_best_effort(job, res);
+}
+
 static int
 rs_stop_recording(struct job *job)
 {
-	return (JOB_DEV_CALL(job, "stopping a write recording",
-	    rs_best_effort, dirty_stop));
+	char	err[256];
+
+	if (tracker_attach(job->eng->trackers, job->dev, NULL, 0,
+	    &job->rs_tracker, err, sizeof(err)) != 0) {
+		log_debug("%s: job %" PRIu64 ": %s", __func__, job->id, err);
+		return (1);
+	}
+	if (tracker_scope(job->rs_tracker) == VMIG_TRACK_NONE) {
+		tracker_detach(job->rs_tracker);
+		job->rs_tracker = NULL;
+		return (1);
+	}
+	return (JOB_TRK_CALL(job, "stopping a write recording",
+	    rs_recording_stopped, tracker_reset, job->rs_tracker));
 }
 
 static int
@@ -153,6 +175,8 @@ rs_rb_finish(struct job *job)
 static void
 rs_free(struct job *job)
 {
+	tracker_detach(job->rs_tracker);
+	job->rs_tracker = NULL;
 }
 
 /* Not admitted by the scheduler: it moves no data and takes no share. */

@@ -217,6 +217,19 @@ vmigd_free(struct vmigd *d)
 	config_free(d->conf);
 }
 
+static void
+vmigd_ready(void *arg)
+{
+	struct vmigd	*d = arg;
+	char		 status[256];
+
+	vmigd_status(d, status, sizeof(status));
+	log_info("vmigd %s ready: %s", PACKAGE_VERSION, status);
+	notify_ready(status);
+	if (d->ev_watchdog != NULL)
+		notify_watchdog();
+}
+
 static int
 vmigd_start(struct vmigd *d)
 {
@@ -224,7 +237,7 @@ vmigd_start(struct vmigd *d)
 	struct event_config	*cfg;
 	struct timeval		 tv;
 	uint64_t		 wd;
-	char			 err[1024], status[256];
+	char			 err[1024];
 
 	if (evthread_use_pthreads() != 0) {
 		log_error("libevent has no pthreads support");
@@ -306,11 +319,8 @@ vmigd_start(struct vmigd *d)
 		    wd / 1000);
 	}
 
-	vmigd_status(d, status, sizeof(status));
-	log_info("vmigd %s ready: %s", PACKAGE_VERSION, status);
-	notify_ready(status);
-	if (d->ev_watchdog != NULL)
-		notify_watchdog();
+	/* ready once every PF answered its (asynchronous) open */
+	backends_when_settled(d->backends, vmigd_ready, d);
 	return (0);
 }
 

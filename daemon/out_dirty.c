@@ -4,8 +4,10 @@
  * `acc`, the reads of a round (a drain during a long send included) are
  * taken together at the round's end: cur = acc, merged into the regions'
  * dirty sets, and the hot set is what two reads in a row saw (deferred to
- * stop-copy once the policy says so). A device with no dirty tracking
- * (VMIG_DIRTY_NONE) has every page dirty every round.
+ * stop-copy once the policy says so). Reads go to the device's tracker
+ * (tracker.h), shared with the other jobs on it; a device with none has
+ * every page dirty every round (its tracker says so, and so does the
+ * policy's observation: iterating gains nothing).
  */
 #include "config.h"
 
@@ -17,6 +19,7 @@
 
 #include "job_out.h"
 #include "log.h"
+#include "tracker.h"
 #include "util.h"
 
 static void	out_recording_start(struct job *);
@@ -44,12 +47,23 @@ out_dirty_init(struct job *job)
 	}
 }
 
+/* The job's tracker is let go of when it ends (a kept record holds none). */
+void
+out_dirty_detach(struct job *job)
+{
+	if (job->out == NULL)
+		return;
+	tracker_detach(job->out->tu);
+	job->out->tu = NULL;
+}
+
 void
 out_dirty_free(struct job *job)
 {
 	struct job_out	*o = job->out;
 	uint32_t	 i;
 
+	out_dirty_detach(job);
 	for (i = 0; o->cur != NULL && i < o->nregions; i++) {
 		pageset_free(&o->acc[i]);
 		pageset_free(&o->cur[i]);
@@ -80,8 +94,8 @@ out_stale_stopped(struct job *job, const struct vmig_result *res)
 	char	buf[256];
 
 	if (res->err != 0)
-		log_warnx("job %" PRIu64 ": device %s: stopping a stale write "
-		    "recording: %s", job->id, job->device_name,
+		log_warnx("job %" PRIu64 ": %s: stopping a stale recording: %s",
+		    job->id, tracker_name(job->out->tu),
 		    job_dev_strerror(res, buf, sizeof(buf)));
 	out_recording_start(job);
 }
@@ -100,12 +114,12 @@ out_recording_done(struct job *job, const struct vmig_result *res)
 		 * again, and that is the error reported).
 		 */
 		o->start_retried = 1;
-		log_info("job %" PRIu64 ": device %s refused to start write "
-		    "recording (%s): stopping a recording left running, then "
-		    "starting again", job->id, job->device_name,
+		log_info("job %" PRIu64 ": %s refused to start write recording (%s): "
+		    "stopping a recording left running, then starting again",
+		    job->id, tracker_name(o->tu),
 		    job_dev_strerror(res, buf, sizeof(buf)));
-		(void)JOB_DEV_CALL(job, "stopping a stale write recording",
-		    out_stale_stopped, dirty_stop);
+		(void)JOB_TRK_CALL(job, "stopping a stale write recording",
+		    out_stale_stopped, tracker_reset, o->tu);
 		return;
 	}
 	if (job_dev_failed(job, res))
@@ -126,16 +140,25 @@ out_recording_start(struct job *job)
 	}
 	/* recording is started before the copy, so nothing is missed */
 	o->recording = 1;
-	(void)JOB_DEV_CALL(job, "starting write recording", out_recording_done,
-	    dirty_start, o->ranges, job->mem.nregions, o->page_size);
+	(void)JOB_TRK_CALL(job, "starting write recording", out_recording_done,
+	    tracker_start, o->tu, o->ranges, job->mem.nregions, o->page_size);
 }
 
 int
 out_start_recording(struct job *job)
 {
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE)
-		return (1);	/* nothing to start: every page is dirty */
-	job->out->start_retried = 0;
+	struct job_out	*o = job->out;
+	char		 err[256];
+	int		 rc;
+
+	if (o->tu == NULL && (rc = tracker_attach(job->eng->trackers,
+	    job->dev, o->maps, job->mem.nregions, &o->tu, err,
+	    sizeof(err))) != 0) {
+		job_step_done(job, rc, "%s", err);
+		return (0);
+	}
+	o->untracked = tracker_scope(o->tu) == VMIG_TRACK_NONE;
+	o->start_retried = 0;
 	out_recording_start(job);
 	return (0);
 }
@@ -213,8 +236,7 @@ out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
 	struct job_out	*o = job->out;
 
 	o->read_ms = o->last_drain_ms = now_ms();
-	(void)JOB_DEV_CALL(job, what, fn, dirty_read, o->maps,
-	    job->mem.nregions, lane);
+	(void)JOB_TRK_CALL(job, what, fn, tracker_read, o->tu, lane);
 }
 
 static void
@@ -235,9 +257,8 @@ out_drain(struct job *job)
 {
 	struct job_out	*o = job->out;
 
-	if (job->phase != JOB_PRECOPY || job->dev_busy ||
-	    job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE ||
-	    now_ms() - o->last_drain_ms < o->drain_ms)
+	if (job->phase != JOB_PRECOPY || job->dev_busy || o->untracked ||
+	    o->tu == NULL || now_ms() - o->last_drain_ms < o->drain_ms)
 		return;
 	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
 	    "reading write records");
@@ -246,21 +267,6 @@ out_drain(struct job *job)
 int
 out_read_dirty(struct job *job)
 {
-	struct job_out	*o = job->out;
-	uint32_t	 i;
-
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
-		/* a device that cannot tell: every page, every round */
-		o->read_ms = now_ms();
-		for (i = 0; i < job->mem.nregions; i++) {
-			pageset_fill(&o->cur[i]);
-			pageset_or(&job->mem.regions[i].dirty, &o->cur[i]);
-		}
-		o->rd_pages = job->mem.total_pages;
-		o->rd_records = 0;
-		o->rd_bytes = job->mem.total_bytes;
-		return (1);
-	}
 	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
 	    "reading write records");
 	return (0);
@@ -297,17 +303,10 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 int
 out_final_dirty(struct job *job)
 {
-	uint32_t	i;
-
 	job->out->t_records = now_us();
-	if (job->dev->info.caps.dirty_kind == VMIG_DIRTY_NONE) {
-		for (i = 0; i < job->mem.nregions; i++)
-			pageset_fill(&job->mem.regions[i].dirty);
-		return (1);
-	}
 	job->out->final_reads = 0;
 	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
-	    "read final write records");
+	    "reading the final write records");
 	return (0);
 }
 
@@ -323,8 +322,8 @@ out_stop_recording(struct job *job)
 {
 	if (!job->out->recording)
 		return (1);
-	return (JOB_DEV_CALL(job, "stopping write recording",
-	    out_recording_stopped, dirty_stop));
+	return (JOB_TRK_CALL(job, "stopping write recording",
+	    out_recording_stopped, tracker_stop, job->out->tu));
 }
 
 static void
@@ -341,9 +340,8 @@ out_rb_recording_stopped(struct job *job, const struct vmig_result *res)
 int
 out_rb_stop_recording(struct job *job)
 {
-	if (job->out == NULL || !job->out->recording || job->dev == NULL ||
-	    job->dev->handle == NULL)
+	if (job->out == NULL || !job->out->recording || job->out->tu == NULL)
 		return (1);
-	return (JOB_DEV_TRY(job, "stopping write recording",
-	    out_rb_recording_stopped, dirty_stop));
+	return (JOB_TRK_TRY(job, "stopping write recording",
+	    out_rb_recording_stopped, tracker_stop, job->out->tu));
 }

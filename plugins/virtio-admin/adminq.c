@@ -6,7 +6,6 @@
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,39 +660,4 @@ int
 va_aq_dead(struct va_aq *aq)
 {
 	return (aq->dead);
-}
-
-int
-va_aq_run_until(struct va_aq *aq, const int *pending, int ms)
-{
-	struct pollfd	 pfd[VA_TP_MAX_QUEUES + 1];
-	uint64_t	 deadline = mono_us() + (uint64_t)ms * 1000, now;
-	unsigned int	 i, n;
-	int		 rc;
-
-	aq_pump(aq);
-	while (*pending > 0) {
-		if (aq->dead)
-			return (-ECONNRESET);
-		now = mono_us();
-		if (now >= deadline)
-			return (-ETIMEDOUT);
-		n = 0;
-		for (i = 0; i < aq->tp->nqueues; i++) {
-			pfd[n].fd = aq->tp->q[i].call_fd;
-			pfd[n++].events = POLLIN;
-		}
-		pfd[n].fd = aq->tp->sock;
-		pfd[n++].events = POLLIN;
-		rc = poll(pfd, n, (int)((deadline - now + 999) / 1000));
-		if (rc < 0 && errno != EINTR)
-			return (-errno);
-		for (i = 0; i < aq->tp->nqueues; i++) {
-			if (pfd[i].revents & POLLIN)
-				aq_service(aq, i);
-		}
-		if (pfd[n - 1].revents & (POLLIN | POLLHUP))
-			aq_sock_event(aq->tp->sock, EV_READ, aq);
-	}
-	return (0);
 }

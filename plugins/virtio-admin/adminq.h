@@ -109,12 +109,6 @@ int		 va_cmd_submit(struct va_cmd *);
 /* Forget a submitted command: no callback. */
 void		 va_cmd_cancel(struct va_cmd *);
 
-/*
- * Serve completions without the event loop until *pending drops to 0 or
- * ms pass (-ETIMEDOUT): for the commands a PF open must finish first.
- */
-int		 va_aq_run_until(struct va_aq *, const int *pending, int ms);
-
 /* Logging through the host (the plugin sets it). */
 extern void	(*va_logfn)(int level, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));

@@ -69,6 +69,7 @@ struct vmig_pf {
 	struct va_aq		*aq;
 	struct va_transport	*tp;
 	struct event_base	*base;
+	struct va_opening	*opening;	/* until the open is done */
 	uint32_t		 num_vfs;
 	struct va_vf		*vfs;
 	size_t			 chunk;		/* context bytes per command */
@@ -850,72 +851,45 @@ va_dirty_stop(struct vmig_dev *dev, vmig_done_fn done, void *arg)
 
 /* ------------------------------------------------------------- PF, VFs */
 
+/*
+ * Opening a PF is asynchronous (ABI 2): the transport's handshake and the
+ * first admin commands (LIST_QUERY, LIST_USE, each VF's write-record
+ * capabilities and mode) each end in a callback on the loop that starts
+ * the next, and the daemon's done runs at the end. Nothing polls.
+ */
+enum va_open_step {
+	OPEN_HELLO,		/* the sim's Hello is awaited */
+	OPEN_ACK,		/* its Ack */
+	OPEN_LIST,		/* LIST_QUERY */
+	OPEN_USE,		/* LIST_USE */
+	OPEN_VFS,		/* per VF: write-record caps, mode */
+};
+
 struct sync_slot {
+	struct va_opening *op;
 	struct va_cmd	*cmd;		/* until it completes */
-	int		*pending;
 	int		 err;
 	char		 msg[192];
 	uint8_t		 res[64];
 	size_t		 res_len;
 };
 
-static void
-sync_cb(struct va_cmd *c, void *arg)
-{
-	struct sync_slot *s = arg;
+struct va_opening {
+	struct vmig_pf		*pf;
+	vmig_done_fn		 done;
+	void			*arg;
+	struct va_tp_params	 tpp;
+	int			 timeout_ms;
+	enum va_open_step	 step;
+	struct event		*ev;		/* socket readable, or timeout */
+	struct sync_slot	*slots;
+	unsigned int		 nslots;
+	int			 pending;
+	uint8_t			 list[8];
+	char			 msg[512];
+};
 
-	s->cmd = NULL;
-	s->err = c->err;
-	snprintf(s->msg, sizeof(s->msg), "%s", c->msg);
-	if (c->err == 0) {
-		s->res_len = MIN(c->result_len, sizeof(s->res));
-		memcpy(s->res, c->result, s->res_len);
-	}
-	(*s->pending)--;
-}
-
-/* Run n commands to completion before the PF is handed out. */
-static int
-pf_sync(struct vmig_pf *pf, struct sync_slot *slots, unsigned int n,
-    char *err, size_t errlen)
-{
-	unsigned int	i;
-	int		pending = 0, rc = 0;
-
-	for (i = 0; i < n; i++) {
-		slots[i].pending = &pending;
-		if (rc == 0 && (rc = va_cmd_submit(slots[i].cmd)) != 0) {
-			snprintf(err, errlen, "%s: cannot submit %s: %s",
-			    pf->name, va_op_name(slots[i].cmd->opcode),
-			    strerror(-rc));
-			slots[i].cmd = NULL;	/* freed by submit */
-		} else if (rc == 0)
-			pending++;
-	}
-	if (rc == 0 && (rc = va_aq_run_until(pf->aq, &pending,
-	    OPEN_TIMEOUT_MS)) != 0)
-		snprintf(err, errlen, "%s: the PF did not answer its first "
-		    "commands: %s", pf->name, strerror(-rc));
-	if (rc != 0) {
-		for (i = 0; i < n; i++) {
-			if (slots[i].cmd != NULL)
-				va_cmd_cancel(slots[i].cmd);
-			slots[i].cmd = NULL;
-		}
-	}
-	return (rc);
-}
-
-/* A command whose completion fills slot. */
-static int
-pf_sync_cmd(struct vmig_pf *pf, struct sync_slot *slot, uint16_t opcode,
-    uint64_t member, const void *data, size_t dlen, size_t rcap)
-{
-	memset(slot, 0, sizeof(*slot));
-	slot->cmd = va_cmd_new(pf->aq, opcode, VA_GROUP_SRIOV, member,
-	    VMIG_LANE_CRITICAL, data, dlen, NULL, 0, rcap, sync_cb, slot);
-	return (slot->cmd == NULL ? -ENOMEM : 0);
-}
+static void	open_next(struct va_opening *);
 
 static void
 pf_free(struct vmig_pf *pf)
@@ -926,6 +900,327 @@ pf_free(struct vmig_pf *pf)
 		va_transport_close(pf->tp);
 	free(pf->vfs);
 	free(pf);
+}
+
+static void
+open_cancel_slots(struct va_opening *op)
+{
+	unsigned int	i;
+
+	for (i = 0; i < op->nslots; i++) {
+		if (op->slots[i].cmd != NULL)
+			va_cmd_cancel(op->slots[i].cmd);
+		op->slots[i].cmd = NULL;
+	}
+	free(op->slots);
+	op->slots = NULL;
+	op->nslots = 0;
+	op->pending = 0;
+}
+
+/* The open is over: tell the daemon (err 0: the PF is usable). */
+static void
+open_finish(struct va_opening *op, int err)
+{
+	struct vmig_pf		*pf = op->pf;
+	struct vmig_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	res.err = err;
+	if (err != 0) {
+		res.msg = op->msg;
+		va_hostlog(VMIG_LOG_WARN, "%s: %s", __func__, op->msg);
+	}
+	open_cancel_slots(op);
+	if (op->ev != NULL)
+		event_free(op->ev);
+	pf->opening = NULL;
+	op->done(op->arg, &res);
+	free(op);
+}
+
+static void
+open_fail(struct va_opening *op, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+open_fail(struct va_opening *op, int err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(op->msg, sizeof(op->msg), fmt, ap);
+	va_end(ap);
+	open_finish(op, err < 0 ? err : -EIO);
+}
+
+static void
+sync_cb(struct va_cmd *c, void *arg)
+{
+	struct sync_slot	*s = arg;
+	struct va_opening	*op = s->op;
+
+	s->cmd = NULL;
+	s->err = c->err;
+	snprintf(s->msg, sizeof(s->msg), "%s", c->msg);
+	if (c->err == 0) {
+		s->res_len = MIN(c->result_len, sizeof(s->res));
+		memcpy(s->res, c->result, s->res_len);
+	}
+	if (--op->pending == 0)
+		open_next(op);
+}
+
+/* Submit n commands (slots prepared); their completions go on. */
+static int
+open_submit(struct va_opening *op, const uint16_t *opcodes,
+    const uint64_t *members, const void *data, size_t dlen, size_t rcap,
+    unsigned int n)
+{
+	struct vmig_pf	*pf = op->pf;
+	unsigned int	 i;
+	int		 rc;
+
+	open_cancel_slots(op);
+	op->slots = calloc(n, sizeof(*op->slots));
+	if (op->slots == NULL)
+		return (-ENOMEM);
+	op->nslots = n;
+	for (i = 0; i < n; i++) {
+		op->slots[i].op = op;
+		op->slots[i].cmd = va_cmd_new(pf->aq, opcodes[i],
+		    VA_GROUP_SRIOV, members[i], VMIG_LANE_CRITICAL, data, dlen,
+		    NULL, 0, rcap, sync_cb, &op->slots[i]);
+		if (op->slots[i].cmd == NULL)
+			return (-ENOMEM);
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = va_cmd_submit(op->slots[i].cmd)) != 0) {
+			op->slots[i].cmd = NULL;	/* freed by submit */
+			snprintf(op->msg, sizeof(op->msg), "%s: cannot submit "
+			    "%s: %s", pf->name, va_op_name(opcodes[i]),
+			    strerror(-rc));
+			return (rc);
+		}
+		op->pending++;
+	}
+	return (0);
+}
+
+/* The queues are up: the admin queue driver, then LIST_QUERY. */
+static int
+open_queues(struct va_opening *op)
+{
+	struct vmig_pf	*pf = op->pf;
+	static const uint16_t q = VA_OP_LIST_QUERY;
+	static const uint64_t zero;
+
+	pf->aq = va_aq_new(pf->tp, pf->base, op->timeout_ms, op->msg,
+	    sizeof(op->msg));
+	if (pf->aq == NULL)
+		return (-ENOMEM);
+	pf->tp = va_aq_transport(pf->aq);
+	pf->chunk = MIN((size_t)CHUNK_MAX, va_aq_max_cmd(pf->aq) / 2) &
+	    ~(size_t)7;
+	pf->wr_recs = MIN((size_t)WR_READ_RECS, (va_aq_max_cmd(pf->aq) / 2 -
+	    VA_WR_RECS_HDR) / VA_WR_REC_LEN);
+	pf->num_vfs = pf->tp->dev.num_vfs;
+	op->step = OPEN_LIST;
+	return (open_submit(op, &q, &zero, NULL, 0, 8, 1));
+}
+
+static void
+open_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct va_opening	*op = arg;
+	struct vmig_pf		*pf = op->pf;
+	struct timeval		 tv;
+	int			 rc;
+
+	if (what & EV_TIMEOUT) {
+		open_fail(op, -ETIMEDOUT, "sim:%s: no answer from the "
+		    "simulated PF within %d ms", pf->tp->target,
+		    op->tpp.timeout_ms);
+		return;
+	}
+	if (op->step == OPEN_HELLO) {
+		if ((rc = va_sim_on_hello(pf->tp, &op->tpp, op->msg,
+		    sizeof(op->msg))) != 0) {
+			open_finish(op, rc);
+			return;
+		}
+		op->step = OPEN_ACK;
+		tv.tv_sec = op->tpp.timeout_ms / 1000;
+		tv.tv_usec = (op->tpp.timeout_ms % 1000) * 1000;
+		event_add(op->ev, &tv);
+		return;
+	}
+	if ((rc = va_sim_on_ack(pf->tp, op->msg, sizeof(op->msg))) != 0 ||
+	    (rc = open_queues(op)) != 0)
+		open_finish(op, rc);
+}
+
+/* LIST_QUERY answered: use what we need, if the PF offers it all. */
+static int
+open_use(struct va_opening *op)
+{
+	struct vmig_pf		*pf = op->pf;
+	struct sync_slot	*qs = &op->slots[0];
+	static const uint16_t	 u = VA_OP_LIST_USE;
+	static const uint64_t	 zero;
+	static const uint16_t	 need[] = {
+		VA_OP_DEV_MODE_GET, VA_OP_DEV_MODE_SET, VA_OP_DEV_CTX_SIZE_GET,
+		VA_OP_DEV_CTX_READ, VA_OP_DEV_CTX_WRITE, VA_OP_DEV_CTX_DISCARD,
+		VA_OP_WRITE_RECORD_CAP_QUERY, VA_OP_WRITE_RECORDS_START,
+		VA_OP_WRITE_RECORDS_STOP, VA_OP_WRITE_RECORDS_READ,
+	};
+	uint8_t			 use[8];
+	unsigned int		 i;
+
+	if (qs->err != 0 || qs->res_len < 8) {
+		snprintf(op->msg, sizeof(op->msg), "%s: LIST_QUERY failed: %s",
+		    pf->name, qs->err != 0 ? qs->msg : "result shorter than 8 "
+		    "bytes");
+		return (qs->err != 0 ? qs->err : -EPROTO);
+	}
+	memcpy(op->list, qs->res, sizeof(op->list));
+	memset(use, 0, sizeof(use));
+	va_list_set(use, sizeof(use), VA_OP_LIST_QUERY);
+	va_list_set(use, sizeof(use), VA_OP_LIST_USE);
+	for (i = 0; i < nitems(need); i++) {
+		if (!va_list_has(op->list, sizeof(op->list), need[i])) {
+			snprintf(op->msg, sizeof(op->msg), "%s: the PF does not "
+			    "offer %s (LIST_QUERY %#llx): not the draft "
+			    "migration commands", pf->name, va_op_name(need[i]),
+			    (unsigned long long)get_le64(op->list));
+			return (-EOPNOTSUPP);
+		}
+		va_list_set(use, sizeof(use), need[i]);
+	}
+	op->step = OPEN_USE;
+	return (open_submit(op, &u, &zero, use, sizeof(use), 0, 1));
+}
+
+/* LIST_USE answered: each VF's write-record caps and mode at once. */
+static int
+open_vfs(struct va_opening *op)
+{
+	struct vmig_pf	*pf = op->pf;
+	uint16_t	*opcodes;
+	uint64_t	*members;
+	uint32_t	 i, n = pf->num_vfs;
+	int		 rc;
+
+	if (op->slots[0].err != 0) {
+		snprintf(op->msg, sizeof(op->msg), "%s: LIST_USE failed: %s",
+		    pf->name, op->slots[0].msg);
+		return (op->slots[0].err);
+	}
+	pf->vfs = calloc(n > 0 ? n : 1, sizeof(*pf->vfs));
+	opcodes = calloc(n > 0 ? 2 * n : 1, sizeof(*opcodes));
+	members = calloc(n > 0 ? 2 * n : 1, sizeof(*members));
+	if (pf->vfs == NULL || opcodes == NULL || members == NULL) {
+		free(opcodes);
+		free(members);
+		snprintf(op->msg, sizeof(op->msg), "%s: out of memory",
+		    pf->name);
+		return (-ENOMEM);
+	}
+	for (i = 0; i < 2 * n; i++) {
+		opcodes[i] = i < n ? VA_OP_WRITE_RECORD_CAP_QUERY :
+		    VA_OP_DEV_MODE_GET;
+		members[i] = i % n + 1;
+	}
+	op->step = OPEN_VFS;
+	rc = n == 0 ? 0 : open_submit(op, opcodes, members, NULL, 0, 8, 2 * n);
+	free(opcodes);
+	free(members);
+	if (rc == 0 && n == 0)
+		open_finish(op, 0);	/* a PF without VFs: nothing to ask */
+	return (rc);
+}
+
+/* A VF's description, from its two answers. */
+static int
+open_vf(struct va_opening *op, uint32_t i)
+{
+	struct vmig_pf		*pf = op->pf;
+	struct va_vf		*vf = &pf->vfs[i];
+	struct sync_slot	*cap = &op->slots[i];
+	struct sync_slot	*mode = &op->slots[pf->num_vfs + i];
+	struct vmig_dev_caps	*c = &vf->info.caps;
+	uint32_t		 pgs, ranges;
+	uint8_t			 m;
+	char			 why[160];
+
+	if (cap->err != 0 || va_wrcap_get(cap->res, cap->res_len, &pgs,
+	    &ranges, why, sizeof(why)) != 0) {
+		snprintf(op->msg, sizeof(op->msg), "%s: vf%u: %s", pf->name,
+		    i + 1, cap->err != 0 ? cap->msg : why);
+		return (cap->err != 0 ? cap->err : -EPROTO);
+	}
+	vf->mode = -1;
+	if (mode->err == 0 && va_mode_get(mode->res, mode->res_len, &m, why,
+	    sizeof(why)) == 0)
+		vf->mode = m;
+	snprintf(vf->info.name, sizeof(vf->info.name), "vf%u", i + 1);
+	snprintf(vf->info.type, sizeof(vf->info.type), "%s",
+	    va_devtype_name(pf->tp->dev.device_type));
+	vf->info.member_id = i + 1;
+	vf->info.mode = vf->mode >= 0 ? mode_to_vmig((uint8_t)vf->mode) :
+	    VMIG_MODE_UNKNOWN;
+	snprintf(c->interface, sizeof(c->interface), "%s", VA_IFACE);
+	c->modes = VMIG_MODE_BIT(VMIG_MODE_ACTIVE) |
+	    VMIG_MODE_BIT(VMIG_MODE_STOPPED) | VMIG_MODE_BIT(VMIG_MODE_FROZEN);
+	c->flags = VMIG_CAP_STATE_CHUNKED | VMIG_CAP_STATE_DISCARD;
+	if (pf->tp->dev.flags & VA_HS_F_CTX_READ_ACTIVE)
+		c->flags |= VMIG_CAP_STATE_PRECOPY;
+	/* the draft's device context: whole images, the newest wins */
+	c->state_kind = VMIG_STATE_SNAPSHOT;
+	c->state_max_bytes = pf->tp->dev.max_ctx_bytes;
+	/* its own write records: a tracker per device */
+	c->dirty_kind = VMIG_DIRTY_WRITE_RECORDS;
+	c->track_scope = VMIG_TRACK_DEVICE;
+	c->dirty_max_ranges = MIN(ranges, MAX_RANGES);
+	/* The seed's bitmap: bit n = 4 KiB << n, as ours. */
+	c->dirty_page_sizes = pgs;
+	return (0);
+}
+
+static void
+open_next(struct va_opening *op)
+{
+	struct vmig_pf	*pf = op->pf;
+	uint32_t	 i;
+	int		 rc = 0;
+
+	switch (op->step) {
+	case OPEN_LIST:
+		rc = open_use(op);
+		break;
+	case OPEN_USE:
+		rc = open_vfs(op);
+		break;
+	case OPEN_VFS:
+		for (i = 0; i < pf->num_vfs && rc == 0; i++)
+			rc = open_vf(op, i);
+		if (rc == 0) {
+			va_hostlog(VMIG_LOG_INFO, "%s: %s: %u VFs (%s), %u "
+			    "admin queue(s) of %u, timeout %d ms", __func__,
+			    pf->name, pf->num_vfs,
+			    va_devtype_name(pf->tp->dev.device_type),
+			    pf->tp->nqueues, pf->tp->q[0].ring.size,
+			    op->timeout_ms);
+			open_finish(op, 0);
+			return;
+		}
+		break;
+	default:
+		rc = -EPROTO;
+		break;
+	}
+	if (rc != 0)
+		open_finish(op, rc);
 }
 
 /* "sim:PATH[,timeout=MS][,qsize=N][,queues=N][,pool=BYTES]" */
@@ -985,164 +1280,72 @@ parse_spec(const char *spec, char *base, size_t baselen,
 
 static int
 va_pf_open(void *priv, const char *name, const char *spec,
-    struct vmig_pf **pfp, char *err, size_t errlen)
+    const struct vmig_fd *fds, unsigned int nfds, struct vmig_pf **pfp,
+    vmig_done_fn done, void *arg, char *err, size_t errlen)
 {
-	const struct vmig_host *host = priv;
+	const struct vmig_host	*host = priv;
 	struct vmig_pf		*pf;
-	struct va_tp_params	 tpp;
-	struct sync_slot	 qs, us, *slots = NULL;
-	uint8_t			 list[8], use[8];
+	struct va_opening	*op;
+	struct timeval		 tv;
 	char			 base[300];
-	static const uint16_t	 need[] = {
-		VA_OP_DEV_MODE_GET, VA_OP_DEV_MODE_SET, VA_OP_DEV_CTX_SIZE_GET,
-		VA_OP_DEV_CTX_READ, VA_OP_DEV_CTX_WRITE, VA_OP_DEV_CTX_DISCARD,
-		VA_OP_WRITE_RECORD_CAP_QUERY, VA_OP_WRITE_RECORDS_START,
-		VA_OP_WRITE_RECORDS_STOP, VA_OP_WRITE_RECORDS_READ,
-	};
 	int			 rc, timeout_ms = DEF_TIMEOUT_MS;
-	uint32_t		 i, n, pgs, ranges;
-	uint8_t			 mode;
-	struct va_vf		*vf;
-	char			 why[160];
 
 	*pfp = NULL;
-	if (name == NULL || spec == NULL) {
-		snprintf(err, errlen, "PF open: no name or spec");
+	if (name == NULL || spec == NULL || done == NULL) {
+		snprintf(err, errlen, "PF open: no name, spec or callback");
 		return (-EINVAL);
 	}
-	memset(&tpp, 0, sizeof(tpp));
-	if ((rc = parse_spec(spec, base, sizeof(base), &tpp, &timeout_ms,
-	    err, errlen)) != 0)
-		return (rc);
-	if ((pf = calloc(1, sizeof(*pf))) == NULL) {
+	if ((pf = calloc(1, sizeof(*pf))) == NULL ||
+	    (op = calloc(1, sizeof(*op))) == NULL) {
+		free(pf);
 		snprintf(err, errlen, "%s: out of memory", name);
 		return (-ENOMEM);
 	}
+	if ((rc = parse_spec(spec, base, sizeof(base), &op->tpp, &timeout_ms,
+	    err, errlen)) != 0)
+		goto fail;
+	if (op->tpp.timeout_ms <= 0)
+		op->tpp.timeout_ms = 2000;	/* the handshake's */
 	snprintf(pf->name, sizeof(pf->name), "%s", name);
 	snprintf(pf->spec, sizeof(pf->spec), "%s", spec);
 	pf->base = host->base;
-	if ((rc = va_transport_open(base, &tpp, &pf->tp, err, errlen)) != 0)
-		goto fail;
-	if (pf->tp->dev.device_type != VA_DEVTYPE_NET) {
-		snprintf(err, errlen, "%s: device type %u is not one we "
-		    "migrate (virtio-net)", name, pf->tp->dev.device_type);
+	op->pf = pf;
+	op->done = done;
+	op->arg = arg;
+	op->timeout_ms = timeout_ms;
+	op->step = OPEN_HELLO;
+	if (strncmp(base, "sim:", 4) != 0 || base[4] == '\0') {
+		/* vfio:BDF is no transport on this host yet: it says why */
+		if ((rc = va_transport_open(base, &op->tpp, &pf->tp, err,
+		    errlen)) != 0)
+			goto fail;
 		rc = -EOPNOTSUPP;
+		snprintf(err, errlen, "%s: only sim: PFs open here", name);
 		goto fail;
 	}
-	pf->aq = va_aq_new(pf->tp, host->base, timeout_ms, err, errlen);
-	if (pf->aq == NULL) {
+	if ((rc = va_sim_connect(base + 4, &pf->tp, err, errlen)) != 0)
+		goto fail;
+	op->ev = event_new(host->base, pf->tp->sock, EV_READ, open_sock_cb,
+	    op);
+	if (op->ev == NULL) {
 		rc = -ENOMEM;
-		goto fail;
-	}
-	pf->tp = va_aq_transport(pf->aq);
-	pf->chunk = MIN((size_t)CHUNK_MAX, va_aq_max_cmd(pf->aq) / 2) &
-	    ~(size_t)7;
-	pf->wr_recs = MIN((size_t)WR_READ_RECS, (va_aq_max_cmd(pf->aq) / 2 -
-	    VA_WR_RECS_HDR) / VA_WR_REC_LEN);
-	pf->num_vfs = pf->tp->dev.num_vfs;
-
-	/* LIST_QUERY, then LIST_USE of what we need (reference §3.5). */
-	if ((rc = pf_sync_cmd(pf, &qs, VA_OP_LIST_QUERY, 0, NULL, 0,
-	    sizeof(list))) != 0 || (rc = pf_sync(pf, &qs, 1, err,
-	    errlen)) != 0)
-		goto fail;
-	if (qs.err != 0 || qs.res_len < 8) {
-		snprintf(err, errlen, "%s: LIST_QUERY failed: %s", name,
-		    qs.err != 0 ? qs.msg : "result shorter than 8 bytes");
-		rc = qs.err != 0 ? qs.err : -EPROTO;
-		goto fail;
-	}
-	memcpy(list, qs.res, sizeof(list));
-	memset(use, 0, sizeof(use));
-	va_list_set(use, sizeof(use), VA_OP_LIST_QUERY);
-	va_list_set(use, sizeof(use), VA_OP_LIST_USE);
-	for (i = 0; i < nitems(need); i++) {
-		if (!va_list_has(list, sizeof(list), need[i])) {
-			snprintf(err, errlen, "%s: the PF does not offer %s "
-			    "(LIST_QUERY %#llx): not the draft migration "
-			    "commands", name, va_op_name(need[i]),
-			    (unsigned long long)get_le64(list));
-			rc = -EOPNOTSUPP;
-			goto fail;
-		}
-		va_list_set(use, sizeof(use), need[i]);
-	}
-	if ((rc = pf_sync_cmd(pf, &us, VA_OP_LIST_USE, 0, use, sizeof(use),
-	    0)) != 0 || (rc = pf_sync(pf, &us, 1, err, errlen)) != 0)
-		goto fail;
-	if (us.err != 0) {
-		snprintf(err, errlen, "%s: LIST_USE failed: %s", name, us.msg);
-		rc = us.err;
-		goto fail;
-	}
-
-	/* Each VF: write-record capabilities and its mode. */
-	n = pf->num_vfs;
-	pf->vfs = calloc(n > 0 ? n : 1, sizeof(*pf->vfs));
-	slots = calloc(n > 0 ? 2 * n : 1, sizeof(*slots));
-	if (pf->vfs == NULL || slots == NULL) {
 		snprintf(err, errlen, "%s: out of memory", name);
-		rc = -ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < 2 * n; i++) {
-		if ((rc = pf_sync_cmd(pf, &slots[i], i < n ?
-		    VA_OP_WRITE_RECORD_CAP_QUERY : VA_OP_DEV_MODE_GET,
-		    i % n + 1, NULL, 0, 8)) != 0) {
-			snprintf(err, errlen, "%s: out of memory", name);
-			while (i-- > 0)
-				va_cmd_cancel(slots[i].cmd);
-			goto fail;
-		}
-	}
-	if ((rc = pf_sync(pf, slots, 2 * n, err, errlen)) != 0)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		vf = &pf->vfs[i];
-		if (slots[i].err != 0 || va_wrcap_get(slots[i].res,
-		    slots[i].res_len, &pgs, &ranges, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "%s: vf%u: %s", name, i + 1,
-			    slots[i].err != 0 ? slots[i].msg : why);
-			rc = slots[i].err != 0 ? slots[i].err : -EPROTO;
-			goto fail;
-		}
-		vf->mode = -1;
-		if (slots[n + i].err == 0 && va_mode_get(slots[n + i].res,
-		    slots[n + i].res_len, &mode, why, sizeof(why)) == 0)
-			vf->mode = mode;
-		snprintf(vf->info.name, sizeof(vf->info.name), "vf%u", i + 1);
-		snprintf(vf->info.type, sizeof(vf->info.type), "%s",
-		    va_devtype_name(pf->tp->dev.device_type));
-		vf->info.member_id = i + 1;
-		vf->info.mode = vf->mode >= 0 ? mode_to_vmig((uint8_t)vf->mode) :
-		    VMIG_MODE_UNKNOWN;
-		snprintf(vf->info.caps.interface,
-		    sizeof(vf->info.caps.interface), "%s", VA_IFACE);
-		vf->info.caps.modes = VMIG_MODE_BIT(VMIG_MODE_ACTIVE) |
-		    VMIG_MODE_BIT(VMIG_MODE_STOPPED) |
-		    VMIG_MODE_BIT(VMIG_MODE_FROZEN);
-		vf->info.caps.flags = VMIG_CAP_STATE_CHUNKED |
-		    VMIG_CAP_STATE_DISCARD;
-		if (pf->tp->dev.flags & VA_HS_F_CTX_READ_ACTIVE)
-			vf->info.caps.flags |= VMIG_CAP_STATE_PRECOPY;
-		vf->info.caps.state_max_bytes = pf->tp->dev.max_ctx_bytes;
-		vf->info.caps.dirty_kind = VMIG_DIRTY_WRITE_RECORDS;
-		vf->info.caps.dirty_max_ranges = MIN(ranges, MAX_RANGES);
-		/* The seed's bitmap: bit n = 4 KiB << n, as ours. */
-		vf->info.caps.dirty_page_sizes = pgs;
-	}
-	free(slots);
-	va_hostlog(VMIG_LOG_INFO, "%s: %s: %u VFs (%s), %u admin queue(s) of "
-	    "%u, timeout %d ms", __func__, name, n,
-	    va_devtype_name(pf->tp->dev.device_type), pf->tp->nqueues,
-	    pf->tp->q[0].ring.size, timeout_ms);
+	tv.tv_sec = op->tpp.timeout_ms / 1000;
+	tv.tv_usec = (op->tpp.timeout_ms % 1000) * 1000;
+	event_add(op->ev, &tv);
+	if (nfds != 0)
+		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: %u fds handed over (the "
+		    "sim transport needs none)", __func__, name, nfds);
+	pf->opening = op;
 	*pfp = pf;
 	return (0);
 
 fail:
 	va_hostlog(VMIG_LOG_WARN, "%s: %s", __func__, err);
+	free(op);
 	pf_free(pf);
-	free(slots);
 	return (rc < 0 ? rc : -EIO);
 }
 
@@ -1181,6 +1384,9 @@ va_pf_close(struct vmig_pf *pf)
 
 	if (pf == NULL)
 		return;
+	if (pf->opening != NULL)
+		open_fail(pf->opening, -ECANCELED, "%s: cancelled: the PF was "
+		    "closed while it opened", pf->name);
 	for (i = 0; i < pf->num_vfs && pf->vfs != NULL; i++) {
 		if (pf->vfs[i].dev != NULL)
 			va_dev_close(pf->vfs[i].dev);
@@ -1210,8 +1416,8 @@ va_pf_list(struct vmig_pf *pf, struct vmig_dev_info *out, int max)
 }
 
 static int
-va_dev_open(struct vmig_pf *pf, uint64_t member, struct vmig_dev **devp,
-    char *err, size_t errlen)
+va_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
+    unsigned int nfds, struct vmig_dev **devp, char *err, size_t errlen)
 {
 	struct vmig_dev	*dev;
 	struct va_vf	*vf;
@@ -1243,6 +1449,63 @@ va_dev_open(struct vmig_pf *pf, uint64_t member, struct vmig_dev **devp,
 	vf->dev = dev;
 	*devp = dev;
 	return (0);
+}
+
+/*
+ * Trackers: each VF records its own writes (write records), so a tracker
+ * is its device's, named by it; the calls are the device's.
+ */
+struct vmig_tracker {
+	struct vmig_dev	*dev;
+};
+
+static int
+va_dev_tracker(struct vmig_dev *dev, struct vmig_tracker_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->scope = VMIG_TRACK_DEVICE;
+	info->kind = VMIG_DIRTY_WRITE_RECORDS;
+	snprintf(info->key, sizeof(info->key), "%.63s", dev->name);
+	return (0);
+}
+
+static int
+va_tracker_open(struct vmig_dev *dev, struct vmig_tracker **tp, char *err,
+    size_t errlen)
+{
+	if ((*tp = calloc(1, sizeof(**tp))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", dev->name);
+		return (-ENOMEM);
+	}
+	(*tp)->dev = dev;
+	return (0);
+}
+
+/* The device is not touched: it may be closed already. */
+static void
+va_tracker_close(struct vmig_tracker *t)
+{
+	free(t);
+}
+
+static int
+va_tracker_start(struct vmig_tracker *t, const struct vmig_iova_range *r,
+    unsigned int n, uint64_t page_size, vmig_done_fn done, void *arg)
+{
+	return (va_dirty_start(t->dev, r, n, page_size, done, arg));
+}
+
+static int
+va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
+    unsigned int n, int lane, vmig_done_fn done, void *arg)
+{
+	return (va_dirty_read(t->dev, maps, n, lane, done, arg));
+}
+
+static int
+va_tracker_stop(struct vmig_tracker *t, vmig_done_fn done, void *arg)
+{
+	return (va_dirty_stop(t->dev, done, arg));
 }
 
 static int
@@ -1287,7 +1550,10 @@ const struct vmig_backend vmig_backend = {
 	.state_read = va_state_read,
 	.state_write = va_state_write,
 	.state_discard = va_state_discard,
-	.dirty_start = va_dirty_start,
-	.dirty_read = va_dirty_read,
-	.dirty_stop = va_dirty_stop,
+	.dev_tracker = va_dev_tracker,
+	.tracker_open = va_tracker_open,
+	.tracker_close = va_tracker_close,
+	.tracker_start = va_tracker_start,
+	.tracker_read = va_tracker_read,
+	.tracker_stop = va_tracker_stop,
 };

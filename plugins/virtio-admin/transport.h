@@ -58,6 +58,18 @@ int	 va_transport_ack_call(struct va_transport *, unsigned int q);
 
 int	 va_transport_sim_open(const char *path, const struct va_tp_params *,
 	    struct va_transport **, char *err, size_t errlen);
+/*
+ * The sim handshake in steps, for a caller that waits on its own loop:
+ * connect, then when tp->sock is readable on_hello (sends our setup),
+ * readable again on_ack. va_sim_wait: the bounded poll of the synchronous
+ * open. Each returns 0 or -errno with err; on error close the transport.
+ */
+int	 va_sim_connect(const char *path, struct va_transport **, char *err,
+	    size_t errlen);
+int	 va_sim_on_hello(struct va_transport *, const struct va_tp_params *,
+	    char *err, size_t errlen);
+int	 va_sim_on_ack(struct va_transport *, char *err, size_t errlen);
+int	 va_sim_wait(struct va_transport *, int ms, char *err, size_t errlen);
 int	 va_transport_vfio_open(const char *bdf, const struct va_tp_params *,
 	    struct va_transport **, char *err, size_t errlen);
 

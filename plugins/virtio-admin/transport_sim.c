@@ -72,18 +72,27 @@ sim_connect(const char *path, char *err, size_t errlen)
 	return (s);
 }
 
+int
+va_sim_wait(struct va_transport *tp, int ms, char *err, size_t errlen)
+{
+	int	rc;
+
+	if ((rc = va_wait_readable(tp->sock, ms)) <= 0) {
+		snprintf(err, errlen, "sim:%s: no answer from the simulated PF "
+		    "within %d ms", tp->target, ms);
+		return (rc == 0 ? -ETIMEDOUT : rc);
+	}
+	return (0);
+}
+
+/* One message; the socket is readable (the caller waited). */
 static int
 recv_one(int s, const char *path, uint8_t *buf, size_t cap, int ms,
     char *err, size_t errlen)
 {
-	int	 fds[4], nfds, rc, k;
+	int	 fds[4], nfds, k;
 	ssize_t	 n;
 
-	if ((rc = va_wait_readable(s, ms)) <= 0) {
-		snprintf(err, errlen, "sim:%s: no answer from the simulated PF "
-		    "within %d ms", path, ms);
-		return (rc == 0 ? -ETIMEDOUT : rc);
-	}
 	n = va_sock_recv(s, buf, cap, fds, 4, &nfds);
 	for (k = 0; k < nfds; k++)
 		close(fds[k]);	/* the device never sends us descriptors */
@@ -95,53 +104,68 @@ recv_one(int s, const char *path, uint8_t *buf, size_t cap, int ms,
 	return ((int)n);
 }
 
+/*
+ * The handshake in steps (the plugin drives them from its loop, the
+ * synchronous open below with a poll in between): connect; the PF's Hello
+ * (tp->sock readable); our setup with the ring memory and eventfds; the
+ * PF's Ack (readable again).
+ */
 int
-va_transport_sim_open(const char *path, const struct va_tp_params *p,
-    struct va_transport **tpp, char *err, size_t errlen)
+va_sim_connect(const char *path, struct va_transport **tpp, char *err,
+    size_t errlen)
 {
-	struct va_transport *tp;
-	struct va_setup	 setup;
-	struct va_ack	 ack;
-	uint8_t		 buf[VA_HS_MAX_LEN + VA_HS_HELLO_LEN];
-	int		 fds[VA_HS_MAX_FDS], nfds = 0, rc, ms, memfd = -1, e;
-	uint32_t	 i, qsize, nq;
-	uint64_t	 at, pool;
-	size_t		 len;
-	char		 why[160];
+	struct va_transport	*tp;
+	uint32_t		 i;
+	int			 rc;
 
 	*tpp = NULL;
-	ms = p->timeout_ms > 0 ? p->timeout_ms : 2000;
-	tp = calloc(1, sizeof(*tp));
-	if (tp == NULL)
+	if ((tp = calloc(1, sizeof(*tp))) == NULL)
 		return (-ENOMEM);
 	tp->kind = "sim";
 	tp->sock = -1;
 	for (i = 0; i < VA_TP_MAX_QUEUES; i++)
 		tp->q[i].kick_fd = tp->q[i].call_fd = -1;
 	snprintf(tp->target, sizeof(tp->target), "%s", path);
-
-	if ((rc = sim_connect(path, err, errlen)) < 0)
-		goto fail;
+	if ((rc = sim_connect(path, err, errlen)) < 0) {
+		tp_free(tp);
+		return (rc);
+	}
 	tp->sock = rc;
-	if ((rc = recv_one(tp->sock, path, buf, sizeof(buf), ms, err,
+	*tpp = tp;
+	return (0);
+}
+
+/* The PF's Hello is readable: take it, answer with our setup. */
+int
+va_sim_on_hello(struct va_transport *tp, const struct va_tp_params *p,
+    char *err, size_t errlen)
+{
+	const char	*path = tp->target;
+	struct va_setup	 setup;
+	uint8_t		 buf[VA_HS_MAX_LEN + VA_HS_HELLO_LEN];
+	int		 fds[VA_HS_MAX_FDS], nfds = 0, rc, memfd = -1, e;
+	uint32_t	 i, qsize, nq;
+	uint64_t	 at, pool;
+	size_t		 len;
+	char		 why[160];
+
+	if ((rc = recv_one(tp->sock, path, buf, sizeof(buf), 0, err,
 	    errlen)) < 0)
-		goto fail;
+		return (rc);
 	if ((rc = va_hello_get(buf, (size_t)rc, &tp->dev, why,
 	    sizeof(why))) != 0) {
 		snprintf(err, errlen, "sim:%s: %s", path, why);
-		goto fail;
+		return (rc < 0 ? rc : -EPROTO);
 	}
 	if (tp->dev.status != 0) {
 		snprintf(err, errlen, "sim:%s: the simulated PF refused us: %s",
 		    path, tp->dev.msg);
-		rc = -(int)tp->dev.status;
-		goto fail;
+		return (-(int)tp->dev.status);
 	}
 	if (tp->dev.dialect != VA_DIALECT_DRAFT) {
 		snprintf(err, errlen, "sim:%s: PF speaks dialect %u, this "
 		    "plugin speaks the draft dialect", path, tp->dev.dialect);
-		rc = -EPROTONOSUPPORT;
-		goto fail;
+		return (-EPROTONOSUPPORT);
 	}
 
 	nq = MIN(tp->dev.admin_queues, p->max_queues > 0 ? p->max_queues :
@@ -153,8 +177,7 @@ va_transport_sim_open(const char *path, const struct va_tp_params *p,
 	if (qsize < 2 || (qsize & (qsize - 1)) != 0) {
 		snprintf(err, errlen, "sim:%s: queue size %u is not a power of "
 		    "two >= 2", path, qsize);
-		rc = -EINVAL;
-		goto fail;
+		return (-EINVAL);
 	}
 	pool = p->pool_bytes > 0 ? p->pool_bytes : DEF_POOL;
 	pool = (pool + 4095) & ~(uint64_t)4095;
@@ -214,29 +237,58 @@ va_transport_sim_open(const char *path, const struct va_tp_params *p,
 		    strerror(-rc));
 		goto fail;
 	}
-	close(memfd);
-	memfd = -1;
-	if ((rc = recv_one(tp->sock, path, buf, sizeof(buf), ms, err,
+	rc = 0;
+fail:
+	if (memfd != -1)
+		close(memfd);
+	return (rc < 0 ? rc : rc > 0 ? -EPROTO : 0);
+}
+
+/* The PF's Ack is readable: the queues are set up (or refused). */
+int
+va_sim_on_ack(struct va_transport *tp, char *err, size_t errlen)
+{
+	const char	*path = tp->target;
+	struct va_ack	 ack;
+	uint8_t		 buf[VA_HS_MAX_LEN + VA_HS_HELLO_LEN];
+	char		 why[160];
+	int		 rc;
+
+	if ((rc = recv_one(tp->sock, path, buf, sizeof(buf), 0, err,
 	    errlen)) < 0)
-		goto fail;
+		return (rc);
 	if ((rc = va_ack_get(buf, (size_t)rc, &ack, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "sim:%s: %s", path, why);
-		goto fail;
+		return (rc < 0 ? rc : -EPROTO);
 	}
 	if (ack.status != 0) {
 		snprintf(err, errlen, "sim:%s: the simulated PF refused the "
 		    "queue setup: %s", path, ack.msg);
-		rc = -(int)ack.status;
-		goto fail;
+		return (-(int)ack.status);
+	}
+	return (0);
+}
+
+/* Synchronous (tools and tests): the steps with a bounded wait between. */
+int
+va_transport_sim_open(const char *path, const struct va_tp_params *p,
+    struct va_transport **tpp, char *err, size_t errlen)
+{
+	struct va_transport	*tp;
+	int			 rc, ms;
+
+	ms = p->timeout_ms > 0 ? p->timeout_ms : 2000;
+	if ((rc = va_sim_connect(path, &tp, err, errlen)) != 0)
+		return (rc);
+	if ((rc = va_sim_wait(tp, ms, err, errlen)) != 0 ||
+	    (rc = va_sim_on_hello(tp, p, err, errlen)) != 0 ||
+	    (rc = va_sim_wait(tp, ms, err, errlen)) != 0 ||
+	    (rc = va_sim_on_ack(tp, err, errlen)) != 0) {
+		tp_free(tp);
+		return (rc);
 	}
 	*tpp = tp;
 	return (0);
-
-fail:
-	if (memfd != -1)
-		close(memfd);
-	tp_free(tp);
-	return (rc < 0 ? rc : -EPROTO);
 }
 
 int

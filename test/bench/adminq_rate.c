@@ -74,6 +74,7 @@ struct slot {
 
 struct worker {
 	struct vmig_dev	*dev;
+	struct vmig_tracker *trk;	/* its own write records (ABI 2) */
 	int		 mix;
 	uint64_t	 ops;
 	struct vmig_dirty_map map;
@@ -81,6 +82,16 @@ struct worker {
 };
 
 static void	submit(struct slot *);
+
+/* The PF's asynchronous open: 1 opened, -1 failed. */
+static void
+open_cb(void *arg, const struct vmig_result *r)
+{
+	*(int *)arg = r->err == 0 ? 1 : -1;
+	if (r->err != 0)
+		fprintf(stderr, "adminq_rate: %s\n", r->msg != NULL ? r->msg :
+		    strerror(-r->err));
+}
 
 static void
 done_cb(void *arg, const struct vmig_result *r)
@@ -106,7 +117,7 @@ submit(struct slot *s)
 
 	s->flip ^= 1;
 	if (w->mix && s->flip)
-		rc = be->dirty_read(w->dev, &w->map, 1, VMIG_LANE_BULK,
+		rc = be->tracker_read(w->trk, &w->map, 1, VMIG_LANE_BULK,
 		    done_cb, s);
 	else
 		rc = be->get_mode(w->dev, VMIG_LANE_BULK, done_cb, s);
@@ -242,6 +253,7 @@ main(int argc, char **argv)
 	const char	*extra[] = { "--admin-queues", qs, NULL };
 	double		 secs = 1.0;
 	int		 json = 0, queues = 1, depth = 1, ch, i, nres = 0;
+	int		 opened = 0;
 	void		*dl;
 	struct slot	 s0;
 
@@ -295,8 +307,14 @@ main(int argc, char **argv)
 	host.base = base;
 	host.log = blog;
 	if (be->init(&host, &priv) != 0 || be->pf_open(priv, "bench", sp.spec,
-	    &pf, err, sizeof(err)) != 0) {
+	    NULL, 0, &pf, open_cb, &opened, err, sizeof(err)) != 0) {
 		fprintf(stderr, "adminq_rate: %s\n", err);
+		return (1);
+	}
+	while (opened == 0)	/* the open is asynchronous (ABI 2) */
+		event_base_loop(base, EVLOOP_ONCE);
+	if (opened < 0) {
+		fprintf(stderr, "adminq_rate: the PF did not open\n");
 		return (1);
 	}
 	be->pf_info(pf, &pi);
@@ -312,8 +330,9 @@ main(int argc, char **argv)
 	}
 	memset(ws, 0, sizeof(ws));
 	for (i = 0; i < NVF; i++) {
-		if (be->dev_open(pf, (uint64_t)i + 1, &ws[i].dev, err,
-		    sizeof(err)) != 0) {
+		if (be->dev_open(pf, (uint64_t)i + 1, NULL, 0, &ws[i].dev, err,
+		    sizeof(err)) != 0 || be->tracker_open(ws[i].dev,
+		    &ws[i].trk, err, sizeof(err)) != 0) {
 			fprintf(stderr, "adminq_rate: %s\n", err);
 			return (1);
 		}
@@ -329,7 +348,7 @@ main(int argc, char **argv)
 		memset(&s0, 0, sizeof(s0));
 		s0.w = &ws[i];
 		stopping = 1;
-		if (be->dirty_start(ws[i].dev, &rg, 1, 4096, done_cb,
+		if (be->tracker_start(ws[i].trk, &rg, 1, 4096, done_cb,
 		    &s0) != 0) {
 			fprintf(stderr, "adminq_rate: dirty_start failed\n");
 			return (1);
@@ -377,6 +396,8 @@ main(int argc, char **argv)
 			printf("%llu command errors, first: %s\n",
 			    (unsigned long long)errors, firsterr);
 	}
+	for (i = 0; i < NVF; i++)
+		be->tracker_close(ws[i].trk);
 	be->pf_close(pf);
 	be->fini(priv);
 	for (i = 0; i < NVF; i++)

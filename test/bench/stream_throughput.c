@@ -220,7 +220,9 @@ dst_closed(void *arg, int err, const char *reason)
 }
 
 static const struct stream_ops dst_ops = {
-	NULL, dst_frame, dst_writable, dst_closed
+	.frame = dst_frame,
+	.writable = dst_writable,
+	.closed = dst_closed,
 };
 
 static void
@@ -364,7 +366,10 @@ src_closed(void *arg, int err, const char *reason)
 }
 
 static const struct stream_ops src_ops = {
-	src_connected, src_frame, src_writable, src_closed
+	.connected = src_connected,
+	.frame = src_frame,
+	.writable = src_writable,
+	.closed = src_closed,
 };
 
 /* One transfer; returns Gbit/s and the CPU seconds it cost (both ends). */

@@ -72,12 +72,50 @@ class Info(Base):
         v = d.client().get_version()
         self.assertEqual(v.version, "0.1.0")
         self.assertEqual(v.api_version, 1)
-        self.assertEqual(v.backend_abi_major, 1)
+        self.assertEqual(v.backend_abi_major, 2)
         self.assertEqual(v.nng_version, vmig._nng.version())
         j = d.vmigctl().json("version")
         self.assertEqual(j["status"]["code"], "STATUS_OK")
         self.assertEqual(j["get_version"]["version"], v.version)
         d.stop()
+
+    def test_pf_opening_is_visible_and_blocks_nothing(self):
+        # ABI 2: a PF opens asynchronously. While a slow one opens, the
+        # daemon answers, shows it "opening", and READY waits for it.
+        n = NotifySocket(self.tmp)
+        self.addCleanup(n.close)
+        d = self.daemon(start=False, pfs=PFS + [
+            ("slow", "testdev", "vfs=1,slow=1500")], env=n.env())
+        d.start(wait=False)
+        self.addCleanup(self._cleanup, d)
+
+        def answers():
+            try:
+                with d.client(timeout_ms=2000) as c:
+                    return {p.name: p for p in c.list_devices().pfs}
+            except vmig.VmigError:
+                return None
+        wait_for(lambda: answers() is not None, "vmigd to answer")
+        pfs = answers()
+        self.assertEqual(pfs["slow"].state, pb.PF_OPENING)
+        self.assertFalse(pfs["slow"].online)
+        self.assertEqual(pfs["t0"].state, pb.PF_ONLINE)
+        self.assertIn("opening", d.vmigctl().run("devices").stdout)
+        with self.assertRaises(vmig.Unavailable) as e:
+            d.client().prepare_incoming("slow/vf1", [dict(
+                path="/nonexistent", iova=0, length=4096)])
+        self.assertIn("PF slow is still opening", e.exception.message)
+        n.sock.setblocking(False)
+        try:
+            while True:
+                n.messages.append(n.sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        n.sock.setblocking(True)
+        self.assertNotIn("READY=1", "".join(n.messages))
+        m = n.wait("READY=1")
+        self.assertIn("STATUS=2/5 PFs online, 5 VFs", m)
+        self.assertEqual(answers()["slow"].state, pb.PF_ONLINE)
 
     def test_devices(self):
         d = self.daemon()
@@ -88,8 +126,8 @@ class Info(Base):
         self.assertTrue(pfs["t0"].online)
         self.assertEqual(pfs["t0"].num_vfs, 4)
         self.assertFalse(pfs["bad"].online)
-        self.assertIn("was refused: it was built for backend ABI 99, this "
-                      "vmigd speaks ABI 1", pfs["bad"].error)
+        self.assertIn("was refused: it was built for backend ABI 1, this "
+                      "vmigd speaks ABI 2", pfs["bad"].error)
         self.assertIn("no backend named nosuch", pfs["none"].error)
         self.assertIn("no such device node", pfs["down"].error)
         self.assertEqual([x.name for x in l.devices],
@@ -98,14 +136,18 @@ class Info(Base):
         self.assertEqual(dev.pf, "t0")
         self.assertEqual(dev.member_id, 3)
         self.assertEqual(dev.mode, pb.MODE_ACTIVE)
-        self.assertEqual(dev.caps.dirty_tracking, pb.DIRTY_WRITE_RECORDS)
+        # the test backend names no tracker (ABI 2): every page, always
+        self.assertEqual(dev.caps.dirty_tracking, pb.DIRTY_NONE)
+        self.assertEqual(dev.caps.tracker, pb.TRACKER_NONE)
+        self.assertEqual(pfs["t0"].state, pb.PF_ONLINE)
+        self.assertEqual(pfs["bad"].state, pb.PF_OFFLINE)
         self.assertEqual(list(dev.caps.modes), [pb.MODE_ACTIVE,
                                                 pb.MODE_STOPPED,
                                                 pb.MODE_FROZEN])
 
         ctl = d.vmigctl()
         out = ctl.run("devices").stdout
-        for s in ("testdev", "t0/vf4", "virtio-net", "write-records",
+        for s in ("testdev", "t0/vf4", "virtio-net", "none",
                   "bad offline: backend plugin-badabi"):
             self.assertIn(s, out)
         j = ctl.json("devices")

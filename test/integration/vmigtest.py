@@ -207,7 +207,8 @@ class Daemon:
         return self
 
     def wait_ready(self, timeout=LIVENESS_S):
-        """Until GetVersion answers (or the daemon died: raise with its log)."""
+        """Until it answers and no PF is still opening (opening is
+        asynchronous), or the daemon died: raise with its log."""
         def ready():
             if self.proc.poll() is not None:
                 raise DaemonError(f"{self.name} exited with "
@@ -215,8 +216,8 @@ class Daemon:
                                   f"ready:\n{self.log()}")
             try:
                 with vmig.Client(self.rpc_url, timeout_ms=2000) as c:
-                    c.get_version()
-                return True
+                    pfs = c.list_devices().pfs
+                return all(p.state != vmig.pb.PF_OPENING for p in pfs)
             except vmig.VmigError:
                 return False
         wait_for(ready, f"{self.name} to answer on {self.rpc_url}", timeout)

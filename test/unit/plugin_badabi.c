@@ -1,6 +1,7 @@
 /*
- * plugin_badabi.c: a backend built for another ABI major: vmigd must refuse
- * it, say why, and show a PF that names it offline with that reason.
+ * plugin_badabi.c: a backend built for another ABI major (1, whose pf_open
+ * blocked): vmigd must refuse it, say why, and show a PF that names it
+ * offline with that reason.
  */
 #include "config.h"
 
@@ -14,10 +15,10 @@ bad_init(const struct vmig_host *host, void **priv)
 }
 
 const struct vmig_backend vmig_backend = {
-	.abi_major = 99,
+	.abi_major = 1,
 	.abi_minor = 0,
 	.name = "badabi",
-	.version = "9.9",
-	.description = "built for backend ABI 99",
+	.version = "1.0",
+	.description = "built for backend ABI 1",
 	.init = bad_init,
 };

@@ -1,9 +1,10 @@
 /*
  * plugin_good.c: a small but real backend for the loader tests and the
  * foundation's integration tests: PFs with N VFs from the spec
- * ("vfs=4[,fail=REASON][,type=TYPE]"), mode get/set completed on the
- * daemon's loop like a real device's. Not a device model: the simulator
- * (test/sim) is that.
+ * ("vfs=4[,fail=REASON][,type=TYPE][,slow=MS]"), opened asynchronously
+ * (slow: after MS, so "opening" can be seen), mode get/set completed on
+ * the daemon's loop like a real device's. Not a device model: the
+ * simulator (test/sim) is that.
  */
 #include "config.h"
 
@@ -27,6 +28,9 @@ struct vmig_pf {
 	char		 type[32];
 	unsigned int	 nvfs;
 	uint32_t	 modes[64];	/* per VF, 1-based */
+	struct event	*ev_open;	/* the open under way */
+	vmig_done_fn	 open_done;
+	void		*open_arg;
 };
 
 struct vmig_dev {
@@ -60,14 +64,29 @@ t_fini(void *priv)
 	free(priv);
 }
 
+/* The open completes on the loop, after slow ms (0: the next turn). */
+static void
+t_pf_opened(evutil_socket_t fd, short what, void *arg)
+{
+	struct vmig_pf		*pf = arg;
+	struct vmig_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	event_free(pf->ev_open);
+	pf->ev_open = NULL;
+	pf->open_done(pf->open_arg, &res);
+}
+
 static int
 t_pf_open(void *priv, const char *name, const char *spec,
-    struct vmig_pf **out, char *err, size_t errlen)
+    const struct vmig_fd *fds, unsigned int nfds, struct vmig_pf **out,
+    vmig_done_fn done, void *arg, char *err, size_t errlen)
 {
 	struct vmig_pf	*pf;
 	const char	*p;
 	char		*end;
-	unsigned long	 n;
+	unsigned long	 n, slow = 0;
+	struct timeval	 tv;
 
 	if (strncmp(spec, "vfs=", 4) != 0) {
 		snprintf(err, errlen, "spec must start with vfs=N");
@@ -82,17 +101,28 @@ t_pf_open(void *priv, const char *name, const char *spec,
 		snprintf(err, errlen, "%s", p + 6);
 		return (-EIO);
 	}
+	if ((p = strstr(spec, ",slow=")) != NULL)
+		slow = strtoul(p + 6, NULL, 10);
 	if ((pf = calloc(1, sizeof(*pf))) == NULL)
 		return (-ENOMEM);
 	pf->priv = priv;
 	pf->nvfs = (unsigned int)n;
 	snprintf(pf->name, sizeof(pf->name), "%s", name);
-	snprintf(pf->type, sizeof(pf->type), "%s", (p = strstr(spec,
+	snprintf(pf->type, sizeof(pf->type), "%.31s", (p = strstr(spec,
 	    ",type=")) != NULL ? p + 6 : "virtio-net");
+	if ((end = strchr(pf->type, ',')) != NULL)
+		*end = '\0';
 	for (n = 0; n < 64; n++)
 		pf->modes[n] = VMIG_MODE_ACTIVE;
 	pf->priv->pfs++;
-	pf->priv->host->log(VMIG_LOG_DEBUG, "pf %s open", name);
+	pf->open_done = done;
+	pf->open_arg = arg;
+	pf->ev_open = evtimer_new(pf->priv->host->base, t_pf_opened, pf);
+	tv.tv_sec = (time_t)(slow / 1000);
+	tv.tv_usec = (suseconds_t)(slow % 1000) * 1000;
+	evtimer_add(pf->ev_open, &tv);
+	pf->priv->host->log(VMIG_LOG_DEBUG, "pf %s opening (%u fds)", name,
+	    nfds);
 	*out = pf;
 	return (0);
 }
@@ -100,6 +130,15 @@ t_pf_open(void *priv, const char *name, const char *spec,
 static void
 t_pf_close(struct vmig_pf *pf)
 {
+	struct vmig_result	res;
+
+	if (pf->ev_open != NULL) {
+		/* an open under way ends first, cancelled */
+		memset(&res, 0, sizeof(res));
+		res.err = -ECANCELED;
+		event_free(pf->ev_open);
+		pf->open_done(pf->open_arg, &res);
+	}
 	pf->priv->pfs--;
 	free(pf);
 }
@@ -135,7 +174,8 @@ t_pf_list(struct vmig_pf *pf, struct vmig_dev_info *out, int max)
 		    VMIG_MODE_BIT(VMIG_MODE_FROZEN);
 		d->caps.flags = VMIG_CAP_STATE_CHUNKED | VMIG_CAP_STATE_PRECOPY;
 		d->caps.state_max_bytes = 4096;
-		d->caps.dirty_kind = VMIG_DIRTY_WRITE_RECORDS;
+		d->caps.dirty_kind = VMIG_DIRTY_NONE;
+		d->caps.track_scope = VMIG_TRACK_NONE;
 		d->caps.dirty_page_sizes = 1;
 		d->caps.dirty_max_ranges = 4;
 	}
@@ -143,8 +183,8 @@ t_pf_list(struct vmig_pf *pf, struct vmig_dev_info *out, int max)
 }
 
 static int
-t_dev_open(struct vmig_pf *pf, uint64_t member, struct vmig_dev **out,
-    char *err, size_t errlen)
+t_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
+    unsigned int nfds, struct vmig_dev **out, char *err, size_t errlen)
 {
 	struct vmig_dev	*d;
 
@@ -206,7 +246,8 @@ static int
 t_set_mode(struct vmig_dev *d, enum vmig_mode mode, int lane,
     vmig_done_fn done, void *arg)
 {
-	if (mode < VMIG_MODE_ACTIVE || mode > VMIG_MODE_FROZEN)
+	if (mode < VMIG_MODE_ACTIVE || mode > VMIG_MODE_QUIESCED ||
+	    mode == VMIG_MODE_ERROR)
 		return (-EINVAL);
 	d->pf->modes[d->member - 1] = mode;
 	return (t_submit(d, done, arg, 0, mode));

@@ -136,14 +136,14 @@ Test(backend, loads_good_refuses_bad)
 	cr_assert_not_null(be->ops);
 	cr_assert_str_eq(be->ops->version, "1.0");
 	/* init() ran, and its log line carries the plugin's name. */
-	cr_assert(log_has("testdev: init (host ABI 1.0)"));
+	cr_assert(log_has("testdev: init (host ABI 2.0)"));
 
 	cr_assert_not_null(be = backend_find(bs, "plugin-badabi"));
 	cr_assert_null(be->ops);
-	cr_assert(strstr(be->error, "built for backend ABI 99, this vmigd "
-	    "speaks ABI 1") != NULL, "%s", be->error);
+	cr_assert(strstr(be->error, "built for backend ABI 1, this vmigd "
+	    "speaks ABI 2: rebuild it") != NULL, "%s", be->error);
 	cr_assert(log_has("plugin_badabi.so: refused: it was built for "
-	    "backend ABI 99"));
+	    "backend ABI 1"));
 
 	cr_assert_not_null(be = backend_find(bs, "plugin-nosym"));
 	cr_assert_null(be->ops);
@@ -176,6 +176,23 @@ Test(backend, not_a_shared_object)
 	LEAK_CHECK();
 }
 
+/* Configure, then run the loop until no PF is opening (ABI 2: async). */
+static void
+configure(struct backends *bs, const struct config *c)
+{
+	struct pf	*pf;
+	int		 opening;
+
+	backends_configure(bs, c);
+	do {
+		opening = 0;
+		TAILQ_FOREACH(pf, &bs->pfs, entry)
+			opening |= pf->state == PF_OPENING;
+		if (opening)
+			event_base_loop(base, EVLOOP_ONCE);
+	} while (opening);
+}
+
 static struct config *
 test_config(void)
 {
@@ -202,7 +219,7 @@ Test(backend, pfs_online_and_offline)
 	unsigned int	 nvfs;
 
 	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
-	backends_configure(bs, c);
+	configure(bs, c);
 
 	cr_assert_not_null(pf = backend_pf_find(bs, "t0"));
 	cr_assert_not_null(pf->handle);
@@ -216,7 +233,7 @@ Test(backend, pfs_online_and_offline)
 	cr_assert_not_null(pf = backend_pf_find(bs, "bad"));
 	cr_assert_null(pf->handle);
 	cr_assert(strstr(pf->error, "backend plugin-badabi (") != NULL &&
-	    strstr(pf->error, "was refused: it was built for backend ABI 99")
+	    strstr(pf->error, "was refused: it was built for backend ABI 1")
 	    != NULL, "%s", pf->error);
 
 	cr_assert_not_null(pf = backend_pf_find(bs, "none"));
@@ -273,7 +290,7 @@ Test(backend, device_lookup)
 	int		 rv;
 
 	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
-	backends_configure(bs, c);
+	configure(bs, c);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
 		rv = backend_dev_lookup(bs, cases[i].name, &d, err,
@@ -307,7 +324,7 @@ Test(backend, claim_and_release)
 	char		 err[256];
 
 	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
-	backends_configure(bs, c);
+	configure(bs, c);
 	cr_assert_eq(backend_dev_lookup(bs, "t0/vf2", &d, err, sizeof(err)), 0);
 	cr_assert_eq(backend_dev_claim(d, 12, "job 12 (outgoing)", err,
 	    sizeof(err)), 0);
@@ -349,7 +366,7 @@ Test(backend, device_commands_complete_on_the_loop)
 	char			 err[256];
 
 	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
-	backends_configure(bs, c);
+	configure(bs, c);
 	cr_assert_eq(backend_dev_lookup(bs, "t0/vf1", &d, err, sizeof(err)), 0);
 	cr_assert_null(d->handle);
 	cr_assert_eq(backend_dev_open(d, err, sizeof(err)), 0, "%s", err);
@@ -391,7 +408,7 @@ Test(backend, reconfigure)
 	char		 err[256];
 
 	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
-	backends_configure(bs, c);
+	configure(bs, c);
 	cr_assert_eq(backend_dev_lookup(bs, "t0/vf1", &d, err, sizeof(err)), 0);
 	cr_assert_eq(backend_dev_claim(d, 7, "job 7", err, sizeof(err)), 0);
 
@@ -401,7 +418,7 @@ Test(backend, reconfigure)
 	    sizeof(err)), 0);
 	cr_assert_eq(config_set_pf(c2, "new=testdev:vfs=1", "test", err,
 	    sizeof(err)), 0);
-	backends_configure(bs, c2);
+	configure(bs, c2);
 	cr_assert_not_null(pf = backend_pf_find(bs, "t0"));
 	cr_assert_eq(pf->stale, 1);
 	cr_assert(log_has("pf t0: gone in the config, but t0/vf1 is in use by "
@@ -416,8 +433,60 @@ Test(backend, reconfigure)
 
 	/* Once free, the next reload closes it. */
 	backend_dev_release(d, 7);
-	backends_configure(bs, c2);
+	configure(bs, c2);
 	cr_assert_null(backend_pf_find(bs, "t0"));
+	backends_free(bs);
+	config_free(c);
+	config_free(c2);
+	LEAK_CHECK();
+}
+
+/* Opening is asynchronous: a slow PF is seen opening, then online. */
+Test(backend, pf_opens_without_blocking)
+{
+	struct backends	*bs;
+	struct config	*c = config_new();
+	struct device	*d;
+	struct pf	*pf;
+	char		 err[256];
+
+	cr_assert_eq(config_set_pf(c, "slow=testdev:vfs=2,slow=200", "test",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
+	backends_configure(bs, c);
+	cr_assert_not_null(pf = backend_pf_find(bs, "slow"));
+	cr_assert_eq(pf->state, PF_OPENING, "configure returned at once");
+	cr_assert_str_eq(backend_pf_state_name(pf->state), "opening");
+	cr_assert_eq(backend_dev_lookup(bs, "slow/vf1", &d, err, sizeof(err)),
+	    -ENODEV);
+	cr_assert(strstr(err, "PF slow is still opening") != NULL, "%s", err);
+	/* a second reload leaves an open under way alone */
+	backends_configure(bs, c);
+	cr_assert_eq(pf->state, PF_OPENING);
+	while (pf->state == PF_OPENING)
+		event_base_loop(base, EVLOOP_ONCE);
+	cr_assert_eq(pf->state, PF_ONLINE, "%s", pf->error);
+	cr_assert_eq(backend_dev_lookup(bs, "slow/vf1", &d, err, sizeof(err)),
+	    0, "%s", err);
+	backends_free(bs);
+	config_free(c);
+	LEAK_CHECK();
+}
+
+/* A PF closed while it opens: its open ends cancelled, nothing leaks. */
+Test(backend, pf_closed_while_opening)
+{
+	struct backends	*bs;
+	struct config	*c = config_new(), *c2 = config_new();
+	char		 err[256];
+
+	cr_assert_eq(config_set_pf(c, "slow=testdev:vfs=2,slow=60000", "test",
+	    err, sizeof(err)), 0, "%s", err);
+	cr_assert_not_null(bs = backends_new(base, plugdir, err, sizeof(err)));
+	backends_configure(bs, c);
+	cr_assert_eq(backend_pf_find(bs, "slow")->state, PF_OPENING);
+	backends_configure(bs, c2);
+	cr_assert_null(backend_pf_find(bs, "slow"));
 	backends_free(bs);
 	config_free(c);
 	config_free(c2);

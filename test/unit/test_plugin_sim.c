@@ -85,6 +85,128 @@ TestSuite(plugin, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ----------------------------------------------------------- helpers */
 
+/*
+ * ABI 2 in the shapes these tests were written for: a PF open waited for
+ * on the loop (its error, synchronous or not, returned with its reason),
+ * and each device's own tracker opened on first use.
+ */
+struct tpf_wait {
+	int			 done;
+	struct vmig_result	 res;
+	char			 msg[512];
+};
+
+static void
+tpf_done(void *arg, const struct vmig_result *r)
+{
+	struct tpf_wait	*w = arg;
+
+	w->res = *r;
+	snprintf(w->msg, sizeof(w->msg), "%s", r->msg != NULL ? r->msg : "");
+	w->done = 1;
+}
+
+static int
+t_pf_open(const char *name, const char *spec, struct vmig_pf **pf,
+    char *err, size_t errlen)
+{
+	struct tpf_wait	w;
+	int		rc;
+
+	memset(&w, 0, sizeof(w));
+	*pf = NULL;
+	if ((rc = be->pf_open(priv, name, spec, NULL, 0, pf, tpf_done, &w, err,
+	    errlen)) != 0)
+		return (rc);
+	cr_assert_not_null(*pf);
+	while (!w.done)
+		event_base_loop(base, EVLOOP_ONCE);
+	if (w.res.err != 0) {
+		snprintf(err, errlen, "%s", w.msg);
+		be->pf_close(*pf);
+		*pf = NULL;
+	}
+	return (w.res.err);
+}
+
+#define NTRK	16
+static struct {
+	struct vmig_dev		*d;
+	struct vmig_tracker	*t;
+} trks[NTRK];
+
+static struct vmig_tracker *
+trk(struct vmig_dev *d)
+{
+	struct vmig_tracker_info info;
+	char			 err[256];
+	int			 i, free_slot = -1;
+
+	for (i = 0; i < NTRK; i++) {
+		if (trks[i].d == d)
+			return (trks[i].t);
+		if (trks[i].d == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	cr_assert_geq(free_slot, 0);
+	cr_assert_eq(be->dev_tracker(d, &info), 0);
+	cr_assert_eq(info.scope, VMIG_TRACK_DEVICE);
+	cr_assert_eq(be->tracker_open(d, &trks[free_slot].t, err,
+	    sizeof(err)), 0, "%s", err);
+	trks[free_slot].d = d;
+	return (trks[free_slot].t);
+}
+
+static void
+close_dev(struct vmig_dev *d)
+{
+	int	i;
+
+	for (i = 0; i < NTRK; i++) {
+		if (trks[i].d == d) {
+			be->tracker_close(trks[i].t);
+			trks[i].t = NULL;
+			trks[i].d = NULL;
+		}
+	}
+	be->dev_close(d);
+}
+
+static void
+close_pf(struct vmig_pf *pf)
+{
+	int	i;
+
+	for (i = 0; i < NTRK; i++) {
+		if (trks[i].t != NULL)
+			be->tracker_close(trks[i].t);
+		trks[i].t = NULL;
+		trks[i].d = NULL;
+	}
+	be->pf_close(pf);
+}
+
+static int
+t_dirty_start(struct vmig_dev *d, const struct vmig_iova_range *r,
+    unsigned int n, uint64_t ps, vmig_done_fn done, void *arg)
+{
+	return (be->tracker_start(trk(d), r, n, ps, done, arg));
+}
+
+static int
+t_dirty_read(struct vmig_dev *d, struct vmig_dirty_map *m, unsigned int n,
+    int lane, vmig_done_fn done, void *arg)
+{
+	return (be->tracker_read(trk(d), m, n, lane, done, arg));
+}
+
+static int
+t_dirty_stop(struct vmig_dev *d, vmig_done_fn done, void *arg)
+{
+	return (be->tracker_stop(trk(d), done, arg));
+}
+
+
 struct waiter {
 	int			 done;
 	int			 order;
@@ -132,7 +254,7 @@ open_pf(struct simproc *sp, const char *opts)
 
 	snprintf(spec, sizeof(spec), "%s%s", sp->spec, opts != NULL ? opts :
 	    "");
-	rc = be->pf_open(priv, "sim0", spec, &pf, err, sizeof(err));
+	rc = t_pf_open("sim0", spec, &pf, err, sizeof(err));
 	cr_assert_eq(rc, 0, "pf_open %s: %d %s", spec, rc, err);
 	return (pf);
 }
@@ -143,7 +265,7 @@ open_dev(struct vmig_pf *pf, uint64_t id)
 	struct vmig_dev	*dev = NULL;
 	char		 err[256];
 
-	cr_assert_eq(be->dev_open(pf, id, &dev, err, sizeof(err)), 0, "%s",
+	cr_assert_eq(be->dev_open(pf, id, NULL, 0, &dev, err, sizeof(err)), 0, "%s",
 	    err);
 	return (dev);
 }
@@ -340,21 +462,21 @@ Test(plugin, open_list_info)
 	cr_assert_eq(di[0].caps.state_max_bytes, VA_CTX_MAX_BYTES);
 
 	dev = open_dev(pf, 2);
-	cr_assert_eq(be->dev_open(pf, 2, &dev2, err, sizeof(err)), -EBUSY);
+	cr_assert_eq(be->dev_open(pf, 2, NULL, 0, &dev2, err, sizeof(err)), -EBUSY);
 	cr_assert_not_null(strstr(err, "vf2"), "%s", err);
-	cr_assert_eq(be->dev_open(pf, 0, &dev2, err, sizeof(err)), -ENOENT);
-	cr_assert_eq(be->dev_open(pf, 4, &dev2, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(be->dev_open(pf, 0, NULL, 0, &dev2, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(be->dev_open(pf, 4, NULL, 0, &dev2, err, sizeof(err)), -ENOENT);
 	cr_assert_not_null(strstr(err, "no VF 4"), "%s", err);
-	be->dev_close(dev);
+	close_dev(dev);
 	dev = open_dev(pf, 2);	/* closing frees the VF again */
-	be->dev_close(dev);
+	close_dev(dev);
 
 	/* A second driver is refused while the first holds the queues. */
-	cr_assert_eq(be->pf_open(priv, "sim1", sp.spec, &pf2, err,
+	cr_assert_eq(t_pf_open("sim1", sp.spec, &pf2, err,
 	    sizeof(err)), -EBUSY);
 	cr_assert_null(pf2);
 	cr_assert_not_null(strstr(err, "another driver"), "%s", err);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -369,32 +491,32 @@ Test(plugin, open_errors)
 	    "--queue-size", "16", NULL };
 	struct vmig_dev_info di;
 
-	cr_assert_eq(be->pf_open(priv, "x", "vfio:0000:00:01.0", &pf, err,
+	cr_assert_eq(t_pf_open("x", "vfio:0000:00:01.0", &pf, err,
 	    sizeof(err)), -ENODEV);
 	cr_assert_not_null(strstr(err, "not available on this host"), "%s",
 	    err);
-	cr_assert_lt(be->pf_open(priv, "x", "sim:/nonexistent/sock", &pf, err,
+	cr_assert_lt(t_pf_open("x", "sim:/nonexistent/sock", &pf, err,
 	    sizeof(err)), 0);
 	cr_assert_not_null(strstr(err, "/nonexistent/sock"), "%s", err);
-	cr_assert_eq(be->pf_open(priv, "x", "pci:1", &pf, err, sizeof(err)),
+	cr_assert_eq(t_pf_open("x", "pci:1", &pf, err, sizeof(err)),
 	    -EINVAL);
-	cr_assert_eq(be->pf_open(priv, "x", "sim:/x,timeout=soon", &pf, err,
+	cr_assert_eq(t_pf_open("x", "sim:/x,timeout=soon", &pf, err,
 	    sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, "timeout=soon"), "%s", err);
-	cr_assert_eq(be->pf_open(priv, "x", "sim:/x,colour=3", &pf, err,
+	cr_assert_eq(t_pf_open("x", "sim:/x,colour=3", &pf, err,
 	    sizeof(err)), -EINVAL);
 
 	/* Options reach the transport: queue size capped by the PF. */
 	start_sim(&sp, 1, nopre);
 	snprintf(spec, sizeof(spec), "%s,qsize=64,pool=262144", sp.spec);
-	cr_assert_eq(be->pf_open(priv, "p", spec, &pf, err, sizeof(err)), 0,
+	cr_assert_eq(t_pf_open("p", spec, &pf, err, sizeof(err)), 0,
 	    "%s", err);
 	cr_assert_eq(be->pf_info(pf, &pi), 0);
 	cr_assert_eq(pi.queue_depth, 16);
 	cr_assert_eq(pi.max_inflight, 16);	/* two queues of 8 chains */
 	cr_assert_eq(be->pf_list(pf, &di, 1), 1);
 	cr_assert_eq(di.caps.flags & VMIG_CAP_STATE_PRECOPY, 0);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -431,8 +553,8 @@ Test(plugin, modes)
 	cr_assert_neq(simproc_cmd(&sp, reply, sizeof(reply), "mode 1 freeze"),
 	    0);
 	cr_assert_not_null(strstr(reply, "go through stop"), "%s", reply);
-	be->dev_close(dev);
-	be->pf_close(pf);
+	close_dev(dev);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -483,9 +605,9 @@ Test(plugin, state_roundtrip)
 	m = read_state(a, back, sizeof(back), 1 << 15);
 	cr_assert_eq(m, n);
 	cr_assert_eq(memcmp(img, back, n), 0);
-	be->dev_close(a);
-	be->dev_close(b);
-	be->pf_close(pf);
+	close_dev(a);
+	close_dev(b);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -585,7 +707,7 @@ Test(plugin, state_write_refused)
 	    msg);
 	cr_assert_eq(digest(&sp, 1), digest(&sp, 2));
 	cr_assert_eq(set_mode(b, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL), 0);
-	be->pf_close(pf);	/* closes the devices too */
+	close_pf(pf);	/* closes the devices too */
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -624,7 +746,7 @@ Test(plugin, fault_fail_status)
 	/* The plugin forgot the mode; it asks before the next change. */
 	cr_assert_eq(set_mode(d1, VMIG_MODE_FROZEN, VMIG_LANE_CRITICAL), 0);
 	cr_assert_eq(get_mode(d1), VMIG_MODE_FROZEN);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -672,7 +794,7 @@ Test(plugin, fault_delay_and_drop)
 	    done_cb, &w2), 0);
 	wait_for(&w2);
 	cr_assert_eq(w2.res.err, 0, "%s", w2.msg);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -719,7 +841,7 @@ Test(plugin, timeout_reclaims_late)
 	wait_all(w + 2, 2);
 	for (i = 2; i < 4; i++)
 		cr_assert_eq(w[i].res.err, 0, "%d: %s", i, w[i].msg);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -754,7 +876,7 @@ lanes_case(const char *const *extra)
 	for (i = 0; i < 12; i++)
 		cr_assert_eq(bulk[i].res.err, 0, "%s", bulk[i].msg);
 	cr_assert_lt(crit.order, 12);
-	be->pf_close(pf);
+	close_pf(pf);
 	simproc_stop(&sp);
 	LEAK_CHECK();
 }
@@ -788,7 +910,7 @@ Test(plugin, close_cancels)
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_BULK, done_cb, &w[0]), 0);
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_CRITICAL, done_cb, &w[1]), 0);
 	cr_assert_eq(be->state_size(d, VMIG_LANE_BULK, done_cb, &w[2]), 0);
-	be->dev_close(d);
+	close_dev(d);
 	cr_assert_eq(w[0].done + w[1].done + w[2].done, 3);
 	cr_assert_eq(w[0].res.err, -ECANCELED);
 	cr_assert_eq(w[2].res.err, -ECANCELED);
@@ -800,7 +922,7 @@ Test(plugin, close_cancels)
 	memset(w, 0, sizeof(w));
 	simcmd(&sp, "fault delay op=DEV_MODE_GET ms=300");
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_BULK, done_cb, &w[0]), 0);
-	be->pf_close(pf);
+	close_pf(pf);
 	cr_assert_eq(w[0].done, 1);
 	cr_assert_eq(w[0].res.err, -ECANCELED);
 	simproc_stop(&sp);
@@ -824,7 +946,7 @@ Test(plugin, device_gone)
 	cr_assert_eq(w.res.err, -ECONNRESET);
 	cr_assert_not_null(strstr(w.msg, "went away"), "%s", w.msg);
 	cr_assert_eq(be->get_mode(d, VMIG_LANE_BULK, done_cb, &w), -ENOTCONN);
-	be->pf_close(pf);
+	close_pf(pf);
 	LEAK_CHECK();
 }
 
@@ -860,7 +982,7 @@ rec_setup(struct recfix *f, const char *workload, const char *opts,
 	simcmd(&f->sp, "workload 1 %s", workload);
 	f->pf = open_pf(&f->sp, opts);
 	f->d = open_dev(f->pf, 1);
-	cr_assert_eq(be->dirty_start(f->d, &r, 1, 4096, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f->d, &r, 1, 4096, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0, "%s", w.msg);
 }
@@ -868,7 +990,7 @@ rec_setup(struct recfix *f, const char *workload, const char *opts,
 static void
 rec_teardown(struct recfix *f)
 {
-	be->pf_close(f->pf);
+	close_pf(f->pf);
 	simproc_stop(&f->sp);
 	munmap(f->mem, MEMSZ);
 }
@@ -878,7 +1000,7 @@ dirty_read(struct recfix *f, struct vmig_dirty_map *maps, unsigned int n)
 {
 	struct waiter	w = { 0 };
 
-	cr_assert_eq(be->dirty_read(f->d, maps, n, VMIG_LANE_BULK, done_cb,
+	cr_assert_eq(t_dirty_read(f->d, maps, n, VMIG_LANE_BULK, done_cb,
 	    &w), 0);
 	wait_for(&w);
 	return (w);
@@ -1070,11 +1192,11 @@ Test(plugin, records_args)
 	rec_setup(&f, "idle", NULL, NULL);
 	/* Already recording. */
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(f.d, r, 1, 4096, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f.d, r, 1, 4096, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, -EBUSY);
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_stop(f.d, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_stop(f.d, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0);
 	/* Stopped: reads are refused with a reason. */
@@ -1082,23 +1204,23 @@ Test(plugin, records_args)
 	cr_assert_eq(w.res.err, -EINVAL);
 	/* Overlapping ranges, a page size the device lacks, too many. */
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(f.d, r, 2, 4096, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f.d, r, 2, 4096, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, -EINVAL);
 	cr_assert_not_null(strstr(w.msg, "overlap"), "%s", w.msg);
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(f.d, r, 1, 8192, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f.d, r, 1, 8192, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, -EINVAL);
 	cr_assert_not_null(strstr(w.msg, "page size 8192"), "%s", w.msg);
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(f.d, r, 9, 4096, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f.d, r, 9, 4096, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, -E2BIG);
 	/* A 64 KiB range at 64 KiB pages works; maps are checked. */
 	r[0].length = 65536;
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(f.d, r, 1, 65536, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(f.d, r, 1, 65536, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0, "%s", w.msg);
 	w = dirty_read(&f, &m, 1);
@@ -1165,7 +1287,7 @@ mini_migration(const char *workload)
 
 	/* Start recording, then the bulk copy, then a few rounds. */
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_start(sd, &r, 1, 4096, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_start(sd, &r, 1, 4096, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0, "%s", w.msg);
 	memcpy(dmem, smem, MEMSZ);
@@ -1173,7 +1295,7 @@ mini_migration(const char *workload)
 		/* Make sure the device wrote something this round. */
 		simcmd(&src, "step 2 50");
 		memset(&w, 0, sizeof(w));
-		cr_assert_eq(be->dirty_read(sd, &m, 1, VMIG_LANE_BULK,
+		cr_assert_eq(t_dirty_read(sd, &m, 1, VMIG_LANE_BULK,
 		    done_cb, &w), 0);
 		wait_for(&w);
 		cr_assert_eq(w.res.err, 0, "%s", w.msg);
@@ -1183,13 +1305,13 @@ mini_migration(const char *workload)
 	/* Switchover: freeze, final records, final copy, context. */
 	cr_assert_eq(set_mode(sd, VMIG_MODE_FROZEN, VMIG_LANE_CRITICAL), 0);
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_read(sd, &m, 1, VMIG_LANE_CRITICAL, done_cb,
+	cr_assert_eq(t_dirty_read(sd, &m, 1, VMIG_LANE_CRITICAL, done_cb,
 	    &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0, "%s", w.msg);
 	copy_dirty(smem, dmem, bits, MEMSZ / 4096);
 	memset(&w, 0, sizeof(w));
-	cr_assert_eq(be->dirty_stop(sd, done_cb, &w), 0);
+	cr_assert_eq(t_dirty_stop(sd, done_cb, &w), 0);
 	wait_for(&w);
 	cr_assert_eq(w.res.err, 0);
 	n = read_state(sd, img, sizeof(img), 1024);
@@ -1216,8 +1338,8 @@ mini_migration(const char *workload)
 	cr_assert_eq(memcmp(smem, dmem, MEMSZ), 0, "diverged after resume");
 	cr_assert_eq(digest(&src, 2), digest(&dst, 3));
 
-	be->pf_close(spf);
-	be->pf_close(dpf);
+	close_pf(spf);
+	close_pf(dpf);
 	simproc_stop(&src);
 	simproc_stop(&dst);
 	munmap(smem, MEMSZ);
