@@ -44,17 +44,21 @@ static int	vmigctl_release(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
 const struct vmigctl_cmd vmigctl_prepare_cmd = {
-	"prepare", "DEVICE --region R [--region R...] [--verify] [--vm NAME]",
-	"destination: reserve a VF; prints job id, token and stream URL",
+	"prepare", "DEVICE [DEVICE...] --region R [--region R...] [--verify]"
+	" [--vm NAME]",
+	"destination: reserve a VF (a VM's VFs: a group); prints job id, token"
+	" and stream URL",
 	vmigctl_prepare
 };
 
 const struct vmigctl_cmd vmigctl_migrate_cmd = {
-	"migrate", "DEVICE --to URL --token HEX --region R [...] [--downtime MS]"
+	"migrate", "DEVICE [DEVICE...] --to URL --token HEX --region R [...]"
+	" [--downtime MS]"
 	" [--ceiling MS] [--bandwidth B/s] [--timeout S] [--manual] [--bulk]"
 	" [--verify] [--baseline] [--force-on-timeout] [--forced-downtime MS]"
 	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
-	"source: migrate a VF to a prepared destination",
+	"source: migrate a VF (a VM's VFs, in prepare's order) to a prepared"
+	" destination",
 	vmigctl_migrate
 };
 
@@ -337,6 +341,20 @@ wait_job(struct vmigctl *ctl, uint64_t id)
 
 /* ------------------------------------------------------------ commands */
 
+/* A group's job ids, one per device (nothing for one device). */
+static void
+print_group(const uint64_t *ids, size_t n)
+{
+	size_t	i;
+
+	if (n < 2)
+		return;
+	printf("group");
+	for (i = 0; i < n; i++)
+		printf(" %" PRIu64, ids[i]);
+	printf("\n");
+}
+
 static int
 vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
@@ -386,11 +404,13 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			return (vmigctl_usage(cmd, "unknown option"));
 		}
 	}
-	if (optind + 1 != argc) {
+	if (optind >= argc) {
 		free_regions(regions, n);
-		return (vmigctl_usage(cmd, "give one DEVICE"));
+		return (vmigctl_usage(cmd, "give a DEVICE"));
 	}
 	q.device = argv[optind];
+	q.group = argv + optind + 1;	/* the VM's other devices */
+	q.n_group = argc - optind - 1;
 	q.n_regions = n;
 	q.regions = rp;
 	q.policy = &pol;
@@ -404,8 +424,9 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		const Vmig__V1__PrepareIncomingResponse *p =
 		    resp->prepare_incoming;
 
-		printf("job %" PRIu64 "\nurl %s\ntoken ", p->job_id,
-		    p->stream_url);
+		printf("job %" PRIu64 "\n", p->job_id);
+		print_group(p->job_ids, p->n_job_ids);
+		printf("url %s\ntoken ", p->stream_url);
 		for (i = 0; i < p->token.len; i++)
 			printf("%02x", p->token.data[i]);
 		printf("\n");
@@ -565,8 +586,8 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			break;
 		}
 	}
-	if (!bad && optind + 1 != argc) {
-		snprintf(err, sizeof(err), "give one DEVICE");
+	if (!bad && optind >= argc) {
+		snprintf(err, sizeof(err), "give a DEVICE");
 		bad = 1;
 	}
 	if (!bad && (q.dest_url == NULL || tokenlen == 0)) {
@@ -579,6 +600,8 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		return (vmigctl_usage(cmd, "%s", err));
 	}
 	q.device = argv[optind];
+	q.group = argv + optind + 1;
+	q.n_group = argc - optind - 1;
 	q.token.data = token;
 	q.token.len = tokenlen;
 	q.n_regions = n;
@@ -591,8 +614,11 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	if (rv != VMIGCTL_EXIT_OK)
 		return (rv);
 	id = resp->start_migration->job_id;
-	if (!wait && !vmigctl_json(ctl, resp))
+	if (!wait && !vmigctl_json(ctl, resp)) {
 		printf("job %" PRIu64 "\n", id);
+		print_group(resp->start_migration->job_ids,
+		    resp->start_migration->n_job_ids);
+	}
 	vmig_client_free(resp);
 	return (wait ? wait_job(ctl, id) : VMIGCTL_EXIT_OK);
 }

@@ -60,8 +60,10 @@ struct job_policy;
 void	api_job_init(struct vmigd *d);
 void	api_job_free(struct vmigd *d);
 void	api_job_refresh(struct vmigd *d);
-void	api_job_to_proto(const struct job *, Vmig__V1__Job *);
-void	api_job_stats(const struct job *, Vmig__V1__JobStats *);
+/* A job's record for its device k (a group shows one per device). */
+void	api_job_to_proto(const struct job *, unsigned int k, Vmig__V1__Job *);
+void	api_job_stats(const struct job *, unsigned int k,
+	    Vmig__V1__JobStats *);
 void	api_policy_from_proto(struct job_policy *,
 	    const Vmig__V1__MigrationPolicy *);
 void	api_policy_to_proto(const struct job_policy *,

@@ -145,12 +145,21 @@ api_regions(struct rpc_call *call, Vmig__V1__MemoryRegion **in, size_t n,
  */
 static int
 api_migration_request(struct rpc_call *call, const char *device,
-    const Vmig__V1__MigrationPolicy *policy, Vmig__V1__MemoryRegion **regions,
-    size_t nregions, const char *vm, struct mem_region_spec *specs,
-    struct job_request *req, struct job_policy *pol)
+    char **group, size_t ngroup, const Vmig__V1__MigrationPolicy *policy,
+    Vmig__V1__MemoryRegion **regions, size_t nregions, const char *vm,
+    struct mem_region_spec *specs, struct job_request *req,
+    struct job_policy *pol)
 {
 	char	err[512];
+	size_t	i;
 
+	for (i = 0; i < ngroup; i++) {
+		if (group[i] == NULL || group[i][0] == '\0') {
+			rpc_call_error(call, S(INVALID_ARGUMENT), "group device "
+			    "%zu is empty", i);
+			return (-1);
+		}
+	}
 	if (device == NULL || device[0] == '\0')
 		rpc_call_error(call, S(INVALID_ARGUMENT), "device is missing");
 	else if (api_policy_check(policy, err, sizeof(err)) != 0)
@@ -160,6 +169,8 @@ api_migration_request(struct rpc_call *call, const char *device,
 	else {
 		memset(req, 0, sizeof(*req));
 		req->device = device;
+		req->devices = (const char *const *)group;
+		req->ndevices = ngroup;
 		req->regions = specs;
 		req->nregions = nregions;
 		req->vm = vm;
@@ -196,6 +207,27 @@ api_job_lookup(struct vmigd *d, struct rpc_call *call, uint64_t id)
 	return (job);
 }
 
+/* The job ids of a new job's devices, for the response. */
+static void
+api_job_ids(const struct job *job, uint64_t **ids, size_t *n)
+{
+	unsigned int	i;
+
+	*ids = xcalloc(job->ndevs, sizeof(**ids));
+	for (i = 0; i < job->ndevs; i++)
+		(*ids)[i] = job->devs[i].id;
+	*n = job->ndevs;
+}
+
+/* The slot of the job's record with this id (0 for a job without). */
+static unsigned int
+api_job_slot(struct job *job, uint64_t id)
+{
+	struct job_dev	*jd = job_dev_by_id(job, id);
+
+	return (jd != NULL ? (unsigned int)(jd - job->devs) : 0);
+}
+
 /* ------------------------------------------------------------ calls */
 
 static void
@@ -212,6 +244,7 @@ api_prepared(void *arg, struct job *job, int rc, const char *err)
 		return;
 	}
 	r->job_id = job->id;
+	api_job_ids(job, &r->job_ids, &r->n_job_ids);
 	r->token.len = job_in_token_len(job);
 	r->token.data = xmalloc(r->token.len);
 	memcpy(r->token.data, job_in_token(job), r->token.len);
@@ -238,8 +271,9 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	char					 err[512];
 	int					 rc;
 
-	if (api_migration_request(call, r->device, r->policy, r->regions,
-	    r->n_regions, r->vm, specs, &req, &pol) != 0)
+	if (api_migration_request(call, r->device, r->group, r->n_group,
+	    r->policy, r->regions, r->n_regions, r->vm, specs, &req,
+	    &pol) != 0)
 		return (RPC_REPLY);
 	if ((rc = engine_prepare_incoming(d->engine, &req, &pol, api_prepared,
 	    call, &job, err, sizeof(err))) != 0)
@@ -261,8 +295,9 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	char					 err[512];
 	int					 rc;
 
-	if (api_migration_request(call, r->device, r->policy, r->regions,
-	    r->n_regions, r->vm, specs, &req, &pol) != 0)
+	if (api_migration_request(call, r->device, r->group, r->n_group,
+	    r->policy, r->regions, r->n_regions, r->vm, specs, &req,
+	    &pol) != 0)
 		return (RPC_REPLY);
 	req.dest_url = r->dest_url;
 	req.token = r->token.data;
@@ -271,6 +306,7 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	    sizeof(err))) != 0)
 		return (api_engine_error(call, rc, r->device, err));
 	res->job_id = job->id;
+	api_job_ids(job, &res->job_ids, &res->n_job_ids);
 	return (RPC_REPLY);
 }
 
@@ -285,7 +321,8 @@ api_get_job(struct vmigd *d, struct rpc_call *call)
 		return (RPC_REPLY);
 	job_rate_tick(job);
 	res->job = rpc_msg_new(&vmig__v1__job__descriptor);
-	api_job_to_proto(job, res->job);
+	api_job_to_proto(job, api_job_slot(job, call->req->get_job->job_id),
+	    res->job);
 	return (RPC_REPLY);
 }
 
@@ -325,11 +362,13 @@ api_list_jobs(struct vmigd *d, struct rpc_call *call)
 	Vmig__V1__ListJobsResponse	*res = call->result;
 	struct job			*job;
 	size_t				 n = 0;
+	unsigned int			 k;
 	int				 all = call->req->list_jobs->include_finished;
 
+	/* a group shows a record per device */
 	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
 		if (all || !job_phase_terminal(job->phase))
-			n++;
+			n += job->ndevs > 0 ? job->ndevs : 1;
 	}
 	if (n == 0)
 		return (RPC_REPLY);
@@ -338,9 +377,12 @@ api_list_jobs(struct vmigd *d, struct rpc_call *call)
 		if (!all && job_phase_terminal(job->phase))
 			continue;
 		job_rate_tick(job);
-		res->jobs[res->n_jobs] = rpc_msg_new(&vmig__v1__job__descriptor);
-		api_job_to_proto(job, res->jobs[res->n_jobs]);
-		res->n_jobs++;
+		for (k = 0; k < (job->ndevs > 0 ? job->ndevs : 1); k++) {
+			res->jobs[res->n_jobs] =
+			    rpc_msg_new(&vmig__v1__job__descriptor);
+			api_job_to_proto(job, k, res->jobs[res->n_jobs]);
+			res->n_jobs++;
+		}
 	}
 	return (RPC_REPLY);
 }

@@ -124,7 +124,7 @@ api_policy_check(const Vmig__V1__MigrationPolicy *m, char *err, size_t len)
 
 
 void
-api_job_stats(const struct job *job, Vmig__V1__JobStats *s)
+api_job_stats(const struct job *job, unsigned int k, Vmig__V1__JobStats *s)
 {
 	uint64_t	end = job->ended_ms != 0 ? job->ended_ms : now_ms();
 
@@ -140,8 +140,11 @@ api_job_stats(const struct job *job, Vmig__V1__JobStats *s)
 	s->memory_page_size = job->st.memory_page_size;
 	s->memory_constant = job->st.memory_constant;
 	s->memory_normal = job->st.memory_normal;
-	s->device_state_bytes = job->st.device_state_bytes;
-	s->device_state_pending = job->st.device_state_pending;
+	/* a group's device shows its own state; the rest is the group's */
+	s->device_state_bytes = job->ndevs > 1 ? job->devs[k].state_bytes :
+	    job->st.device_state_bytes;
+	s->device_state_pending = job->ndevs > 1 ?
+	    job->devs[k].state_pending : job->st.device_state_pending;
 	s->device_dirty_rate_bps = job->st.device_dirty_rate_bps;
 	s->device_write_records = job->st.device_write_records;
 	s->expected_downtime_ms = job->st.expected_downtime_ms;
@@ -154,22 +157,29 @@ api_job_stats(const struct job *job, Vmig__V1__JobStats *s)
 }
 
 void
-api_job_to_proto(const struct job *job, Vmig__V1__Job *j)
+api_job_to_proto(const struct job *job, unsigned int k, Vmig__V1__Job *j)
 {
 	Vmig__V1__MigrationPolicy	*pol;
 	Vmig__V1__JobStats		*st;
 	unsigned int			 n, i, first;
 
-	j->id = job->id;
+	j->id = job->ndevs > 0 ? job->devs[k].id : job->id;
 	j->direction = (Vmig__V1__JobDirection)job->dir;
-	j->device = xstrdup(job->device_name);
+	j->device = xstrdup(job->ndevs > 0 ? job->devs[k].name :
+	    job->device_name);
+	if (job->ndevs > 0) {
+		j->group = xcalloc(job->ndevs, sizeof(*j->group));
+		for (i = 0; i < job->ndevs; i++)
+			j->group[i] = job->devs[i].id;
+		j->n_group = job->ndevs;
+	}
 	j->phase = (Vmig__V1__JobPhase)job->phase;
 	j->peer = xstrdup(job->peer != NULL ? job->peer : "");
 	pol = rpc_msg_new(&vmig__v1__migration_policy__descriptor);
 	api_policy_to_proto(&job->pol, pol);
 	j->policy = pol;
 	st = rpc_msg_new(&vmig__v1__job_stats__descriptor);
-	api_job_stats(job, st);
+	api_job_stats(job, k, st);
 	j->stats = st;
 	if (job->error[0] != '\0')
 		j->error = xstrdup(job->error);
@@ -208,7 +218,26 @@ api_job_to_proto(const struct job *job, Vmig__V1__Job *j)
 
 /* ------------------------------------------------------------ hooks */
 
-/* The job's record, packed, for the fast lane (view.h). */
+/* How many records a job shows: one per device (a job without any: one). */
+static unsigned int
+api_job_nrec(const struct job *job)
+{
+	return (job->ndevs > 0 ? job->ndevs : 1);
+}
+
+static uint64_t
+api_job_recid(const struct job *job, unsigned int k)
+{
+	return (job->ndevs > 0 ? job->devs[k].id : job->id);
+}
+
+static const char *
+api_job_recdev(const struct job *job, unsigned int k)
+{
+	return (job->ndevs > 0 ? job->devs[k].name : job->device_name);
+}
+
+/* The job's records, packed, for the fast lane (view.h). */
 static void
 api_hook_changed(void *arg, struct job *job)
 {
@@ -216,51 +245,66 @@ api_hook_changed(void *arg, struct job *job)
 	Vmig__V1__Job	*m;
 	uint8_t		*buf;
 	size_t		 len;
+	unsigned int	 k;
 
 	if (d->view == NULL)
 		return;
-	m = rpc_msg_new(&vmig__v1__job__descriptor);
-	api_job_to_proto(job, m);
-	len = vmig__v1__job__get_packed_size(m);
-	buf = xmalloc(len > 0 ? len : 1);
-	vmig__v1__job__pack(m, buf);
-	protobuf_c_message_free_unpacked(&m->base, NULL);
-	view_put(d->view, job->id, buf, len);
+	for (k = 0; k < api_job_nrec(job); k++) {
+		m = rpc_msg_new(&vmig__v1__job__descriptor);
+		api_job_to_proto(job, k, m);
+		len = vmig__v1__job__get_packed_size(m);
+		buf = xmalloc(len > 0 ? len : 1);
+		vmig__v1__job__pack(m, buf);
+		protobuf_c_message_free_unpacked(&m->base, NULL);
+		view_put(d->view, api_job_recid(job, k), buf, len);
+	}
 }
 
 static void
 api_hook_dropped(void *arg, struct job *job)
 {
 	struct vmigd	*d = arg;
+	unsigned int	 k;
 
-	if (d->view != NULL)
-		view_del(d->view, job->id);
+	for (k = 0; d->view != NULL && k < api_job_nrec(job); k++)
+		view_del(d->view, api_job_recid(job, k));
+}
+
+/* One event per device of the job: ev's job_id, device and stats vary. */
+static void
+api_job_event(struct vmigd *d, struct job *job, Vmig__V1__Event *ev)
+{
+	Vmig__V1__JobStats	st;
+	unsigned int		k;
+
+	for (k = 0; k < api_job_nrec(job); k++) {
+		vmig__v1__job_stats__init(&st);
+		api_job_stats(job, k, &st);
+		ev->job_id = api_job_recid(job, k);
+		ev->device = (char *)api_job_recdev(job, k);
+		if (ev->kind != VMIG__V1__EVENT__KIND__KIND_DECISION)
+			ev->stats = &st;
+		events_publish(d->events, ev);
+	}
 }
 
 static void
 api_hook_phase(void *arg, struct job *job, enum job_phase prev,
     const char *why)
 {
-	struct vmigd		*d = arg;
-	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
-	Vmig__V1__JobStats	 st = VMIG__V1__JOB_STATS__INIT;
+	Vmig__V1__Event	ev = VMIG__V1__EVENT__INIT;
 
-	ev.job_id = job->id;
-	ev.device = job->device_name;
 	ev.kind = VMIG__V1__EVENT__KIND__KIND_PHASE;
 	ev.phase = (Vmig__V1__JobPhase)job->phase;
 	ev.previous = (Vmig__V1__JobPhase)prev;
 	ev.message = (char *)(why != NULL ? why : "");
-	api_job_stats(job, &st);
-	ev.stats = &st;
-	events_publish(d->events, &ev);
+	api_job_event(arg, job, &ev);
 }
 
 static void
 api_hook_decision(void *arg, struct job *job,
     const struct converge_decision *dc)
 {
-	struct vmigd		*d = arg;
 	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
 	Vmig__V1__Decision	 pd = VMIG__V1__DECISION__INIT;
 
@@ -273,29 +317,21 @@ api_hook_decision(void *arg, struct job *job,
 	pd.bandwidth_bps = dc->bandwidth_bps;
 	pd.remaining_bytes = dc->remaining_bytes;
 	pd.downtime_target_ms = dc->target_ms;
-	ev.job_id = job->id;
-	ev.device = job->device_name;
 	ev.kind = VMIG__V1__EVENT__KIND__KIND_DECISION;
 	ev.phase = (Vmig__V1__JobPhase)job->phase;
 	ev.decision = &pd;
 	ev.message = (char *)dc->reason;
-	events_publish(d->events, &ev);
+	api_job_event(arg, job, &ev);
 }
 
 static void
 api_hook_progress(void *arg, struct job *job)
 {
-	struct vmigd		*d = arg;
-	Vmig__V1__Event		 ev = VMIG__V1__EVENT__INIT;
-	Vmig__V1__JobStats	 st = VMIG__V1__JOB_STATS__INIT;
+	Vmig__V1__Event	ev = VMIG__V1__EVENT__INIT;
 
-	api_job_stats(job, &st);
-	ev.job_id = job->id;
-	ev.device = job->device_name;
 	ev.kind = VMIG__V1__EVENT__KIND__KIND_PROGRESS;
 	ev.phase = (Vmig__V1__JobPhase)job->phase;
-	ev.stats = &st;
-	events_publish(d->events, &ev);
+	api_job_event(arg, job, &ev);
 }
 
 /* ------------------------------------------------------------ the view */

@@ -28,7 +28,7 @@ typedef Vmig__Stream__V1__StateChunk	StreamStateChunk;
  * The peer stream protocol (proto/stream.proto Hello.protocol_version):
  * defined here, once; both sides and GetVersion use it.
  */
-#define STREAM_PROTOCOL_VERSION	1
+#define STREAM_PROTOCOL_VERSION	2
 
 #define FRAME_PREFIX		4		/* le32 header length */
 #define FRAME_HDR_MAX		(64 * 1024)	/* protobuf header bytes */

@@ -61,6 +61,7 @@ static void	job_kick_cb(int, short, void *);
 static void	job_timer_cb(int, short, void *);
 static void	job_deadline_cb(int, short, void *);
 static void	job_free(struct job *);
+static const char *job_dev_name(const struct job *);
 static void	engine_sched_cb(int, short, void *);
 
 const char *
@@ -254,10 +255,7 @@ engine_freeze(struct engine *eng)
 			job->kind->freeze(job);
 		stream_close(job->stream);
 		job->stream = NULL;
-		if (job->dev != NULL) {
-			backend_dev_release(job->dev, job->id);
-			job->dev = NULL;
-		}
+		job_release_devices(job);
 	}
 }
 
@@ -374,8 +372,9 @@ engine_sched_cb(int fd, short what, void *arg)
 		sj->id = job->id;
 		sj->dir = job->kind->sched_dir;
 		sj->state = job_sched_state(job);
-		sj->pf = job->dev != NULL && job->dev->pf != NULL ?
-		    job->dev->pf->name : NULL;
+		/* a group is admitted on its first device's PF */
+		sj->pf = job->ndevs > 0 && job->devs[0].dev != NULL ?
+		    job->devs[0].dev->pf->name : NULL;
 		sj->priority = job->pol.priority;
 		sj->seq = job->seq;
 		sj->limit_bps = job->pol.bandwidth_limit_bps;
@@ -530,8 +529,7 @@ job_free(struct job *job)
 	job->kind->free(job);
 	stream_close(job->stream);
 	job_close_memory(job);
-	if (job->dev != NULL)
-		backend_dev_release(job->dev, job->id);
+	job_release_devices(job);
 	event_free(job->ev_timer);
 	event_free(job->ev_kick);
 	event_free(job->ev_deadline);
@@ -557,10 +555,43 @@ job_find(struct engine *eng, uint64_t id)
 	struct job	*job;
 
 	TAILQ_FOREACH(job, &eng->jobs, entry) {
-		if (job->id == id)
+		if (job->id == id || job_dev_by_id(job, id) != NULL)
 			return (job);
 	}
 	return (NULL);
+}
+
+struct job_dev *
+job_dev_by_id(struct job *job, uint64_t id)
+{
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++) {
+		if (job->devs[i].id == id)
+			return (&job->devs[i]);
+	}
+	return (NULL);
+}
+
+void
+job_set_cur(struct job *job, unsigned int i)
+{
+	VMIG_ASSERT(i < JOB_GROUP_MAX);
+	job->cur = i;
+	job->dev = job->devs[i].dev;
+}
+
+void
+job_release_devices(struct job *job)
+{
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++) {
+		if (job->devs[i].dev != NULL)
+			backend_dev_release(job->devs[i].dev, job->id);
+		job->devs[i].dev = NULL;
+	}
+	job->dev = NULL;
 }
 
 /* ------------------------------------------------------------ calls */
@@ -609,7 +640,7 @@ engine_release_device(struct engine *eng, struct device *dev, char *err,
 		return (err_set(err, errlen, -EBUSY, "device %s is in use by "
 		    "%s: only a VF whose VM migrated away can be released",
 		    dev->name, dev->owner));
-	job_out_release(job);
+	job_out_release(job, dev);
 	log_info("device %s released after job %" PRIu64, dev->name, job->id);
 	return (0);
 }
@@ -701,13 +732,44 @@ job_cancel_request(struct job *job, const char *reason, char *err,
 	return (0);
 }
 
-/* The request's device, claimed for the job, and its memory mapped. */
+/* Claim one device of the request for the job (slot i). */
+static int
+job_claim_dev(struct job *job, unsigned int i, const char *name, char *err,
+    size_t errlen)
+{
+	struct device	*dev;
+	char		 owner[64];
+	unsigned int	 k;
+	int		 rc;
+
+	if ((rc = backend_dev_lookup(job->eng->backends, name, &dev, err,
+	    errlen)) != 0)
+		return (rc);
+	for (k = 0; k < i; k++) {
+		if (job->devs[k].dev == dev)
+			return (err_set(err, errlen, -EINVAL, "device %s is "
+			    "named twice in the group", dev->name));
+	}
+	if (dev->info.caps.state_kind != VMIG_STATE_SNAPSHOT)
+		return (err_set(err, errlen, -ENOTSUP, "device %s: its state "
+		    "is a stream (ABI 2 STATE_STREAM), which this engine does "
+		    "not move yet", dev->name));
+	snprintf(owner, sizeof(owner), "job %" PRIu64 " (%s)", job->id,
+	    job->kind->name);
+	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0)
+		return (rc);
+	job->devs[i].dev = dev;
+	job->devs[i].id = i == 0 ? job->id : job->eng->next_id++;
+	strlcpy_v(job->devs[i].name, dev->name, sizeof(job->devs[i].name));
+	job->ndevs = i + 1;
+	return (0);
+}
+
+/* The request's devices, claimed for the job, and its memory mapped. */
 int
 job_claim(struct job *job, const struct job_request *req, int flags,
     char *err, size_t errlen)
 {
-	struct device	*dev;
-	char		 owner[64];
 	size_t		 i;
 	int		 rc;
 
@@ -723,18 +785,17 @@ job_claim(struct job *job, const struct job_request *req, int flags,
 			    req->regions[i].page_size,
 			    req->regions[0].page_size));
 	}
-	if ((rc = backend_dev_lookup(job->eng->backends, req->device, &dev,
-	    err, errlen)) != 0)
+	if (req->ndevices + 1 > JOB_GROUP_MAX)
+		return (err_set(err, errlen, -E2BIG, "a group of %zu devices: "
+		    "at most %d", req->ndevices + 1, JOB_GROUP_MAX));
+	if ((rc = job_claim_dev(job, 0, req->device, err, errlen)) != 0)
 		return (rc);
-	if (dev->info.caps.state_kind != VMIG_STATE_SNAPSHOT)
-		return (err_set(err, errlen, -ENOTSUP, "device %s: its state "
-		    "is a stream (ABI 2 STATE_STREAM), which this engine does "
-		    "not move yet", dev->name));
-	snprintf(owner, sizeof(owner), "job %" PRIu64 " (%s)", job->id,
-	    job->kind->name);
-	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0)
-		return (rc);
-	job->dev = dev;
+	for (i = 0; i < req->ndevices; i++) {
+		if ((rc = job_claim_dev(job, (unsigned int)i + 1,
+		    req->devices[i], err, errlen)) != 0)
+			return (rc);
+	}
+	job_set_cur(job, 0);
 	if ((rc = mem_map_open(&job->mem, req->regions, req->nregions, flags,
 	    err, errlen)) != 0)
 		return (rc);
@@ -1089,7 +1150,7 @@ job_dev_submitted(struct job *job, int rc)
 		return (0);
 	job->dev_busy = 0;
 	job->devop.fn = NULL;
-	job_step_done(job, rc, "device %s: %s: %s", job->device_name,
+	job_step_done(job, rc, "device %s: %s: %s", job_dev_name(job),
 	    job->devop.what, strerror(-rc));
 	return (rc);
 }
@@ -1102,8 +1163,15 @@ job_dev_untried(struct job *job, int rc)
 	job->dev_busy = 0;
 	job->devop.fn = NULL;
 	log_warnx("job %" PRIu64 ": device %s: %s could not be submitted: %s",
-	    job->id, job->device_name, job->devop.what, strerror(-rc));
+	    job->id, job_dev_name(job), job->devop.what, strerror(-rc));
 	return (1);
+}
+
+/* The device a message names: the one under way, else the job's. */
+static const char *
+job_dev_name(const struct job *job)
+{
+	return (job->dev != NULL ? job->dev->name : job->device_name);
 }
 
 int
@@ -1113,7 +1181,7 @@ job_dev_failed(struct job *job, const struct vmig_result *res)
 
 	if (res->err == 0)
 		return (0);
-	job_step_done(job, res->err, "device %s: %s: %s", job->device_name,
+	job_step_done(job, res->err, "device %s: %s: %s", job_dev_name(job),
 	    job->devop.what, job_dev_strerror(res, buf, sizeof(buf)));
 	return (1);
 }
@@ -1121,21 +1189,62 @@ job_dev_failed(struct job *job, const struct vmig_result *res)
 int
 job_step_open_device(struct job *job)
 {
-	char	err[BACKEND_ERR_MAX];
-	int	rc;
+	char		err[BACKEND_ERR_MAX];
+	unsigned int	i;
+	int		rc;
 
-	if ((rc = backend_dev_open(job->dev, err, sizeof(err))) != 0) {
-		job_step_done(job, rc, "%s", err);
-		return (0);
+	for (i = 0; i < job->ndevs; i++) {
+		if ((rc = backend_dev_open(job->devs[i].dev, err,
+		    sizeof(err))) != 0) {
+			job_step_done(job, rc, "%s", err);
+			return (0);
+		}
 	}
 	return (1);
+}
+
+/* Run one() for the devices from cur on, until one starts a command. */
+static int
+job_each_run(struct job *job)
+{
+	while (job->cur < job->ndevs) {
+		job_set_cur(job, job->cur);
+		if (job->dev == NULL || job->each(job) == 1) {
+			job->cur++;
+			continue;
+		}
+		return (0);
+	}
+	job->each = NULL;
+	job_set_cur(job, 0);
+	return (1);
+}
+
+int
+job_each_dev(struct job *job, int (*one)(struct job *))
+{
+	job->each = one;
+	job->cur = 0;
+	return (job_each_run(job));
+}
+
+void
+job_dev_next(struct job *job)
+{
+	if (job->each == NULL) {
+		job_step_done(job, 0, NULL);
+		return;
+	}
+	job->cur++;
+	if (job_each_run(job))
+		job_step_done(job, 0, NULL);
 }
 
 void
 job_dev_step_done(struct job *job, const struct vmig_result *res)
 {
 	if (!job_dev_failed(job, res))
-		job_step_done(job, 0, NULL);
+		job_dev_next(job);
 }
 
 int

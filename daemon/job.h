@@ -99,6 +99,7 @@ enum job_dir {
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
 #define JOB_COSTS_KEPT		9	/* switchover costs per PF (median) */
 #define JOB_OFFLOAD_THREADS	2	/* digests and unmapping, off the loop */
+#define JOB_GROUP_MAX		8	/* devices of one VM in one job */
 
 /* The job's policy with defaults applied (vmig.v1.MigrationPolicy). */
 struct job_policy {
@@ -174,9 +175,15 @@ struct engine_hooks {
 typedef void	(*engine_done_fn)(void *arg, struct job *, int rc,
 		    const char *err);
 
-/* A new migration: PrepareIncoming's or StartMigration's request. */
+/*
+ * A new migration: PrepareIncoming's or StartMigration's request. A VM's
+ * devices move as one job (a group: one memory, one stream, one policy,
+ * one downtime): device and the ndevices more in devices[].
+ */
 struct job_request {
 	const char			*device;
+	const char			*const *devices;
+	size_t				 ndevices;
 	const struct mem_region_spec	*regions;
 	size_t				 nregions;
 	const char			*vm;		/* caller's label */
@@ -259,6 +266,25 @@ struct engine {
 	}			 costs[16];
 };
 
+/*
+ * One device of a job. Each has the id the API shows for it (GetJob,
+ * events; the first is the job's), and what rollback must undo for it.
+ */
+struct job_dev {
+	uint64_t		 id;
+	char			 name[64];	/* kept after release */
+	struct device		*dev;		/* NULL once released */
+	struct tracker_user	*tu;	/* its tracker; NULL: an earlier
+					   device of the job shares it */
+	int			 mode_changed;	/* we changed its mode */
+	int			 quiesced;	/* we quiesced it (P2P) */
+	int			 state_written;	/* destination: partial state */
+	int			 activated;	/* destination: we resumed it */
+	uint64_t		 state_bytes;	/* its state, last known size */
+	uint64_t		 state_pending;
+	uint64_t		 write_records;
+};
+
 struct job_out;		/* job_out.c */
 struct vmig_result;
 typedef void	(*job_dev_fn)(struct job *, const struct vmig_result *);
@@ -277,6 +303,15 @@ struct job {
 	char			*device_name;
 	char			*vm;		/* caller's label */
 	char			*peer;		/* stream URL */
+	/*
+	 * The group's devices; steps that act on each run them one after
+	 * the other (job_each_dev), and while they do, cur is the one under
+	 * way and dev its registry device (JOB_DEV_CALL's).
+	 */
+	struct job_dev		 devs[JOB_GROUP_MAX];
+	unsigned int		 ndevs;
+	unsigned int		 cur;
+	int			(*each)(struct job *);	/* job_each_dev's */
 	struct device		*dev;
 	struct job_policy	 pol;
 	struct job_stats	 st;
@@ -500,8 +535,23 @@ int		 job_dev_untried(struct job *, int rc);
 int		 job_dev_failed(struct job *, const struct vmig_result *);
 /* A step: wait until no device command is outstanding. */
 int		 job_step_wait_device(struct job *);
-/* A step: open the job's device handle (both sides start with it). */
+/* A step: open the job's devices' handles (both sides start with it). */
 int		 job_step_open_device(struct job *);
+/*
+ * A step that acts on each device in turn: one(job) runs with cur and dev
+ * set to the next device; it returns 1 when it is done with that one at
+ * once, 0 when it started a command (whose callback ends the device's
+ * turn with job_dev_next()). The step ends after the last device.
+ */
+int		 job_each_dev(struct job *, int (*one)(struct job *));
+void		 job_dev_next(struct job *);
+/* The device under way (job_each_dev). */
+#define JD(job)		(&(job)->devs[(job)->cur])
+void		 job_set_cur(struct job *, unsigned int);
+/* The job's device slot with this API id, or NULL. */
+struct job_dev	*job_dev_by_id(struct job *, uint64_t id);
+/* Release every device the job still holds. */
+void		 job_release_devices(struct job *);
 /* A device command's result that only has to succeed: ends the step. */
 void		 job_dev_step_done(struct job *, const struct vmig_result *);
 /* A result's error as a sentence: "set mode stop: EINVAL (...)". */
@@ -521,7 +571,8 @@ int		 job_claim(struct job *, const struct job_request *, int flags,
 int		 job_out_create(struct engine *, const struct job_request *,
 		    const struct job_policy *, struct job **jp, char *err,
 		    size_t errlen);
-void		 job_out_release(struct job *);
+/* A completed source's VF (one of its group), freed (ReleaseDevice). */
+void		 job_out_release(struct job *, struct device *);
 
 /* job_in.c */
 int		 job_in_create(struct engine *, const struct job_request *,

@@ -41,36 +41,38 @@
 #define IN_STATE_MAX		(256u * 1024 * 1024)
 #define IN_LINGER_MS		2000	/* after Done, for the source to close */
 
-struct job_in {
-	uint8_t			 token[JOB_TOKEN_LEN];
-	char			 url[256];
-	struct frame_region	 regions[JOB_MEM_REGIONS_MAX];
-	struct frame_layout	 layout;
+/* One device's state as it arrives (dev[i] is job->devs[i]'s). */
+struct in_dev {
 	struct frame_state_pos	 spos;
 	uint8_t			*state;
 	size_t			 state_cap;
 	size_t			 state_len;
 	int			 state_final;	/* image is a stop-copy one */
+	size_t			 write_off;
+	uint64_t		 state_digest;
+	uint64_t		 src_state_digest;
+	char			 source_device[64];
+};
+
+struct job_in {
+	uint8_t			 token[JOB_TOKEN_LEN];
+	char			 url[256];
+	struct frame_region	 regions[JOB_MEM_REGIONS_MAX];
+	struct frame_layout	 layout;
+	struct in_dev		 dev[JOB_GROUP_MAX];
 	uint64_t		 applied;	/* payload bytes applied */
 	uint64_t		 last_seq;
 	uint64_t		 source_job;
-	char			 source_device[64];
 	int			 hello_ok;
 	unsigned int		 refused;	/* peers refused while waiting */
 	int			 peer_aborted;
-	int			 state_written;	/* the VF holds partial state */
-	int			 activated;	/* we set the VF ACTIVE */
-	int			 mode_changed;	/* we stopped it at prepare */
 	int			 lingering;
 	int			 ack_pending;	/* refused: resend on writable */
 	uint64_t		 ack_seq;
-	size_t			 write_off;
 	uint64_t		 load_start_us;
 	uint64_t		 src_memory_digest;
-	uint64_t		 src_state_digest;
 	int			 src_verify;
 	uint64_t		 memory_digest;
-	uint64_t		 state_digest;
 	int			 verified;
 	uint64_t		 src_stop_unix_us;
 };
@@ -105,6 +107,7 @@ static int	in_listen(struct job *);
 static int	in_reply_prepared(struct job *);
 static int	in_verify(struct job *);
 static int	in_write_state(struct job *);
+static int	in_quiesce_devices(struct job *);
 static int	in_resume_device(struct job *);
 static int	in_send_done(struct job *);
 static int	in_linger(struct job *);
@@ -115,18 +118,19 @@ static int	in_rb_stop(struct job *);
 static int	in_rb_finish(struct job *);
 
 static const struct job_step in_prepare_steps[] = {
-	{ "open device", job_step_open_device },
-	{ "check device mode", in_check_mode },
-	{ "stop device", in_stop_device },
-	{ "discard stale device state", in_discard_state },
+	{ "open devices", job_step_open_device },
+	{ "check device modes", in_check_mode },
+	{ "stop devices", in_stop_device },
+	{ "discard stale device states", in_discard_state },
 	{ "listen for the source", in_listen },
 	{ "answer PrepareIncoming", in_reply_prepared },
 };
 
 static const struct job_step in_resume_steps[] = {
 	{ "verify digests", in_verify },
-	{ "write device state", in_write_state },
-	{ "resume device", in_resume_device },
+	{ "write device states", in_write_state },
+	{ "quiesce devices", in_quiesce_devices },
+	{ "resume devices", in_resume_device },
 	{ "send done", in_send_done },
 	{ "wait for the source to close", in_linger },
 	{ "complete", in_complete },
@@ -135,8 +139,8 @@ static const struct job_step in_resume_steps[] = {
 static const struct job_step in_rollback_steps[] = {
 	{ "wait for the device command in flight", job_step_wait_device },
 	{ "tell the source", in_rb_abort },
-	{ "discard partial device state", in_rb_discard },
-	{ "stop device", in_rb_stop },
+	{ "discard partial device states", in_rb_discard },
+	{ "stop devices", in_rb_stop },
 	{ "finish", in_rb_finish },
 };
 
@@ -168,9 +172,12 @@ job_in_create(struct engine *eng, const struct job_request *req,
 static void
 in_free(struct job *job)
 {
+	unsigned int	i;
+
 	if (job->in == NULL)
 		return;
-	free(job->in->state);
+	for (i = 0; i < JOB_GROUP_MAX; i++)
+		free(job->in->dev[i].state);
 	free(job->in);
 	job->in = NULL;
 }
@@ -208,38 +215,57 @@ in_check_mode_done(struct job *job, const struct vmig_result *res)
 {
 	if (res->err == 0 && res->u.mode == VMIG_MODE_ERROR) {
 		job_step_done(job, -EIO, "device %s is in an error state "
-		    "(it needs a reset)", job->device_name);
+		    "(it needs a reset)", job->dev->name);
 		return;
 	}
-	/* an active VF is stopped by the next step */
-	job->in->mode_changed = res->err == 0 &&
-	    res->u.mode == VMIG_MODE_ACTIVE;
+	/* an active (or quiesced) VF is stopped by the next step */
+	JD(job)->mode_changed = res->err == 0 &&
+	    (res->u.mode == VMIG_MODE_ACTIVE ||
+	    res->u.mode == VMIG_MODE_QUIESCED);
 	job_dev_step_done(job, res);
 }
 
 static int
-in_check_mode(struct job *job)
+in_check_one(struct job *job)
 {
 	return (JOB_DEV_CALL(job, "reading its mode", in_check_mode_done,
 	    get_mode, VMIG_LANE_CRITICAL));
 }
 
 static int
-in_stop_device(struct job *job)
+in_check_mode(struct job *job)
 {
-	if (!job->in->mode_changed)
+	return (job_each_dev(job, in_check_one));
+}
+
+static int
+in_stop_one(struct job *job)
+{
+	if (!JD(job)->mode_changed)
 		return (1);
 	return (JOB_DEV_CALL(job, "set mode stopped", job_dev_step_done,
 	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
 }
 
 static int
-in_discard_state(struct job *job)
+in_stop_device(struct job *job)
+{
+	return (job_each_dev(job, in_stop_one));
+}
+
+static int
+in_discard_one(struct job *job)
 {
 	if ((job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
 		return (1);
 	return (JOB_DEV_CALL(job, "discarding a stale state",
 	    job_dev_step_done, state_discard, VMIG_LANE_CRITICAL));
+}
+
+static int
+in_discard_state(struct job *job)
+{
+	return (job_each_dev(job, in_discard_one));
 }
 
 static int
@@ -390,6 +416,45 @@ in_token_equal(const uint8_t *a, const uint8_t *b, size_t len)
 	return (diff == 0);
 }
 
+/* The source's devices, in order, against the prepared ones. */
+static int
+in_hello_devices(struct job *job, const Vmig__Stream__V1__Hello *h)
+{
+	const Vmig__Stream__V1__DeviceLayout	*dl;
+	const struct device			*dev;
+	unsigned int				 i;
+
+	if (h->n_devices != job->ndevs) {
+		in_protocol_error(job, P_PROTO, "source moves %zu devices, the "
+		    "destination prepared %u", h->n_devices, job->ndevs);
+		return (-1);
+	}
+	for (i = 0; i < job->ndevs; i++) {
+		dl = h->devices[i];
+		dev = job->devs[i].dev;
+		if (dl->device_type == NULL || strcmp(dl->device_type,
+		    dev->info.type) != 0) {
+			in_protocol_error(job, P_PROTO, "source device %u is "
+			    "%s, destination %s is %s", i, dl->device_type !=
+			    NULL ? dl->device_type : "?", dev->name,
+			    dev->info.type);
+			return (-1);
+		}
+		if (dl->interface == NULL || strcmp(dl->interface,
+		    dev->info.caps.interface) != 0) {
+			in_protocol_error(job, P_PROTO, "source interface %s "
+			    "differs from destination %s's %s", dl->interface !=
+			    NULL ? dl->interface : "?", dev->name,
+			    dev->info.caps.interface);
+			return (-1);
+		}
+		strlcpy_v(job->in->dev[i].source_device, dl->source_device !=
+		    NULL ? dl->source_device : "",
+		    sizeof(job->in->dev[i].source_device));
+	}
+	return (0);
+}
+
 static void
 in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 {
@@ -409,22 +474,8 @@ in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 		    h->protocol_version, STREAM_PROTOCOL_VERSION);
 		return;
 	}
-	if (h->device_type == NULL || strcmp(h->device_type,
-	    job->dev->info.type) != 0) {
-		in_protocol_error(job, P_PROTO, "source device is %s, "
-		    "destination %s is %s", h->device_type != NULL ?
-		    h->device_type : "?", job->device_name,
-		    job->dev->info.type);
+	if (in_hello_devices(job, h) != 0)
 		return;
-	}
-	if (h->interface == NULL || strcmp(h->interface,
-	    job->dev->info.caps.interface) != 0) {
-		in_protocol_error(job, P_PROTO, "source interface %s differs "
-		    "from destination %s's %s", h->interface != NULL ?
-		    h->interface : "?", job->device_name,
-		    job->dev->info.caps.interface);
-		return;
-	}
 	if (h->n_regions != job->mem.nregions) {
 		in_protocol_error(job, P_PROTO, "source has %zu memory "
 		    "regions, the destination prepared %" PRIu32,
@@ -453,12 +504,11 @@ in_hello(struct job *job, const Vmig__Stream__V1__Hello *h)
 	}
 	in->hello_ok = 1;
 	in->source_job = h->source_job_id;
-	strlcpy_v(in->source_device, h->source_device != NULL ?
-	    h->source_device : "", sizeof(in->source_device));
 	in->src_verify = h->verify;
 	job_timer_stop(job);
-	log_info("job %" PRIu64 ": source job %" PRIu64 " (%s) connected",
-	    job->id, in->source_job, in->source_device);
+	log_info("job %" PRIu64 ": source job %" PRIu64 " (%s%s) connected",
+	    job->id, in->source_job, in->dev[0].source_device,
+	    job->ndevs > 1 ? " and its group" : "");
 	/* admission decides when the transfer may begin (HelloAck) */
 	job_set_phase(job, JOB_QUEUED, NULL);
 }
@@ -531,34 +581,39 @@ in_state(struct job *job, const struct frame *fr)
 {
 	struct job_in			*in = job->in;
 	const StreamStateChunk		*c = fr->hdr->state;
+	struct in_dev			*id = &in->dev[c->device];
 	size_t				 need;
+	unsigned int			 i;
 
-	/* in_frame() ran frame_check(): in order, within state_max */
+	/* in_frame() ran frame_check(): its device, in order, in state_max */
 	if (!c->precopy && job->phase != JOB_STOPCOPY) {
 		in_protocol_error(job, P_PROTO, "final device state before "
 		    "stop-copy began");
 		return;
 	}
-	if (!in->spos.started || c->generation != in->spos.generation) {
-		in->state_len = 0;	/* a newer image supersedes */
-		in->state_final = !c->precopy;
+	if (!id->spos.started || c->generation != id->spos.generation) {
+		id->state_len = 0;	/* a newer image supersedes */
+		id->state_final = !c->precopy;
 	}
 	need = (size_t)c->offset + fr->payload_len;
-	if (need > in->state_cap) {
-		size_t cap = in->state_cap == 0 ? JOB_STATE_CHUNK :
-		    in->state_cap;
+	if (need > id->state_cap) {
+		size_t cap = id->state_cap == 0 ? JOB_STATE_CHUNK :
+		    id->state_cap;
 
 		while (cap < need)
 			cap *= 2;
-		in->state = xrealloc(in->state, cap);
-		in->state_cap = cap;
+		id->state = xrealloc(id->state, cap);
+		id->state_cap = cap;
 	}
 	if (fr->payload_len != 0)
-		memcpy(in->state + c->offset, fr->payload, fr->payload_len);
-	in->state_len = need;
-	frame_state_accept(&in->spos, c, fr->payload_len);
+		memcpy(id->state + c->offset, fr->payload, fr->payload_len);
+	id->state_len = need;
+	frame_state_accept(&id->spos, c, fr->payload_len);
 	in->applied += fr->payload_len;
-	job->st.device_state_bytes = c->total;
+	job->devs[c->device].state_bytes = c->total;
+	job->st.device_state_bytes = 0;
+	for (i = 0; i < job->ndevs; i++)
+		job->st.device_state_bytes += job->devs[i].state_bytes;
 	in_ack(job, c->seq);
 }
 
@@ -566,14 +621,24 @@ static void
 in_switchover(struct job *job, const Vmig__Stream__V1__Switchover *s)
 {
 	struct job_in	*in = job->in;
+	unsigned int	 i;
 
-	if (!in->spos.complete || !in->state_final) {
-		in_protocol_error(job, P_PROTO, "switchover before the final "
-		    "device state was complete");
+	for (i = 0; i < job->ndevs; i++) {
+		if (!in->dev[i].spos.complete || !in->dev[i].state_final) {
+			in_protocol_error(job, P_PROTO, "switchover before "
+			    "the final device state was complete (device %s)",
+			    job->devs[i].dev->name);
+			return;
+		}
+	}
+	if (s->verify && s->n_state_digests != job->ndevs) {
+		in_protocol_error(job, P_PROTO, "switchover with %zu state "
+		    "digests for %u devices", s->n_state_digests, job->ndevs);
 		return;
 	}
+	for (i = 0; i < job->ndevs && i < s->n_state_digests; i++)
+		in->dev[i].src_state_digest = s->state_digests[i];
 	in->src_memory_digest = s->memory_digest;
-	in->src_state_digest = s->state_digest;
 	in->src_verify = s->verify;
 	in->src_stop_unix_us = s->source_stop_unix_us;
 	job_set_phase(job, JOB_RESUMING, NULL);
@@ -600,7 +665,15 @@ in_frame(void *arg, const struct frame *fr)
 			in_protocol_error(job, P_PROTO, "%s", err);
 		return;
 	}
-	if (frame_check(&in->layout, &in->spos, fr, err, sizeof(err)) != 0) {
+	if (f->kind_case == K(STATE) && f->state->device >= job->ndevs) {
+		in_protocol_error(job, P_PROTO, "state chunk %" PRIu64 " for "
+		    "device %" PRIu32 " of a group of %u", f->state->seq,
+		    f->state->device, job->ndevs);
+		return;
+	}
+	if (frame_check(&in->layout, f->kind_case == K(STATE) ?
+	    &in->dev[f->state->device].spos : NULL, fr, err,
+	    sizeof(err)) != 0) {
 		if (job->phase == JOB_WAITING)
 			in_refuse(job, P_PROTO, "%s", err);
 		else
@@ -702,6 +775,7 @@ static void
 in_memory_digested(struct job *job, int rc, uint64_t digest)
 {
 	struct job_in	*in = job->in;
+	unsigned int	 i;
 
 	if (rc != 0) {
 		job_step_done(job, rc, "digest of the memory regions: %s",
@@ -716,11 +790,14 @@ in_memory_digested(struct job *job, int rc, uint64_t digest)
 		    in->memory_digest);
 		return;
 	}
-	if (in->state_digest != in->src_state_digest) {
+	for (i = 0; i < job->ndevs; i++) {
+		if (in->dev[i].state_digest == in->dev[i].src_state_digest)
+			continue;
 		in_protocol_error(job, VMIG__STREAM__V1__ABORT__CODE__CODE_VERIFY,
-		    "device state digest mismatch: source %016" PRIx64
-		    ", destination %016" PRIx64 ": refusing to resume",
-		    in->src_state_digest, in->state_digest);
+		    "device state digest mismatch (device %s): source %016"
+		    PRIx64 ", destination %016" PRIx64 ": refusing to resume",
+		    job->devs[i].dev->name, in->dev[i].src_state_digest,
+		    in->dev[i].state_digest);
 		return;
 	}
 	in->verified = 1;
@@ -728,14 +805,16 @@ in_memory_digested(struct job *job, int rc, uint64_t digest)
 	job_step_done(job, 0, NULL);
 }
 
-/* The memory digest is made off the loop (job_digest_begin). */
 static int
 in_verify(struct job *job)
 {
 	struct job_in	*in = job->in;
+	unsigned int	 i;
 
 	in->load_start_us = now_us();
-	in->state_digest = XXH3_64bits(in->state, in->state_len);
+	for (i = 0; i < job->ndevs; i++)
+		in->dev[i].state_digest = XXH3_64bits(in->dev[i].state,
+		    in->dev[i].state_len);
 	if (!in->src_verify && !job->pol.verify)
 		return (1);
 	job_digest_begin(job, in_memory_digested);
@@ -754,36 +833,71 @@ in_write_done(struct job *job, const struct vmig_result *res)
 static void
 in_write_next(struct job *job)
 {
-	struct job_in	*in = job->in;
-	size_t		 n, off = in->write_off;
+	struct in_dev	*id = &job->in->dev[job->cur];
+	size_t		 n, off = id->write_off;
 
-	if (off >= in->state_len) {
-		job_step_done(job, 0, NULL);
+	if (off >= id->state_len) {
+		job_dev_next(job);
 		return;
 	}
-	n = MIN(in->state_len - off, (size_t)JOB_STATE_CHUNK);
-	in->write_off += n;
-	in->state_written = 1;
+	n = MIN(id->state_len - off, (size_t)JOB_STATE_CHUNK);
+	id->write_off += n;
+	JD(job)->state_written = 1;
 	(void)JOB_DEV_CALL(job, "writing its state", in_write_done,
-	    state_write, in->state + off, n, VMIG_LANE_CRITICAL);
+	    state_write, id->state + off, n, VMIG_LANE_CRITICAL);
 }
 
 static int
-in_write_state(struct job *job)
+in_write_one(struct job *job)
 {
-	job->in->write_off = 0;
-	if (job->in->state_len == 0)
+	struct in_dev	*id = &job->in->dev[job->cur];
+
+	id->write_off = 0;
+	if (id->state_len == 0)
 		return (1);	/* a device without state */
 	in_write_next(job);
 	return (0);
 }
 
 static int
-in_resume_device(struct job *job)
+in_write_state(struct job *job)
 {
-	job->in->activated = 1;
+	return (job_each_dev(job, in_write_one));
+}
+
+/*
+ * A VM's devices resume together: every state is written first, then
+ * each that can is quiesced (running, no peer-to-peer DMA yet), then all
+ * run.
+ */
+static int
+in_quiesce_one(struct job *job)
+{
+	if ((job->dev->info.caps.flags & VMIG_CAP_P2P_QUIESCE) == 0)
+		return (1);
+	JD(job)->activated = 1;
+	return (JOB_DEV_CALL(job, "set mode quiesced", job_dev_step_done,
+	    set_mode, VMIG_MODE_QUIESCED, VMIG_LANE_CRITICAL));
+}
+
+static int
+in_quiesce_devices(struct job *job)
+{
+	return (job_each_dev(job, in_quiesce_one));
+}
+
+static int
+in_resume_one(struct job *job)
+{
+	JD(job)->activated = 1;
 	return (JOB_DEV_CALL(job, "set mode active", job_dev_step_done,
 	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
+}
+
+static int
+in_resume_device(struct job *job)
+{
+	return (job_each_dev(job, in_resume_one));
 }
 
 static int
@@ -793,16 +907,21 @@ in_send_done(struct job *job)
 	Vmig__Stream__V1__Frame	 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__Done	 d = VMIG__STREAM__V1__DONE__INIT;
 	uint64_t		 load_us = now_us() - in->load_start_us;
+	uint64_t		 digests[JOB_GROUP_MAX];
+	unsigned int		 i;
 	int			 rc;
 
 	job->st.device_load_time_ms = load_us / 1000;
 	if (in->src_stop_unix_us != 0 && unix_us() > in->src_stop_unix_us)
 		job->st.downtime_ms = (unix_us() - in->src_stop_unix_us) /
 		    1000;
+	for (i = 0; i < job->ndevs; i++)
+		digests[i] = in->dev[i].state_digest;
 	d.load_time_us = load_us;
 	d.verified = in->verified;
 	d.memory_digest = in->memory_digest;
-	d.state_digest = in->state_digest;
+	d.n_state_digests = job->ndevs;
+	d.state_digests = digests;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_DONE;
 	f.done = &d;
 	if ((rc = stream_send(job->stream, &f, NULL, 0)) != 0) {
@@ -827,14 +946,18 @@ in_linger(struct job *job)
 static int
 in_complete(struct job *job)
 {
-	log_info("job %" PRIu64 ": %s resumed from source job %" PRIu64
+	size_t		bytes = 0;
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++)
+		bytes += job->in->dev[i].state_len;
+	log_info("job %" PRIu64 ": %s%s resumed from source job %" PRIu64
 	    " (%s): state %zu bytes loaded in %" PRIu64 " ms%s", job->id,
-	    job->device_name, job->in->source_job, job->in->source_device,
-	    job->in->state_len, job->st.device_load_time_ms,
-	    job->verified ? ", verified" : "");
-	/* the VF belongs to the migrated VM now */
-	backend_dev_release(job->dev, job->id);
-	job->dev = NULL;
+	    job->device_name, job->ndevs > 1 ? " and its group" : "",
+	    job->in->source_job, job->in->dev[0].source_device, bytes,
+	    job->st.device_load_time_ms, job->verified ? ", verified" : "");
+	/* the VFs belong to the migrated VM now */
+	job_release_devices(job);
 	job_finish(job, JOB_COMPLETED);
 	return (1);
 }
@@ -873,33 +996,43 @@ in_rb_dev_done(struct job *job, const struct vmig_result *res)
 {
 	if (res->err != 0)
 		log_warnx("job %" PRIu64 ": device %s: %s after a failure: %s",
-		    job->id, job->device_name, job->devop.what,
+		    job->id, job->dev->name, job->devop.what,
 		    strerror(-res->err));
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
 }
 
 static int
-in_rb_discard(struct job *job)
+in_rb_discard_one(struct job *job)
 {
-	if (job->in == NULL || !job->in->state_written || job->dev == NULL ||
-	    job->dev->handle == NULL ||
+	if (!JD(job)->state_written || job->dev->handle == NULL ||
 	    (job->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) == 0)
 		return (1);
-	job->in->state_written = 0;
+	JD(job)->state_written = 0;
 	return (JOB_DEV_TRY(job, "discard state", in_rb_dev_done,
 	    state_discard, VMIG_LANE_CRITICAL));
 }
 
 static int
-in_rb_stop(struct job *job)
+in_rb_discard(struct job *job)
+{
+	return (job_each_dev(job, in_rb_discard_one));
+}
+
+static int
+in_rb_stop_one(struct job *job)
 {
 	/* resumed but the source never heard: it resumes its own copy */
-	if (job->in == NULL || !job->in->activated || job->dev == NULL ||
-	    job->dev->handle == NULL)
+	if (!JD(job)->activated || job->dev->handle == NULL)
 		return (1);
-	job->in->activated = 0;
+	JD(job)->activated = 0;
 	return (JOB_DEV_TRY(job, "set mode stopped", in_rb_dev_done,
 	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
+}
+
+static int
+in_rb_stop(struct job *job)
+{
+	return (job_each_dev(job, in_rb_stop_one));
 }
 
 static int
@@ -907,10 +1040,7 @@ in_rb_finish(struct job *job)
 {
 	/* PrepareIncoming failed before it could answer: a device error */
 	job_call_done(job, job->cancel_req ? -ECANCELED : -EIO);
-	if (job->dev != NULL) {
-		backend_dev_release(job->dev, job->id);
-		job->dev = NULL;
-	}
+	job_release_devices(job);
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	return (1);
 }

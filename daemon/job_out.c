@@ -44,8 +44,9 @@ static int	out_enter_precopy(struct job *);
 static int	out_wait(struct job *);
 static int	out_decide(struct job *);
 static int	out_send_stopcopy(struct job *);
-static int	out_stop_device(struct job *);
-static int	out_freeze_device(struct job *);
+static int	out_quiesce_devices(struct job *);
+static int	out_stop_devices(struct job *);
+static int	out_freeze_devices(struct job *);
 static int	out_digest_memory(struct job *);
 static int	out_send_switchover(struct job *);
 static int	out_wait_done(struct job *);
@@ -76,8 +77,8 @@ static const struct job_phase_row out_phases[JOB_NPHASES] = {
 };
 
 static const struct job_step out_setup_steps[] = {
-	{ "open device", job_step_open_device },
-	{ "check device mode", out_check_mode },
+	{ "open devices", job_step_open_device },
+	{ "check device modes", out_check_mode },
 	{ "connect to destination", out_connect },
 	{ "start write recording", out_start_recording },
 	{ "enter pre-copy", out_enter_precopy },
@@ -90,15 +91,18 @@ static const struct job_step out_iter_steps[] = {
 	{ "send pre-copy device state", out_precopy_state_send },
 	{ "wait", out_wait },
 	{ "read write records", out_read_dirty },
-	{ "query device state size", out_state_size },
+	{ "take the reads", out_take_reads },
+	{ "query device state sizes", out_state_size },
 	{ "decide", out_decide },
 };
 
 static const struct job_step out_stopcopy_steps[] = {
 	{ "tell the destination", out_send_stopcopy },
-	{ "stop device", out_stop_device },
-	{ "freeze device", out_freeze_device },
+	{ "quiesce devices", out_quiesce_devices },
+	{ "stop devices", out_stop_devices },
+	{ "freeze devices", out_freeze_devices },
 	{ "read final write records", out_final_dirty },
+	{ "take the final reads", out_take_reads },
 	{ "send final pages", out_send_final_pages },
 	{ "read device state", out_read_state },
 	{ "send device state", out_send_state },
@@ -112,7 +116,7 @@ static const struct job_step out_stopcopy_steps[] = {
 static const struct job_step out_rollback_steps[] = {
 	{ "wait for the device command in flight", job_step_wait_device },
 	{ "tell the destination", out_rb_abort },
-	{ "resume device", out_rb_resume },
+	{ "resume devices", out_rb_resume },
 	{ "stop write recording", out_rb_stop_recording },
 	{ "finish", out_rb_finish },
 };
@@ -226,18 +230,24 @@ out_check_mode_done(struct job *job, const struct vmig_result *res)
 		return;
 	if (res->u.mode != VMIG_MODE_ACTIVE) {
 		job_step_done(job, -EBUSY, "device %s is %s, not active: only "
-		    "a running device is migrated", job->device_name,
+		    "a running device is migrated", job->dev->name,
 		    backend_mode_name(res->u.mode));
 		return;
 	}
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
+}
+
+static int
+out_check_one(struct job *job)
+{
+	return (JOB_DEV_CALL(job, "reading its mode", out_check_mode_done,
+	    get_mode, VMIG_LANE_CRITICAL));
 }
 
 static int
 out_check_mode(struct job *job)
 {
-	return (JOB_DEV_CALL(job, "reading its mode", out_check_mode_done,
-	    get_mode, VMIG_LANE_CRITICAL));
+	return (job_each_dev(job, out_check_one));
 }
 
 static void
@@ -247,9 +257,21 @@ out_send_hello(struct job *job)
 	Vmig__Stream__V1__Frame			 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__Hello			 h = VMIG__STREAM__V1__HELLO__INIT;
 	Vmig__Stream__V1__RegionLayout		*rl, **rlp;
+	Vmig__Stream__V1__DeviceLayout		 dl[JOB_GROUP_MAX];
+	Vmig__Stream__V1__DeviceLayout		*dlp[JOB_GROUP_MAX];
 	uint32_t				 i;
 	int					 rc;
 
+	for (i = 0; i < job->ndevs; i++) {
+		const struct device *dev = job->devs[i].dev;
+
+		vmig__stream__v1__device_layout__init(&dl[i]);
+		dl[i].source_device = (char *)dev->name;
+		dl[i].device_type = (char *)dev->info.type;
+		dl[i].interface = (char *)dev->info.caps.interface;
+		dl[i].state_max_bytes = dev->info.caps.state_max_bytes;
+		dlp[i] = &dl[i];
+	}
 	rl = xcalloc(job->mem.nregions, sizeof(*rl));
 	rlp = xcalloc(job->mem.nregions, sizeof(*rlp));
 	for (i = 0; i < job->mem.nregions; i++) {
@@ -263,14 +285,12 @@ out_send_hello(struct job *job)
 	h.token.data = o->token;
 	h.token.len = o->tokenlen;
 	h.source_job_id = job->id;
-	h.source_device = job->device_name;
-	h.device_type = job->dev->info.type;
-	h.interface = job->dev->info.caps.interface;
+	h.n_devices = job->ndevs;
+	h.devices = dlp;
 	h.n_regions = job->mem.nregions;
 	h.regions = rlp;
 	h.page_size = o->page_size;
 	h.verify = job->pol.verify;
-	h.state_max_bytes = job->dev->info.caps.state_max_bytes;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO;
 	f.hello = &h;
 	rc = stream_send(job->stream, &f, NULL, 0);
@@ -393,7 +413,7 @@ out_decide(struct job *job)
 	obs.send_us = o->send_us;
 	obs.share_bps = job->share_bps;
 	obs.state_bytes = job->st.device_state_bytes;
-	cost = engine_switch_cost(job->eng, job->dev->pf->name);
+	cost = engine_switch_cost(job->eng, job->devs[0].dev->pf->name);
 	obs.switch_cost_ms = cost;
 	obs.switch_cost_measured = cost != 0;
 	obs.deadline = o->deadline;
@@ -458,7 +478,7 @@ out_decide(struct job *job)
 static int
 out_set_mode(struct job *job, enum vmig_mode mode, const char *what)
 {
-	job->out->mode_changed = 1;
+	JD(job)->mode_changed = 1;
 	return (JOB_DEV_CALL(job, what, job_dev_step_done, set_mode, mode,
 	    VMIG_LANE_CRITICAL));
 }
@@ -484,19 +504,52 @@ out_send_stopcopy(struct job *job)
 	return (1);
 }
 
+/*
+ * A VM's devices stop together: every one that can is quiesced (no new
+ * peer-to-peer DMA, VFIO's RUNNING_P2P) before any is stopped, so none
+ * stops while another still writes into it; then all stop, then all
+ * freeze. The downtime starts with the first of them.
+ */
 static int
-out_stop_device(struct job *job)
+out_quiesce_one(struct job *job)
+{
+	if ((job->dev->info.caps.flags & VMIG_CAP_P2P_QUIESCE) == 0)
+		return (1);
+	JD(job)->quiesced = 1;
+	return (out_set_mode(job, VMIG_MODE_QUIESCED, "set mode quiesced"));
+}
+
+static int
+out_quiesce_devices(struct job *job)
 {
 	job->out->stop_us = now_us();
 	job->out->stop_unix_us = unix_us();
+	return (job_each_dev(job, out_quiesce_one));
+}
+
+static int
+out_stop_one(struct job *job)
+{
 	return (out_set_mode(job, VMIG_MODE_STOPPED, "set mode stopped"));
 }
 
 static int
-out_freeze_device(struct job *job)
+out_stop_devices(struct job *job)
+{
+	return (job_each_dev(job, out_stop_one));
+}
+
+static int
+out_freeze_one(struct job *job)
+{
+	return (out_set_mode(job, VMIG_MODE_FROZEN, "set mode frozen"));
+}
+
+static int
+out_freeze_devices(struct job *job)
 {
 	job->out->t_freeze = now_us();
-	return (out_set_mode(job, VMIG_MODE_FROZEN, "set mode frozen"));
+	return (job_each_dev(job, out_freeze_one));
 }
 
 static void
@@ -527,14 +580,20 @@ out_send_switchover(struct job *job)
 	struct job_out			*o = job->out;
 	Vmig__Stream__V1__Frame		 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__Switchover	 s = VMIG__STREAM__V1__SWITCHOVER__INIT;
+	uint64_t			 digests[JOB_GROUP_MAX];
+	unsigned int			 i;
 	int				 rc;
 
 	o->t_switchover = now_us();
 	s.seq = ++o->seq;
 	s.verify = job->pol.verify;
 	s.memory_digest = o->memory_digest;
-	s.state_digest = o->state_digest;
-	s.state_bytes = o->state_len;
+	s.n_state_digests = job->ndevs;
+	s.state_digests = digests;
+	for (i = 0; i < job->ndevs; i++) {
+		digests[i] = o->dev[i].state_digest;
+		s.state_bytes += o->dev[i].state_len;
+	}
 	s.pages_total = job->st.memory_normal + job->st.memory_constant;
 	s.source_stop_unix_us = o->stop_unix_us;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_SWITCHOVER;
@@ -565,6 +624,7 @@ out_complete(struct job *job)
 {
 	struct job_out	*o = job->out;
 	uint64_t	 downtime_ms;
+	unsigned int	 i;
 	char		 owner[64];
 
 	downtime_ms = (now_us() - o->stop_us + 999) / 1000;
@@ -574,13 +634,16 @@ out_complete(struct job *job)
 	 * without the final pages' transfer (stop, freeze, the last reads,
 	 * the destination's load and resume, the round trips).
 	 */
-	engine_set_switch_cost(job->eng, job->dev->pf->name,
+	engine_set_switch_cost(job->eng, job->devs[0].dev->pf->name,
 	    downtime_ms > o->final_send_us / 1000 ?
 	    downtime_ms - o->final_send_us / 1000 : 1);
-	/* the VM lives on the destination now: keep the VF until released */
-	snprintf(owner, sizeof(owner), "migrated away (job %" PRIu64 ")",
-	    job->id);
-	strlcpy_v(job->dev->owner, owner, sizeof(job->dev->owner));
+	/* the VM lives on the destination now: keep the VFs until released */
+	for (i = 0; i < job->ndevs; i++) {
+		snprintf(owner, sizeof(owner), "migrated away (job %" PRIu64
+		    ")", job->devs[i].id);
+		strlcpy_v(job->devs[i].dev->owner, owner,
+		    sizeof(job->devs[i].dev->owner));
+	}
 	log_info("job %" PRIu64 ": %s migrated in %" PRIu64 " ms, downtime %"
 	    PRIu64 " ms (destination load %" PRIu64 " ms), %" PRIu64
 	    " iterations, %" PRIu64 " bytes sent%s", job->id,
@@ -605,12 +668,17 @@ out_complete(struct job *job)
 
 /* A completed source's device, released by ReleaseDevice. */
 void
-job_out_release(struct job *job)
+job_out_release(struct job *job, struct device *dev)
 {
-	if (job->dev == NULL)
-		return;
-	backend_dev_release(job->dev, job->id);
-	job->dev = NULL;
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++) {
+		if (job->devs[i].dev != dev)
+			continue;
+		backend_dev_release(dev, job->id);
+		job->devs[i].dev = NULL;
+	}
+	job_set_cur(job, 0);
 }
 
 static int
@@ -704,20 +772,20 @@ out_rb_resumed(struct job *job, const struct vmig_result *res)
 	if (res->err != 0) {
 		/* the one thing we cannot undo: say so loudly */
 		log_error("job %" PRIu64 ": device %s could not be resumed "
-		    "after a failed migration: %s", job->id, job->device_name,
+		    "after a failed migration: %s", job->id, job->dev->name,
 		    job_dev_strerror(res, buf, sizeof(buf)));
 		snprintf(job->error + strlen(job->error),
 		    sizeof(job->error) - strlen(job->error),
-		    "; resuming the device failed too: %s", buf);
+		    "; resuming device %s failed too: %s", job->dev->name, buf);
 	} else
-		job->out->mode_changed = 0;
-	job_step_done(job, 0, NULL);
+		JD(job)->mode_changed = JD(job)->quiesced = 0;
+	job_dev_next(job);
 }
 
 static int
-out_rb_resume(struct job *job)
+out_rb_resume_one(struct job *job)
 {
-	if (job->out == NULL || !job->out->mode_changed || job->dev == NULL ||
+	if (!JD(job)->mode_changed || job->dev == NULL ||
 	    job->dev->handle == NULL)
 		return (1);
 	return (JOB_DEV_TRY(job, "resuming the device", out_rb_resumed,
@@ -725,12 +793,15 @@ out_rb_resume(struct job *job)
 }
 
 static int
+out_rb_resume(struct job *job)
+{
+	return (job_each_dev(job, out_rb_resume_one));
+}
+
+static int
 out_rb_finish(struct job *job)
 {
-	if (job->dev != NULL) {
-		backend_dev_release(job->dev, job->id);
-		job->dev = NULL;
-	}
+	job_release_devices(job);
 	out_dirty_detach(job);
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	return (1);
@@ -872,7 +943,15 @@ out_closed(void *arg, int err, const char *reason)
 static int
 out_holds_device(const struct job *job)
 {
-	return (job->phase == JOB_COMPLETED && job->dev != NULL);
+	unsigned int	i;
+
+	if (job->phase != JOB_COMPLETED)
+		return (0);
+	for (i = 0; i < job->ndevs; i++) {
+		if (job->devs[i].dev != NULL)
+			return (1);
+	}
+	return (0);
 }
 
 static const struct stream_ops out_stream_ops = {

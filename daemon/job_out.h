@@ -48,6 +48,17 @@ enum out_wait {
 	OUT_WAIT_DONE,
 };
 
+/* One device's state image on the source. */
+struct out_dev {
+	uint8_t			*state;
+	size_t			 state_len;
+	size_t			 state_cap;
+	size_t			 state_off;	/* sent so far */
+	uint32_t		 generation;
+	int			 precopy_state_sent;
+	uint64_t		 state_digest;
+};
+
 struct job_out {
 	char			*dest_url;
 	uint8_t			 token[64];
@@ -72,8 +83,8 @@ struct job_out {
 	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
 	/* and reads the ranges to record from here */
 	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
-	struct tracker_user	*tu;		/* the device's tracker */
-	int			 untracked;	/* scope NONE: all dirty, always */
+	int			 untracked;	/* a device has no tracker */
+	unsigned int		 drain_next;	/* device whose tracker drains */
 	int			 start_retried;	/* stale recording stopped */
 	uint64_t		 acc_records;
 	uint64_t		 acc_bytes;
@@ -103,19 +114,13 @@ struct job_out {
 	uint64_t		 send_bytes;
 	uint64_t		 send_us;
 
-	/* out_state.c: the device state image */
-	uint8_t			*state;
-	size_t			 state_len;
-	size_t			 state_cap;
-	uint32_t		 generation;
-	int			 precopy_state_sent;
+	/* out_state.c: each device's state image (dev[i] is job->devs[i]'s) */
+	struct out_dev		 dev[JOB_GROUP_MAX];
 	int			 state_sending;	/* its own small pump */
 	int			 state_precopy;
-	size_t			 state_off;
 
-	/* what rollback must undo */
-	int			 recording;
-	int			 mode_changed;
+	/* what rollback must undo (the devices': job->devs[]) */
+	int			 recording;	/* trackers started */
 	int			 peer_aborted;
 	int			 want_switchover;	/* Switchover call */
 	int			 deadline;	/* passed, timeout_action FORCE */
@@ -128,7 +133,6 @@ struct job_out {
 	uint64_t		 t_freeze, t_records, t_pages, t_state,
 				 t_state_sent, t_switchover;
 	uint64_t		 memory_digest;
-	uint64_t		 state_digest;
 };
 
 /* job_out.c */
@@ -159,6 +163,7 @@ void	out_drain(struct job *);
 int	out_start_recording(struct job *);	/* steps */
 int	out_read_dirty(struct job *);
 int	out_final_dirty(struct job *);
+int	out_take_reads(struct job *);
 int	out_stop_recording(struct job *);
 int	out_rb_stop_recording(struct job *);
 /* Pages deferred now: dirty and hot (0 unless deferring). */

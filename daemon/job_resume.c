@@ -140,8 +140,7 @@ rs_complete(struct job *job)
 {
 	log_info("device %s resumed by request (job %" PRIu64 ")",
 	    job->device_name, job->id);
-	backend_dev_release(job->dev, job->id);
-	job->dev = NULL;
+	job_release_devices(job);
 	job_finish(job, JOB_COMPLETED);
 	job_call_done(job, 0);
 	return (1);
@@ -163,10 +162,7 @@ rs_rollback(struct job *job)
 static int
 rs_rb_finish(struct job *job)
 {
-	if (job->dev != NULL) {
-		backend_dev_release(job->dev, job->id);
-		job->dev = NULL;
-	}
+	job_release_devices(job);
 	job_finish(job, job->cancel_req ? JOB_CANCELLED : JOB_FAILED);
 	job_call_done(job, job->cancel_req ? -ECANCELED : -EIO);
 	return (1);
@@ -211,7 +207,11 @@ engine_resume_device(struct engine *eng, struct device *dev,
 		job_discard(job);
 		return (rc);
 	}
-	job->dev = dev;
+	job->devs[0].dev = dev;
+	job->devs[0].id = job->id;
+	strlcpy_v(job->devs[0].name, dev->name, sizeof(job->devs[0].name));
+	job->ndevs = 1;
+	job_set_cur(job, 0);
 	job->done = done;
 	job->done_arg = arg;
 	rs_start(job);

@@ -47,14 +47,16 @@ out_dirty_init(struct job *job)
 	}
 }
 
-/* The job's tracker is let go of when it ends (a kept record holds none). */
+/* The job's trackers are let go of when it ends (a kept record holds none). */
 void
 out_dirty_detach(struct job *job)
 {
-	if (job->out == NULL)
-		return;
-	tracker_detach(job->out->tu);
-	job->out->tu = NULL;
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++) {
+		tracker_detach(job->devs[i].tu);
+		job->devs[i].tu = NULL;
+	}
 }
 
 void
@@ -95,7 +97,7 @@ out_stale_stopped(struct job *job, const struct vmig_result *res)
 
 	if (res->err != 0)
 		log_warnx("job %" PRIu64 ": %s: stopping a stale recording: %s",
-		    job->id, tracker_name(job->out->tu),
+		    job->id, tracker_name(JD(job)->tu),
 		    job_dev_strerror(res, buf, sizeof(buf)));
 	out_recording_start(job);
 }
@@ -114,22 +116,64 @@ out_recording_done(struct job *job, const struct vmig_result *res)
 		 * again, and that is the error reported).
 		 */
 		o->start_retried = 1;
-		log_info("job %" PRIu64 ": %s refused to start write recording (%s): "
-		    "stopping a recording left running, then starting again",
-		    job->id, tracker_name(o->tu),
+		log_info("job %" PRIu64 ": %s refused to start write recording "
+		    "(%s): stopping a recording left running, then starting "
+		    "again", job->id, tracker_name(JD(job)->tu),
 		    job_dev_strerror(res, buf, sizeof(buf)));
 		(void)JOB_TRK_CALL(job, "stopping a stale write recording",
-		    out_stale_stopped, tracker_reset, o->tu);
+		    out_stale_stopped, tracker_reset, JD(job)->tu);
 		return;
 	}
 	if (job_dev_failed(job, res))
 		return;
-	o->recording = 1;
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
 }
 
 static void
 out_recording_start(struct job *job)
+{
+	struct job_out	*o = job->out;
+
+	/* recording is started before the copy, so nothing is missed */
+	o->recording = 1;
+	(void)JOB_TRK_CALL(job, "starting write recording", out_recording_done,
+	    tracker_start, JD(job)->tu, o->ranges, job->mem.nregions,
+	    o->page_size);
+}
+
+/*
+ * Each device's tracker, attached once: a device whose tracker an
+ * earlier one of the group shares (a container) reads through that one.
+ */
+static int
+out_start_one(struct job *job)
+{
+	struct job_out	*o = job->out;
+	char		 err[256];
+	unsigned int	 k;
+	int		 rc;
+
+	for (k = 0; k < job->cur; k++) {
+		if (tracker_same(job->eng->trackers, job->devs[k].dev,
+		    job->dev))
+			return (1);
+	}
+	if (JD(job)->tu == NULL && (rc = tracker_attach(job->eng->trackers,
+	    job->dev, o->maps, job->mem.nregions, &JD(job)->tu, err,
+	    sizeof(err))) != 0) {
+		job_step_done(job, rc, "%s", err);
+		return (0);
+	}
+	/* one device without a tracker makes every page dirty, always */
+	if (tracker_scope(JD(job)->tu) == VMIG_TRACK_NONE)
+		o->untracked = 1;
+	o->start_retried = 0;
+	out_recording_start(job);
+	return (0);
+}
+
+int
+out_start_recording(struct job *job)
 {
 	struct job_out	*o = job->out;
 	uint32_t	 i;
@@ -138,29 +182,7 @@ out_recording_start(struct job *job)
 		o->ranges[i].iova = job->mem.regions[i].iova;
 		o->ranges[i].length = job->mem.regions[i].length;
 	}
-	/* recording is started before the copy, so nothing is missed */
-	o->recording = 1;
-	(void)JOB_TRK_CALL(job, "starting write recording", out_recording_done,
-	    tracker_start, o->tu, o->ranges, job->mem.nregions, o->page_size);
-}
-
-int
-out_start_recording(struct job *job)
-{
-	struct job_out	*o = job->out;
-	char		 err[256];
-	int		 rc;
-
-	if (o->tu == NULL && (rc = tracker_attach(job->eng->trackers,
-	    job->dev, o->maps, job->mem.nregions, &o->tu, err,
-	    sizeof(err))) != 0) {
-		job_step_done(job, rc, "%s", err);
-		return (0);
-	}
-	o->untracked = tracker_scope(o->tu) == VMIG_TRACK_NONE;
-	o->start_retried = 0;
-	out_recording_start(job);
-	return (0);
+	return (job_each_dev(job, out_start_one));
 }
 
 /* Account a read into acc (a drain or an iteration's read). */
@@ -224,8 +246,7 @@ out_read_dirty_done(struct job *job, const struct vmig_result *res)
 	if (job_dev_failed(job, res))
 		return;
 	out_acc_result(job, res);
-	out_take_acc(job);
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
 }
 
 /* Read write records into acc (the backend keeps o->maps until done). */
@@ -236,7 +257,7 @@ out_read_dirty_into_acc(struct job *job, int lane, job_dev_fn fn,
 	struct job_out	*o = job->out;
 
 	o->read_ms = o->last_drain_ms = now_ms();
-	(void)JOB_TRK_CALL(job, what, fn, tracker_read, o->tu, lane);
+	(void)JOB_TRK_CALL(job, what, fn, tracker_read, JD(job)->tu, lane);
 }
 
 static void
@@ -251,25 +272,57 @@ out_drain_done(struct job *job, const struct vmig_result *res)
 	out_drained(job);
 }
 
-/* During a long send: keep the device's record buffer from filling. */
+/*
+ * During a long send: keep the devices' record buffers from filling. One
+ * tracker per drain, in turn (the pump's step does not use cur: the drain
+ * takes the slot it reads and gives it back when done).
+ */
 void
 out_drain(struct job *job)
 {
 	struct job_out	*o = job->out;
+	unsigned int	 k, i;
 
 	if (job->phase != JOB_PRECOPY || job->dev_busy || o->untracked ||
-	    o->tu == NULL || now_ms() - o->last_drain_ms < o->drain_ms)
+	    now_ms() - o->last_drain_ms < o->drain_ms)
 		return;
-	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
+	for (k = 0; k < job->ndevs; k++) {
+		i = (o->drain_next + k) % job->ndevs;
+		if (job->devs[i].tu == NULL)
+			continue;
+		o->drain_next = i + 1;
+		job_set_cur(job, i);
+		out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_drain_done,
+		    "reading write records");
+		job_set_cur(job, 0);
+		return;
+	}
+}
+
+static int
+out_read_one(struct job *job)
+{
+	if (JD(job)->tu == NULL)
+		return (1);
+	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
 	    "reading write records");
+	return (0);
 }
 
 int
 out_read_dirty(struct job *job)
 {
-	out_read_dirty_into_acc(job, VMIG_LANE_BULK, out_read_dirty_done,
-	    "reading write records");
-	return (0);
+	return (job_each_dev(job, out_read_one));
+}
+
+/* After the reads of a round (or the final ones): one read of the job. */
+int
+out_take_reads(struct job *job)
+{
+	out_take_acc(job);
+	job->st.memory_remaining = mem_dirty_count(&job->mem) *
+	    job->out->page_size;
+	return (1);
 }
 
 static void
@@ -294,27 +347,34 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 		    out_final_dirty_done, "reading the final write records");
 		return;
 	}
-	out_take_acc(job);
-	job->st.memory_remaining = mem_dirty_count(&job->mem) *
-	    job->out->page_size;
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
 }
 
-int
-out_final_dirty(struct job *job)
+static int
+out_final_one(struct job *job)
 {
-	job->out->t_records = now_us();
+	if (JD(job)->tu == NULL)
+		return (1);
 	job->out->final_reads = 0;
 	out_read_dirty_into_acc(job, VMIG_LANE_CRITICAL, out_final_dirty_done,
 	    "reading the final write records");
 	return (0);
 }
 
-static void
-out_recording_stopped(struct job *job, const struct vmig_result *res)
+int
+out_final_dirty(struct job *job)
 {
-	job->out->recording = 0;
-	job_dev_step_done(job, res);
+	job->out->t_records = now_us();
+	return (job_each_dev(job, out_final_one));
+}
+
+static int
+out_stop_one(struct job *job)
+{
+	if (JD(job)->tu == NULL)
+		return (1);
+	return (JOB_TRK_CALL(job, "stopping write recording",
+	    job_dev_step_done, tracker_stop, JD(job)->tu));
 }
 
 int
@@ -322,8 +382,8 @@ out_stop_recording(struct job *job)
 {
 	if (!job->out->recording)
 		return (1);
-	return (JOB_TRK_CALL(job, "stopping write recording",
-	    out_recording_stopped, tracker_stop, job->out->tu));
+	job->out->recording = 0;
+	return (job_each_dev(job, out_stop_one));
 }
 
 static void
@@ -331,17 +391,25 @@ out_rb_recording_stopped(struct job *job, const struct vmig_result *res)
 {
 	if (res->err != 0)
 		log_warnx("job %" PRIu64 ": device %s: stopping write "
-		    "recording after a failure: %s", job->id, job->device_name,
+		    "recording after a failure: %s", job->id, job->dev->name,
 		    strerror(-res->err));
-	job->out->recording = 0;
-	job_step_done(job, 0, NULL);
+	job_dev_next(job);
+}
+
+static int
+out_rb_stop_one(struct job *job)
+{
+	if (JD(job)->tu == NULL)
+		return (1);
+	return (JOB_TRK_TRY(job, "stopping write recording",
+	    out_rb_recording_stopped, tracker_stop, JD(job)->tu));
 }
 
 int
 out_rb_stop_recording(struct job *job)
 {
-	if (job->out == NULL || !job->out->recording || job->out->tu == NULL)
+	if (job->out == NULL || !job->out->recording)
 		return (1);
-	return (JOB_TRK_TRY(job, "stopping write recording",
-	    out_rb_recording_stopped, tracker_stop, job->out->tu));
+	job->out->recording = 0;
+	return (job_each_dev(job, out_rb_stop_one));
 }

@@ -78,8 +78,19 @@ def kind(f):
     return f.WhichOneof("kind")
 
 
+PROTOCOL = 2        # STREAM_PROTOCOL_VERSION (daemon/frame.h)
+
+
+def device_layout(device, source_device="fake/vf1"):
+    """A Hello's description of one device (a vmig.v1.Device)."""
+    return spb.DeviceLayout(source_device=source_device,
+                            device_type=device.type,
+                            interface=device.caps.interface,
+                            state_max_bytes=device.caps.state_max_bytes)
+
+
 def hello_for(device, mem_regions, token, page_size=PAGE, verify=False,
-              source_device="fake/vf1", job_id=4242, version=1):
+              source_device="fake/vf1", job_id=4242, version=PROTOCOL):
     """A Hello a real source would send for this destination device (a
     vmig.v1.Device from ListDevices) and these regions (dicts with iova
     and length, as given to PrepareIncoming)."""
@@ -87,11 +98,9 @@ def hello_for(device, mem_regions, token, page_size=PAGE, verify=False,
                                 length=r["length"])
                for i, r in enumerate(mem_regions)]
     return spb.Hello(protocol_version=version, token=bytes(token),
-                     source_job_id=job_id, source_device=source_device,
-                     device_type=device.type,
-                     interface=device.caps.interface, regions=regions,
-                     page_size=page_size, verify=verify,
-                     state_max_bytes=device.caps.state_max_bytes)
+                     source_job_id=job_id,
+                     devices=[device_layout(device, source_device)],
+                     regions=regions, page_size=page_size, verify=verify)
 
 
 class Peer:

@@ -321,6 +321,130 @@ class PolicyOptions(MigrationCase):
         self.assert_completed(1, jid, prep)
 
 
+class Group(MigrationCase):
+    """A VM's devices move together: one job for the group, one memory,
+    one stream, one downtime; each device has its job record."""
+    VFS = 3
+    HALF = MEM // 2
+    LOG_LEVEL = "debug"     # the steps' order is checked in the log
+
+    def share(self, host, fill):
+        """VF1 and VF2 DMA into one VM memory file."""
+        path = host.attach(1, fill=fill)
+        host.sim.attach(2, path, MEM, IOVA)
+        host.mem[2] = path
+        return path
+
+    def test_two_devices_one_downtime(self):
+        src, dst = self.src, self.dst
+        self.share(src, "random")
+        self.share(dst, 0x5a)
+        src.sim.workload(1, "hot", rate="2M", fraction="0.05", offset="0",
+                         length=str(self.HALF), seed="1")
+        src.sim.workload(2, "hot", rate="2M", fraction="0.05",
+                         offset=str(self.HALF), length=str(self.HALF),
+                         seed="2")
+        dst.sim.hold(1)
+        dst.sim.hold(2)
+        policy = dict(verify=True, bulk_copy=True)
+        prep = dst.client.prepare_incoming(
+            DEVICE % 1, dst.regions(1), policy=dict(verify=True),
+            vm="vm-two", group=[DEVICE % 2])
+        self.assertEqual(len(prep.job_ids), 2)
+        self.assertEqual(prep.job_ids[0], prep.job_id)
+        with src.client.events(timeout_ms=LIVENESS_S * 1000) as ev:
+            ids = src.client.start_migration(
+                DEVICE % 1, src.regions(1), prep.stream_url, prep.token,
+                policy=policy, vm="vm-two", group=[DEVICE % 2],
+                all_ids=True)
+            self.assertEqual(len(ids), 2)
+            phases = {i: [] for i in ids}
+            done = set()
+            for e in ev:
+                if e.job_id in phases and e.kind == pb.Event.KIND_PHASE:
+                    phases[e.job_id].append(e.phase)
+                    if e.phase in (pb.PHASE_COMPLETED, pb.PHASE_FAILED,
+                                   pb.PHASE_CANCELLED):
+                        done.add(e.job_id)
+                if done == set(ids):
+                    break
+        jobs = [src.client.wait_job(i, timeout=LIVENESS_S) for i in ids]
+        djobs = [dst.client.wait_job(i, timeout=LIVENESS_S)
+                 for i in prep.job_ids]
+        for j, dev in zip(jobs + djobs, [DEVICE % 1, DEVICE % 2] * 2):
+            self.assertEqual(j.phase, pb.PHASE_COMPLETED, j.error)
+            self.assertTrue(j.verified)
+            self.assertEqual(j.device, dev)
+        # each device shows its own record and the whole group
+        self.assertEqual(list(jobs[0].group), ids)
+        self.assertEqual(list(jobs[1].group), ids)
+        self.assertEqual(list(djobs[1].group), list(prep.job_ids))
+        # one downtime: the group's, shown on every record of it
+        self.assertGreater(jobs[0].stats.downtime_ms, 0)
+        self.assertEqual(jobs[0].stats.downtime_ms, jobs[1].stats.downtime_ms)
+        self.assertEqual(djobs[0].stats.downtime_ms,
+                         djobs[1].stats.downtime_ms)
+        # the events told each device's story, the same one
+        self.assertEqual(phases[ids[0]], phases[ids[1]])
+        self.assertEqual(phases[ids[0]][-1], pb.PHASE_COMPLETED)
+        self.assertIn(pb.PHASE_STOPCOPY, phases[ids[0]])
+        # byte for byte: the memory both wrote, and each device's state
+        self.assertEqual(file_digest(src.mem[1]), file_digest(dst.mem[1]))
+        for vf in (1, 2):
+            self.assertEqual(src.sim.digest(vf), dst.sim.digest(vf),
+                             f"vf{vf}: device state differs")
+            self.assertEqual(src.sim.mode(vf), "freeze")
+            self.assertEqual(dst.sim.mode(vf), "active")
+            self.assertEqual(src.device(vf).job_id, jobs[0].id)
+        # and the stop was the group's: both devices stopped, then both
+        # froze (the steps of the one job, in the source's log)
+        log = src.daemon.log()
+        self.assertLess(log.index("step stop devices"),
+                        log.index("step freeze devices"))
+        # a group is released device by device
+        src.client.release_device(DEVICE % 2)
+        self.assertEqual(src.device(2).job_id, 0)
+        self.assertEqual(src.device(1).job_id, jobs[0].id)
+        self.assert_no_device_stuck(src, skip=(1, 2))
+
+    def test_a_failing_device_rolls_the_group_back(self):
+        src, dst = self.src, self.dst
+        self.share(src, "random")
+        self.share(dst, 0x5a)
+        src.sim.workload(1, "hot", length=str(self.HALF))
+        src.sim.workload(2, "hot", offset=str(self.HALF),
+                         length=str(self.HALF))
+        dst.sim.hold(1)
+        dst.sim.hold(2)
+        # VF2 refuses to freeze: both VFs run again, both jobs failed
+        src.sim.fault("fail", op="DEV_MODE_SET", status=22, count=2, vf=2)
+        # through vmigctl: a group is the devices named in order
+        out = dst.daemon.vmigctl().run(
+            "prepare", DEVICE % 1, DEVICE % 2, "--verify", "--region",
+            f"{dst.mem[1]},iova={IOVA},size={MEM}").stdout.split("\n")
+        words = dict(line.split(" ", 1) for line in out if line)
+        dids = [int(w) for w in words["group"].split()]
+        self.assertEqual(dids[0], int(words["job"]))
+        out = src.daemon.vmigctl().run(
+            "migrate", DEVICE % 1, DEVICE % 2, "--to", words["url"],
+            "--token", words["token"], "--verify", "--bulk", "--region",
+            f"{src.mem[1]},iova={IOVA},size={MEM}").stdout
+        ids = [int(w) for w in out.split("group ")[1].split()]
+        self.assertEqual(len(ids), 2)
+        for i in ids:
+            j = src.client.wait_job(i, timeout=LIVENESS_S)
+            self.assertEqual(j.phase, pb.PHASE_FAILED, j.error)
+            self.assertIn("sim0/vf2", j.error)
+        self.assert_source_rolled_back(1)
+        self.assert_source_rolled_back(2)
+        for i in dids:
+            j = dst.client.wait_job(i, timeout=LIVENESS_S)
+            self.assertEqual(j.phase, pb.PHASE_FAILED, j.error)
+        for vf in (1, 2):
+            self.assertEqual(dst.sim.mode(vf), "stop")
+            self.assertEqual(dst.device(vf).job_id, 0)
+
+
 class Devices(MigrationCase):
     VFS = 3
 

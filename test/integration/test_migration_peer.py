@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_migration_lib import (MigrationCase, file_digest,  # noqa: E402
                                 phase_name, read_file, DEVICE, IOVA, MEM,
                                 PAGE, LIVENESS_S)
-from streampeer import Peer, frame, hello_for, kind, spb  # noqa: E402
+from streampeer import (Peer, frame, hello_for, kind, spb,  # noqa: E402
+                        PROTOCOL)
 from vmig import pb  # noqa: E402
 
 HALF = MEM // 2
@@ -61,11 +62,11 @@ class FakeDestination(MigrationCase):
         h = f.hello
         # what a real source says about itself
         self.assertEqual(payload, b"")
-        self.assertEqual(h.protocol_version, 1)
+        self.assertEqual(h.protocol_version, PROTOCOL)
         self.assertEqual(h.token, b"t" * 32)
         self.assertEqual(h.source_job_id, jid)
-        self.assertEqual(h.source_device, DEVICE % 1)
-        self.assertEqual(h.device_type, self.src.device(1).type)
+        self.assertEqual([d.source_device for d in h.devices], [DEVICE % 1])
+        self.assertEqual(h.devices[0].device_type, self.src.device(1).type)
         self.assertEqual([(r.index, r.iova, r.length) for r in h.regions],
                          [(0, IOVA, MEM)])
         self.assertEqual(h.page_size, PAGE)
@@ -129,7 +130,8 @@ class FakeDestination(MigrationCase):
     def test_ack_for_bytes_never_sent(self):
         jid = self.start()
         self.fake.send(frame(hello_ack=spb.HelloAck(
-            protocol_version=1, dest_job_id=1, window_bytes=1 << 20)))
+            protocol_version=PROTOCOL, dest_job_id=1,
+            window_bytes=1 << 20)))
         self.fake.send(frame(ack=spb.Ack(seq=1, bytes=1 << 40)))
         self.assert_failed(jid, "destination broke the protocol")
         self.assert_told(spb.Abort.CODE_PROTOCOL)
@@ -138,7 +140,8 @@ class FakeDestination(MigrationCase):
         # a destination claiming it resumed while pages still flow
         jid = self.start()
         self.fake.send(frame(hello_ack=spb.HelloAck(
-            protocol_version=1, dest_job_id=1, window_bytes=1 << 20)))
+            protocol_version=PROTOCOL, dest_job_id=1,
+            window_bytes=1 << 20)))
         self.fake.expect("pages")
         self.fake.send(frame(done=spb.Done(verified=True)))
         self.assert_failed(jid, "unexpected done frame")
@@ -190,9 +193,11 @@ class FakeSource(MigrationCase):
         h = hello_for(self.dst.device(1), self.dst.regions(1), token,
                       verify=True)
         for k, v in hello_changes.items():
-            if k == "regions":
-                del h.regions[:]
-                h.regions.extend(v)
+            if k in ("regions", "devices"):
+                del getattr(h, k)[:]
+                getattr(h, k).extend(v)
+            elif k in ("device_type", "interface"):
+                setattr(h.devices[0], k, v)
             else:
                 setattr(h, k, v)
         fake.send(frame(hello=h))
@@ -313,7 +318,8 @@ class FakeSource(MigrationCase):
             ("device type", dict(device_type="virtio-blk"), "virtio-blk"),
             ("interface", dict(interface="vfio/v2"), "vfio/v2"),
             ("page size", dict(page_size=65536), "page size"),
-            ("protocol", dict(protocol_version=2), "stream protocol 2"),
+            ("protocol", dict(protocol_version=1), "stream protocol 1"),
+            ("device count", dict(devices=[]), "moves 0 devices"),
         ]
         for what, changes, word in cases:
             with self.subTest(what):

@@ -43,6 +43,8 @@ Test(frame, round_trip_every_kind)
 	Vmig__Stream__V1__Hello hello = VMIG__STREAM__V1__HELLO__INIT;
 	Vmig__Stream__V1__RegionLayout rl = VMIG__STREAM__V1__REGION_LAYOUT__INIT;
 	Vmig__Stream__V1__RegionLayout *rlp = &rl;
+	Vmig__Stream__V1__DeviceLayout dl = VMIG__STREAM__V1__DEVICE_LAYOUT__INIT;
+	Vmig__Stream__V1__DeviceLayout *dlp = &dl;
 	Vmig__Stream__V1__HelloAck ha = VMIG__STREAM__V1__HELLO_ACK__INIT;
 	StreamPageBatch pb = VMIG__STREAM__V1__PAGE_BATCH__INIT;
 	StreamPageRun r1 = VMIG__STREAM__V1__PAGE_RUN__INIT, r2 = r1;
@@ -67,21 +69,23 @@ Test(frame, round_trip_every_kind)
 	rl.index = 0;
 	rl.iova = 0x100000;
 	rl.length = 1 << 20;
-	hello.protocol_version = 1;
+	hello.protocol_version = STREAM_PROTOCOL_VERSION;
 	hello.token.data = token;
 	hello.token.len = sizeof token;
 	hello.source_job_id = 77;
-	hello.source_device = "pf0/vf3";
-	hello.device_type = "virtio-net";
-	hello.interface = "virtio-admin/draft";
+	dl.source_device = "pf0/vf3";
+	dl.device_type = "virtio-net";
+	dl.interface = "virtio-admin/draft";
+	dl.state_max_bytes = 1 << 20;
+	hello.n_devices = 1;
+	hello.devices = &dlp;
 	hello.n_regions = 1;
 	hello.regions = &rlp;
 	hello.page_size = 4096;
 	hello.verify = 1;
-	hello.state_max_bytes = 1 << 20;
 	fr[0].kind_case = KIND(HELLO);
 	fr[0].hello = &hello;
-	ha.protocol_version = 1;
+	ha.protocol_version = STREAM_PROTOCOL_VERSION;
 	ha.window_bytes = 64 << 20;
 	fr[1].kind_case = KIND(HELLO_ACK);
 	fr[1].hello_ack = &ha;
@@ -136,7 +140,8 @@ Test(frame, round_trip_every_kind)
 		switch (f.hdr->kind_case) {
 		case KIND(HELLO):
 			cr_assert_eq(f.hdr->hello->source_job_id, 77);
-			cr_assert_str_eq(f.hdr->hello->device_type,
+			cr_assert_eq(f.hdr->hello->n_devices, 1);
+			cr_assert_str_eq(f.hdr->hello->devices[0]->device_type,
 			    "virtio-net");
 			cr_assert_eq(f.hdr->hello->token.len, 4);
 			cr_assert_eq(f.hdr->hello->n_regions, 1);

@@ -246,9 +246,9 @@ Test(stream, hello_and_ack)
 	Vmig__Stream__V1__Hello h = VMIG__STREAM__V1__HELLO__INIT;
 
 	pair_up(&src, &dst, NULL);
-	h.protocol_version = 1;
+	h.protocol_version = STREAM_PROTOCOL_VERSION;
 	h.source_job_id = 7;
-	h.device_type = "virtio-net";
+	h.page_size = 4096;
 	f.kind_case = KIND(HELLO);
 	f.hello = &h;
 	cr_assert_eq(stream_send(src.s, &f, NULL, 0), 0);

@@ -130,20 +130,25 @@ class Client:
             return policy
         return pb.MigrationPolicy(**policy)
 
-    def prepare_incoming(self, device, regions, policy=None, vm=""):
+    def prepare_incoming(self, device, regions, policy=None, vm="",
+                         group=()):
         """Destination: returns PrepareIncomingResponse (job_id, token,
-        stream_url)."""
+        stream_url, job_ids). group: the VM's other devices, which move
+        with device as one job (one memory, one downtime)."""
         return self.call(pb.Request(prepare_incoming=pb.PrepareIncomingRequest(
             device=device, regions=self._regions(regions),
-            policy=self._policy(policy), vm=vm))).prepare_incoming
+            policy=self._policy(policy), vm=vm,
+            group=list(group)))).prepare_incoming
 
     def start_migration(self, device, regions, dest_url, token, policy=None,
-                        vm=""):
-        """Source: returns the new job's id."""
-        return self.call(pb.Request(start_migration=pb.StartMigrationRequest(
+                        vm="", group=(), all_ids=False):
+        """Source: returns the new job's id (all_ids: the ids of every
+        device of the group, device's first)."""
+        r = self.call(pb.Request(start_migration=pb.StartMigrationRequest(
             device=device, regions=self._regions(regions), dest_url=dest_url,
-            token=token, policy=self._policy(policy),
-            vm=vm))).start_migration.job_id
+            token=token, policy=self._policy(policy), vm=vm,
+            group=list(group)))).start_migration
+        return list(r.job_ids) if all_ids else r.job_id
 
     def get_job(self, job_id):
         return self.call(pb.Request(
