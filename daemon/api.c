@@ -140,6 +140,10 @@ api_errno_status(int error)
 	case EIO:
 	case EPROTO:
 		return (S(DEVICE_ERROR));
+	case EBADMSG:
+		return (S(BAD_REQUEST));
+	case EMSGSIZE:
+		return (S(RESOURCE_EXHAUSTED));
 	default:
 		return (S(INTERNAL));
 	}
@@ -357,6 +361,7 @@ api_get_daemon_status(struct vmigd *d, struct rpc_call *call)
 	r->rpc_url = xstrdup(rpc_url(call->rpc));
 	r->events_url = xstrdup(events_url(d->events));
 	r->config_path = xstrdup(d->conf->path != NULL ? d->conf->path : "");
+	r->fd_socket = xstrdup(api_fds_path(d));
 	api_job_fill_status(d, r);
 	return (RPC_REPLY);
 }

@@ -46,6 +46,17 @@ const struct api_entry	*api_find(int call_case);
 /* The table, NULL-terminated (for --help and tests). */
 extern const struct api_entry *const api_table[];
 
+/*
+ * api_fds.c: the fd socket next to an ipc:// rpc_url (PATH.fds), where a
+ * VMM hands device fds over (nng ipc cannot carry them). Nothing for
+ * another URL; 0 or -errno with err. api_job_free() closes it.
+ */
+struct api_fds;
+int		 api_fds_open(struct vmigd *, const char *rpc_url, char *err,
+		    size_t errlen);
+void		 api_fds_close(struct vmigd *);
+const char	*api_fds_path(const struct vmigd *);	/* "": none */
+
 /* api.c: map a negative errno from a lookup to a status code. */
 Vmig__V1__StatusCode	 api_errno_status(int error);
 

@@ -380,6 +380,7 @@ api_job_init(struct vmigd *d)
 void
 api_job_free(struct vmigd *d)
 {
+	api_fds_close(d);
 	if (d->engine != NULL)
 		engine_set_hooks(d->engine, NULL);
 	if (d->ev_view != NULL)

@@ -836,19 +836,30 @@ backend_dev_release(struct device *d, uint64_t job_id)
 
 /* ---------------------------------------------------------------- fds */
 
-/* Where a name's fds go: a PF's ("PF") or a device's ("PF/vfN"). */
+/*
+ * Where a name's fds go: a device's ("PF/vfN") or a PF's ("PF"). A device
+ * in a job keeps what it was opened with; a free one is closed, so that
+ * its next open gets the new fds. A PF that is online or opening uses the
+ * fds it was opened with: only an offline one takes new ones (*reopen).
+ */
 static int
 backend_fds_of(struct backends *bs, const char *name,
-    struct backend_fds **f, char *err, size_t errlen)
+    struct backend_fds **f, struct pf **reopen, char *err, size_t errlen)
 {
 	struct device	*d;
 	struct pf	*pf;
 	char		 list[160];
 	int		 rc;
 
+	*reopen = NULL;
 	if (strchr(name, '/') != NULL) {
 		if ((rc = backend_dev_lookup(bs, name, &d, err, errlen)) != 0)
 			return (rc);
+		if (d->job_id != 0)
+			return (err_set(err, errlen, -EBUSY, "device %s: busy "
+			    "in job %" PRIu64 ": hand its fds over before the "
+			    "migration", name, d->job_id));
+		backend_dev_close(d);
 		*f = &d->fds;
 		return (0);
 	}
@@ -857,7 +868,12 @@ backend_fds_of(struct backends *bs, const char *name,
 		return (err_set(err, errlen, -ENOENT, "PF %s: no such PF (%s)",
 		    name, list));
 	}
+	if (pf->state != PF_OFFLINE)
+		return (err_set(err, errlen, -EBUSY, "PF %s is %s: it took its "
+		    "fds when it opened", name, backend_pf_state_name(
+		    pf->state)));
 	*f = &pf->fds;
+	*reopen = pf->stale ? NULL : pf;
 	return (0);
 }
 
@@ -867,6 +883,7 @@ backend_attach_fds(struct backends *bs, const char *name,
     size_t errlen)
 {
 	struct backend_fds	*f = NULL;
+	struct pf		*reopen = NULL;
 	unsigned int		 i;
 	int			 rc = 0;
 
@@ -882,7 +899,7 @@ backend_attach_fds(struct backends *bs, const char *name,
 			    BACKEND_FD_NAME_MAX - 1);
 	}
 	if (rc == 0)
-		rc = backend_fds_of(bs, name, &f, err, errlen);
+		rc = backend_fds_of(bs, name, &f, &reopen, err, errlen);
 	if (rc != 0) {
 		for (i = 0; i < n; i++)
 			close(fds[i]);
@@ -898,5 +915,7 @@ backend_attach_fds(struct backends *bs, const char *name,
 	f->n = n;
 	log_info("%s: %u fds handed over%s", name, n, n == 0 ?
 	    " (the earlier ones closed)" : "");
+	if (reopen != NULL)
+		backend_pf_open(bs, reopen);	/* with them, now */
 	return (0);
 }

@@ -144,10 +144,10 @@ const char	*backend_pf_state_name(enum pf_state);
 /*
  * fds a VMM hands over for a device ("PF/vfN") or a PF ("PF"), replacing
  * any it gave before (n 0: detach). The registry takes the fds in every
- * case (closes them on error). 0, or -errno with err naming the object.
- * A device's fds reach its next dev_open (a device already open keeps
- * the ones it was opened with), a PF's its next pf_open (SIGHUP retries
- * an offline PF).
+ * case (closes them on error). 0, or -errno with err naming the object:
+ * -EBUSY for a device in a job (it keeps what it was opened with) or a PF
+ * that is online or opening. A free device is closed so that its next
+ * dev_open gets them; an offline PF is opened again with them at once.
  */
 int		 backend_attach_fds(struct backends *bs, const char *name,
 		    const char *const *names, const int *fds, unsigned int n,

@@ -9,7 +9,7 @@ libvmig_a_SOURCES += \
 	daemon/view.c daemon/view.h \
 	daemon/rpc.c daemon/rpc.h \
 	daemon/api.c daemon/api.h \
-	daemon/api_job.c daemon/api_view.c \
+	daemon/api_job.c daemon/api_view.c daemon/api_fds.c \
 	daemon/backend.c daemon/backend.h \
 	daemon/events.c daemon/events.h \
 	daemon/notify.h

@@ -298,6 +298,10 @@ vmigd_start(struct vmigd *d)
 		log_error("rpc_url: %s", err);
 		return (-1);
 	}
+	if (api_fds_open(d, rpc_url(d->rpc), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return (-1);
+	}
 
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, vmigd_signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, vmigd_signal_cb, d);

@@ -43,6 +43,7 @@ struct vmigd {
 	struct engine		*engine;	/* the migration engine (job.h) */
 	struct view		*view;		/* jobs for the RPC fast lane */
 	struct event		*ev_view;	/* refreshes it while jobs run */
+	struct api_fds		*fds;		/* the fd socket (api_fds.c) */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

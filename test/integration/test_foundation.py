@@ -13,6 +13,7 @@ Run by make check (VMIG_BUILDDIR set), or by hand:
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -376,6 +377,82 @@ class BadInput(Base):
         # 320 calls, plus the status call itself.
         self.assertEqual(d.client().status().rpc_requests, before + 321)
         d.stop()
+
+
+class Fds(Base):
+    """A VMM hands device fds over (SCM_RIGHTS on the fd socket next to
+    the ipc control socket): they reach the plugin's dev_open / pf_open."""
+
+    def file(self, name, text):
+        path = os.path.join(self.tmp.path, name)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        return fd
+
+    def raw(self, path, data, fds=()):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(path)
+            socket.send_fds(s, [data], list(fds))
+            return pb.AttachFdsResponse.FromString(s.recv(4096)).status
+
+    def test_fds_reach_the_plugin(self):
+        d = self.daemon(pfs=PFS + [("needy", "testdev",
+                                    "vfs=1,need=container")])
+        c = d.client()
+        path = c.status().fd_socket
+        self.assertEqual(path, d.rpc_url[len("ipc://"):] + ".fds")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o660)
+        # a PF that needs its fd: offline until it comes, then opened
+        pfs = {p.name: p for p in c.list_devices().pfs}
+        self.assertIn("no container fd handed over", pfs["needy"].error)
+        c.attach_fds("needy", {"container": self.file("c", "box")})
+        wait_for(lambda: {p.name: p for p in c.list_devices().pfs}[
+            "needy"].online, "the PF to open with its fd")
+        with self.assertRaises(vmig.FailedPrecondition) as e:
+            c.attach_fds("needy", {"container": self.file("c2", "x")})
+        self.assertIn("PF needy is online", e.exception.message)
+        # a device's fds: shown by name, given to its next open
+        c.attach_fds("t0/vf1", {"device": self.file("d", "vf1-device"),
+                                "container": self.file("k", "vf1-box")})
+        dev = [x for x in c.list_devices("t0").devices
+               if x.name == "t0/vf1"][0]
+        self.assertEqual(list(dev.fds), ["device", "container"])
+        mem = os.path.join(self.tmp.path, "mem")
+        with open(mem, "wb") as f:
+            f.truncate(1 << 20)
+        prep = c.prepare_incoming("t0/vf1", [dict(path=mem, iova=0,
+                                                  length=1 << 20)])
+        log = d.log()
+        self.assertIn("dev_open vf1: device=vf1-device", log)
+        self.assertIn("dev_open vf1: container=vf1-box", log)
+        # not while a job holds the device
+        with self.assertRaises(vmig.FailedPrecondition) as e:
+            c.attach_fds("t0/vf1", {"device": self.file("d2", "y")})
+        self.assertIn(f"busy in job {prep.job_id}", e.exception.message)
+        c.cancel_job(prep.job_id)
+        # bad requests: each answered, the daemon serves on
+        cases = [(b"\xff\xff", (), pb.STATUS_BAD_REQUEST, "not an "),
+                 (pb.AttachFdsRequest(target="t0/vf2", names=["a", "b"])
+                  .SerializeToString(), (self.file("e", "1"),),
+                  pb.STATUS_INVALID_ARGUMENT, "2 names for 1 fds"),
+                 (pb.AttachFdsRequest(target="t0/vf9", names=["a"])
+                  .SerializeToString(), (self.file("f", "1"),),
+                  pb.STATUS_NOT_FOUND, "t0/vf9"),
+                 (pb.AttachFdsRequest(target="t0/vf2", names=["a"] * 5)
+                  .SerializeToString(), [self.file("g", "1")] * 5,
+                  pb.STATUS_INVALID_ARGUMENT, "at most 4"),
+                 (pb.AttachFdsRequest(names=["a"]).SerializeToString(),
+                  (self.file("h", "1"),), pb.STATUS_INVALID_ARGUMENT,
+                  "target is empty")]
+        for data, fds, code, words in cases:
+            st = self.raw(path, data, fds)
+            self.assertEqual(st.code, code, st.message)
+            self.assertIn(words, st.message)
+        self.assertEqual(c.get_version().api_version, 1)
+        d.stop()
+        self.assertFalse(os.path.exists(path))
 
 
 class Startup(Base):

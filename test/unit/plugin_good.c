@@ -1,10 +1,12 @@
 /*
  * plugin_good.c: a small but real backend for the loader tests and the
  * foundation's integration tests: PFs with N VFs from the spec
- * ("vfs=4[,fail=REASON][,type=TYPE][,slow=MS]"), opened asynchronously
- * (slow: after MS, so "opening" can be seen), mode get/set completed on
- * the daemon's loop like a real device's. Not a device model: the
- * simulator (test/sim) is that.
+ * ("vfs=4[,fail=REASON][,type=TYPE][,slow=MS][,need=FD]"), opened
+ * asynchronously (slow: after MS, so "opening" can be seen; need: only
+ * with an fd of that name handed over), mode get/set completed on the
+ * daemon's loop like a real device's. dev_open logs the fds it is given
+ * and the first bytes each reads, so a test sees that the very file it
+ * handed over arrived. Not a device model: the simulator (test/sim) is.
  */
 #include "config.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -103,6 +106,12 @@ t_pf_open(void *priv, const char *name, const char *spec,
 	}
 	if ((p = strstr(spec, ",slow=")) != NULL)
 		slow = strtoul(p + 6, NULL, 10);
+	if ((p = strstr(spec, ",need=")) != NULL && (nfds == 0 ||
+	    strncmp(fds[0].name, p + 6, strcspn(p + 6, ",")) != 0)) {
+		snprintf(err, errlen, "no %.*s fd handed over",
+		    (int)strcspn(p + 6, ","), p + 6);
+		return (-ENODEV);
+	}
 	if ((pf = calloc(1, sizeof(*pf))) == NULL)
 		return (-ENOMEM);
 	pf->priv = priv;
@@ -187,10 +196,20 @@ t_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
     unsigned int nfds, struct vmig_dev **out, char *err, size_t errlen)
 {
 	struct vmig_dev	*d;
+	char		 buf[33];
+	unsigned int	 i;
+	ssize_t		 n;
 
 	if (member < 1 || member > pf->nvfs) {
 		snprintf(err, errlen, "no VF %llu", (unsigned long long)member);
 		return (-ENOENT);
+	}
+	for (i = 0; i < nfds; i++) {
+		n = pread(fds[i].fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		pf->priv->host->log(VMIG_LOG_INFO, "dev_open vf%llu: %s=%s",
+		    (unsigned long long)member, fds[i].name, buf);
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return (-ENOMEM);

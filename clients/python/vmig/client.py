@@ -111,6 +111,28 @@ class Client:
         return self.call(pb.Request(
             get_daemon_status=pb.GetDaemonStatusRequest())).get_daemon_status
 
+    def attach_fds(self, target, fds, path=None):
+        """Hand fds over for a device ("PF/vfN") or a PF: fds maps names
+        ("device", "container", ...) to open fds, which vmigd dup()s in
+        transit (close yours when you like). Over the daemon's fd socket
+        (GetDaemonStatus.fd_socket; nng cannot carry fds)."""
+        import socket
+        path = path or self.status().fd_socket
+        if not path:
+            raise ConnectError(f"vmigd at {self.url} has no fd socket "
+                               "(its control socket is not ipc://)")
+        names = list(fds)
+        req = pb.AttachFdsRequest(target=target, names=names)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(self.timeout_ms / 1000)
+            s.connect(path)
+            socket.send_fds(s, [req.SerializeToString()],
+                            [fds[n] for n in names])
+            resp = pb.AttachFdsResponse.FromString(s.recv(4096))
+        if resp.status.code != pb.STATUS_OK:
+            raise error_for(resp.status.code, resp.status.message, resp)
+        return resp
+
     # -- migration (see proto/vmig.proto for every field)
 
     @staticmethod
