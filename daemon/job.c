@@ -750,10 +750,10 @@ job_claim_dev(struct job *job, unsigned int i, const char *name, char *err,
 			return (err_set(err, errlen, -EINVAL, "device %s is "
 			    "named twice in the group", dev->name));
 	}
-	if (dev->info.caps.state_kind != VMIG_STATE_SNAPSHOT)
-		return (err_set(err, errlen, -ENOTSUP, "device %s: its state "
-		    "is a stream (ABI 2 STATE_STREAM), which this engine does "
-		    "not move yet", dev->name));
+	if (dev->info.caps.state_kind > VMIG_STATE_STREAM)
+		return (err_set(err, errlen, -ENOTSUP, "device %s: state kind "
+		    "%u is neither a snapshot nor a stream", dev->name,
+		    dev->info.caps.state_kind));
 	snprintf(owner, sizeof(owner), "job %" PRIu64 " (%s)", job->id,
 	    job->kind->name);
 	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0)
@@ -1141,6 +1141,13 @@ job_dev_begin(struct job *job, const char *what, job_dev_fn fn)
 	job->devop.gen = job->step_gen;
 	job->devop.what = what;
 	job->devop.start_us = now_us();
+}
+
+void
+job_dev_adopt(struct job *job)
+{
+	if (job->dev_busy && job->devop.fn != NULL)
+		job->devop.gen = job->step_gen;
 }
 
 int

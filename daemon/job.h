@@ -533,6 +533,12 @@ void		 job_dev_done(void *, const struct vmig_result *);
 int		 job_dev_submitted(struct job *, int rc);
 int		 job_dev_untried(struct job *, int rc);
 int		 job_dev_failed(struct job *, const struct vmig_result *);
+/*
+ * The device command in flight (started outside the steps, e.g. the
+ * destination loading a state stream while frames arrive) belongs to the
+ * steps just installed: its result reaches its fn, not the stale path.
+ */
+void		 job_dev_adopt(struct job *);
 /* A step: wait until no device command is outstanding. */
 int		 job_step_wait_device(struct job *);
 /* A step: open the job's devices' handles (both sides start with it). */

@@ -41,7 +41,12 @@
 #define IN_STATE_MAX		(256u * 1024 * 1024)
 #define IN_LINGER_MS		2000	/* after Done, for the source to close */
 
-/* One device's state as it arrives (dev[i] is job->devs[i]'s). */
+/*
+ * One device's state as it arrives (dev[i] is job->devs[i]'s). A
+ * snapshot is kept whole until the switchover writes it; a stream's
+ * chunks are written to the device as they come (in_load), state holding
+ * the ones not yet written, xs digesting the whole stream.
+ */
 struct in_dev {
 	struct frame_state_pos	 spos;
 	uint8_t			*state;
@@ -52,6 +57,9 @@ struct in_dev {
 	uint64_t		 state_digest;
 	uint64_t		 src_state_digest;
 	char			 source_device[64];
+	int			 stream;	/* VMIG_STATE_STREAM */
+	uint64_t		 loaded;	/* stream bytes written */
+	struct XXH3_state_s	*xs;
 };
 
 struct job_in {
@@ -75,6 +83,9 @@ struct job_in {
 	uint64_t		 memory_digest;
 	int			 verified;
 	uint64_t		 src_stop_unix_us;
+	int			 load_wait;	/* a step waits for in_load */
+	uint8_t			*load_buf;	/* the write out (in_load) */
+	size_t			 load_len;
 };
 
 static const struct stream_ops in_stream_ops;
@@ -106,6 +117,7 @@ static int	in_discard_state(struct job *);
 static int	in_listen(struct job *);
 static int	in_reply_prepared(struct job *);
 static int	in_verify(struct job *);
+static int	in_load_finish(struct job *);
 static int	in_write_state(struct job *);
 static int	in_quiesce_devices(struct job *);
 static int	in_resume_device(struct job *);
@@ -128,6 +140,7 @@ static const struct job_step in_prepare_steps[] = {
 
 static const struct job_step in_resume_steps[] = {
 	{ "verify digests", in_verify },
+	{ "finish loading state streams", in_load_finish },
 	{ "write device states", in_write_state },
 	{ "quiesce devices", in_quiesce_devices },
 	{ "resume devices", in_resume_device },
@@ -153,6 +166,8 @@ job_in_create(struct engine *eng, const struct job_request *req,
     const struct job_policy *pol, struct job **jp, char *err, size_t errlen)
 {
 	struct job	*job;
+	struct in_dev	*id;
+	unsigned int	 i;
 	int		 rc;
 
 	job = job_new(eng, &job_kind_incoming, req->device);
@@ -165,6 +180,16 @@ job_in_create(struct engine *eng, const struct job_request *req,
 	job->in = xcalloc(1, sizeof(*job->in));
 	xfer_layout(&job->mem, IN_STATE_MAX, job->in->regions,
 	    &job->in->layout);
+	for (i = 0; i < job->ndevs; i++) {
+		id = &job->in->dev[i];
+		id->stream = job->devs[i].dev->info.caps.state_kind ==
+		    VMIG_STATE_STREAM;
+		if (id->stream) {
+			id->xs = XXH3_createState();
+			VMIG_ASSERT(id->xs != NULL);
+			XXH3_64bits_reset(id->xs);
+		}
+	}
 	*jp = job;
 	return (0);
 }
@@ -176,8 +201,12 @@ in_free(struct job *job)
 
 	if (job->in == NULL)
 		return;
-	for (i = 0; i < JOB_GROUP_MAX; i++)
+	for (i = 0; i < JOB_GROUP_MAX; i++) {
 		free(job->in->dev[i].state);
+		if (job->in->dev[i].xs != NULL)
+			XXH3_freeState(job->in->dev[i].xs);
+	}
+	free(job->in->load_buf);
 	free(job->in);
 	job->in = NULL;
 }
@@ -448,6 +477,14 @@ in_hello_devices(struct job *job, const Vmig__Stream__V1__Hello *h)
 			    dev->info.caps.interface);
 			return (-1);
 		}
+		if (dl->state_kind != dev->info.caps.state_kind) {
+			in_protocol_error(job, P_PROTO, "source device %u's "
+			    "state is a %s, destination %s's a %s", i,
+			    dl->state_kind == VMIG_STATE_STREAM ? "stream" :
+			    "snapshot", dev->name, job->in->dev[i].stream ?
+			    "stream" : "snapshot");
+			return (-1);
+		}
 		strlcpy_v(job->in->dev[i].source_device, dl->source_device !=
 		    NULL ? dl->source_device : "",
 		    sizeof(job->in->dev[i].source_device));
@@ -576,26 +613,40 @@ in_pages(struct job *job, const struct frame *fr)
 	in_ack(job, fr->hdr->pages->seq);
 }
 
+static void	in_load(struct job *);
+
+/* A chunk of a device's state, checked by frame_check() already. */
 static void
 in_state(struct job *job, const struct frame *fr)
 {
 	struct job_in			*in = job->in;
 	const StreamStateChunk		*c = fr->hdr->state;
 	struct in_dev			*id = &in->dev[c->device];
-	size_t				 need;
+	size_t				 need, at;
 	unsigned int			 i;
 
-	/* in_frame() ran frame_check(): its device, in order, in state_max */
 	if (!c->precopy && job->phase != JOB_STOPCOPY) {
 		in_protocol_error(job, P_PROTO, "final device state before "
 		    "stop-copy began");
 		return;
 	}
-	if (!id->spos.started || c->generation != id->spos.generation) {
+	if (id->stream && (c->generation != 1 ||
+	    (c->precopy && id->state_final))) {
+		in_protocol_error(job, P_PROTO, "state chunk %" PRIu64 " of "
+		    "device %s's stream: %s", c->seq, job->devs[c->device].name,
+		    c->generation != 1 ? "a stream is generation 1" :
+		    "a pre-copy chunk after a stop-copy one");
+		return;
+	}
+	if (id->stream)
+		id->state_final = !c->precopy;
+	else if (!id->spos.started || c->generation != id->spos.generation) {
 		id->state_len = 0;	/* a newer image supersedes */
 		id->state_final = !c->precopy;
 	}
-	need = (size_t)c->offset + fr->payload_len;
+	/* a stream's chunks follow each other (frame_check: contiguous) */
+	at = id->stream ? id->state_len : (size_t)c->offset;
+	need = at + fr->payload_len;
 	if (need > id->state_cap) {
 		size_t cap = id->state_cap == 0 ? JOB_STATE_CHUNK :
 		    id->state_cap;
@@ -606,15 +657,82 @@ in_state(struct job *job, const struct frame *fr)
 		id->state_cap = cap;
 	}
 	if (fr->payload_len != 0)
-		memcpy(id->state + c->offset, fr->payload, fr->payload_len);
+		memcpy(id->state + at, fr->payload, fr->payload_len);
+	if (id->stream)
+		XXH3_64bits_update(id->xs, fr->payload, fr->payload_len);
 	id->state_len = need;
 	frame_state_accept(&id->spos, c, fr->payload_len);
-	in->applied += fr->payload_len;
-	job->devs[c->device].state_bytes = c->total;
+	job->devs[c->device].state_bytes = id->stream ? c->offset +
+	    fr->payload_len : c->total;
 	job->st.device_state_bytes = 0;
 	for (i = 0; i < job->ndevs; i++)
 		job->st.device_state_bytes += job->devs[i].state_bytes;
-	in_ack(job, c->seq);
+	if (!id->stream || fr->payload_len == 0) {
+		in->applied += fr->payload_len;
+		in_ack(job, c->seq);
+	}
+	if (id->stream)
+		in_load(job);	/* it acks what the device took */
+}
+
+/*
+ * A stream chunk is acknowledged once the device took it, so the window
+ * bounds what waits here for a slow device.
+ */
+static void
+in_load_done(struct job *job, const struct vmig_result *res)
+{
+	if (job_dev_failed(job, res))
+		return;
+	job->in->applied += job->in->load_len;
+	in_ack(job, job->in->last_seq);
+	in_load(job);
+}
+
+/*
+ * A state stream is written to its device as it arrives, each chunk once
+ * and in order (VFIO's RESUMING data_fd), one write at a time from a copy
+ * (state may grow, and move, while the write is out), acknowledged when
+ * the device took it. The step "finish loading state streams" waits for
+ * the last write after the switchover.
+ */
+static void
+in_load(struct job *job)
+{
+	struct job_in	*in = job->in;
+	struct in_dev	*id = NULL;
+	unsigned int	 i;
+	size_t		 n;
+
+	if (job->dev_busy || job->failing || job_phase_terminal(job->phase))
+		return;		/* the write out continues it (in_load_done) */
+	for (i = 0; i < job->ndevs; i++) {
+		id = &in->dev[i];
+		if (!id->stream)
+			continue;
+		if (id->write_off < id->state_len)
+			break;
+		id->write_off = id->state_len = 0;	/* all written */
+	}
+	if (i == job->ndevs) {
+		if (in->load_wait) {
+			in->load_wait = 0;
+			job_step_done(job, 0, NULL);
+		}
+		return;
+	}
+	if (in->load_buf == NULL)
+		in->load_buf = xmalloc(JOB_STATE_CHUNK);
+	n = MIN(id->state_len - id->write_off, (size_t)JOB_STATE_CHUNK);
+	memcpy(in->load_buf, id->state + id->write_off, n);
+	in->load_len = n;
+	id->write_off += n;
+	id->loaded += n;
+	job_set_cur(job, i);
+	JD(job)->state_written = 1;
+	(void)JOB_DEV_CALL(job, "loading its state stream", in_load_done,
+	    state_write, in->load_buf, n, job->phase == JOB_PRECOPY ?
+	    VMIG_LANE_BULK : VMIG_LANE_CRITICAL);
 }
 
 static void
@@ -643,6 +761,7 @@ in_switchover(struct job *job, const Vmig__Stream__V1__Switchover *s)
 	in->src_stop_unix_us = s->source_stop_unix_us;
 	job_set_phase(job, JOB_RESUMING, NULL);
 	job_run_steps(job, in_resume_steps, NSTEPS(in_resume_steps));
+	job_dev_adopt(job);	/* a stream write out: in_load goes on */
 }
 
 #define K(x)	VMIG__STREAM__V1__FRAME__KIND_##x
@@ -813,8 +932,9 @@ in_verify(struct job *job)
 
 	in->load_start_us = now_us();
 	for (i = 0; i < job->ndevs; i++)
-		in->dev[i].state_digest = XXH3_64bits(in->dev[i].state,
-		    in->dev[i].state_len);
+		in->dev[i].state_digest = in->dev[i].stream ?
+		    XXH3_64bits_digest(in->dev[i].xs) :
+		    XXH3_64bits(in->dev[i].state, in->dev[i].state_len);
 	if (!in->src_verify && !job->pol.verify)
 		return (1);
 	job_digest_begin(job, in_memory_digested);
@@ -848,10 +968,29 @@ in_write_next(struct job *job)
 }
 
 static int
+in_load_finish(struct job *job)
+{
+	unsigned int	i;
+
+	for (i = 0; i < job->ndevs; i++) {
+		if (job->in->dev[i].stream &&
+		    job->in->dev[i].write_off < job->in->dev[i].state_len)
+			break;
+	}
+	if (i == job->ndevs && !job->dev_busy)
+		return (1);
+	job->in->load_wait = 1;
+	in_load(job);		/* unless a write is out: it goes on */
+	return (0);
+}
+
+static int
 in_write_one(struct job *job)
 {
 	struct in_dev	*id = &job->in->dev[job->cur];
 
+	if (id->stream)
+		return (1);	/* written as it came (in_load) */
 	id->write_off = 0;
 	if (id->state_len == 0)
 		return (1);	/* a device without state */
@@ -950,7 +1089,8 @@ in_complete(struct job *job)
 	unsigned int	i;
 
 	for (i = 0; i < job->ndevs; i++)
-		bytes += job->in->dev[i].state_len;
+		bytes += job->in->dev[i].stream ? job->in->dev[i].loaded :
+		    job->in->dev[i].state_len;
 	log_info("job %" PRIu64 ": %s%s resumed from source job %" PRIu64
 	    " (%s): state %zu bytes loaded in %" PRIu64 " ms%s", job->id,
 	    job->device_name, job->ndevs > 1 ? " and its group" : "",

@@ -170,6 +170,7 @@ job_out_create(struct engine *eng, const struct job_request *req,
 	o->nregions = job->mem.nregions;
 	out_dirty_init(job);
 	out_pump_init(job);
+	out_state_init(job);
 	out_set_policy(job);
 
 	job_set_phase(job, JOB_QUEUED, NULL);
@@ -270,6 +271,7 @@ out_send_hello(struct job *job)
 		dl[i].device_type = (char *)dev->info.type;
 		dl[i].interface = (char *)dev->info.caps.interface;
 		dl[i].state_max_bytes = dev->info.caps.state_max_bytes;
+		dl[i].state_kind = dev->info.caps.state_kind;
 		dlp[i] = &dl[i];
 	}
 	rl = xcalloc(job->mem.nregions, sizeof(*rl));
@@ -412,7 +414,8 @@ out_decide(struct job *job)
 	obs.sent_bytes = o->send_bytes;
 	obs.send_us = o->send_us;
 	obs.share_bps = job->share_bps;
-	obs.state_bytes = job->st.device_state_bytes;
+	/* what must still move: a stream's unread pre-copy part included */
+	obs.state_bytes = job->st.device_state_pending;
 	cost = engine_switch_cost(job->eng, job->devs[0].dev->pf->name);
 	obs.switch_cost_ms = cost;
 	obs.switch_cost_measured = cost != 0;
@@ -592,7 +595,8 @@ out_send_switchover(struct job *job)
 	s.state_digests = digests;
 	for (i = 0; i < job->ndevs; i++) {
 		digests[i] = o->dev[i].state_digest;
-		s.state_bytes += o->dev[i].state_len;
+		s.state_bytes += o->dev[i].stream ? o->dev[i].stream_pos :
+		    o->dev[i].state_len;
 	}
 	s.pages_total = job->st.memory_normal + job->st.memory_constant;
 	s.source_stop_unix_us = o->stop_unix_us;

@@ -22,6 +22,7 @@ struct tracker_user;
 #define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
 #define OUT_STATE_SEND_CHUNK	(1024 * 1024)
 #define OUT_FINAL_READS_MAX	1024	/* frozen device: reads until empty */
+#define OUT_STREAM_ROUND_MAX	(4u * 1024 * 1024)	/* pre-copy reads */
 
 /*
  * The pump: one round of pages (a pre-copy round, or stop-copy's final
@@ -48,7 +49,12 @@ enum out_wait {
 	OUT_WAIT_DONE,
 };
 
-/* One device's state image on the source. */
+/*
+ * One device's state on the source. SNAPSHOT: state holds an image
+ * (generation 1 read in pre-copy, the next one in stop-copy). STREAM:
+ * state holds what was read and not yet sent; stream_pos is the stream
+ * offset of state[0], and xs digests the whole stream as it is read.
+ */
 struct out_dev {
 	uint8_t			*state;
 	size_t			 state_len;
@@ -57,6 +63,10 @@ struct out_dev {
 	uint32_t		 generation;
 	int			 precopy_state_sent;
 	uint64_t		 state_digest;
+	int			 stream;	/* VMIG_STATE_STREAM */
+	uint64_t		 stream_pos;
+	uint64_t		 precopy_pending; /* readable in pre-copy */
+	struct XXH3_state_s	*xs;
 };
 
 struct job_out {
@@ -170,6 +180,7 @@ int	out_rb_stop_recording(struct job *);
 uint64_t out_deferred_pages(struct job *);
 
 /* out_state.c */
+void	out_state_init(struct job *);
 void	out_state_free(struct job *);
 void	out_state_writable(struct job *);
 int	out_precopy_state_read(struct job *);	/* steps */

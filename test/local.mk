@@ -3,15 +3,21 @@
 # and their shared harness, the RPC latency benchmark, the demo.
 
 # Test backends, dlopen()ed by test_backend and the integration tests:
-# a good one, one built for another ABI, one without the symbol. Built by
-# make check only, as real shared objects (test/unit/.libs/*.so).
+# a good one, one built for another ABI, one without the symbol, and one
+# with the ABI 2 paths the simulator does not take (state streams, quiesce,
+# shared trackers). Built by make check only, as real shared objects
+# (test/unit/.libs/*.so).
 check_LTLIBRARIES += test/unit/plugin_good.la test/unit/plugin_badabi.la \
-	test/unit/plugin_nosym.la
+	test/unit/plugin_nosym.la test/unit/plugin_stream.la
 TEST_PLUGIN_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 test_unit_plugin_good_la_SOURCES = test/unit/plugin_good.c
 test_unit_plugin_good_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
 test_unit_plugin_good_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 test_unit_plugin_good_la_LIBADD = $(LIBEVENT_LIBS)
+test_unit_plugin_stream_la_SOURCES = test/unit/plugin_stream.c
+test_unit_plugin_stream_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+test_unit_plugin_stream_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+test_unit_plugin_stream_la_LIBADD = $(LIBEVENT_LIBS)
 test_unit_plugin_badabi_la_SOURCES = test/unit/plugin_badabi.c
 test_unit_plugin_badabi_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 test_unit_plugin_nosym_la_SOURCES = test/unit/plugin_nosym.c
