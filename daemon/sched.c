@@ -301,23 +301,15 @@ water_fill(const size_t *set, size_t k, const uint64_t *want, uint64_t *got,
 	free(order);
 }
 
-int
-sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
-    size_t n, struct sched_share *out, char *err, size_t errlen)
+/* Each job's tier; counts the pre-copy ones (nlow) and the bulk ones. */
+static void
+shares_tiers(const struct sched_job *jobs, size_t n, struct sched_share *out,
+    size_t *nlow, size_t *nbulk)
 {
-	struct sched_limits	 l;
 	const struct sched_job	*j;
-	uint64_t		*want, *got, *floor, budget, B, before_fill;
-	uint64_t		 taken_urgent = 0;
-	size_t			*set, i, k, nlow = 0, nbulk = 0;
-	enum sched_tier		 tier;
-	char			 a[32], b[32], c[32];
-	int			 error;
+	size_t			 i;
 
-	if ((error = validate(jobs, n, err, errlen)) != 0)
-		return (error);
-	effective_limits(lim, &l);
-	B = l.bandwidth_bps;
+	*nlow = *nbulk = 0;
 	for (i = 0; i < n; i++) {
 		j = &jobs[i];
 		memset(&out[i], 0, sizeof out[i]);
@@ -340,40 +332,53 @@ sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
 			out[i].tier = SCHED_TIER_BULK;
 		if (out[i].tier == SCHED_TIER_ASKED ||
 		    out[i].tier == SCHED_TIER_BULK)
-			nlow++;
+			(*nlow)++;
 		if (out[i].tier == SCHED_TIER_BULK)
-			nbulk++;
+			(*nbulk)++;
 	}
-	if (n == 0)
-		return (0);
+}
 
-	if (B == 0) {
-		for (i = 0; i < n; i++) {
-			if (!out[i].sending)
-				continue;
-			out[i].share_bps = jobs[i].limit_bps;
-			if (jobs[i].limit_bps == 0)
-				say(out[i].reason, sizeof out[i].reason,
-				    "%s: no host limit, unlimited",
-				    sched_tier_name(out[i].tier));
-			else
-				say(out[i].reason, sizeof out[i].reason,
-				    "%s: no host limit, its own limit %s",
-				    sched_tier_name(out[i].tier), fmt_rate(a,
-				    sizeof a, jobs[i].limit_bps));
-		}
-		return (0);
+/* No host limit: every sender gets its own limit (0: unlimited). */
+static void
+shares_unlimited(const struct sched_job *jobs, size_t n,
+    struct sched_share *out)
+{
+	char	a[32];
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (!out[i].sending)
+			continue;
+		out[i].share_bps = jobs[i].limit_bps;
+		if (jobs[i].limit_bps == 0)
+			say(out[i].reason, sizeof out[i].reason,
+			    "%s: no host limit, unlimited",
+			    sched_tier_name(out[i].tier));
+		else
+			say(out[i].reason, sizeof out[i].reason,
+			    "%s: no host limit, its own limit %s",
+			    sched_tier_name(out[i].tier), fmt_rate(a,
+			    sizeof a, jobs[i].limit_bps));
 	}
+}
+
+/*
+ * Share B: floors for the pre-copy jobs first, then tiers 1-3 by need
+ * (0 = unknown: as much as there is), tier 4 the rest, tier 5 leftovers to
+ * anyone below its own limit. Fills got[] and floor[]; returns what the
+ * urgent tiers (stop-copy, near switchover) took.
+ */
+static uint64_t
+shares_fill(const struct sched_job *jobs, size_t n,
+    const struct sched_share *out, uint64_t B, size_t nlow, uint64_t *got,
+    uint64_t *floor)
+{
+	uint64_t	*want, budget = B, before_fill, taken_urgent = 0;
+	size_t		*set, i, k;
+	enum sched_tier	 tier;
 
 	want = xreallocarray(NULL, n, sizeof *want);
-	got = xreallocarray(NULL, n, sizeof *got);
-	floor = xreallocarray(NULL, n, sizeof *floor);
 	set = xreallocarray(NULL, n, sizeof *set);
-	memset(got, 0, n * sizeof *got);
-	memset(floor, 0, n * sizeof *floor);
-
-	/* Floors for the pre-copy jobs, set aside before anyone else. */
-	budget = B;
 	for (i = 0; i < n; i++) {
 		want[i] = 0;
 		if (!out[i].sending)
@@ -388,11 +393,6 @@ sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
 			budget -= floor[i];
 		}
 	}
-
-	/*
-	 * Tiers 1-3: need first (0 = unknown: as much as there is), then
-	 * tier 4 shares the rest; each capped by its own limit.
-	 */
 	for (tier = SCHED_TIER_STOPCOPY; tier <= SCHED_TIER_BULK; tier++) {
 		k = 0;
 		for (i = 0; i < n; i++) {
@@ -408,8 +408,6 @@ sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
 		if (tier == SCHED_TIER_STOPCOPY || tier == SCHED_TIER_NEAR)
 			taken_urgent += before_fill - budget;
 	}
-
-	/* Tier 5: leftovers to anyone below their own limit. */
 	k = 0;
 	for (i = 0; i < n; i++) {
 		if (!out[i].sending)
@@ -419,56 +417,90 @@ sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
 		set[k++] = i;
 	}
 	water_fill(set, k, want, got, &budget);
+	free(want);
+	free(set);
+	return (taken_urgent);
+}
 
+/* Why a sender got its share (out->share_bps set). */
+static void
+shares_explain(const struct sched_job *j, struct sched_share *out,
+    uint64_t B, uint64_t got, uint64_t floor, uint64_t taken_urgent,
+    size_t nbulk)
+{
+	char	a[32], b[32], c[32];
+
+	fmt_rate(a, sizeof a, out->share_bps);
+	fmt_rate(c, sizeof c, B);
+	switch (out->tier) {
+	case SCHED_TIER_STOPCOPY:
+	case SCHED_TIER_NEAR:
+	case SCHED_TIER_ASKED:
+		if (j->need_bps == 0)
+			say(out->reason, sizeof out->reason, "%s first: need "
+			    "unknown, gets %s of %s",
+			    sched_tier_name(out->tier), a, c);
+		else if (got >= j->need_bps)
+			say(out->reason, sizeof out->reason, "%s first: needs "
+			    "%s, gets %s", sched_tier_name(out->tier),
+			    fmt_rate(b, sizeof b, j->need_bps), a);
+		else
+			say(out->reason, sizeof out->reason, "%s first: needs "
+			    "%s, gets only %s (%s)", sched_tier_name(out->tier),
+			    fmt_rate(b, sizeof b, j->need_bps), a,
+			    j->limit_bps != 0 && got >= j->limit_bps ?
+			    "its own limit" : "host limit shared");
+		break;
+	default:
+		if (j->limit_bps != 0 && got >= j->limit_bps)
+			say(out->reason, sizeof out->reason,
+			    "pre-copy: its own limit %s", a);
+		else if (taken_urgent > 0 && got <= floor)
+			say(out->reason, sizeof out->reason, "pre-copy: floor "
+			    "%s while switchovers take %s of %s", a,
+			    fmt_rate(b, sizeof b, taken_urgent), c);
+		else
+			say(out->reason, sizeof out->reason, "pre-copy: fair "
+			    "share %s of the host's %s among %zu", a, c, nbulk);
+		break;
+	}
+}
+
+int
+sched_shares(const struct sched_limits *lim, const struct sched_job *jobs,
+    size_t n, struct sched_share *out, char *err, size_t errlen)
+{
+	struct sched_limits	 l;
+	uint64_t		*got, *floor, taken_urgent;
+	size_t			 i, nlow, nbulk;
+	int			 error;
+
+	if ((error = validate(jobs, n, err, errlen)) != 0)
+		return (error);
+	effective_limits(lim, &l);
+	shares_tiers(jobs, n, out, &nlow, &nbulk);
+	if (n == 0)
+		return (0);
+	if (l.bandwidth_bps == 0) {
+		shares_unlimited(jobs, n, out);
+		return (0);
+	}
+	got = xreallocarray(NULL, n, sizeof *got);
+	floor = xreallocarray(NULL, n, sizeof *floor);
+	memset(got, 0, n * sizeof *got);
+	memset(floor, 0, n * sizeof *floor);
+	taken_urgent = shares_fill(jobs, n, out, l.bandwidth_bps, nlow, got,
+	    floor);
 	for (i = 0; i < n; i++) {
-		j = &jobs[i];
 		if (!out[i].sending)
 			continue;
 		/* 0 would read as "unlimited": a sending job gets >= 1. */
 		out[i].share_bps = got[i] > 0 ? got[i] : 1;
-		fmt_rate(a, sizeof a, out[i].share_bps);
-		fmt_rate(c, sizeof c, B);
-		switch (out[i].tier) {
-		case SCHED_TIER_STOPCOPY:
-		case SCHED_TIER_NEAR:
-		case SCHED_TIER_ASKED:
-			if (j->need_bps == 0)
-				say(out[i].reason, sizeof out[i].reason,
-				    "%s first: need unknown, gets %s of %s",
-				    sched_tier_name(out[i].tier), a, c);
-			else if (got[i] >= j->need_bps)
-				say(out[i].reason, sizeof out[i].reason,
-				    "%s first: needs %s, gets %s",
-				    sched_tier_name(out[i].tier),
-				    fmt_rate(b, sizeof b, j->need_bps), a);
-			else
-				say(out[i].reason, sizeof out[i].reason,
-				    "%s first: needs %s, gets only %s (%s)",
-				    sched_tier_name(out[i].tier),
-				    fmt_rate(b, sizeof b, j->need_bps), a,
-				    j->limit_bps != 0 && got[i] >= j->limit_bps ?
-				    "its own limit" : "host limit shared");
-			break;
-		default:
-			if (j->limit_bps != 0 && got[i] >= j->limit_bps)
-				say(out[i].reason, sizeof out[i].reason,
-				    "pre-copy: its own limit %s", a);
-			else if (taken_urgent > 0 && got[i] <= floor[i])
-				say(out[i].reason, sizeof out[i].reason,
-				    "pre-copy: floor %s while switchovers take "
-				    "%s of %s", a, fmt_rate(b, sizeof b,
-				    taken_urgent), c);
-			else
-				say(out[i].reason, sizeof out[i].reason,
-				    "pre-copy: fair share %s of the host's %s "
-				    "among %zu", a, c, nbulk);
-			break;
-		}
+		shares_explain(&jobs[i], &out[i], l.bandwidth_bps, got[i],
+		    floor[i], taken_urgent, nbulk);
 	}
-	free(want);
 	free(got);
 	free(floor);
-	free(set);
 	return (0);
 }
 
