@@ -127,14 +127,14 @@ backend_refuse(struct backends *bs, const char *stem, const char *path,
 	return (be);
 }
 
+static void	backend_adopt(struct backends *, const struct vmig_backend *,
+		    void *dl, const char *path, const char *stem);
+
 static void
 backend_load(struct backends *bs, const char *path, const char *stem)
 {
 	const struct vmig_backend	*vb;
-	struct backend			*be, *other;
-	const char			*missing = NULL;
 	void				*dl;
-	int				 slot, rv;
 
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		backend_refuse(bs, stem, path, "cannot load it: %s", dlerror());
@@ -146,6 +146,24 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 		dlclose(dl);
 		return;
 	}
+	backend_adopt(bs, vb, dl, path, stem);
+}
+
+void
+backends_add_builtin(struct backends *bs, const struct vmig_backend *vb)
+{
+	backend_adopt(bs, vb, NULL, "(built in)", vb->name);
+}
+
+/* Check a backend's table and init it (dl: its handle, NULL built in). */
+static void
+backend_adopt(struct backends *bs, const struct vmig_backend *vb, void *dl,
+    const char *path, const char *stem)
+{
+	struct backend			*be, *other;
+	const char			*missing = NULL;
+	int				 slot, rv;
+
 	/*
 	 * abi_major is the first field in every ABI version: safe to read.
 	 * No shim for ABI 1: its pf_open blocked the loop (a PF's first
@@ -157,7 +175,8 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 		    "%" PRIu32 ", this vmigd speaks ABI %d: rebuild it against "
 		    "this vmigd's <vmig/backend.h>", vb->abi_major,
 		    VMIG_BACKEND_ABI_MAJOR);
-		dlclose(dl);
+		if (dl != NULL)
+			dlclose(dl);
 		return;
 	}
 	if (vb->name == NULL || *vb->name == '\0')
@@ -174,14 +193,16 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 		missing = "pf_list";
 	if (missing != NULL) {
 		backend_refuse(bs, stem, path, "it has no %s", missing);
-		dlclose(dl);
+		if (dl != NULL)
+			dlclose(dl);
 		return;
 	}
 	if ((other = backend_find(bs, vb->name)) != NULL &&
 	    other->ops != NULL) {
 		backend_refuse(bs, stem, path, "a backend named %s is loaded "
 		    "already from %s", vb->name, other->path);
-		dlclose(dl);
+		if (dl != NULL)
+			dlclose(dl);
 		return;
 	}
 	for (slot = 0; slot < BACKEND_MAX; slot++) {
@@ -191,7 +212,8 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 	if (slot == BACKEND_MAX) {
 		backend_refuse(bs, stem, path, "%d backends are loaded already "
 		    "(the most vmigd takes)", BACKEND_MAX);
-		dlclose(dl);
+		if (dl != NULL)
+			dlclose(dl);
 		return;
 	}
 
@@ -213,7 +235,8 @@ backend_load(struct backends *bs, const char *path, const char *stem)
 		free(be);
 		backend_refuse(bs, stem, path, "its init failed: %s",
 		    strerror(rv < 0 ? -rv : rv));
-		dlclose(dl);
+		if (dl != NULL)
+			dlclose(dl);
 		return;
 	}
 	TAILQ_INSERT_HEAD(&bs->list, be, entry);	/* loaded ones first */
@@ -664,7 +687,8 @@ backends_free(struct backends *bs)
 			if (be->ops->fini != NULL)
 				be->ops->fini(be->priv);
 			backend_slots[be->slot] = NULL;
-			dlclose(be->dl);
+			if (be->dl != NULL)
+				dlclose(be->dl);
 		}
 		free(be->name);
 		free(be->path);

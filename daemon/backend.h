@@ -120,6 +120,9 @@ struct backends {
 struct backends	*backends_new(struct event_base *base, const char *dir,
 		    char *err, size_t errlen);
 void		 backends_free(struct backends *bs);
+/* A backend linked into the program (the engine's unit test). */
+void		 backends_add_builtin(struct backends *bs,
+		    const struct vmig_backend *ops);
 /* Match the PF list to c: open, retry, close idle removed PFs. */
 void		 backends_configure(struct backends *bs, const struct config *c);
 

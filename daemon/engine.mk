@@ -18,6 +18,15 @@ test_unit_test_job_SOURCES = test/unit/test_job.c
 test_unit_test_job_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
 test_unit_test_job_LDADD = clients/libvmigclient.a $(VMIG_LIBS) \
 	$(CRITERION_LIBS)
+# Both directions' step tables against a scripted backend built into the
+# test and a fake stream (linked before libvmig.a: stream.o stays out).
+check_PROGRAMS += test/unit/test_engine
+TESTS += test/unit/test_engine
+test_unit_test_engine_SOURCES = test/unit/test_engine.c \
+	test/unit/fake_stream.c test/unit/fake_stream.h
+test_unit_test_engine_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_engine_LDADD = clients/libvmigclient.a $(VMIG_LIBS) \
+	$(CRITERION_LIBS)
 endif
 ENGINE_PY_TESTS = test/integration/test_migration.py \
 	test/integration/test_migration_cancel.py \

@@ -974,6 +974,8 @@ job_kick_cb(int fd, short what, void *arg)
 		    job->id, job_phase_name(job->phase), s->name);
 		job->running_step = 1;
 		r = s->run(job);
+		if (job->eng->hooks.step != NULL)
+			job->eng->hooks.step(job->eng->hooks.arg, job, s->name);
 		if (job->jumped) {
 			/* the step installed new steps (or failed the job) */
 			job->jumped = 0;

@@ -166,6 +166,12 @@ struct engine_hooks {
 		    const struct converge_decision *);
 	void	(*progress)(void *arg, struct job *);
 	void	(*dropped)(void *arg, struct job *);
+	/*
+	 * A step ran (it may have started a command, ended, or installed
+	 * other steps). A tracer; the engine's unit test also fails the job
+	 * from here, which is what a step failing at once does.
+	 */
+	void	(*step)(void *arg, struct job *, const char *name);
 };
 
 /*

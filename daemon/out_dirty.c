@@ -405,10 +405,15 @@ out_rb_stop_one(struct job *job)
 	    out_rb_recording_stopped, tracker_stop, JD(job)->tu));
 }
 
+/*
+ * Every attached tracker, whatever the forward steps got to: a stop that
+ * failed half way, a start that ended during the rollback's wait (one
+ * never started completes at once; one another job records with stays).
+ */
 int
 out_rb_stop_recording(struct job *job)
 {
-	if (job->out == NULL || !job->out->recording)
+	if (job->out == NULL)
 		return (1);
 	job->out->recording = 0;
 	return (job_each_dev(job, out_rb_stop_one));
