@@ -1107,6 +1107,30 @@ job_finish(struct job *job, enum job_phase end)
 	engine_trim(job->eng);
 }
 
+/* ------------------------------------------------------------ peer */
+
+int
+job_send_abort(struct job *job, int code, const char *reason)
+{
+	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
+
+	if (job->stream == NULL || stream_is_closed(job->stream))
+		return (-EPIPE);
+	a.code = (Vmig__Stream__V1__Abort__Code)code;
+	a.reason = (char *)reason;
+	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
+	f.abort = &a;
+	return (stream_send(job->stream, &f, NULL, 0));
+}
+
+int
+job_rollback_abort_code(const struct job *job)
+{
+	return (job->cancel_req ? VMIG__STREAM__V1__ABORT__CODE__CODE_CANCELLED :
+	    VMIG__STREAM__V1__ABORT__CODE__CODE_DEVICE);
+}
+
 /* ------------------------------------------------------------ devices */
 
 void

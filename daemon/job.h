@@ -540,6 +540,13 @@ int		 job_dev_submitted(struct job *, int rc);
 int		 job_dev_untried(struct job *, int rc);
 int		 job_dev_failed(struct job *, const struct vmig_result *);
 /*
+ * Tell the peer why the job ends: an Abort frame with a code
+ * (stream.proto Abort.Code) and the reason; 0 or the stream's -errno.
+ * A rollback's code: cancelled, or the device's.
+ */
+int		 job_send_abort(struct job *, int code, const char *reason);
+int		 job_rollback_abort_code(const struct job *);
+/*
  * The device command in flight (started outside the steps, e.g. the
  * destination loading a state stream while frames arrive) belongs to the
  * steps just installed: its result reaches its fn, not the stale path.

@@ -371,23 +371,27 @@ static void
 in_protocol_error(struct job *job, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+static void
+in_send_abort(struct job *job, int code, const char *reason)
+{
+	int	rc;
+
+	if ((rc = job_send_abort(job, code, reason)) != 0)
+		log_warnx("job %" PRIu64 ": telling the source why: %s",
+		    job->id, strerror(-rc));
+}
+
 /* Tell the source why, then roll back: nothing of the frame is applied. */
 static void
 in_protocol_error(struct job *job, int code, const char *fmt, ...)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
 	char			buf[384];
 	va_list			ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	a.code = (Vmig__Stream__V1__Abort__Code)code;
-	a.reason = buf;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
-	f.abort = &a;
-	in_send_frame(job, &f);
+	in_send_abort(job, code, buf);
 	job->in->peer_aborted = 1;	/* told it already */
 	job_fail(job, "%s", buf);
 }
@@ -408,19 +412,13 @@ in_refuse(struct job *job, int code, const char *fmt, ...)
 static void
 in_refuse(struct job *job, int code, const char *fmt, ...)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
 	char			buf[384];
 	va_list			ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	a.code = (Vmig__Stream__V1__Abort__Code)code;
-	a.reason = buf;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
-	f.abort = &a;
-	in_send_frame(job, &f);
+	in_send_abort(job, code, buf);
 	stream_drop_peer(job->stream);
 	job->in->refused++;
 	log_warnx("job %" PRIu64 " (%s): refused a source (%u of %d): %s",
@@ -1115,19 +1113,11 @@ in_rollback(struct job *job)
 static int
 in_rb_abort(struct job *job)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
-
 	if (job->stream == NULL || stream_is_closed(job->stream) ||
 	    job->in == NULL || job->in->peer_aborted ||
 	    !job->in->hello_ok)
 		return (1);
-	a.code = job->cancel_req ? VMIG__STREAM__V1__ABORT__CODE__CODE_CANCELLED
-	    : VMIG__STREAM__V1__ABORT__CODE__CODE_DEVICE;
-	a.reason = job->error;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
-	f.abort = &a;
-	in_send_frame(job, &f);
+	in_send_abort(job, job_rollback_abort_code(job), job->error);
 	return (1);
 }
 

@@ -753,18 +753,9 @@ out_rollback(struct job *job)
 static int
 out_rb_abort(struct job *job)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
-
-	if (job->stream == NULL || stream_is_closed(job->stream) ||
-	    (job->out != NULL && job->out->peer_aborted))
-		return (1);
-	a.code = job->cancel_req ? VMIG__STREAM__V1__ABORT__CODE__CODE_CANCELLED
-	    : VMIG__STREAM__V1__ABORT__CODE__CODE_DEVICE;
-	a.reason = job->error;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
-	f.abort = &a;
-	(void)stream_send(job->stream, &f, NULL, 0);
+	if (job->out == NULL || !job->out->peer_aborted)
+		(void)job_send_abort(job, job_rollback_abort_code(job),
+		    job->error);
 	return (1);
 }
 
@@ -825,16 +816,11 @@ out_connected(void *arg)
 void
 out_protocol_error(struct job *job, const char *fmt, const char *what)
 {
-	Vmig__Stream__V1__Frame	f = VMIG__STREAM__V1__FRAME__INIT;
-	Vmig__Stream__V1__Abort	a = VMIG__STREAM__V1__ABORT__INIT;
-	char			buf[256];
+	char	buf[256];
 
 	snprintf(buf, sizeof(buf), fmt, what);
-	a.code = VMIG__STREAM__V1__ABORT__CODE__CODE_PROTOCOL;
-	a.reason = buf;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ABORT;
-	f.abort = &a;
-	(void)stream_send(job->stream, &f, NULL, 0);
+	(void)job_send_abort(job, VMIG__STREAM__V1__ABORT__CODE__CODE_PROTOCOL,
+	    buf);
 	job->out->peer_aborted = 1;	/* told it already */
 	job_fail(job, "destination broke the protocol: %s", buf);
 }

@@ -429,22 +429,24 @@ tracker_stopped(void *arg, const struct vmig_result *res)
 	free(s);
 }
 
-int
-tracker_stop(struct tracker_user *u, vmig_done_fn fn, void *arg)
+/*
+ * Stop the tracker unless a user still records with it (then, or with
+ * nothing to stop, fn follows at once). force: whatever t->started says.
+ */
+static int
+tracker_stop_unused(struct tracker *t, int force, vmig_done_fn fn, void *arg)
 {
-	struct tracker		*t = u->t;
 	struct tracker_user	*o;
 	struct tracker_stopping	*s;
 	struct vmig_result	 res;
 	int			 rc;
 
 	memset(&res, 0, sizeof(res));
-	u->started = 0;
 	TAILQ_FOREACH(o, &t->users, entry) {
-		if (o->started)	/* another user still records */
+		if (o->started)	/* another user (job) still records */
 			return (tracker_later(t->set, fn, arg, &res, NULL));
 	}
-	if (t->info.scope == VMIG_TRACK_NONE || !t->started)
+	if (t->info.scope == VMIG_TRACK_NONE || (!t->started && !force))
 		return (tracker_later(t->set, fn, arg, &res, NULL));
 	s = xcalloc(1, sizeof(*s));
 	s->t = t;
@@ -453,6 +455,13 @@ tracker_stop(struct tracker_user *u, vmig_done_fn fn, void *arg)
 	if ((rc = t->ops->tracker_stop(t->h, tracker_stopped, s)) != 0)
 		free(s);
 	return (rc);
+}
+
+int
+tracker_stop(struct tracker_user *u, vmig_done_fn fn, void *arg)
+{
+	u->started = 0;
+	return (tracker_stop_unused(u->t, 0, fn, arg));
 }
 
 /* ------------------------------------------------------------ reads */
@@ -614,24 +623,5 @@ tracker_read(struct tracker_user *u, int lane, vmig_done_fn fn, void *arg)
 int
 tracker_reset(struct tracker_user *u, vmig_done_fn fn, void *arg)
 {
-	struct tracker		*t = u->t;
-	struct tracker_user	*o;
-	struct tracker_stopping	*s;
-	struct vmig_result	 res;
-	int			 rc;
-
-	memset(&res, 0, sizeof(res));
-	TAILQ_FOREACH(o, &t->users, entry) {
-		if (o->started)	/* it records for another job: leave it */
-			return (tracker_later(t->set, fn, arg, &res, NULL));
-	}
-	if (t->info.scope == VMIG_TRACK_NONE)
-		return (tracker_later(t->set, fn, arg, &res, NULL));
-	s = xcalloc(1, sizeof(*s));
-	s->t = t;
-	s->fn = fn;
-	s->arg = arg;
-	if ((rc = t->ops->tracker_stop(t->h, tracker_stopped, s)) != 0)
-		free(s);
-	return (rc);
+	return (tracker_stop_unused(u->t, 1, fn, arg));
 }
