@@ -1,0 +1,51 @@
+# plugins/vfio/local.mk: the VFIO backend's kernel-facing layer (migration
+# v2 and the v1 region, every dirty source, device opening and fd
+# hand-over, the worker thread) as a convenience library; the plugin's
+# ABI glue (plugin.c) comes with plugin ABI 2 and will compile the same
+# sources, as plugins/virtio-admin does.
+VFIO_SRCS = \
+	plugins/vfio/vfio_compat.h \
+	plugins/vfio/vfio_log.c plugins/vfio/vfio_log.h \
+	plugins/vfio/vfio_parse.c plugins/vfio/vfio_parse.h \
+	plugins/vfio/vfio_dev.c plugins/vfio/vfio_dev.h \
+	plugins/vfio/vfio_mig.c plugins/vfio/vfio_mig.h \
+	plugins/vfio/vfio_v1.c plugins/vfio/vfio_v1.h \
+	plugins/vfio/vfio_dirty.c plugins/vfio/vfio_dirty.h \
+	plugins/vfio/vfio_open.c plugins/vfio/vfio_open.h \
+	plugins/vfio/vfio_worker.c plugins/vfio/vfio_worker.h
+VFIO_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/vfio $(LIBEVENT_CFLAGS)
+
+noinst_LIBRARIES += plugins/vfio/libvfio.a
+plugins_vfio_libvfio_a_SOURCES = $(VFIO_SRCS)
+plugins_vfio_libvfio_a_CPPFLAGS = $(VFIO_CPPFLAGS)
+
+EXTRA_DIST += plugins/vfio/README.md
+
+# ---- tests ---------------------------------------------------------------
+if HAVE_CRITERION
+VFIO_UNIT_TESTS = test/unit/test_vfio_parse
+check_PROGRAMS += $(VFIO_UNIT_TESTS)
+TESTS += $(VFIO_UNIT_TESTS)
+VFIO_TEST_CPPFLAGS = $(VFIO_CPPFLAGS) $(CRITERION_CFLAGS)
+
+test_unit_test_vfio_parse_SOURCES = test/unit/test_vfio_parse.c
+test_unit_test_vfio_parse_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_parse_LDADD = plugins/vfio/libvfio.a $(LIBEVENT_LIBS) \
+	$(CRITERION_LIBS)
+endif
+
+# libFuzzer (clang; `make fuzz`): everything the layer parses from the
+# kernel side or a VMM.
+VFIO_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -I. -I$(srcdir)/include \
+	-I$(srcdir)/plugins/vfio -pthread
+FUZZ_TARGETS += fuzz/fuzz_vfio_parse
+CLEANFILES += fuzz/fuzz_vfio_parse
+EXTRA_DIST += test/fuzz/fuzz_vfio_parse.c
+FUZZ_VFIO_SRCS = $(srcdir)/test/fuzz/fuzz_vfio_parse.c \
+	$(srcdir)/plugins/vfio/vfio_parse.c $(srcdir)/plugins/vfio/vfio_log.c \
+	$(srcdir)/plugins/vfio/vfio_dirty.c $(srcdir)/plugins/vfio/vfio_dev.c \
+	$(srcdir)/plugins/vfio/vfio_mig.c $(srcdir)/plugins/vfio/vfio_v1.c
+fuzz/fuzz_vfio_parse: $(FUZZ_VFIO_SRCS)
+	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VFIO_FUZZ_FLAGS) -o $@ \
+	$(FUZZ_VFIO_SRCS)
