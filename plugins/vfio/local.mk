@@ -22,16 +22,27 @@ plugins_vfio_libvfio_a_CPPFLAGS = $(VFIO_CPPFLAGS)
 EXTRA_DIST += plugins/vfio/README.md
 
 # ---- tests ---------------------------------------------------------------
+# Criterion tests through the real system calls: the binaries link the
+# interposer (test/sim/vfio/preload.c), which sends /dev/vfio/* and
+# /dev/iommu calls to vmig-simvfio processes the tests start.
 if HAVE_CRITERION
-VFIO_UNIT_TESTS = test/unit/test_vfio_parse
+VFIO_UNIT_TESTS = test/unit/test_vfio_parse test/unit/test_vfio_sim
 check_PROGRAMS += $(VFIO_UNIT_TESTS)
 TESTS += $(VFIO_UNIT_TESTS)
-VFIO_TEST_CPPFLAGS = $(VFIO_CPPFLAGS) $(CRITERION_CFLAGS)
+VFIO_TEST_CPPFLAGS = $(VFIO_CPPFLAGS) -I$(srcdir)/test/sim \
+	-I$(srcdir)/test/sim/vfio $(CRITERION_CFLAGS)
+VFIO_TEST_SRCS = test/unit/vfio_testlib.c test/unit/vfio_testlib.h \
+	$(SIMPROC_SRCS)
+VFIO_TEST_LDADD = plugins/vfio/libvfio.a test/sim/vfio/libvfsim_preload.a \
+	$(LIBEVENT_LIBS) $(CRITERION_LIBS)
 
 test_unit_test_vfio_parse_SOURCES = test/unit/test_vfio_parse.c
 test_unit_test_vfio_parse_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
 test_unit_test_vfio_parse_LDADD = plugins/vfio/libvfio.a $(LIBEVENT_LIBS) \
 	$(CRITERION_LIBS)
+test_unit_test_vfio_sim_SOURCES = test/unit/test_vfio_sim.c $(VFIO_TEST_SRCS)
+test_unit_test_vfio_sim_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_sim_LDADD = $(VFIO_TEST_LDADD)
 endif
 
 # libFuzzer (clang; `make fuzz`): everything the layer parses from the
