@@ -26,7 +26,10 @@ EXTRA_DIST += plugins/vfio/README.md
 # interposer (test/sim/vfio/preload.c), which sends /dev/vfio/* and
 # /dev/iommu calls to vmig-simvfio processes the tests start.
 if HAVE_CRITERION
-VFIO_UNIT_TESTS = test/unit/test_vfio_parse test/unit/test_vfio_sim
+VFIO_UNIT_TESTS = test/unit/test_vfio_parse test/unit/test_vfio_sim \
+	test/unit/test_vfio_v2 test/unit/test_vfio_v1 \
+	test/unit/test_vfio_dirty test/unit/test_vfio_open \
+	test/unit/test_vfio_worker
 check_PROGRAMS += $(VFIO_UNIT_TESTS)
 TESTS += $(VFIO_UNIT_TESTS)
 VFIO_TEST_CPPFLAGS = $(VFIO_CPPFLAGS) -I$(srcdir)/test/sim \
@@ -43,6 +46,24 @@ test_unit_test_vfio_parse_LDADD = plugins/vfio/libvfio.a $(LIBEVENT_LIBS) \
 test_unit_test_vfio_sim_SOURCES = test/unit/test_vfio_sim.c $(VFIO_TEST_SRCS)
 test_unit_test_vfio_sim_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
 test_unit_test_vfio_sim_LDADD = $(VFIO_TEST_LDADD)
+test_unit_test_vfio_v2_SOURCES = test/unit/test_vfio_v2.c $(VFIO_TEST_SRCS)
+test_unit_test_vfio_v2_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_v2_LDADD = $(VFIO_TEST_LDADD)
+test_unit_test_vfio_v1_SOURCES = test/unit/test_vfio_v1.c $(VFIO_TEST_SRCS)
+test_unit_test_vfio_v1_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_v1_LDADD = $(VFIO_TEST_LDADD)
+test_unit_test_vfio_dirty_SOURCES = test/unit/test_vfio_dirty.c \
+	$(VFIO_TEST_SRCS)
+test_unit_test_vfio_dirty_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_dirty_LDADD = $(VFIO_TEST_LDADD)
+test_unit_test_vfio_open_SOURCES = test/unit/test_vfio_open.c \
+	$(VFIO_TEST_SRCS)
+test_unit_test_vfio_open_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_open_LDADD = $(VFIO_TEST_LDADD)
+test_unit_test_vfio_worker_SOURCES = test/unit/test_vfio_worker.c \
+	$(VFIO_TEST_SRCS)
+test_unit_test_vfio_worker_CPPFLAGS = $(VFIO_TEST_CPPFLAGS)
+test_unit_test_vfio_worker_LDADD = $(VFIO_TEST_LDADD)
 endif
 
 # libFuzzer (clang; `make fuzz`): everything the layer parses from the
