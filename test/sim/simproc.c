@@ -24,11 +24,17 @@ const char *
 simproc_binary(void)
 {
 	static char	 path[512];
+
+	return (simproc_path("test/sim/vmig-simdev", path, sizeof(path)));
+}
+
+const char *
+simproc_path(const char *rel, char *buf, size_t len)
+{
 	const char	*b = getenv("VMIG_BUILDDIR");
 
-	snprintf(path, sizeof(path), "%s/test/sim/vmig-simdev",
-	    b != NULL ? b : ".");
-	return (path);
+	snprintf(buf, len, "%s/%s", b != NULL ? b : ".", rel);
+	return (buf);
 }
 
 /* Read one line from fd within ms. */
@@ -53,13 +59,8 @@ read_line(int fd, char *buf, size_t len, int ms)
 }
 
 int
-simproc_start(struct simproc *sp, int nvfs, const char *const *extra)
+simproc_prepare(struct simproc *sp)
 {
-	struct sockaddr_un sun;
-	const char	*argv[64];
-	char		 vfs[16], line[400];
-	int		 p[2], argc = 0, i;
-
 	memset(sp, 0, sizeof(*sp));
 	sp->ctl = -1;
 	snprintf(sp->dir, sizeof(sp->dir), "/tmp/vmig-sim.XXXXXX");
@@ -68,19 +69,16 @@ simproc_start(struct simproc *sp, int nvfs, const char *const *extra)
 	snprintf(sp->sock, sizeof(sp->sock), "%s/pf.sock", sp->dir);
 	snprintf(sp->ctlpath, sizeof(sp->ctlpath), "%s/ctl.sock", sp->dir);
 	snprintf(sp->spec, sizeof(sp->spec), "sim:%s", sp->sock);
-	snprintf(vfs, sizeof(vfs), "%d", nvfs);
-	argv[argc++] = simproc_binary();
-	argv[argc++] = "--socket";
-	argv[argc++] = sp->sock;
-	argv[argc++] = "--control";
-	argv[argc++] = sp->ctlpath;
-	argv[argc++] = "--vfs";
-	argv[argc++] = vfs;
-	argv[argc++] = "--log-level";
-	argv[argc++] = getenv("SIM_LOG") != NULL ? getenv("SIM_LOG") : "warn";
-	for (i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++)
-		argv[argc++] = extra[i];
-	argv[argc] = NULL;
+	return (0);
+}
+
+int
+simproc_exec(struct simproc *sp, const char *const *argv, const char *ready)
+{
+	struct sockaddr_un sun;
+	char		 line[400];
+	int		 p[2];
+
 	if (pipe(p) == -1)
 		return (-errno);
 	if ((sp->pid = fork()) == -1)
@@ -98,7 +96,7 @@ simproc_start(struct simproc *sp, int nvfs, const char *const *extra)
 	}
 	close(p[1]);
 	if (read_line(p[0], line, sizeof(line), 10000) != 0 ||
-	    strncmp(line, "vmig-simdev ready", 17) != 0) {
+	    strncmp(line, ready, strlen(ready)) != 0) {
 		close(p[0]);
 		simproc_stop(sp);
 		return (-EIO);
@@ -117,6 +115,31 @@ simproc_start(struct simproc *sp, int nvfs, const char *const *extra)
 		return (-EIO);
 	}
 	return (0);
+}
+
+int
+simproc_start(struct simproc *sp, int nvfs, const char *const *extra)
+{
+	const char	*argv[64];
+	char		 vfs[16];
+	int		 argc = 0, i, rc;
+
+	if ((rc = simproc_prepare(sp)) != 0)
+		return (rc);
+	snprintf(vfs, sizeof(vfs), "%d", nvfs);
+	argv[argc++] = simproc_binary();
+	argv[argc++] = "--socket";
+	argv[argc++] = sp->sock;
+	argv[argc++] = "--control";
+	argv[argc++] = sp->ctlpath;
+	argv[argc++] = "--vfs";
+	argv[argc++] = vfs;
+	argv[argc++] = "--log-level";
+	argv[argc++] = getenv("SIM_LOG") != NULL ? getenv("SIM_LOG") : "warn";
+	for (i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	return (simproc_exec(sp, argv, "vmig-simdev ready"));
 }
 
 int

@@ -21,6 +21,17 @@ struct simproc {
 
 /* The built simulator: $VMIG_BUILDDIR/test/sim/vmig-simdev. */
 const char *simproc_binary(void);
+/* rel under $VMIG_BUILDDIR, into buf. */
+const char *simproc_path(const char *rel, char *buf, size_t len);
+/*
+ * The two halves of simproc_start, for other simulators: a private
+ * directory and its socket paths (sp->sock, sp->ctlpath), then run argv
+ * (argv[0] the binary), wait for a stdout line starting with ready and
+ * connect the control socket.
+ */
+int	 simproc_prepare(struct simproc *);
+int	 simproc_exec(struct simproc *, const char *const *argv,
+	    const char *ready);
 /* argv: extra options, NULL-terminated (may be NULL). */
 int	 simproc_start(struct simproc *, int nvfs, const char *const *extra);
 /* Send one line, read the reply (without the newline); 0 if "ok...". */
