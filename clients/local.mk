@@ -15,7 +15,7 @@ bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
 	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c
 clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
-clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
+clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS) common/libvmigcommon.a
 
 # Python client: the package is in the source tree, the classes protoc
 # generates go to the build tree (clients/python/vmig_pb2.py), which is on

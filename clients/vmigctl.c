@@ -234,24 +234,6 @@ vmigctl_table_free(struct vmigctl_table *t)
 }
 
 const char *
-vmigctl_bytes(unsigned long long n, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double		d = (double)n;
-	unsigned int	u = 0;
-
-	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", n);
-	else
-		snprintf(buf, len, "%.1f %s", d, units[u]);
-	return (buf);
-}
-
-const char *
 vmigctl_duration(unsigned long long ms, char *buf, size_t len)
 {
 	if (ms < 1000)

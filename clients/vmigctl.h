@@ -69,8 +69,7 @@ void	vmigctl_table_row(struct vmigctl_table *t, ...);
 void	vmigctl_table_print(struct vmigctl_table *t, FILE *f);
 void	vmigctl_table_free(struct vmigctl_table *t);
 
-/* "1.5 GiB", "300 ms" for people. */
-const char *vmigctl_bytes(unsigned long long n, char *buf, size_t len);
+/* "300 ms", "1.5 s" for people (sizes: fmt_bytes() in common/fmt.h). */
 const char *vmigctl_duration(unsigned long long ms, char *buf, size_t len);
 /* An enum value's name without its prefix ("MODE_ACTIVE" -> "active"). */
 const char *vmigctl_enum(const ProtobufCEnumDescriptor *d, int value,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "vmigctl.h"
 
 static int	vmigctl_version(struct vmigctl *, const struct vmigctl_cmd *,
@@ -206,14 +207,13 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		if (s->limits->bandwidth_bps == 0)
 			snprintf(a, sizeof(a), "unlimited");
 		else {
-			vmigctl_bytes(s->limits->bandwidth_bps, a, sizeof(a));
-			strncat(a, "/s", sizeof(a) - strlen(a) - 1);
+			fmt_rate(a, sizeof(a), (double)s->limits->bandwidth_bps);
 		}
 		printf("limits:  %" PRIu32 " outgoing, %" PRIu32 " incoming, "
 		    "%" PRIu32 " per PF, bandwidth %s, requests up to %s\n",
 		    s->limits->max_outgoing, s->limits->max_incoming,
 		    s->limits->max_per_pf, a,
-		    vmigctl_bytes(s->limits->max_message_bytes, b, sizeof(b)));
+		    fmt_bytes(b, sizeof(b), (double)s->limits->max_message_bytes));
 	}
 	printf("jobs:    ");
 	if (s->n_jobs_by_phase == 0)
@@ -230,9 +230,9 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		printf("%sjob %" PRIu64, i != 0 ? ", " : "", s->queue[i]);
 	printf("\n");
 	for (i = 0; i < s->n_shares; i++)
-		printf("share:   job %" PRIu64 ": %s/s (%s)\n",
-		    s->shares[i]->job_id, vmigctl_bytes(s->shares[i]->share_bps,
-		    a, sizeof(a)), s->shares[i]->reason);
+		printf("share:   job %" PRIu64 ": %s (%s)\n",
+		    s->shares[i]->job_id, fmt_rate(a, sizeof(a),
+		    (double)s->shares[i]->share_bps), s->shares[i]->reason);
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
 }

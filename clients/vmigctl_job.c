@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "vmigctl.h"
 
 #define POLL_MS		250
@@ -258,9 +259,9 @@ progress_line(const Vmig__V1__Job *j, char *buf, size_t len)
 		    j->device, p);
 		return;
 	}
-	vmigctl_bytes(s->memory_remaining, rem, sizeof(rem));
-	vmigctl_bytes(s->device_dirty_rate_bps, rate, sizeof(rate));
-	vmigctl_bytes(s->bytes_sent, sent, sizeof(sent));
+	fmt_bytes(rem, sizeof(rem), (double)s->memory_remaining);
+	fmt_rate(rate, sizeof(rate), (double)s->device_dirty_rate_bps);
+	fmt_bytes(sent, sizeof(sent), (double)s->bytes_sent);
 	if (phase_terminal(j->phase) && s->downtime_ms != 0)
 		snprintf(dt, sizeof(dt), "downtime %" PRIu64 " ms",
 		    s->downtime_ms);
@@ -268,7 +269,7 @@ progress_line(const Vmig__V1__Job *j, char *buf, size_t len)
 		snprintf(dt, sizeof(dt), "expect %" PRIu64 " ms",
 		    s->expected_downtime_ms);
 	snprintf(buf, len, "job %-3" PRIu64 " %-12s %-16s it %-3" PRIu64
-	    " remaining %-10s dirty %9s/s  %-18s sent %s", j->id, j->device,
+	    " remaining %-10s dirty %11s  %-18s sent %s", j->id, j->device,
 	    p, s->memory_iteration, rem, rate, dt, sent);
 }
 
@@ -591,28 +592,28 @@ print_stats(const Vmig__V1__JobStats *s)
 	    vmigctl_duration(s->time_elapsed_ms, a, sizeof(a)),
 	    s->setup_time_ms, s->queue_time_ms);
 	printf("  memory: total %s, sent %s, remaining %s, iterations %" PRIu64
-	    "\n", vmigctl_bytes(s->memory_total, a, sizeof(a)),
-	    vmigctl_bytes(s->memory_processed, b, sizeof(b)),
-	    vmigctl_bytes(s->memory_remaining, c, sizeof(c)),
+	    "\n", fmt_bytes(a, sizeof(a), (double)s->memory_total),
+	    fmt_bytes(b, sizeof(b), (double)s->memory_processed),
+	    fmt_bytes(c, sizeof(c), (double)s->memory_remaining),
 	    s->memory_iteration);
 	printf("  pages: %" PRIu64 " with data, %" PRIu64 " zero; dirty %"
-	    PRIu64 " pages/s; rate %s/s\n", s->memory_normal,
+	    PRIu64 " pages/s; rate %s\n", s->memory_normal,
 	    s->memory_constant, s->memory_dirty_rate,
-	    vmigctl_bytes(s->memory_bps, a, sizeof(a)));
-	printf("  device: state %s (pending %s), writes %s/s, %" PRIu64
+	    fmt_rate(a, sizeof(a), (double)s->memory_bps));
+	printf("  device: state %s (pending %s), writes %s, %" PRIu64
 	    " write records, %" PRIu64 " hot pages deferred\n",
-	    vmigctl_bytes(s->device_state_bytes, a, sizeof(a)),
-	    vmigctl_bytes(s->device_state_pending, b, sizeof(b)),
-	    vmigctl_bytes(s->device_dirty_rate_bps, c, sizeof(c)),
+	    fmt_bytes(a, sizeof(a), (double)s->device_state_bytes),
+	    fmt_bytes(b, sizeof(b), (double)s->device_state_pending),
+	    fmt_rate(c, sizeof(c), (double)s->device_dirty_rate_bps),
 	    s->device_write_records, s->hot_pages_deferred);
 	printf("  downtime: target %" PRIu64 " ms, expected %" PRIu64
 	    " ms, measured %" PRIu64 " ms (destination load %" PRIu64
 	    " ms)\n", s->downtime_target_ms, s->expected_downtime_ms,
 	    s->downtime_ms, s->device_load_time_ms);
-	printf("  stream: %s sent, share %s/s\n",
-	    vmigctl_bytes(s->bytes_sent, a, sizeof(a)),
-	    s->bandwidth_share_bps ? vmigctl_bytes(s->bandwidth_share_bps, b,
-	    sizeof(b)) : "unlimited");
+	printf("  stream: %s sent, share %s\n",
+	    fmt_bytes(a, sizeof(a), (double)s->bytes_sent),
+	    s->bandwidth_share_bps ? fmt_rate(b, sizeof(b),
+	    (double)s->bandwidth_share_bps) : "unlimited");
 }
 
 static int
@@ -723,8 +724,8 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			snprintf(id, sizeof(id), "%" PRIu64, j->id);
 			snprintf(it, sizeof(it), "%" PRIu64,
 			    j->stats ? j->stats->memory_iteration : 0);
-			vmigctl_bytes(j->stats ? j->stats->bytes_sent : 0, sent,
-			    sizeof(sent));
+			fmt_bytes(sent, sizeof(sent), j->stats != NULL ?
+			    (double)j->stats->bytes_sent : 0);
 			snprintf(dt, sizeof(dt), "%" PRIu64 " ms",
 			    j->stats ? j->stats->downtime_ms : 0);
 			vmigctl_table_row(t, id, vmigctl_enum(
