@@ -1,14 +1,21 @@
 /*
  * vmigctl.h: the command line client's commands, as a table.
  *
- * A command is one struct vmigctl_cmd (name, usage, one-line help, exec)
- * listed in vmigctl.c's table; a group of commands lives in its own file
- * (vmigctl_info.c: version, devices, status; vmigctl_watch.c: watch).
- * exec returns the process exit status (VMIGCTL_EXIT_*).
+ * A command is one struct vmigctl_cmd (name, usage, one-line help, its
+ * options, exec) listed in vmigctl.c's table; a group of commands lives in
+ * its own file (vmigctl_info.c: version, devices, status; vmigctl_watch.c:
+ * watch; vmigctl_job.c: the migration commands). vmigctl.c takes the
+ * global options out of argv wherever they stand before "--" (a command
+ * option of the same name wins) and answers --help from the table, so
+ * exec sees only its own arguments and returns the process exit status
+ * (VMIGCTL_EXIT_*). Numbers go through vmigctl_number(), one strict,
+ * range-checked parser, from a table entry per numeric option.
  */
 #ifndef VMIG_VMIGCTL_H
 #define VMIG_VMIGCTL_H
 
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vmig/client.h"
@@ -26,12 +33,45 @@ struct vmigctl {
 };
 
 struct vmigctl_cmd {
-	const char	*name;
-	const char	*usage;		/* arguments after the name */
-	const char	*help;
-	int		(*exec)(struct vmigctl *, const struct vmigctl_cmd *,
-			    int, char **);
+	const char		*name;
+	const char		*usage;		/* arguments after the name */
+	const char		*help;
+	const struct option	*opts;		/* getopt_long's; NULL: none */
+	int			(*exec)(struct vmigctl *,
+				    const struct vmigctl_cmd *, int, char **);
 };
+
+/*
+ * The command's next option from cmd->opts (getopt_long; -1 at the end).
+ * An unknown option or a missing value is reported with the command's
+ * usage and gives '?': the command then returns VMIGCTL_EXIT_USAGE.
+ */
+int	vmigctl_getopt(const struct vmigctl_cmd *cmd, int argc, char **argv);
+/*
+ * After the options: are there min to max arguments left (from optind)?
+ * VMIGCTL_EXIT_OK, or the usage error ("give <what>") returned.
+ */
+int	vmigctl_nargs(const struct vmigctl_cmd *cmd, int argc, char **argv,
+	    int min, int max, const char *what);
+
+/*
+ * A numeric option: digits only (no sign, space, fraction), within
+ * [min, max]. The error names it: "--count -3: not a whole number from 1
+ * to 4294967295" ("a number of <unit>", or "a size" with VMIGCTL_NUM_SIZE).
+ */
+#define VMIGCTL_NUM_SIZE	0x1	/* K, M, G, T suffixes (1024s) */
+#define VMIGCTL_NUM_HEX		0x2	/* 0x... */
+struct vmigctl_num {
+	const char	*name;		/* "--count", "job ID" */
+	const char	*unit;		/* "milliseconds"; NULL: none */
+	uint64_t	 min, max;
+	int		 flags;
+};
+int	vmigctl_number(const struct vmigctl_num *n, const char *s,
+	    uint64_t *out, char *err, size_t errlen);
+/* The same into a uint32_t (n->max must fit). */
+int	vmigctl_number32(const struct vmigctl_num *n, const char *s,
+	    uint32_t *out, char *err, size_t errlen);
 
 extern const struct vmigctl_cmd vmigctl_version_cmd;
 extern const struct vmigctl_cmd vmigctl_devices_cmd;

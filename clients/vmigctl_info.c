@@ -20,17 +20,17 @@ static int	vmigctl_status(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
 const struct vmigctl_cmd vmigctl_version_cmd = {
-	"version", "", "versions of vmigctl, vmigd and their protocols",
+	"version", "", "versions of vmigctl, vmigd and their protocols", NULL,
 	vmigctl_version
 };
 
 const struct vmigctl_cmd vmigctl_devices_cmd = {
-	"devices", "[PF]", "backends, PFs and VFs (of one PF)",
+	"devices", "[PF]", "backends, PFs and VFs (of one PF)", NULL,
 	vmigctl_devices
 };
 
 const struct vmigctl_cmd vmigctl_status_cmd = {
-	"status", "", "daemon status: uptime, limits, jobs, queue",
+	"status", "", "daemon status: uptime, limits, jobs, queue", NULL,
 	vmigctl_status
 };
 
@@ -44,8 +44,10 @@ vmigctl_version(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	Vmig__V1__GetVersionResponse	*v;
 	int				 rv;
 
-	if (argc != 1)
-		return (vmigctl_usage(cmd, "no arguments expected"));
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	req.call_case = VMIG__V1__REQUEST__CALL_GET_VERSION;
 	req.get_version = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -93,10 +95,12 @@ vmigctl_devices(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	size_t				 i;
 	int				 rv;
 
-	if (argc > 2)
-		return (vmigctl_usage(cmd, "at most one PF"));
-	if (argc == 2)
-		q.pf = argv[1];
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 1, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
+	if (optind < argc)
+		q.pf = argv[optind];
 	req.call_case = VMIG__V1__REQUEST__CALL_LIST_DEVICES;
 	req.list_devices = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -184,8 +188,10 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	size_t					 i;
 	int					 rv;
 
-	if (argc != 1)
-		return (vmigctl_usage(cmd, "no arguments expected"));
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	req.call_case = VMIG__V1__REQUEST__CALL_GET_DAEMON_STATUS;
 	req.get_daemon_status = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -44,10 +43,57 @@ static int	vmigctl_policy(struct vmigctl *, const struct vmigctl_cmd *,
 static int	vmigctl_release(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
+static const struct option prepare_opts[] = {
+	{ "region", required_argument, NULL, 'r' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "vm", required_argument, NULL, 'm' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option migrate_opts[] = {
+	{ "to", required_argument, NULL, 't' },
+	{ "token", required_argument, NULL, 'k' },
+	{ "region", required_argument, NULL, 'r' },
+	{ "downtime", required_argument, NULL, 'd' },
+	{ "ceiling", required_argument, NULL, 'c' },
+	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "manual", no_argument, NULL, 'M' },
+	{ "bulk", no_argument, NULL, 'B' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "baseline", no_argument, NULL, 'L' },
+	{ "force-on-timeout", no_argument, NULL, 'F' },
+	{ "forced-downtime", required_argument, NULL, 'f' },
+	{ "max-iterations", required_argument, NULL, 'i' },
+	{ "priority", required_argument, NULL, 'p' },
+	{ "vm", required_argument, NULL, 'm' },
+	{ "wait", no_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option jobs_opts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "watch", no_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option policy_opts[] = {
+	{ "downtime", required_argument, NULL, 'd' },
+	{ "ceiling", required_argument, NULL, 'c' },
+	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option release_opts[] = {
+	{ "resume", no_argument, NULL, 'R' },
+	{ NULL, 0, NULL, 0 }
+};
+
 const struct vmigctl_cmd vmigctl_prepare_cmd = {
 	"prepare", "DEVICE --region R [--region R...] [--verify] [--vm NAME]",
 	"destination: reserve a VF; prints job id, token and stream URL",
-	vmigctl_prepare
+	prepare_opts, vmigctl_prepare
 };
 
 const struct vmigctl_cmd vmigctl_migrate_cmd = {
@@ -56,105 +102,108 @@ const struct vmigctl_cmd vmigctl_migrate_cmd = {
 	" [--verify] [--baseline] [--force-on-timeout] [--forced-downtime MS]"
 	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
 	"source: migrate a VF to a prepared destination",
-	vmigctl_migrate
+	migrate_opts, vmigctl_migrate
 };
 
 const struct vmigctl_cmd vmigctl_job_cmd = {
-	"job", "ID", "one job: phase, statistics, the policy's decisions",
+	"job", "ID", "one job: phase, statistics, the policy's decisions", NULL,
 	vmigctl_job
 };
 
 const struct vmigctl_cmd vmigctl_jobs_cmd = {
 	"jobs", "[--all] [--watch]", "jobs (--watch: live until all end)",
-	vmigctl_jobs
+	jobs_opts, vmigctl_jobs
 };
 
 const struct vmigctl_cmd vmigctl_wait_cmd = {
 	"wait", "ID", "show a job's progress until it ends; exit 0 if completed",
-	vmigctl_wait
+	NULL, vmigctl_wait
 };
 
 const struct vmigctl_cmd vmigctl_cancel_cmd = {
-	"cancel", "ID [REASON]", "roll a job back", vmigctl_cancel
+	"cancel", "ID [REASON]", "roll a job back", NULL, vmigctl_cancel
 };
 
 const struct vmigctl_cmd vmigctl_switchover_cmd = {
-	"switchover", "ID", "manual switchover now (the VM is paused)",
+	"switchover", "ID", "manual switchover now (the VM is paused)", NULL,
 	vmigctl_switchover
 };
 
 const struct vmigctl_cmd vmigctl_policy_cmd = {
 	"policy", "ID [--downtime MS] [--ceiling MS] [--bandwidth B/s] "
-	"[--timeout S]", "change a running job's policy", vmigctl_policy
+	"[--timeout S]", "change a running job's policy", policy_opts,
+	vmigctl_policy
 };
 
 const struct vmigctl_cmd vmigctl_release_cmd = {
 	"release", "DEVICE [--resume]", "free a source VF whose VM migrated "
 	"away (--resume: make a VF left stopped by a dead daemon active)",
-	vmigctl_release
+	release_opts, vmigctl_release
+};
+
+/*
+ * The numeric options and their ranges. The policy's bounds are the
+ * daemon's (job_policy_check; 0 means "default" on the wire, so an
+ * explicit 0 is refused here), the bandwidth's top the one of vmigd.conf's
+ * [limits] bandwidth (1 PiB/s); the daemon checks them again.
+ */
+static const struct vmigctl_num num_downtime = {
+	"--downtime", "milliseconds", 1, 2000000, 0
+};
+static const struct vmigctl_num num_ceiling = {
+	"--ceiling", "milliseconds", 1, 2000000, 0
+};
+static const struct vmigctl_num num_bandwidth = {
+	"--bandwidth", NULL, 65536, 1ull << 50, VMIGCTL_NUM_SIZE
+};
+static const struct vmigctl_num num_timeout = {
+	"--timeout", "seconds", 1, 7 * 86400, 0
+};
+static const struct vmigctl_num num_forced = {
+	"--forced-downtime", "milliseconds", 1, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_iterations = {
+	"--max-iterations", NULL, 1, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_priority = {
+	"--priority", NULL, 0, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_job_id = {
+	"job ID", NULL, 1, UINT64_MAX, 0
+};
+/* region keys: sizes and addresses, 0x hex or K/M/G/T */
+static const struct vmigctl_num num_iova = {
+	"iova", NULL, 0, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_size = {
+	"size", NULL, 1, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_offset = {
+	"offset", NULL, 0, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_page = {
+	"page", NULL, 1, UINT32_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
 };
 
 /* ------------------------------------------------------------ parsing */
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char			*end;
-	unsigned long long	 v;
-	double			 mult = 1;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s)
-		return (-1);
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mult = 1024.0;
-		end++;
-		break;
-	case 'm': case 'M':
-		mult = 1024.0 * 1024;
-		end++;
-		break;
-	case 'g': case 'G':
-		mult = 1024.0 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		return (-1);
-	}
-	if (*end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end != '\0')
-		return (-1);
-	*out = (uint64_t)((double)v * mult);
-	return (0);
-}
-
-static int
-parse_u32(const char *s, uint32_t *out)
-{
-	uint64_t	v;
-
-	if (parse_u64(s, &v) != 0 || v > UINT32_MAX)
-		return (-1);
-	*out = (uint32_t)v;
-	return (0);
-}
 
 /* PATH,iova=A,size=N[,offset=O][,page=P] */
 static int
 parse_region(const char *arg, Vmig__V1__MemoryRegion *r, char *err,
     size_t len)
 {
-	char	*copy, *tok, *save = NULL, *eq;
-	int	 first = 1, rv = 0, have_size = 0;
+	static const struct {
+		const char		*key;
+		const struct vmigctl_num *num;
+	} keys[] = {
+		{ "iova", &num_iova }, { "size", &num_size },
+		{ "length", &num_size }, { "offset", &num_offset },
+		{ "page", &num_page },
+	};
+	char		*copy, *tok, *save = NULL, *eq, why[192];
+	uint64_t	 v;
+	size_t		 k;
+	int		 first = 1, rv = 0, have_size = 0;
 
 	vmig__v1__memory_region__init(r);
 	copy = strdup(arg);
@@ -162,36 +211,43 @@ parse_region(const char *arg, Vmig__V1__MemoryRegion *r, char *err,
 		return (-1);
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-
 		if (first) {
 			r->path = strdup(tok);
 			first = 0;
 			continue;
 		}
-		if ((eq = strchr(tok, '=')) == NULL ||
-		    parse_u64(eq + 1, &v) != 0) {
+		if ((eq = strchr(tok, '=')) == NULL) {
 			snprintf(err, len, "region \"%s\": \"%s\" is not "
 			    "key=number", arg, tok);
 			rv = -1;
 			break;
 		}
 		*eq = '\0';
-		if (strcmp(tok, "iova") == 0)
-			r->iova = v;
-		else if (strcmp(tok, "size") == 0 || strcmp(tok, "length") == 0) {
-			r->length = v;
-			have_size = 1;
-		} else if (strcmp(tok, "offset") == 0)
-			r->file_offset = v;
-		else if (strcmp(tok, "page") == 0 && v <= UINT32_MAX)
-			r->page_size = (uint32_t)v;
-		else {
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (strcmp(tok, keys[k].key) == 0)
+				break;
+		}
+		if (k == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, len, "region \"%s\": unknown key \"%s\" "
 			    "(iova, size, offset, page)", arg, tok);
 			rv = -1;
 			break;
 		}
+		if (vmigctl_number(keys[k].num, eq + 1, &v, why,
+		    sizeof(why)) != 0) {
+			snprintf(err, len, "region \"%s\": %s", arg, why);
+			rv = -1;
+			break;
+		}
+		if (keys[k].num == &num_iova)
+			r->iova = v;
+		else if (keys[k].num == &num_size) {
+			r->length = v;
+			have_size = 1;
+		} else if (keys[k].num == &num_offset)
+			r->file_offset = v;
+		else
+			r->page_size = (uint32_t)v;
 	}
 	free(copy);
 	if (rv == 0 && (r->path == NULL || !have_size)) {
@@ -342,12 +398,6 @@ static int
 vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "region", required_argument, NULL, 'r' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "vm", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 }
-	};
 	Vmig__V1__Request			 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__PrepareIncomingRequest	 q =
 	    VMIG__V1__PREPARE_INCOMING_REQUEST__INIT;
@@ -360,8 +410,7 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	size_t					 n = 0, i;
 	int					 c, rv;
 
-	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 'r':
 			if (n == REGIONS_MAX) {
@@ -384,12 +433,13 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			break;
 		default:
 			free_regions(regions, n);
-			return (vmigctl_usage(cmd, "unknown option"));
+			return (VMIGCTL_EXIT_USAGE);
 		}
 	}
-	if (optind + 1 != argc) {
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, 1, "one DEVICE")) !=
+	    VMIGCTL_EXIT_OK) {
 		free_regions(regions, n);
-		return (vmigctl_usage(cmd, "give one DEVICE"));
+		return (rv);
 	}
 	q.device = argv[optind];
 	q.n_regions = n;
@@ -419,26 +469,6 @@ static int
 vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "token", required_argument, NULL, 'k' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "downtime", required_argument, NULL, 'd' },
-		{ "ceiling", required_argument, NULL, 'c' },
-		{ "bandwidth", required_argument, NULL, 'b' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "manual", no_argument, NULL, 'M' },
-		{ "bulk", no_argument, NULL, 'B' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "baseline", no_argument, NULL, 'L' },
-		{ "force-on-timeout", no_argument, NULL, 'F' },
-		{ "forced-downtime", required_argument, NULL, 'f' },
-		{ "max-iterations", required_argument, NULL, 'i' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "vm", required_argument, NULL, 'm' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	Vmig__V1__Request			 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__StartMigrationRequest		 q =
 	    VMIG__V1__START_MIGRATION_REQUEST__INIT;
@@ -453,8 +483,7 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t				 id;
 	int					 c, rv, wait = 0, bad = 0;
 
-	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
-	while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while (!bad && (c = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 't':
 			q.dest_url = optarg;
@@ -483,32 +512,32 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			n++;
 			break;
 		case 'd':
-			bad = parse_u32(optarg, &pol.max_downtime_ms);
-			snprintf(err, sizeof(err), "--downtime wants ms");
+			bad = vmigctl_number32(&num_downtime, optarg,
+			    &pol.max_downtime_ms, err, sizeof(err));
 			break;
 		case 'c':
-			bad = parse_u32(optarg, &pol.downtime_ceiling_ms);
-			snprintf(err, sizeof(err), "--ceiling wants ms");
+			bad = vmigctl_number32(&num_ceiling, optarg,
+			    &pol.downtime_ceiling_ms, err, sizeof(err));
 			break;
 		case 'b':
-			bad = parse_u64(optarg, &pol.bandwidth_limit_bps);
-			snprintf(err, sizeof(err), "--bandwidth wants bytes/s");
+			bad = vmigctl_number(&num_bandwidth, optarg,
+			    &pol.bandwidth_limit_bps, err, sizeof(err));
 			break;
 		case 'T':
-			bad = parse_u32(optarg, &pol.completion_timeout_s);
-			snprintf(err, sizeof(err), "--timeout wants seconds");
+			bad = vmigctl_number32(&num_timeout, optarg,
+			    &pol.completion_timeout_s, err, sizeof(err));
 			break;
 		case 'f':
-			bad = parse_u32(optarg, &pol.forced_downtime_ms);
-			snprintf(err, sizeof(err), "--forced-downtime wants ms");
+			bad = vmigctl_number32(&num_forced, optarg,
+			    &pol.forced_downtime_ms, err, sizeof(err));
 			break;
 		case 'i':
-			bad = parse_u32(optarg, &pol.max_iterations);
-			snprintf(err, sizeof(err), "--max-iterations wants N");
+			bad = vmigctl_number32(&num_iterations, optarg,
+			    &pol.max_iterations, err, sizeof(err));
 			break;
 		case 'p':
-			bad = parse_u32(optarg, &pol.priority);
-			snprintf(err, sizeof(err), "--priority wants N");
+			bad = vmigctl_number32(&num_priority, optarg,
+			    &pol.priority, err, sizeof(err));
 			break;
 		case 'M':
 			pol.switchover =
@@ -535,14 +564,14 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			wait = 1;
 			break;
 		default:
-			snprintf(err, sizeof(err), "unknown option");
-			bad = 1;
-			break;
+			free_regions(regions, n);
+			return (VMIGCTL_EXIT_USAGE);	/* reported */
 		}
 	}
-	if (!bad && optind + 1 != argc) {
-		snprintf(err, sizeof(err), "give one DEVICE");
-		bad = 1;
+	if (!bad && (rv = vmigctl_nargs(cmd, argc, argv, 1, 1,
+	    "one DEVICE")) != VMIGCTL_EXIT_OK) {
+		free_regions(regions, n);
+		return (rv);
 	}
 	if (!bad && (q.dest_url == NULL || tokenlen == 0)) {
 		snprintf(err, sizeof(err), "--to and --token are required "
@@ -572,14 +601,25 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	return (wait ? wait_job(ctl, id) : VMIGCTL_EXIT_OK);
 }
 
+/*
+ * The commands that name a job: no options, the ID first, then up to
+ * max - 1 more arguments (cancel's REASON).
+ */
 static int
 parse_id(const struct vmigctl_cmd *cmd, int argc, char **argv, int max,
     uint64_t *id)
 {
-	if (argc < 2 || argc > max)
-		return (vmigctl_usage(cmd, "give a job ID"));
-	if (parse_u64(argv[1], id) != 0 || *id == 0)
-		return (vmigctl_usage(cmd, "\"%s\" is not a job id", argv[1]));
+	char	err[256];
+	int	rv;
+
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, max, "a job ID")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	if (vmigctl_number(&num_job_id, argv[optind], id, err,
+	    sizeof(err)) != 0)
+		return (vmigctl_usage(cmd, "%s", err));
 	return (VMIGCTL_EXIT_OK);
 }
 
@@ -627,7 +667,7 @@ vmigctl_job(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	size_t			 i;
 	int			 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	if ((rv = get_job(ctl, id, &resp)) != VMIGCTL_EXIT_OK)
 		return (rv);
@@ -697,17 +737,22 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	struct vmigctl_table	*t;
 	char			 line[256], p[32], dir[16];
 	size_t			 i, live, lines = 0;
-	int			 all = 0, watch = 0, rv, tty, k;
+	int			 all = 0, watch = 0, rv, tty, c;
 
-	for (k = 1; k < argc; k++) {
-		if (strcmp(argv[k], "--all") == 0)
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		switch (c) {
+		case 'a':
 			all = 1;
-		else if (strcmp(argv[k], "--watch") == 0)
+			break;
+		case 'w':
 			watch = 1;
-		else
-			return (vmigctl_usage(cmd, "unknown argument %s",
-			    argv[k]));
+			break;
+		default:
+			return (VMIGCTL_EXIT_USAGE);
+		}
 	}
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	if (!watch) {
 		if ((rv = list_jobs(ctl, all, &resp)) != VMIGCTL_EXIT_OK)
 			return (rv);
@@ -781,7 +826,7 @@ vmigctl_wait(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t	id;
 	int		rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	return (wait_job(ctl, id));
 }
@@ -797,10 +842,10 @@ vmigctl_cancel(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t			 id;
 	int				 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 3, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	q.job_id = id;
-	q.reason = argc == 3 ? argv[2] : NULL;
+	q.reason = optind + 1 < argc ? argv[optind + 1] : NULL;
 	req.call_case = VMIG__V1__REQUEST__CALL_CANCEL_JOB;
 	req.cancel_job = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -823,7 +868,7 @@ vmigctl_switchover(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	uint64_t			 id;
 	int				 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	q.job_id = id;
 	req.call_case = VMIG__V1__REQUEST__CALL_SWITCHOVER;
@@ -846,24 +891,42 @@ vmigctl_policy(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	    VMIG__V1__SET_JOB_POLICY_REQUEST__INIT;
 	Vmig__V1__Response		*resp;
 	const Vmig__V1__MigrationPolicy	*p;
-	int				 k, rv, bad = 0;
+	char				 err[256];
+	int				 c, rv, bad = 0, changes = 0;
 
-	if (argc < 3 || parse_u64(argv[1], &q.job_id) != 0)
-		return (vmigctl_usage(cmd, "give a job ID and a change"));
-	for (k = 2; k + 1 < argc && !bad; k += 2) {
-		if (strcmp(argv[k], "--downtime") == 0)
-			bad = parse_u32(argv[k + 1], &q.max_downtime_ms);
-		else if (strcmp(argv[k], "--ceiling") == 0)
-			bad = parse_u32(argv[k + 1], &q.downtime_ceiling_ms);
-		else if (strcmp(argv[k], "--bandwidth") == 0)
-			bad = parse_u64(argv[k + 1], &q.bandwidth_limit_bps);
-		else if (strcmp(argv[k], "--timeout") == 0)
-			bad = parse_u32(argv[k + 1], &q.completion_timeout_s);
-		else
-			bad = 1;
+	while (!bad && (c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		switch (c) {
+		case 'd':
+			bad = vmigctl_number32(&num_downtime, optarg,
+			    &q.max_downtime_ms, err, sizeof(err));
+			break;
+		case 'c':
+			bad = vmigctl_number32(&num_ceiling, optarg,
+			    &q.downtime_ceiling_ms, err, sizeof(err));
+			break;
+		case 'b':
+			bad = vmigctl_number(&num_bandwidth, optarg,
+			    &q.bandwidth_limit_bps, err, sizeof(err));
+			break;
+		case 'T':
+			bad = vmigctl_number32(&num_timeout, optarg,
+			    &q.completion_timeout_s, err, sizeof(err));
+			break;
+		default:
+			return (VMIGCTL_EXIT_USAGE);
+		}
+		changes++;
 	}
-	if (bad || k != argc)
-		return (vmigctl_usage(cmd, "options take a number each"));
+	if (bad)
+		return (vmigctl_usage(cmd, "%s", err));
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, 1, "a job ID")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	if (vmigctl_number(&num_job_id, argv[optind], &q.job_id, err,
+	    sizeof(err)) != 0)
+		return (vmigctl_usage(cmd, "%s", err));
+	if (changes == 0)
+		return (vmigctl_usage(cmd, "give at least one change"));
 	req.call_case = VMIG__V1__REQUEST__CALL_SET_JOB_POLICY;
 	req.set_job_policy = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -888,19 +951,23 @@ vmigctl_release(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	Vmig__V1__ReleaseDeviceRequest	 q =
 	    VMIG__V1__RELEASE_DEVICE_REQUEST__INIT;
 	Vmig__V1__Response		*resp;
-	int				 rv;
+	int				 c, rv;
 
-	if (argc == 3 && strcmp(argv[2], "--resume") == 0)
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		if (c != 'R')
+			return (VMIGCTL_EXIT_USAGE);
 		q.resume = 1;
-	else if (argc != 2)
-		return (vmigctl_usage(cmd, "give one DEVICE [--resume]"));
-	q.device = argv[1];
+	}
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, 1, "one DEVICE")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	q.device = argv[optind];
 	req.call_case = VMIG__V1__REQUEST__CALL_RELEASE_DEVICE;
 	req.release_device = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	if (!vmigctl_json(ctl, resp))
-		printf("%s %s\n", argv[1], q.resume ? "resumed" : "released");
+		printf("%s %s\n", q.device, q.resume ? "resumed" : "released");
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
 }

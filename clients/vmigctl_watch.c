@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -23,9 +22,18 @@
 static int	vmigctl_watch(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
+static const struct option vmigctl_watch_opts[] = {
+	{ "count", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
 const struct vmigctl_cmd vmigctl_watch_cmd = {
-	"watch", "[--count N]", "print events until interrupted",
-	vmigctl_watch
+	"watch", "[--count N]", "print events until interrupted (or N of "
+	"them)", vmigctl_watch_opts, vmigctl_watch
+};
+
+static const struct vmigctl_num vmigctl_count_num = {
+	"--count", NULL, 1, UINT32_MAX, 0
 };
 
 static volatile sig_atomic_t vmigctl_stop;
@@ -76,38 +84,30 @@ static int
 vmigctl_watch(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
 	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__WatchEventsRequest	 q = VMIG__V1__WATCH_EVENTS_REQUEST__INIT;
 	Vmig__V1__Response		*resp;
 	Vmig__V1__Event			*e;
 	struct sigaction		 sa;
 	nng_socket			 sock;
-	char				*url, *end, *buf;
+	char				*url, *buf, err[256];
 	size_t				 len;
-	unsigned long			 count = 0, seen = 0;
+	uint64_t			 count = 0, seen = 0;
 	int				 ch, rv;
 
-	while ((ch = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
+	while ((ch = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'n':
-			errno = 0;
-			count = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    count == 0)
-				return (vmigctl_usage(cmd, "--count %s: not a "
-				    "positive number", optarg));
+			if (vmigctl_number(&vmigctl_count_num, optarg, &count,
+			    err, sizeof(err)) != 0)
+				return (vmigctl_usage(cmd, "%s", err));
 			break;
 		default:
-			return (vmigctl_usage(cmd, NULL));
+			return (VMIGCTL_EXIT_USAGE);
 		}
 	}
-	if (optind != argc)
-		return (vmigctl_usage(cmd, "unexpected argument '%s'",
-		    argv[optind]));
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 
 	req.call_case = VMIG__V1__REQUEST__CALL_WATCH_EVENTS;
 	req.watch_events = &q;

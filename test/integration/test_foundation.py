@@ -202,7 +202,8 @@ class Down(Base):
         ctl = Vmigctl(self.tmp.ipc_url("x.sock"))
         for args, words in (
                 (["frobnicate"], "unknown command 'frobnicate'"),
-                (["watch", "--count", "0"], "--count 0: not a positive"),
+                (["watch", "--count", "0"], "--count 0: not a whole number "
+                 "from 1 to"),
                 (["--timeout", "abc", "version"], "--timeout abc: not a "
                  "number of milliseconds"),
                 (["version", "extra"], "usage: vmigctl [global options] "
