@@ -86,7 +86,8 @@ vmigctl_help(FILE *f)
 	    "\n"
 	    "  -c, --connect URL   vmigd's control URL (default $VMIG_URL or "
 	    "%s)\n"
-	    "  -j, --json          print the answer as JSON\n"
+	    "  -j, --json          print answers as JSON (streams: one object "
+	    "a line)\n"
 	    "  -t, --timeout MS    how long to wait for an answer (default "
 	    "%d)\n"
 	    "  -h, --help          this help (COMMAND --help: the command's)\n"
@@ -110,7 +111,7 @@ vmigctl_json(struct vmigctl *ctl, const Vmig__V1__Response *resp)
 {
 	if (!ctl->json)
 		return (0);
-	json_print_message(stdout, &resp->base, 2);
+	json_print_message(stdout, &resp->base, ctl->stream ? -1 : 2);
 	fflush(stdout);
 	return (1);
 }

@@ -29,6 +29,7 @@ struct vmigctl {
 	const char		*url;
 	int			 json;
 	int			 timeout_ms;
+	int			 stream;	/* JSON: one object a line */
 	struct vmig_client	*client;	/* opened on first call */
 };
 
@@ -95,7 +96,10 @@ extern const struct vmigctl_cmd vmigctl_release_cmd;
  */
 int	vmigctl_call(struct vmigctl *ctl, Vmig__V1__Request *req,
 	    Vmig__V1__Response **resp);
-/* With --json: print the whole response; returns 1 if it did. */
+/*
+ * With --json: print the whole response (one line in a stream: wait,
+ * jobs --watch, migrate --wait); returns 1 if it did.
+ */
 int	vmigctl_json(struct vmigctl *ctl, const Vmig__V1__Response *resp);
 int	vmigctl_usage(const struct vmigctl_cmd *cmd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

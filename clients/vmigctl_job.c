@@ -349,39 +349,46 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Poll until the job ends; exit 0 only if it completed. */
+/*
+ * Poll until the job ends; exit 0 only if it completed. Progress is a
+ * line per change (a terminal redraws one line in place). With --json
+ * progress goes to stderr and stdout gets the job, one JSON line per
+ * change, the last one its final state.
+ */
 static int
 wait_job(struct vmigctl *ctl, uint64_t id)
 {
 	Vmig__V1__Response	*resp;
+	const Vmig__V1__Job	*j;
+	FILE			*out = ctl->json ? stderr : stdout;
 	char			 line[256];
 	uint64_t		 it, last_it = UINT64_MAX;
-	int			 tty = isatty(STDOUT_FILENO), rv, last = -1;
+	int			 tty = isatty(fileno(out)), rv, last = -1;
+	int			 changed;
 
+	ctl->stream = 1;
 	for (;;) {
 		if ((rv = get_job(ctl, id, &resp)) != VMIGCTL_EXIT_OK)
 			return (rv);
-		progress_line(resp->get_job->job, line, sizeof(line));
-		it = resp->get_job->job->stats != NULL ?
-		    resp->get_job->job->stats->memory_iteration : 0;
-		/* a terminal redraws in place; a log gets a line per change */
+		j = resp->get_job->job;
+		it = j->stats != NULL ? j->stats->memory_iteration : 0;
+		changed = (int)j->phase != last || it != last_it;
+		progress_line(j, line, sizeof(line));
 		if (tty)
-			printf("\r\033[K%s", line);
-		else if ((int)resp->get_job->job->phase != last ||
-		    it != last_it)
-			printf("%s\n", line);
-		fflush(stdout);
-		last = resp->get_job->job->phase;
+			fprintf(out, "\r\033[K%s", line);
+		else if (changed)
+			fprintf(out, "%s\n", line);
+		if (changed)
+			vmigctl_json(ctl, resp);
+		fflush(out);
+		last = j->phase;
 		last_it = it;
 		if (phase_terminal(last)) {
-			const Vmig__V1__Job *j = resp->get_job->job;
-
 			if (tty)
-				printf("\n");
+				fprintf(out, "\n");
 			if (j->error != NULL && j->error[0] != '\0')
-				printf("job %" PRIu64 ": %s\n", j->id, j->error);
-			if (ctl->json)
-				vmigctl_json(ctl, resp);
+				fprintf(out, "job %" PRIu64 ": %s\n", j->id,
+				    j->error);
 			rv = last == VMIG__V1__JOB_PHASE__PHASE_COMPLETED ?
 			    VMIGCTL_EXIT_OK : VMIGCTL_EXIT_ERROR;
 			vmig_client_free(resp);
@@ -590,12 +597,13 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	q.policy = &pol;
 	req.call_case = VMIG__V1__REQUEST__CALL_START_MIGRATION;
 	req.start_migration = &q;
+	ctl->stream = wait;	/* then the answer is the stream's first line */
 	rv = vmigctl_call(ctl, &req, &resp);
 	free_regions(regions, n);
 	if (rv != VMIGCTL_EXIT_OK)
 		return (rv);
 	id = resp->start_migration->job_id;
-	if (!wait && !vmigctl_json(ctl, resp))
+	if (!vmigctl_json(ctl, resp) && !wait)
 		printf("job %" PRIu64 "\n", id);
 	vmig_client_free(resp);
 	return (wait ? wait_job(ctl, id) : VMIGCTL_EXIT_OK);
@@ -784,8 +792,12 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		return (VMIGCTL_EXIT_OK);
 	}
 
-	/* --watch: redraw one line per job until none is live */
-	tty = isatty(STDOUT_FILENO);
+	/*
+	 * --watch: redraw one line per job until none is live; with --json
+	 * each poll's answer is one line.
+	 */
+	tty = !ctl->json && isatty(STDOUT_FILENO);
+	ctl->stream = 1;
 	signal(SIGINT, jobs_sigint);
 	while (!jobs_stop) {
 		if ((rv = list_jobs(ctl, 1, &resp)) != VMIGCTL_EXIT_OK)
@@ -800,15 +812,15 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			if (!phase_terminal(j->phase))
 				live++;
 			/* --all: finished jobs too; else those of this run */
-			if (!all && phase_terminal(j->phase) &&
+			if (ctl->json || (!all && phase_terminal(j->phase) &&
 			    j->stats != NULL && j->stats->time_elapsed_ms >
-			    3600000)
+			    3600000))
 				continue;
 			progress_line(j, line, sizeof(line));
 			printf("%s%s\n", tty ? "\033[K" : "", line);
 			lines++;
 		}
-		if (!tty)
+		if (!vmigctl_json(ctl, resp) && !tty)
 			printf("--\n");
 		fflush(stdout);
 		vmig_client_free(resp);

@@ -8,6 +8,8 @@
   `--`, unless the command has an option of that name (migrate's and
   policy's --timeout are theirs); every command's --help prints its usage
   and never calls the daemon.
+- With --json, stdout is JSON only: one object per line for the streams
+  (wait, migrate --wait, jobs --watch, watch); progress goes to stderr.
 
 A command that got past its parsing against a URL where nobody listens
 exits 3 (unreachable): that is how the tests below see that a value was
@@ -19,13 +21,15 @@ Run by make check, or by hand:
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmigtest import (Daemon, TempDir, Vmigctl, test_plugin,  # noqa: E402
-                      vmigctl_path, LIVENESS_S)
+                      vmigctl_path, wait_for, LIVENESS_S)
+from test_migration_lib import MigrationCase, DEVICE  # noqa: E402
 
 REGION = "/dev/shm/x,iova=0,size=1M"
 MIGRATE = ["migrate", "t0/vf1", "--to", "tcp://127.0.0.1:1", "--token",
@@ -42,6 +46,12 @@ def commands():
         if line.startswith("  ") and line.strip():
             names.append(line.split()[0])
     return names
+
+
+def json_lines(text):
+    """Every line of text parsed as one JSON object (fails otherwise)."""
+    lines = text.splitlines()
+    return [json.loads(line) for line in lines]
 
 
 class Base(unittest.TestCase):
@@ -201,6 +211,60 @@ class Options(Base):
                 p = self.run_ctl(*args)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(words, p.stderr)
+
+
+class Streams(MigrationCase):
+    """--json output of the streams, with a real migration to show."""
+
+    VFS = 2
+
+    def ctl(self, host):
+        return Vmigctl(host.daemon.rpc_url)
+
+    def test_json_streams_are_json_lines(self):
+        self.pair(1)
+        watch = self.ctl(self.src).popen("watch", json_out=True)
+        wait_for(lambda: watch.stderr.readline().startswith(
+            "vmigctl: watching"), "vmigctl watch to subscribe")
+        prep = self.prepare(1, dict(verify=True))
+        migrate = self.ctl(self.src).popen(
+            "migrate", DEVICE % 1, "--to", prep.stream_url, "--token",
+            prep.token.hex(), "--region",
+            f"{self.src.mem[1]},iova=0x100000000,size=16M", "--bulk",
+            "--verify", "--wait", json_out=True)
+        # jobs --watch ends once no job is live: start it once one exists
+        wait_for(lambda: self.src.client.list_jobs(True),
+                 "the source job")
+        p = self.ctl(self.src).run("jobs", "--watch", json_out=True)
+        snaps = json_lines(p.stdout)
+        self.assertGreaterEqual(len(snaps), 1, p.stdout)
+        self.assertEqual(snaps[-1]["list_jobs"]["jobs"][0]["phase"],
+                         "PHASE_COMPLETED")
+
+        out, err = migrate.communicate(timeout=LIVENESS_S)
+        self.assertEqual(migrate.returncode, 0, out + err)
+        objs = json_lines(out)
+        self.assertGreaterEqual(len(objs), 2, out)
+        jid = int(objs[0]["start_migration"]["job_id"])
+        self.assertEqual(objs[-1]["get_job"]["job"]["phase"],
+                         "PHASE_COMPLETED")
+        for o in objs[1:]:
+            self.assertEqual(int(o["get_job"]["job"]["id"]), jid)
+        self.assertIn(f"job {jid}", err, "progress goes to stderr")
+
+        # wait on a finished job: one line, the final state
+        p = self.ctl(self.src).run("wait", str(jid), json_out=True)
+        objs = json_lines(p.stdout)
+        self.assertEqual(len(objs), 1, p.stdout)
+        self.assertEqual(objs[0]["get_job"]["job"]["phase"],
+                         "PHASE_COMPLETED")
+
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=LIVENESS_S)
+        self.assertEqual(watch.returncode, 0, err)
+        kinds = [e.get("kind") for e in json_lines(out)]
+        self.assertIn("KIND_PHASE", kinds)
+        self.assertIn("KIND_DECISION", kinds)
 
 
 if __name__ == "__main__":
