@@ -209,10 +209,10 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	if (api_migration_request(d, call, r->device, r->policy, r->regions,
 	    r->n_regions, specs, &pol) != 0)
 		return (RPC_REPLY);
+	/* its err names the device (so does the backend's, passed on) */
 	if (job_in_create(ENG(d), r->device, specs, r->n_regions, &pol,
 	    r->vm, &job, &code, err, sizeof(err)) != 0)
-		return (rpc_call_error(call, code, "device %s: %s", r->device,
-		    err));
+		return (rpc_call_error(call, code, "%s", err));
 	job->call = call;
 	call->abandon = api_job_abandon;
 	call->abandon_arg = job;
@@ -237,8 +237,7 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	if (job_out_create(ENG(d), r->device, specs, r->n_regions, r->dest_url,
 	    r->token.data, r->token.len, &pol, r->vm, &job, &code, err,
 	    sizeof(err)) != 0)
-		return (rpc_call_error(call, code, "device %s: %s", r->device,
-		    err));
+		return (rpc_call_error(call, code, "%s", err));
 	res->job_id = job->id;
 	return (RPC_REPLY);
 }

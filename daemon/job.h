@@ -351,7 +351,11 @@ const char	*job_dev_strerror(const struct vmig_result *, char *, size_t);
  */
 void		 job_digest_begin(struct job *, job_digest_fn fn);
 
-/* job_out.c */
+/*
+ * job_out.c. The create functions' err is a sentence that names the
+ * device ("device sim0/vf9: ..."), as the backend's own errors they pass
+ * on do: the caller sends it as it is.
+ */
 int		 job_out_create(struct engine *, const char *device,
 		    const struct mem_region_spec *, size_t nregions,
 		    const char *dest_url, const void *token, size_t tokenlen,

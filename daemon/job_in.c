@@ -134,21 +134,22 @@ job_in_create(struct engine *eng, const char *device,
 {
 	struct device	*dev;
 	struct job	*job;
-	char		 owner[64];
+	char		 owner[64], why[384];
 	uint32_t	 i;
 	int		 rc;
 
 	*code = VMIG__V1__STATUS_CODE__STATUS_INVALID_ARGUMENT;
 	if (nregions == 0) {
-		snprintf(err, errlen, "no memory regions: the destination "
-		    "needs the VM's memory to write pages into");
+		snprintf(err, errlen, "device %s: no memory regions: the "
+		    "destination needs the VM's memory to write pages into",
+		    device);
 		return (-EINVAL);
 	}
 	for (i = 1; i < nregions; i++) {
 		if (specs[i].page_size != specs[0].page_size) {
-			snprintf(err, errlen, "region %" PRIu32 " has page size "
-			    "%" PRIu32 " but region 0 has %" PRIu32, i,
-			    specs[i].page_size, specs[0].page_size);
+			snprintf(err, errlen, "device %s: region %" PRIu32 " has "
+			    "page size %" PRIu32 " but region 0 has %" PRIu32,
+			    device, i, specs[i].page_size, specs[0].page_size);
 			return (-EINVAL);
 		}
 	}
@@ -166,8 +167,8 @@ job_in_create(struct engine *eng, const char *device,
 	}
 	job->dev = dev;
 	if ((rc = mem_map_open(&job->mem, specs, nregions,
-	    MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
-	    errlen)) != 0) {
+	    MEM_MAP_WRITE | MEM_MAP_POPULATE, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "device %s: %s", device, why);
 		*code = api_errno_status(rc);
 		job_discard(job);
 		return (rc);

@@ -220,18 +220,19 @@ static const struct job_step out_rollback_steps[] = {
 /* ------------------------------------------------------------ create */
 
 static int
-out_check_url(const char *url, char *err, size_t len)
+out_check_url(const char *device, const char *url, char *err, size_t len)
 {
 	if (url == NULL || *url == '\0') {
-		snprintf(err, len, "dest_url is empty: give the stream_url "
-		    "PrepareIncoming returned on the destination");
+		snprintf(err, len, "device %s: dest_url is empty: give the "
+		    "stream_url PrepareIncoming returned on the destination",
+		    device);
 		return (-EINVAL);
 	}
 	if (strlen(url) > 256 || (strncmp(url, "tcp://", 6) != 0 &&
 	    strncmp(url, "tls+tcp://", 10) != 0 &&
 	    strncmp(url, "ipc://", 6) != 0)) {
-		snprintf(err, len, "dest_url \"%.64s\" is not a tcp://, "
-		    "tls+tcp:// or ipc:// URL", url);
+		snprintf(err, len, "device %s: dest_url \"%.64s\" is not a "
+		    "tcp://, tls+tcp:// or ipc:// URL", device, url);
 		return (-EINVAL);
 	}
 	return (0);
@@ -247,30 +248,30 @@ job_out_create(struct engine *eng, const char *device,
 	struct device	*dev;
 	struct job	*job;
 	struct job_out	*o;
-	char		 owner[64];
+	char		 owner[64], why[384];
 	size_t		 i;
 	int		 rc;
 
 	*code = VMIG__V1__STATUS_CODE__STATUS_INVALID_ARGUMENT;
-	if ((rc = out_check_url(dest_url, err, errlen)) != 0)
+	if ((rc = out_check_url(device, dest_url, err, errlen)) != 0)
 		return (rc);
 	if (tokenlen == 0 || tokenlen > sizeof(o->token)) {
-		snprintf(err, errlen, "token of %zu bytes: give the token "
-		    "PrepareIncoming returned (1 to %zu bytes)", tokenlen,
-		    sizeof(o->token));
+		snprintf(err, errlen, "device %s: token of %zu bytes: give the "
+		    "token PrepareIncoming returned (1 to %zu bytes)", device,
+		    tokenlen, sizeof(o->token));
 		return (-EINVAL);
 	}
 	if (nregions == 0) {
-		snprintf(err, errlen, "no memory regions: the source needs "
-		    "the VM's memory the device writes to");
+		snprintf(err, errlen, "device %s: no memory regions: the source "
+		    "needs the VM's memory the device writes to", device);
 		return (-EINVAL);
 	}
 	for (i = 1; i < nregions; i++) {
 		if (specs[i].page_size != specs[0].page_size) {
-			snprintf(err, errlen, "region %zu has page size %" PRIu32
-			    " but region 0 has %" PRIu32 ": write recording "
-			    "uses one page size per device", i,
-			    specs[i].page_size, specs[0].page_size);
+			snprintf(err, errlen, "device %s: region %zu has page "
+			    "size %" PRIu32 " but region 0 has %" PRIu32 ": "
+			    "write recording uses one page size per device",
+			    device, i, specs[i].page_size, specs[0].page_size);
 			return (-EINVAL);
 		}
 	}
@@ -286,8 +287,9 @@ job_out_create(struct engine *eng, const char *device,
 		goto fail;
 	}
 	job->dev = dev;
-	if ((rc = mem_map_open(&job->mem, specs, nregions, MEM_MAP_POPULATE, err,
-	    errlen)) != 0) {
+	if ((rc = mem_map_open(&job->mem, specs, nregions, MEM_MAP_POPULATE, why,
+	    sizeof(why))) != 0) {
+		snprintf(err, errlen, "device %s: %s", device, why);
 		*code = api_errno_status(rc);
 		goto fail;
 	}

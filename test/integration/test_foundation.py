@@ -305,6 +305,23 @@ class BadInput(Base):
                 device="t0/vf9")))
         self.assertIn("device t0/vf9: dest_url is empty",
                       e.exception.message)
+        # Each error names the device once, wherever it was found: the
+        # backend's lookup, the job's own checks, the memory map.
+        nowhere = os.path.join(self.tmp.path, "nowhere")
+        for dev, regions, words in (
+                ("t0/vf9", [dict(path=nowhere, iova=0, length=1 << 20)],
+                 "device t0/vf9: no such device on PF t0 (it has 4 VFs)"),
+                ("t0/vf1", [], "device t0/vf1: no memory regions"),
+                ("t0/vf1", [dict(path=nowhere, iova=0, length=1 << 20)],
+                 "device t0/vf1: region 0 (" + nowhere + "): ")):
+            for call in (lambda: c.prepare_incoming(dev, regions),
+                         lambda: c.start_migration(
+                             dev, regions, "tcp://127.0.0.1:1", b"\0")):
+                with self.assertRaises(vmig.VmigError) as e:
+                    call()
+                self.assertIn(words, e.exception.message)
+                self.assertEqual(e.exception.message.count("device t0/"),
+                                 1, e.exception.message)
         with self.assertRaises(vmig.NotFound) as e:
             c.get_job(42)
         self.assertIn("job 42: no such job", e.exception.message)
