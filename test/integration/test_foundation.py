@@ -521,6 +521,49 @@ class Lifecycle(Base):
         w.stderr.close()
         d.stop()
 
+    def journal_daemon(self, name, stream):
+        """A daemon whose JOURNAL_STREAM is stream(log file's stat)."""
+        d = self.daemon(start=False, name=name, args=["--debug"])
+        open(d.log_path, "ab").close()
+        st = os.stat(d.log_path)
+        d.env = {"JOURNAL_STREAM": stream(st)}
+        d.start()
+        self.addCleanup(self._cleanup, d)
+        # one line of each priority: a warning (a restart-only key
+        # changed) and an error (a reload refused)
+        d.write_config(extra="[daemon]\nrpc_workers = 3\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("takes effect at the next restart")
+        d.write_config(text="[limits]\nmax_outgoing = zero\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload failed")
+        d.stop()
+        return d.log().splitlines()
+
+    def test_journald_priorities(self):
+        lines = self.journal_daemon(
+            "journal", lambda st: f"{st.st_dev}:{st.st_ino}")
+        prio = {"error": "<3>", "warn": "<4>", "info": "<6>",
+                "debug": "<7>"}
+        seen = set()
+        for line in lines:
+            level = line[3:].split(":", 1)[0]
+            self.assertIn(level, prio, line)
+            self.assertTrue(line.startswith(prio[level] + level + ": "),
+                            line)
+            seen.add(level)
+        self.assertEqual(seen, set(prio), lines)
+        self.assertTrue(any(x.startswith("<3>error: reload failed")
+                            for x in lines), lines)
+
+    def test_journal_stream_of_another_file(self):
+        # Inherited by a process whose stderr went elsewhere: not ours.
+        lines = self.journal_daemon(
+            "notjournal", lambda st: f"{st.st_dev}:{st.st_ino + 1}")
+        for line in lines:
+            self.assertRegex(line, r"^\d\d:\d\d:\d\d\.\d{3} "
+                             r"(error|warn|info|debug) vmigd: ")
+
     @unittest.skipUnless(notify_backend() == "sd_notify",
                          "vmigd built without libsystemd")
     def test_sd_notify(self):
