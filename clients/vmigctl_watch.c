@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "fmt.h"
 #include "json.h"
 #include "vmigctl.h"
 
@@ -44,12 +45,19 @@ vmigctl_watch_signal(int sig)
 	vmigctl_stop = 1;
 }
 
+/*
+ * One line per event: when, which job and device, then what happened. A
+ * decision's message is its reason (said once); a progress event shows
+ * its numbers; other kinds have their message.
+ */
 static void
 vmigctl_watch_print(const Vmig__V1__Event *e)
 {
-	struct tm	tm;
-	time_t		t = (time_t)(e->unix_ms / 1000);
-	char		a[32], b[32];
+	const Vmig__V1__JobStats	*st = e->stats;
+	struct tm			 tm;
+	time_t				 t = (time_t)(e->unix_ms / 1000);
+	char				 a[32], b[32], c[32];
+	const char			*sep = "", *msg = e->message;
 
 	localtime_r(&t, &tm);
 	printf("%02d:%02d:%02d.%03u #%" PRIu64 " ", tm.tm_hour, tm.tm_min,
@@ -64,19 +72,35 @@ vmigctl_watch_print(const Vmig__V1__Event *e)
 		    &vmig__v1__job_phase__descriptor, e->phase, "PHASE_", a,
 		    sizeof(a)), vmigctl_enum(&vmig__v1__job_phase__descriptor,
 		    e->previous, "PHASE_", b, sizeof(b)));
+		sep = ": ";
 		break;
 	case VMIG__V1__EVENT__KIND__KIND_DECISION:
-		if (e->decision != NULL)
+		if (e->decision != NULL) {
 			printf("decision %s: %s", e->decision->action,
 			    e->decision->reason);
+			if (strcmp(msg, e->decision->reason) == 0)
+				msg = "";	/* said already */
+			sep = "; ";
+		}
+		break;
+	case VMIG__V1__EVENT__KIND__KIND_PROGRESS:
+		printf("progress %s", vmigctl_enum(
+		    &vmig__v1__job_phase__descriptor, e->phase, "PHASE_", a,
+		    sizeof(a)));
+		if (st != NULL)
+			printf(": iteration %" PRIu64 ", sent %s, remaining "
+			    "%s, dirty %s", st->memory_iteration,
+			    fmt_bytes(a, sizeof(a), (double)st->bytes_sent),
+			    fmt_bytes(b, sizeof(b), (double)st->memory_remaining),
+			    fmt_rate(c, sizeof(c),
+			    (double)st->device_dirty_rate_bps));
+		sep = "; ";
 		break;
 	default:
 		break;
 	}
-	if (*e->message != '\0')
-		printf("%s%s", e->kind == VMIG__V1__EVENT__KIND__KIND_PHASE ||
-		    e->kind == VMIG__V1__EVENT__KIND__KIND_DECISION ? ": " : "",
-		    e->message);
+	if (*msg != '\0')
+		printf("%s%s", sep, msg);
 	printf("\n");
 }
 

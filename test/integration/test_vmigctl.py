@@ -10,6 +10,8 @@
   and never calls the daemon.
 - With --json, stdout is JSON only: one object per line for the streams
   (wait, migrate --wait, jobs --watch, watch); progress goes to stderr.
+- watch prints a decision's reason once, and a line with numbers for
+  progress events.
 
 A command that got past its parsing against a URL where nobody listens
 exits 3 (unreachable): that is how the tests below see that a value was
@@ -265,6 +267,30 @@ class Streams(MigrationCase):
         kinds = [e.get("kind") for e in json_lines(out)]
         self.assertIn("KIND_PHASE", kinds)
         self.assertIn("KIND_DECISION", kinds)
+
+    def test_watch_prints_reasons_once_and_progress_numbers(self):
+        self.pair(1)
+        watch = self.ctl(self.src).popen("watch")
+        wait_for(lambda: watch.stderr.readline().startswith(
+            "vmigctl: watching"), "vmigctl watch to subscribe")
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+        decisions = [d.reason for d in self.src.client.get_job(jid).decisions]
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=LIVENESS_S)
+        self.assertEqual(watch.returncode, 0, err)
+        lines = out.splitlines()
+        self.assertTrue(decisions)
+        for reason in decisions:
+            hits = [x for x in lines if " decision " in x and reason in x]
+            self.assertEqual(len(hits), 1, f"{reason!r} in:\n{out}")
+        for line in lines:
+            for reason in decisions:
+                self.assertLessEqual(line.count(reason), 1, line)
+        for line in lines:
+            # "HH:MM:SS.mmm #seq job N sim0/vf1 <something>"
+            self.assertGreater(len(line.split()), 5, f"{line!r} in:\n{out}")
+        self.assertTrue(any(" progress " in x for x in lines), out)
 
 
 if __name__ == "__main__":
