@@ -20,6 +20,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmigtest  # noqa: E402
 from vmigtest import (Daemon, NotifySocket, TempDir, Vmigctl,  # noqa: E402
                       notify_backend, srcdir, test_plugin, vmig, vmigd_path,
                       wait_for)
@@ -408,6 +409,81 @@ class Startup(Base):
         self.assertIn("[pf.t0]\nbackend = testdev\nspec = vfs=4", p.stdout)
         self.assertIn("max_outgoing = 3", p.stdout)
         self.assertIn("configuration OK", p.stderr)
+
+    def test_check_fails_where_start_up_would(self):
+        d = self.daemon(start=False)
+        nope = os.path.join(self.tmp.path, "nope")
+        for args, words in (
+                (["--plugin-dir", nope],
+                 f"plugin_dir {nope}: No such file or directory"),
+                (["--rpc-url", "ipc://" + os.path.join(nope, "a", "r.sock")],
+                 f"{nope}/a does not exist and neither does {nope}"),
+                (["--events-url", "ipc://" + os.path.join(d.config_path,
+                                                         "e.sock")],
+                 f"events_url ipc://{d.config_path}/e.sock: cannot create "
+                 f"a socket in {d.config_path}: not a directory")):
+            with self.subTest(args=args):
+                p = subprocess.run(d.command() + args + ["--check"],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn(words, p.stderr)
+                self.assertIn("configuration not OK", p.stderr)
+        # PFs whose backend will not load: warnings, as start-up logs them
+        p = subprocess.run(d.command() + ["--check"], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[pf.none] backend nosuch: no plugin of that name",
+                      p.stderr)
+        self.assertIn("[pf.bad] backend plugin-badabi was refused (it was "
+                      "built for backend ABI 99", p.stderr)
+        self.assertIn("configuration OK, 4 warnings", p.stderr)
+
+    def background(self, d, args=()):
+        """Start d's command without --foreground; its exit status (the
+        daemon's output goes to its log: a pipe would stay open)."""
+        cmd = [a for a in d.command() if a != "--foreground"] + list(args)
+        with open(d.log_path, "ab") as log:
+            return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=log, timeout=60).returncode
+
+    def test_background_start_failure_is_the_exit_status(self):
+        d = self.daemon(start=False)
+        nope = os.path.join(self.tmp.path, "nope")
+        self.assertEqual(self.background(d, ["--plugin-dir", nope]), 1,
+                         d.log())
+        self.assertIn(f"plugin_dir {nope}: No such file or directory",
+                      d.log())
+
+    def test_background_start_answers_once_it_exits(self):
+        d = self.daemon(start=False)
+        self.assertEqual(self.background(d), 0, d.log())
+        # no retry: the socket answers as soon as the command returned
+        with vmig.Client(d.rpc_url, timeout_ms=60000) as c:
+            pid = c.status().pid
+        self.assertNotEqual(pid, 0)
+        os.kill(pid, signal.SIGTERM)
+
+        def gone():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split(") ")[1][0] == "Z"
+            except FileNotFoundError:
+                return True
+        wait_for(gone, f"vmigd pid {pid} to stop")
+        self.assertIn("stopped", d.log())
+
+    def test_build_tree_plugins_without_plugin_dir(self):
+        d = self.daemon(start=False, pfs=[])
+        cmd = d.command()
+        i = cmd.index("--plugin-dir")
+        d.command = lambda: cmd[:i] + cmd[i + 2:]
+        d.start()
+        backends = d.client().list_devices().backends
+        built = os.path.join(vmigtest.builddir(), "plugins", ".libs")
+        self.assertIn("virtio-admin", [b.name for b in backends], d.log())
+        for b in backends:
+            self.assertEqual(os.path.dirname(b.path), built)
+        d.stop()
 
     def test_example_config_is_valid(self):
         example = os.path.join(srcdir(), "systemd", "vmigd.conf")
