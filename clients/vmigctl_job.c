@@ -137,7 +137,8 @@ const struct vmigctl_cmd vmigctl_policy_cmd = {
 
 const struct vmigctl_cmd vmigctl_release_cmd = {
 	"release", "DEVICE [--resume]", "free a source VF whose VM migrated "
-	"away (--resume: make a VF left stopped by a dead daemon active)",
+	"away, set stopped (--resume: make a VF left stopped by a dead daemon "
+	"active)",
 	release_opts, vmigctl_release
 };
 

@@ -413,50 +413,105 @@ api_switchover(struct vmigd *d, struct rpc_call *call)
 }
 
 /*
- * ReleaseDevice with resume: a VF no job holds, left stopped or frozen by
- * a daemon that died mid-migration, made active again. A short sequence of
- * device commands, each result moving it on; the call's reply waits.
+ * ReleaseDevice brings a VF no job holds (any more) to the mode it rests
+ * in: a VF serving a VM is active, one waiting for a VM is stopped, and a
+ * VF no job holds is never left frozen.
+ *
+ * - release: the VF of a completed source job (frozen: its VM lives on
+ *   the destination now) is set stopped and freed, as a destination's VF
+ *   is after prepare or a failure;
+ * - resume: a VF no job holds, left stopped or frozen by a daemon that
+ *   died mid-migration (its VM still runs here), is made active again,
+ *   with write recording stopped and partial state dropped.
+ *
+ * Each is a short table of device commands, each result moving it on;
+ * the device is claimed meanwhile and the call's reply waits.
  */
-#define RESUME_JOB_ID	UINT64_MAX	/* claims the device meanwhile */
+#define SETTLE_JOB_ID	UINT64_MAX	/* claims the device meanwhile */
 
-struct api_resume {
-	struct rpc_call	*call;		/* NULL once abandoned */
-	struct device	*dev;
-	int		 step;
-	int		 failed;
-	uint32_t	 mode;
-	char		 err[256];
+enum api_settle_op {
+	SETTLE_DIRTY_STOP,	/* best effort */
+	SETTLE_DISCARD,		/* best effort, if the device can */
+	SETTLE_SET_MODE,	/* must succeed */
+	SETTLE_GET_MODE,	/* what the reply says */
+	SETTLE_END,
 };
 
-static void	api_resume_next(struct api_resume *);
+static const enum api_settle_op api_resume_ops[] = {
+	SETTLE_DIRTY_STOP, SETTLE_DISCARD, SETTLE_SET_MODE, SETTLE_GET_MODE,
+	SETTLE_END,
+};
+static const enum api_settle_op api_release_ops[] = {
+	SETTLE_SET_MODE, SETTLE_GET_MODE, SETTLE_END,
+};
+
+struct api_settle {
+	struct rpc_call			*call;	/* NULL once abandoned */
+	struct device			*dev;
+	const enum api_settle_op	*ops;
+	enum vmig_mode			 target;
+	const char			*done;	/* "resumed", "released" */
+	int				 step;
+	int				 failed;
+	uint32_t			 mode;
+	char				 err[256];
+};
+
+static void	api_settle_next(struct api_settle *);
 
 static void
-api_resume_done(void *arg, const struct vmig_result *res)
+api_settle_failed(struct api_settle *r, int err, const char *msg)
 {
-	struct api_resume	*r = arg;
+	snprintf(r->err, sizeof(r->err), "device %s: setting it %s: %s%s%s",
+	    r->dev->name, backend_mode_name(r->target), strerror(-err),
+	    msg != NULL ? ": " : "", msg != NULL ? msg : "");
+	r->failed = 1;
+}
 
-	if (res->err != 0 && r->step == 3) {
-		/* only the mode change matters; the cleanup is best effort */
-		snprintf(r->err, sizeof(r->err), "device %s: setting it active: "
-		    "%s%s%s", r->dev->name, strerror(-res->err),
-		    res->msg != NULL ? ": " : "", res->msg != NULL ? res->msg :
-		    "");
-		r->failed = 1;
-	}
-	if (r->step == 4 && res->err == 0)
+static void
+api_settle_done(void *arg, const struct vmig_result *res)
+{
+	struct api_settle	*r = arg;
+
+	/* only the mode change matters; the cleanup is best effort */
+	if (res->err != 0 && r->ops[r->step] == SETTLE_SET_MODE)
+		api_settle_failed(r, res->err, res->msg);
+	if (r->ops[r->step] == SETTLE_GET_MODE && res->err == 0)
 		r->mode = res->u.mode;
 	r->step++;
-	api_resume_next(r);
+	api_settle_next(r);
 }
 
 static void
-api_resume_abandon(struct rpc_call *call, void *arg)
+api_settle_abandon(struct rpc_call *call, void *arg)
 {
-	((struct api_resume *)arg)->call = NULL;
+	((struct api_settle *)arg)->call = NULL;
 }
 
 static void
-api_resume_next(struct api_resume *r)
+api_settle_end(struct api_settle *r)
+{
+	Vmig__V1__ReleaseDeviceResponse	*res;
+
+	backend_dev_release(r->dev, SETTLE_JOB_ID);
+	if (r->call != NULL) {
+		r->call->abandon = NULL;
+		if (r->failed)
+			rpc_call_error(r->call, S(DEVICE_ERROR), "%s", r->err);
+		else {
+			res = r->call->result;
+			res->mode = (Vmig__V1__DeviceMode)r->mode;
+			r->dev->info.mode = r->mode;
+			log_info("device %s %s by request: %s", r->dev->name,
+			    r->done, backend_mode_name(r->mode));
+		}
+		rpc_call_reply(r->call);
+	}
+	free(r);
+}
+
+static void
+api_settle_next(struct api_settle *r)
 {
 	const struct vmig_backend	*ops = backend_dev_ops(r->dev);
 	struct vmig_dev			*h = r->dev->handle;
@@ -464,88 +519,71 @@ api_resume_next(struct api_resume *r)
 
 	for (;;) {
 		if (r->failed || r->call == NULL)
-			r->step = 5;
-		switch (r->step) {
-		case 1:
-			rc = ops->dirty_stop(h, api_resume_done, r);
 			break;
-		case 2:
+		switch (r->ops[r->step]) {
+		case SETTLE_DIRTY_STOP:
+			rc = ops->dirty_stop(h, api_settle_done, r);
+			break;
+		case SETTLE_DISCARD:
 			if ((r->dev->info.caps.flags & VMIG_CAP_STATE_DISCARD) ==
 			    0) {
 				r->step++;
 				continue;
 			}
 			rc = ops->state_discard(h, VMIG_LANE_CRITICAL,
-			    api_resume_done, r);
+			    api_settle_done, r);
 			break;
-		case 3:
-			rc = ops->set_mode(h, VMIG_MODE_ACTIVE,
-			    VMIG_LANE_CRITICAL, api_resume_done, r);
+		case SETTLE_SET_MODE:
+			rc = ops->set_mode(h, r->target, VMIG_LANE_CRITICAL,
+			    api_settle_done, r);
 			break;
-		case 4:
+		case SETTLE_GET_MODE:
 			rc = ops->get_mode(h, VMIG_LANE_CRITICAL,
-			    api_resume_done, r);
+			    api_settle_done, r);
 			break;
-		default:
-			backend_dev_release(r->dev, RESUME_JOB_ID);
-			if (r->call != NULL) {
-				r->call->abandon = NULL;
-				if (r->failed)
-					rpc_call_error(r->call,
-					    S(DEVICE_ERROR), "%s", r->err);
-				else {
-					Vmig__V1__ReleaseDeviceResponse *res =
-					    r->call->result;
-
-					res->mode = (Vmig__V1__DeviceMode)
-					    r->mode;
-					r->dev->info.mode = r->mode;
-					log_info("device %s resumed by request",
-					    r->dev->name);
-				}
-				rpc_call_reply(r->call);
-			}
-			free(r);
+		case SETTLE_END:
+			api_settle_end(r);
 			return;
 		}
 		if (rc == 0)
-			return;	/* api_resume_done() comes back */
-		if (r->step == 3) {
-			snprintf(r->err, sizeof(r->err), "device %s: setting it "
-			    "active: %s", r->dev->name, strerror(-rc));
-			r->failed = 1;
-		}
+			return;	/* api_settle_done() comes back */
+		if (r->ops[r->step] == SETTLE_SET_MODE)
+			api_settle_failed(r, rc, NULL);
 		r->step++;
 	}
+	api_settle_end(r);
 }
 
 static void
-api_resume_start(evutil_socket_t fd, short what, void *arg)
+api_settle_start(evutil_socket_t fd, short what, void *arg)
 {
-	api_resume_next(arg);
+	api_settle_next(arg);
 }
 
 static int
-api_resume_device(struct vmigd *d, struct rpc_call *call, struct device *dev)
+api_settle_device(struct vmigd *d, struct rpc_call *call, struct device *dev,
+    int resume)
 {
 	static const struct timeval zero = { 0, 0 };
-	struct api_resume	*r;
+	struct api_settle	*r;
 	char			 err[256];
 	int			 rc;
 
 	if ((rc = backend_dev_open(dev, err, sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
-	if ((rc = backend_dev_claim(dev, RESUME_JOB_ID, "resuming", err,
-	    sizeof(err))) != 0)
+	if ((rc = backend_dev_claim(dev, SETTLE_JOB_ID, resume ? "resuming" :
+	    "releasing", err, sizeof(err))) != 0)
 		return (rpc_call_error(call, S(FAILED_PRECONDITION), "%s", err));
 	r = xcalloc(1, sizeof(*r));
 	r->call = call;
 	r->dev = dev;
-	r->step = 1;
-	call->abandon = api_resume_abandon;
+	r->ops = resume ? api_resume_ops : api_release_ops;
+	r->target = resume ? VMIG_MODE_ACTIVE : VMIG_MODE_STOPPED;
+	r->done = resume ? "resumed" : "released";
+	call->abandon = api_settle_abandon;
 	call->abandon_arg = r;
 	/* on the next turn: the handler returns before any reply can go */
-	event_base_once(ENG(d)->d->base, -1, EV_TIMEOUT, api_resume_start, r,
+	event_base_once(ENG(d)->d->base, -1, EV_TIMEOUT, api_settle_start, r,
 	    &zero);
 	return (RPC_DEFER);
 }
@@ -554,7 +592,6 @@ static int
 api_release_device(struct vmigd *d, struct rpc_call *call)
 {
 	const char			*name = call->req->release_device->device;
-	Vmig__V1__ReleaseDeviceResponse	*res = call->result;
 	struct device			*dev;
 	struct job			*job;
 	char				 err[256];
@@ -567,7 +604,7 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 	    sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	if (dev->job_id == 0 && call->req->release_device->resume)
-		return (api_resume_device(d, call, dev));
+		return (api_settle_device(d, call, dev, 1));
 	if (dev->job_id == 0)
 		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
 		    "is not held by any job (resume makes a stopped one "
@@ -582,10 +619,10 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 		return (rpc_call_error(call, S(FAILED_PRECONDITION), "device %s "
 		    "is in use by %s: only a VF whose VM migrated away can be "
 		    "released", name, dev->owner));
+	log_info("device %s released by job %" PRIu64 ", setting it stopped",
+	    name, job->id);
 	job_out_release(job);
-	res->mode = (Vmig__V1__DeviceMode)dev->info.mode;
-	log_info("device %s released after job %" PRIu64, name, job->id);
-	return (RPC_REPLY);
+	return (api_settle_device(d, call, dev, 0));
 }
 
 /* ------------------------------------------------------------ life cycle */

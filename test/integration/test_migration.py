@@ -55,12 +55,17 @@ class SingleVF(MigrationCase):
             src.client.start_migration(DEVICE % 1, src.regions(1),
                                        prep.stream_url, prep.token)
         self.assertEqual(src.sim.mode(1), "freeze")
-        src.client.release_device(DEVICE % 1)
+        writes = src.sim.state(1)["writes"]
+        # released, it rests stopped like any VF waiting for a VM (a VF
+        # no job holds is never frozen), its state untouched
+        self.assertEqual(src.client.release_device(DEVICE % 1),
+                         pb.MODE_STOPPED)
         self.assertEqual(src.device(1).job_id, 0)
+        self.assertEqual(src.device(1).mode, pb.MODE_STOPPED)
         with self.assertRaises(vmig.FailedPrecondition):
             src.client.release_device(DEVICE % 1)
-        # vmigd did not touch the VF on release: still frozen, unwritten
-        self.assertEqual(src.sim.mode(1), "freeze")
+        self.assertEqual(src.sim.mode(1), "stop")
+        self.assertEqual(src.sim.state(1)["writes"], writes)
 
         # The same DMA sequence continues on the destination: run the
         # released source VF (held) by hand the same number of writes as
