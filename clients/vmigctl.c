@@ -457,7 +457,12 @@ vmigctl_global(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			break;
 		if (g->value && strncmp(arg, g->lname, len) == 0 &&
 		    arg[len] == '=') {
-			val = arg + len + 1;
+			val = arg + len + 1;	/* --timeout=500 */
+			break;
+		}
+		if (g->value && strncmp(arg, g->sname, 2) == 0 &&
+		    arg[2] != '\0') {
+			val = arg + 2;		/* -t500 */
 			break;
 		}
 	}

@@ -173,10 +173,12 @@ class Options(Base):
                      ["devices", "t0", "--json"],
                      ["devices", "--connect", d.rpc_url, "--json"],
                      ["devices", f"--connect={d.rpc_url}", "--json"],
-                     ["status", "--timeout", "5000", "--json"]):
+                     ["status", "--timeout", "5000", "--json"],
+                     ["status", "-t5000", "-j"],
+                     [f"-c{d.rpc_url}", "status", "--timeout=5000", "-j"]):
             with self.subTest(args=args):
                 full = ctl + args
-                if "--connect" not in " ".join(args):
+                if d.rpc_url not in " ".join(args):
                     full = ctl + ["--connect", d.rpc_url] + args
                 p = subprocess.run(full, capture_output=True, text=True,
                                    timeout=LIVENESS_S)
