@@ -365,8 +365,8 @@ vmigd_check_url(const char *key, const char *url)
 		}
 	} else {
 		parent = xstrdup(dir);
-		if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
-			*slash = '\0';
+		if ((slash = strrchr(parent, '/')) != NULL)
+			slash[slash == parent ? 1 : 0] = '\0';	/* "/x": "/" */
 		if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 			log_error("%s %s: %s does not exist and neither does "
 			    "%s, where vmigd would make it", key, url, dir,
