@@ -15,7 +15,13 @@ bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
 	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c
 clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
-clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
+clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS) common/libvmigcommon.a
+
+# vmigctl's command line (numbers, options, --help, --json streams),
+# against a dead URL, a test daemon and a real migration.
+CLIENT_PY_TESTS = test/integration/test_vmigctl.py
+TESTS += $(CLIENT_PY_TESTS)
+EXTRA_DIST += $(CLIENT_PY_TESTS)
 
 # Python client: the package is in the source tree, the classes protoc
 # generates go to the build tree (clients/python/vmig_pb2.py), which is on

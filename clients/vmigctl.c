@@ -4,10 +4,12 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,16 @@ vmigctl_usage(const struct vmigctl_cmd *cmd, const char *fmt, ...)
 	return (VMIGCTL_EXIT_USAGE);
 }
 
+/* A command's --help: its usage, what it does, its options. */
+static void
+vmigctl_cmd_help(const struct vmigctl_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: vmigctl [global options] %s%s%s\n\n%s\n",
+	    cmd->name, *cmd->usage != '\0' ? " " : "", cmd->usage, cmd->help);
+	fprintf(f, "\nGlobal options (anywhere before --): --connect URL, "
+	    "--json, --timeout MS\n");
+}
+
 static void
 vmigctl_help(FILE *f)
 {
@@ -74,10 +86,14 @@ vmigctl_help(FILE *f)
 	    "\n"
 	    "  -c, --connect URL   vmigd's control URL (default $VMIG_URL or "
 	    "%s)\n"
-	    "  -j, --json          print the answer as JSON\n"
+	    "  -j, --json          print answers as JSON (streams: one object "
+	    "a line)\n"
 	    "  -t, --timeout MS    how long to wait for an answer (default "
 	    "%d)\n"
-	    "  -h, --help          this help\n"
+	    "  -h, --help          this help (COMMAND --help: the command's)\n"
+	    "\n"
+	    "Global options are taken anywhere before \"--\", unless the "
+	    "command has\nan option of the same name (migrate --timeout S).\n"
 	    "\n"
 	    "Commands:\n", VMIG_CLIENT_DEFAULT_URL,
 	    VMIG_CLIENT_DEFAULT_TIMEOUT_MS);
@@ -95,7 +111,7 @@ vmigctl_json(struct vmigctl *ctl, const Vmig__V1__Response *resp)
 {
 	if (!ctl->json)
 		return (0);
-	json_print_message(stdout, &resp->base, 2);
+	json_print_message(stdout, &resp->base, ctl->stream ? -1 : 2);
 	fflush(stdout);
 	return (1);
 }
@@ -234,24 +250,6 @@ vmigctl_table_free(struct vmigctl_table *t)
 }
 
 const char *
-vmigctl_bytes(unsigned long long n, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double		d = (double)n;
-	unsigned int	u = 0;
-
-	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", n);
-	else
-		snprintf(buf, len, "%.1f %s", d, units[u]);
-	return (buf);
-}
-
-const char *
 vmigctl_duration(unsigned long long ms, char *buf, size_t len)
 {
 	if (ms < 1000)
@@ -288,23 +286,292 @@ vmigctl_enum(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
 	return (buf);
 }
 
+/* ---------------------------------------------------------------- numbers */
+
+int
+vmigctl_number(const struct vmigctl_num *n, const char *s, uint64_t *out,
+    char *err, size_t errlen)
+{
+	static const char	 units[] = "KMGT";
+	const char		*p = s, *u;
+	uint64_t		 v = 0, d;
+	unsigned int		 base = 10, shift;
+
+	if ((n->flags & VMIGCTL_NUM_HEX) && p[0] == '0' &&
+	    (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	/* digits only: no sign, space or fraction strtoull would take */
+	if (!(base == 16 ? isxdigit((unsigned char)*p) :
+	    isdigit((unsigned char)*p)))
+		goto bad;
+	for (; isxdigit((unsigned char)*p); p++) {
+		if (isdigit((unsigned char)*p))
+			d = (uint64_t)(*p - '0');
+		else if (base == 16)
+			d = (uint64_t)(tolower((unsigned char)*p) - 'a' + 10);
+		else
+			break;
+		if (v > (UINT64_MAX - d) / base)
+			goto bad;
+		v = v * base + d;
+	}
+	if (*p != '\0') {
+		/* K, M, G, T (powers of 1024), then "i" and "B" as people add */
+		if (!(n->flags & VMIGCTL_NUM_SIZE) ||
+		    (u = strchr(units, toupper((unsigned char)*p))) == NULL)
+			goto bad;
+		shift = 10 * (unsigned int)(u - units + 1);
+		p++;
+		if (*p == 'i')
+			p++;
+		if (*p == 'B')
+			p++;
+		if (*p != '\0' || v > (UINT64_MAX >> shift))
+			goto bad;
+		v <<= shift;
+	}
+	if (v < n->min || v > n->max)
+		goto bad;
+	*out = v;
+	return (0);
+bad:
+	snprintf(err, errlen, "%s %s: not %s%s from %" PRIu64 " to %" PRIu64
+	    "%s", n->name, s, n->unit != NULL ? "a number of " :
+	    (n->flags & VMIGCTL_NUM_SIZE) ? "a size" : "a whole number",
+	    n->unit != NULL ? n->unit : "", n->min, n->max,
+	    (n->flags & VMIGCTL_NUM_SIZE) ? " (bytes, or with K, M, G or T)" :
+	    "");
+	return (-1);
+}
+
+int
+vmigctl_number32(const struct vmigctl_num *n, const char *s, uint32_t *out,
+    char *err, size_t errlen)
+{
+	uint64_t	v;
+
+	assert(n->max <= UINT32_MAX);
+	if (vmigctl_number(n, s, &v, err, errlen) != 0)
+		return (-1);
+	*out = (uint32_t)v;
+	return (0);
+}
+
+/* ---------------------------------------------------------------- options */
+
+int
+vmigctl_getopt(const struct vmigctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option	none[] = { { NULL, 0, NULL, 0 } };
+	int				ch;
+
+	opterr = 0;
+	ch = getopt_long(argc, argv, ":", cmd->opts != NULL ? cmd->opts : none,
+	    NULL);
+	if (ch == '?' || ch == ':') {
+		vmigctl_usage(cmd, "%s %s", ch == '?' ? "unknown option" :
+		    "a value is missing after", argv[optind - 1]);
+		return ('?');
+	}
+	return (ch);
+}
+
+int
+vmigctl_nargs(const struct vmigctl_cmd *cmd, int argc, char **argv, int min,
+    int max, const char *what)
+{
+	int	n = argc - optind;
+
+	if (n > max)
+		return (vmigctl_usage(cmd, "unexpected argument '%s'",
+		    argv[optind + max]));
+	if (n < min)
+		return (vmigctl_usage(cmd, "give %s", what));
+	return (VMIGCTL_EXIT_OK);
+}
+
+/*
+ * Global options, wherever they stand before "--": each is known by its
+ * spellings and whether it takes a value. After the command a global
+ * option yields to a command option of the same spelling (migrate's and
+ * policy's --timeout are theirs).
+ */
+enum { GLOBAL_CONNECT, GLOBAL_JSON, GLOBAL_TIMEOUT, GLOBAL_HELP };
+
+static const struct vmigctl_global {
+	const char	*lname;		/* "--connect" */
+	const char	*sname;		/* "-c" */
+	int		 value;
+} vmigctl_globals[] = {
+	[GLOBAL_CONNECT] = { "--connect", "-c", 1 },
+	[GLOBAL_JSON] = { "--json", "-j", 0 },
+	[GLOBAL_TIMEOUT] = { "--timeout", "-t", 1 },
+	[GLOBAL_HELP] = { "--help", "-h", 0 },
+};
+
+#define NGLOBALS	(sizeof(vmigctl_globals) / sizeof(vmigctl_globals[0]))
+
+static const struct vmigctl_num vmigctl_timeout_num = {
+	"--timeout", "milliseconds", 1, 86400000, 0
+};
+
+/* Does cmd have an option spelled arg ("--name" or "--name=value")? */
+static const struct option *
+vmigctl_cmd_option(const struct vmigctl_cmd *cmd, const char *arg)
+{
+	const struct option	*o;
+	size_t			 len;
+
+	if (cmd == NULL || cmd->opts == NULL || strncmp(arg, "--", 2) != 0)
+		return (NULL);
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (o = cmd->opts; o->name != NULL; o++) {
+		if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+			return (o);
+	}
+	return (NULL);
+}
+
+/*
+ * Is argv[*i] a global option? If so apply it, step *i over its value and
+ * return 1; 0 if it is not one; VMIGCTL_EXIT_* + 2 (so never 0 or 1) to
+ * exit with that status.
+ */
+static int
+vmigctl_global(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
+    char **argv, int *i)
+{
+	const struct vmigctl_global	*g;
+	const char			*arg = argv[*i], *val = NULL;
+	char				 err[256];
+	uint64_t			 ms;
+	size_t				 len, k;
+
+	for (k = 0; k < NGLOBALS; k++) {
+		g = &vmigctl_globals[k];
+		len = strlen(g->lname);
+		if (strcmp(arg, g->sname) == 0 || strcmp(arg, g->lname) == 0)
+			break;
+		if (g->value && strncmp(arg, g->lname, len) == 0 &&
+		    arg[len] == '=') {
+			val = arg + len + 1;	/* --timeout=500 */
+			break;
+		}
+		if (g->value && strncmp(arg, g->sname, 2) == 0 &&
+		    arg[2] != '\0') {
+			val = arg + 2;		/* -t500 */
+			break;
+		}
+	}
+	if (k == NGLOBALS || vmigctl_cmd_option(cmd, arg))
+		return (0);
+	if (g->value && val == NULL) {
+		if (*i + 1 >= argc) {
+			vmigctl_warnx("%s needs a value", arg);
+			return (VMIGCTL_EXIT_USAGE + 2);
+		}
+		val = argv[++*i];
+	}
+	switch (k) {
+	case GLOBAL_CONNECT:
+		ctl->url = val;
+		break;
+	case GLOBAL_JSON:
+		ctl->json = 1;
+		break;
+	case GLOBAL_TIMEOUT:
+		if (vmigctl_number(&vmigctl_timeout_num, val, &ms, err,
+		    sizeof(err)) != 0) {
+			vmigctl_warnx("%s", err);
+			return (VMIGCTL_EXIT_USAGE + 2);
+		}
+		ctl->timeout_ms = (int)ms;
+		break;
+	case GLOBAL_HELP:
+		if (cmd == NULL)
+			vmigctl_help(stdout);
+		else
+			vmigctl_cmd_help(cmd, stdout);
+		return (VMIGCTL_EXIT_OK + 2);
+	}
+	return (1);
+}
+
+/*
+ * Take the global options out of argv (before "--", anywhere), find the
+ * command; leave in argv the command's name and its own arguments.
+ * Returns -1 to go on, or the status to exit with.
+ */
+static int
+vmigctl_args(struct vmigctl *ctl, int *argcp, char **argv,
+    const struct vmigctl_cmd **cmdp)
+{
+	const struct vmigctl_cmd *const	*c;
+	const struct vmigctl_cmd	*cmd = NULL;
+	const struct option		*o;
+	int				 argc = *argcp, i, n = 0, rv;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			if (cmd == NULL && i + 1 < argc)
+				argv[n++] = argv[++i];	/* "-- COMMAND" */
+			else if (cmd != NULL)
+				argv[n++] = argv[i];
+			break;
+		}
+		if ((rv = vmigctl_global(ctl, cmd, argc, argv, &i)) > 1)
+			return (rv - 2);
+		if (rv == 1)
+			continue;
+		if (cmd == NULL && argv[i][0] == '-' && argv[i][1] != '\0') {
+			vmigctl_warnx("unknown option %s before the command "
+			    "(see vmigctl --help)", argv[i]);
+			return (VMIGCTL_EXIT_USAGE);
+		}
+		argv[n++] = argv[i];
+		if (cmd == NULL) {
+			for (c = vmigctl_cmds; *c != NULL; c++) {
+				if (strcmp((*c)->name, argv[i]) == 0)
+					break;
+			}
+			if (*c == NULL) {
+				vmigctl_warnx("unknown command '%s' (see vmigctl "
+				    "--help)", argv[i]);
+				return (VMIGCTL_EXIT_USAGE);
+			}
+			cmd = *c;
+			continue;
+		}
+		/* a command option's value is never a global option */
+		if ((o = vmigctl_cmd_option(cmd, argv[i])) != NULL &&
+		    o->has_arg == required_argument &&
+		    strchr(argv[i], '=') == NULL && i + 1 < argc)
+			argv[n++] = argv[++i];
+	}
+	/* what follows "--" is the command's, untouched */
+	for (i++; i < argc; i++)
+		argv[n++] = argv[i];
+	argv[n] = NULL;
+	if (cmd == NULL) {
+		vmigctl_help(stderr);
+		return (VMIGCTL_EXIT_USAGE);
+	}
+	*argcp = n;
+	*cmdp = cmd;
+	return (-1);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
 main(int argc, char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "connect", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct vmigctl_cmd *const	*c;
+	const struct vmigctl_cmd	*cmd;
 	struct vmigctl			 ctl;
-	char				*end;
-	long				 ms;
-	int				 ch, rv;
+	int				 rv;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.url = getenv("VMIG_URL");
@@ -312,51 +579,10 @@ main(int argc, char **argv)
 		ctl.url = VMIG_CLIENT_DEFAULT_URL;
 	ctl.timeout_ms = VMIG_CLIENT_DEFAULT_TIMEOUT_MS;
 
-	/* '+': options after the command belong to the command. */
-	while ((ch = getopt_long(argc, argv, "+c:jt:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			ctl.url = optarg;
-			break;
-		case 'j':
-			ctl.json = 1;
-			break;
-		case 't':
-			errno = 0;
-			ms = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    ms <= 0 || ms > 86400000) {
-				vmigctl_warnx("--timeout %s: not a number of "
-				    "milliseconds (1 to 86400000)", optarg);
-				return (VMIGCTL_EXIT_USAGE);
-			}
-			ctl.timeout_ms = (int)ms;
-			break;
-		case 'h':
-			vmigctl_help(stdout);
-			return (VMIGCTL_EXIT_OK);
-		default:
-			vmigctl_help(stderr);
-			return (VMIGCTL_EXIT_USAGE);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0) {
-		vmigctl_help(stderr);
-		return (VMIGCTL_EXIT_USAGE);
-	}
-	for (c = vmigctl_cmds; *c != NULL; c++) {
-		if (strcmp((*c)->name, argv[0]) == 0)
-			break;
-	}
-	if (*c == NULL) {
-		vmigctl_warnx("unknown command '%s' (see vmigctl --help)",
-		    argv[0]);
-		return (VMIGCTL_EXIT_USAGE);
-	}
+	if ((rv = vmigctl_args(&ctl, &argc, argv, &cmd)) >= 0)
+		return (rv);
 	optind = 0;	/* the command parses its own options */
-	rv = (*c)->exec(&ctl, *c, argc, argv);
+	rv = cmd->exec(&ctl, cmd, argc, argv);
 	vmig_client_close(ctl.client);
 	return (rv);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "vmigctl.h"
 
 static int	vmigctl_version(struct vmigctl *, const struct vmigctl_cmd *,
@@ -19,17 +20,17 @@ static int	vmigctl_status(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
 const struct vmigctl_cmd vmigctl_version_cmd = {
-	"version", "", "versions of vmigctl, vmigd and their protocols",
+	"version", "", "versions of vmigctl, vmigd and their protocols", NULL,
 	vmigctl_version
 };
 
 const struct vmigctl_cmd vmigctl_devices_cmd = {
-	"devices", "[PF]", "backends, PFs and VFs (of one PF)",
+	"devices", "[PF]", "backends, PFs and VFs (of one PF)", NULL,
 	vmigctl_devices
 };
 
 const struct vmigctl_cmd vmigctl_status_cmd = {
-	"status", "", "daemon status: uptime, limits, jobs, queue",
+	"status", "", "daemon status: uptime, limits, jobs, queue", NULL,
 	vmigctl_status
 };
 
@@ -43,8 +44,10 @@ vmigctl_version(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	Vmig__V1__GetVersionResponse	*v;
 	int				 rv;
 
-	if (argc != 1)
-		return (vmigctl_usage(cmd, "no arguments expected"));
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	req.call_case = VMIG__V1__REQUEST__CALL_GET_VERSION;
 	req.get_version = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -92,10 +95,12 @@ vmigctl_devices(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	size_t				 i;
 	int				 rv;
 
-	if (argc > 2)
-		return (vmigctl_usage(cmd, "at most one PF"));
-	if (argc == 2)
-		q.pf = argv[1];
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 1, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
+	if (optind < argc)
+		q.pf = argv[optind];
 	req.call_case = VMIG__V1__REQUEST__CALL_LIST_DEVICES;
 	req.list_devices = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -185,8 +190,10 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	size_t					 i;
 	int					 rv;
 
-	if (argc != 1)
-		return (vmigctl_usage(cmd, "no arguments expected"));
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	req.call_case = VMIG__V1__REQUEST__CALL_GET_DAEMON_STATUS;
 	req.get_daemon_status = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -208,14 +215,13 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		if (s->limits->bandwidth_bps == 0)
 			snprintf(a, sizeof(a), "unlimited");
 		else {
-			vmigctl_bytes(s->limits->bandwidth_bps, a, sizeof(a));
-			strncat(a, "/s", sizeof(a) - strlen(a) - 1);
+			fmt_rate(a, sizeof(a), (double)s->limits->bandwidth_bps);
 		}
 		printf("limits:  %" PRIu32 " outgoing, %" PRIu32 " incoming, "
 		    "%" PRIu32 " per PF, bandwidth %s, requests up to %s\n",
 		    s->limits->max_outgoing, s->limits->max_incoming,
 		    s->limits->max_per_pf, a,
-		    vmigctl_bytes(s->limits->max_message_bytes, b, sizeof(b)));
+		    fmt_bytes(b, sizeof(b), (double)s->limits->max_message_bytes));
 	}
 	printf("jobs:    ");
 	if (s->n_jobs_by_phase == 0)
@@ -232,9 +238,9 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		printf("%sjob %" PRIu64, i != 0 ? ", " : "", s->queue[i]);
 	printf("\n");
 	for (i = 0; i < s->n_shares; i++)
-		printf("share:   job %" PRIu64 ": %s/s (%s)\n",
-		    s->shares[i]->job_id, vmigctl_bytes(s->shares[i]->share_bps,
-		    a, sizeof(a)), s->shares[i]->reason);
+		printf("share:   job %" PRIu64 ": %s (%s)\n",
+		    s->shares[i]->job_id, fmt_rate(a, sizeof(a),
+		    (double)s->shares[i]->share_bps), s->shares[i]->reason);
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
 }

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -19,10 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "vmigctl.h"
 
 #define POLL_MS		250
 #define REGIONS_MAX	64
+#define GROUP_MAX	64	/* devices of one VM; the daemon says its limit */
 
 static int	vmigctl_prepare(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
@@ -43,121 +44,171 @@ static int	vmigctl_policy(struct vmigctl *, const struct vmigctl_cmd *,
 static int	vmigctl_release(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
+static const struct option prepare_opts[] = {
+	{ "region", required_argument, NULL, 'r' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "vm", required_argument, NULL, 'm' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option migrate_opts[] = {
+	{ "to", required_argument, NULL, 't' },
+	{ "token", required_argument, NULL, 'k' },
+	{ "region", required_argument, NULL, 'r' },
+	{ "downtime", required_argument, NULL, 'd' },
+	{ "ceiling", required_argument, NULL, 'c' },
+	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "manual", no_argument, NULL, 'M' },
+	{ "bulk", no_argument, NULL, 'B' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "baseline", no_argument, NULL, 'L' },
+	{ "force-on-timeout", no_argument, NULL, 'F' },
+	{ "forced-downtime", required_argument, NULL, 'f' },
+	{ "max-iterations", required_argument, NULL, 'i' },
+	{ "priority", required_argument, NULL, 'p' },
+	{ "vm", required_argument, NULL, 'm' },
+	{ "wait", no_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option jobs_opts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "watch", no_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option policy_opts[] = {
+	{ "downtime", required_argument, NULL, 'd' },
+	{ "ceiling", required_argument, NULL, 'c' },
+	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option release_opts[] = {
+	{ "resume", no_argument, NULL, 'R' },
+	{ NULL, 0, NULL, 0 }
+};
+
 const struct vmigctl_cmd vmigctl_prepare_cmd = {
 	"prepare", "DEVICE [DEVICE...] --region R [--region R...] [--verify]"
 	" [--vm NAME]",
 	"destination: reserve a VF (a VM's VFs: a group); prints job id, token"
 	" and stream URL",
-	vmigctl_prepare
+	prepare_opts, vmigctl_prepare
 };
 
 const struct vmigctl_cmd vmigctl_migrate_cmd = {
-	"migrate", "DEVICE [DEVICE...] --to URL --token HEX --region R [...]"
-	" [--downtime MS]"
+	"migrate", "DEVICE [DEVICE...] --to URL --token HEX --region R [...] [--downtime MS]"
 	" [--ceiling MS] [--bandwidth B/s] [--timeout S] [--manual] [--bulk]"
 	" [--verify] [--baseline] [--force-on-timeout] [--forced-downtime MS]"
 	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
 	"source: migrate a VF (a VM's VFs, in prepare's order) to a prepared"
 	" destination",
-	vmigctl_migrate
+	migrate_opts, vmigctl_migrate
 };
 
 const struct vmigctl_cmd vmigctl_job_cmd = {
-	"job", "ID", "one job: phase, statistics, the policy's decisions",
+	"job", "ID", "one job: phase, statistics, the policy's decisions", NULL,
 	vmigctl_job
 };
 
 const struct vmigctl_cmd vmigctl_jobs_cmd = {
 	"jobs", "[--all] [--watch]", "jobs (--watch: live until all end)",
-	vmigctl_jobs
+	jobs_opts, vmigctl_jobs
 };
 
 const struct vmigctl_cmd vmigctl_wait_cmd = {
 	"wait", "ID", "show a job's progress until it ends; exit 0 if completed",
-	vmigctl_wait
+	NULL, vmigctl_wait
 };
 
 const struct vmigctl_cmd vmigctl_cancel_cmd = {
-	"cancel", "ID [REASON]", "roll a job back", vmigctl_cancel
+	"cancel", "ID [REASON]", "roll a job back", NULL, vmigctl_cancel
 };
 
 const struct vmigctl_cmd vmigctl_switchover_cmd = {
-	"switchover", "ID", "manual switchover now (the VM is paused)",
+	"switchover", "ID", "manual switchover now (the VM is paused)", NULL,
 	vmigctl_switchover
 };
 
 const struct vmigctl_cmd vmigctl_policy_cmd = {
 	"policy", "ID [--downtime MS] [--ceiling MS] [--bandwidth B/s] "
-	"[--timeout S]", "change a running job's policy", vmigctl_policy
+	"[--timeout S]", "change a running job's policy", policy_opts,
+	vmigctl_policy
 };
 
 const struct vmigctl_cmd vmigctl_release_cmd = {
 	"release", "DEVICE [--resume]", "free a source VF whose VM migrated "
-	"away (--resume: make a VF left stopped by a dead daemon active)",
-	vmigctl_release
+	"away, set stopped (--resume: make a VF left stopped by a dead daemon "
+	"active)",
+	release_opts, vmigctl_release
+};
+
+/*
+ * The numeric options and their ranges. The policy's bounds are the
+ * daemon's (job_policy_check; 0 means "default" on the wire, so an
+ * explicit 0 is refused here), the bandwidth's top the one of vmigd.conf's
+ * [limits] bandwidth (1 PiB/s); the daemon checks them again.
+ */
+static const struct vmigctl_num num_downtime = {
+	"--downtime", "milliseconds", 1, 2000000, 0
+};
+static const struct vmigctl_num num_ceiling = {
+	"--ceiling", "milliseconds", 1, 2000000, 0
+};
+static const struct vmigctl_num num_bandwidth = {
+	"--bandwidth", NULL, 65536, 1ull << 50, VMIGCTL_NUM_SIZE
+};
+static const struct vmigctl_num num_timeout = {
+	"--timeout", "seconds", 1, 7 * 86400, 0
+};
+static const struct vmigctl_num num_forced = {
+	"--forced-downtime", "milliseconds", 1, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_iterations = {
+	"--max-iterations", NULL, 1, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_priority = {
+	"--priority", NULL, 0, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_job_id = {
+	"job ID", NULL, 1, UINT64_MAX, 0
+};
+/* region keys: sizes and addresses, 0x hex or K/M/G/T */
+static const struct vmigctl_num num_iova = {
+	"iova", NULL, 0, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_size = {
+	"size", NULL, 1, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_offset = {
+	"offset", NULL, 0, UINT64_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
+};
+static const struct vmigctl_num num_page = {
+	"page", NULL, 1, UINT32_MAX, VMIGCTL_NUM_SIZE | VMIGCTL_NUM_HEX
 };
 
 /* ------------------------------------------------------------ parsing */
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char			*end;
-	unsigned long long	 v;
-	double			 mult = 1;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s)
-		return (-1);
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mult = 1024.0;
-		end++;
-		break;
-	case 'm': case 'M':
-		mult = 1024.0 * 1024;
-		end++;
-		break;
-	case 'g': case 'G':
-		mult = 1024.0 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		return (-1);
-	}
-	if (*end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end != '\0')
-		return (-1);
-	*out = (uint64_t)((double)v * mult);
-	return (0);
-}
-
-static int
-parse_u32(const char *s, uint32_t *out)
-{
-	uint64_t	v;
-
-	if (parse_u64(s, &v) != 0 || v > UINT32_MAX)
-		return (-1);
-	*out = (uint32_t)v;
-	return (0);
-}
 
 /* PATH,iova=A,size=N[,offset=O][,page=P] */
 static int
 parse_region(const char *arg, Vmig__V1__MemoryRegion *r, char *err,
     size_t len)
 {
-	char	*copy, *tok, *save = NULL, *eq;
-	int	 first = 1, rv = 0, have_size = 0;
+	static const struct {
+		const char		*key;
+		const struct vmigctl_num *num;
+	} keys[] = {
+		{ "iova", &num_iova }, { "size", &num_size },
+		{ "length", &num_size }, { "offset", &num_offset },
+		{ "page", &num_page },
+	};
+	char		*copy, *tok, *save = NULL, *eq, why[192];
+	uint64_t	 v;
+	size_t		 k;
+	int		 first = 1, rv = 0, have_size = 0;
 
 	vmig__v1__memory_region__init(r);
 	copy = strdup(arg);
@@ -165,36 +216,43 @@ parse_region(const char *arg, Vmig__V1__MemoryRegion *r, char *err,
 		return (-1);
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
 	    tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-
 		if (first) {
 			r->path = strdup(tok);
 			first = 0;
 			continue;
 		}
-		if ((eq = strchr(tok, '=')) == NULL ||
-		    parse_u64(eq + 1, &v) != 0) {
+		if ((eq = strchr(tok, '=')) == NULL) {
 			snprintf(err, len, "region \"%s\": \"%s\" is not "
 			    "key=number", arg, tok);
 			rv = -1;
 			break;
 		}
 		*eq = '\0';
-		if (strcmp(tok, "iova") == 0)
-			r->iova = v;
-		else if (strcmp(tok, "size") == 0 || strcmp(tok, "length") == 0) {
-			r->length = v;
-			have_size = 1;
-		} else if (strcmp(tok, "offset") == 0)
-			r->file_offset = v;
-		else if (strcmp(tok, "page") == 0 && v <= UINT32_MAX)
-			r->page_size = (uint32_t)v;
-		else {
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if (strcmp(tok, keys[k].key) == 0)
+				break;
+		}
+		if (k == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, len, "region \"%s\": unknown key \"%s\" "
 			    "(iova, size, offset, page)", arg, tok);
 			rv = -1;
 			break;
 		}
+		if (vmigctl_number(keys[k].num, eq + 1, &v, why,
+		    sizeof(why)) != 0) {
+			snprintf(err, len, "region \"%s\": %s", arg, why);
+			rv = -1;
+			break;
+		}
+		if (keys[k].num == &num_iova)
+			r->iova = v;
+		else if (keys[k].num == &num_size) {
+			r->length = v;
+			have_size = 1;
+		} else if (keys[k].num == &num_offset)
+			r->file_offset = v;
+		else
+			r->page_size = (uint32_t)v;
 	}
 	free(copy);
 	if (rv == 0 && (r->path == NULL || !have_size)) {
@@ -262,9 +320,9 @@ progress_line(const Vmig__V1__Job *j, char *buf, size_t len)
 		    j->device, p);
 		return;
 	}
-	vmigctl_bytes(s->memory_remaining, rem, sizeof(rem));
-	vmigctl_bytes(s->device_dirty_rate_bps, rate, sizeof(rate));
-	vmigctl_bytes(s->bytes_sent, sent, sizeof(sent));
+	fmt_bytes(rem, sizeof(rem), (double)s->memory_remaining);
+	fmt_rate(rate, sizeof(rate), (double)s->device_dirty_rate_bps);
+	fmt_bytes(sent, sizeof(sent), (double)s->bytes_sent);
 	if (phase_terminal(j->phase) && s->downtime_ms != 0)
 		snprintf(dt, sizeof(dt), "downtime %" PRIu64 " ms",
 		    s->downtime_ms);
@@ -272,7 +330,7 @@ progress_line(const Vmig__V1__Job *j, char *buf, size_t len)
 		snprintf(dt, sizeof(dt), "expect %" PRIu64 " ms",
 		    s->expected_downtime_ms);
 	snprintf(buf, len, "job %-3" PRIu64 " %-12s %-16s it %-3" PRIu64
-	    " remaining %-10s dirty %9s/s  %-18s sent %s", j->id, j->device,
+	    " remaining %-10s dirty %11s  %-18s sent %s", j->id, j->device,
 	    p, s->memory_iteration, rem, rate, dt, sent);
 }
 
@@ -296,39 +354,46 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Poll until the job ends; exit 0 only if it completed. */
+/*
+ * Poll until the job ends; exit 0 only if it completed. Progress is a
+ * line per change (a terminal redraws one line in place). With --json
+ * progress goes to stderr and stdout gets the job, one JSON line per
+ * change, the last one its final state.
+ */
 static int
 wait_job(struct vmigctl *ctl, uint64_t id)
 {
 	Vmig__V1__Response	*resp;
+	const Vmig__V1__Job	*j;
+	FILE			*out = ctl->json ? stderr : stdout;
 	char			 line[256];
 	uint64_t		 it, last_it = UINT64_MAX;
-	int			 tty = isatty(STDOUT_FILENO), rv, last = -1;
+	int			 tty = isatty(fileno(out)), rv, last = -1;
+	int			 changed;
 
+	ctl->stream = 1;
 	for (;;) {
 		if ((rv = get_job(ctl, id, &resp)) != VMIGCTL_EXIT_OK)
 			return (rv);
-		progress_line(resp->get_job->job, line, sizeof(line));
-		it = resp->get_job->job->stats != NULL ?
-		    resp->get_job->job->stats->memory_iteration : 0;
-		/* a terminal redraws in place; a log gets a line per change */
+		j = resp->get_job->job;
+		it = j->stats != NULL ? j->stats->memory_iteration : 0;
+		changed = (int)j->phase != last || it != last_it;
+		progress_line(j, line, sizeof(line));
 		if (tty)
-			printf("\r\033[K%s", line);
-		else if ((int)resp->get_job->job->phase != last ||
-		    it != last_it)
-			printf("%s\n", line);
-		fflush(stdout);
-		last = resp->get_job->job->phase;
+			fprintf(out, "\r\033[K%s", line);
+		else if (changed)
+			fprintf(out, "%s\n", line);
+		if (changed)
+			vmigctl_json(ctl, resp);
+		fflush(out);
+		last = j->phase;
 		last_it = it;
 		if (phase_terminal(last)) {
-			const Vmig__V1__Job *j = resp->get_job->job;
-
 			if (tty)
-				printf("\n");
+				fprintf(out, "\n");
 			if (j->error != NULL && j->error[0] != '\0')
-				printf("job %" PRIu64 ": %s\n", j->id, j->error);
-			if (ctl->json)
-				vmigctl_json(ctl, resp);
+				fprintf(out, "job %" PRIu64 ": %s\n", j->id,
+				    j->error);
 			rv = last == VMIG__V1__JOB_PHASE__PHASE_COMPLETED ?
 			    VMIGCTL_EXIT_OK : VMIGCTL_EXIT_ERROR;
 			vmig_client_free(resp);
@@ -339,7 +404,69 @@ wait_job(struct vmigctl *ctl, uint64_t id)
 	}
 }
 
-/* ------------------------------------------------------------ commands */
+/*
+ * The policy options, one parser for migrate (all of them) and policy
+ * (what SetJobPolicy changes): 1 handled, 0 not a policy option, -1 a bad
+ * value (err says which).
+ */
+static int
+policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol, char *err,
+    size_t len)
+{
+	int	bad = 0;
+
+	switch (c) {
+		case 'd':
+			bad = vmigctl_number32(&num_downtime, arg,
+			    &pol->max_downtime_ms, err, len);
+			break;
+		case 'c':
+			bad = vmigctl_number32(&num_ceiling, arg,
+			    &pol->downtime_ceiling_ms, err, len);
+			break;
+		case 'b':
+			bad = vmigctl_number(&num_bandwidth, arg,
+			    &pol->bandwidth_limit_bps, err, len);
+			break;
+		case 'T':
+			bad = vmigctl_number32(&num_timeout, arg,
+			    &pol->completion_timeout_s, err, len);
+			break;
+		case 'f':
+			bad = vmigctl_number32(&num_forced, arg,
+			    &pol->forced_downtime_ms, err, len);
+			break;
+		case 'i':
+			bad = vmigctl_number32(&num_iterations, arg,
+			    &pol->max_iterations, err, len);
+			break;
+		case 'p':
+			bad = vmigctl_number32(&num_priority, arg,
+			    &pol->priority, err, len);
+			break;
+		case 'M':
+			pol->switchover =
+			    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
+			break;
+		case 'B':
+			pol->bulk_copy = 1;
+			break;
+		case 'V':
+			pol->verify = 1;
+			break;
+		case 'L':
+			pol->convergence =
+			    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
+			break;
+		case 'F':
+			pol->timeout_action =
+			    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
+			break;
+	default:
+		return (0);
+	}
+	return (bad ? -1 : 1);
+}
 
 /* A group's job ids, one per device (nothing for one device). */
 static void
@@ -355,16 +482,12 @@ print_group(const uint64_t *ids, size_t n)
 	printf("\n");
 }
 
+/* ------------------------------------------------------------ commands */
+
 static int
 vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "region", required_argument, NULL, 'r' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "vm", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 }
-	};
 	Vmig__V1__Request			 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__PrepareIncomingRequest	 q =
 	    VMIG__V1__PREPARE_INCOMING_REQUEST__INIT;
@@ -377,8 +500,7 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	size_t					 n = 0, i;
 	int					 c, rv;
 
-	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 'r':
 			if (n == REGIONS_MAX) {
@@ -401,12 +523,13 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			break;
 		default:
 			free_regions(regions, n);
-			return (vmigctl_usage(cmd, "unknown option"));
+			return (VMIGCTL_EXIT_USAGE);
 		}
 	}
-	if (optind >= argc) {
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, GROUP_MAX, "a DEVICE")) !=
+	    VMIGCTL_EXIT_OK) {
 		free_regions(regions, n);
-		return (vmigctl_usage(cmd, "give a DEVICE"));
+		return (rv);
 	}
 	q.device = argv[optind];
 	q.group = argv + optind + 1;	/* the VM's other devices */
@@ -435,100 +558,10 @@ vmigctl_prepare(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	return (VMIGCTL_EXIT_OK);
 }
 
-/*
- * The policy options, one parser for migrate (all of them) and policy
- * (what SetJobPolicy changes): 1 handled, 0 not a policy option, -1 a bad
- * value (err says which).
- */
-#define POLICY_OPTS \
-	{ "downtime", required_argument, NULL, 'd' },			\
-	{ "ceiling", required_argument, NULL, 'c' },			\
-	{ "bandwidth", required_argument, NULL, 'b' },			\
-	{ "timeout", required_argument, NULL, 'T' }
-static int
-policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol,
-    char *err, size_t len)
-{
-	const char	*want = NULL;
-	int		 bad = 0;
-
-	switch (c) {
-	case 'd':
-		bad = parse_u32(arg, &pol->max_downtime_ms);
-		want = "--downtime wants ms";
-		break;
-	case 'c':
-		bad = parse_u32(arg, &pol->downtime_ceiling_ms);
-		want = "--ceiling wants ms";
-		break;
-	case 'b':
-		bad = parse_u64(arg, &pol->bandwidth_limit_bps);
-		want = "--bandwidth wants bytes/s";
-		break;
-	case 'T':
-		bad = parse_u32(arg, &pol->completion_timeout_s);
-		want = "--timeout wants seconds";
-		break;
-	case 'f':
-		bad = parse_u32(arg, &pol->forced_downtime_ms);
-		want = "--forced-downtime wants ms";
-		break;
-	case 'i':
-		bad = parse_u32(arg, &pol->max_iterations);
-		want = "--max-iterations wants N";
-		break;
-	case 'p':
-		bad = parse_u32(arg, &pol->priority);
-		want = "--priority wants N";
-		break;
-	case 'M':
-		pol->switchover = VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
-		break;
-	case 'B':
-		pol->bulk_copy = 1;
-		break;
-	case 'V':
-		pol->verify = 1;
-		break;
-	case 'L':
-		pol->convergence =
-		    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
-		break;
-	case 'F':
-		pol->timeout_action =
-		    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
-		break;
-	default:
-		return (0);
-	}
-	if (bad) {
-		snprintf(err, len, "%s", want);
-		return (-1);
-	}
-	return (1);
-}
-
 static int
 vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "token", required_argument, NULL, 'k' },
-		{ "region", required_argument, NULL, 'r' },
-		POLICY_OPTS,
-		{ "manual", no_argument, NULL, 'M' },
-		{ "bulk", no_argument, NULL, 'B' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "baseline", no_argument, NULL, 'L' },
-		{ "force-on-timeout", no_argument, NULL, 'F' },
-		{ "forced-downtime", required_argument, NULL, 'f' },
-		{ "max-iterations", required_argument, NULL, 'i' },
-		{ "priority", required_argument, NULL, 'p' },
-		{ "vm", required_argument, NULL, 'm' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	Vmig__V1__Request			 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__StartMigrationRequest		 q =
 	    VMIG__V1__START_MIGRATION_REQUEST__INIT;
@@ -543,8 +576,7 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t				 id;
 	int					 c, rv, wait = 0, bad = 0;
 
-	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
-	while (!bad && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while (!bad && (c = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (c) {
 		case 't':
 			q.dest_url = optarg;
@@ -580,15 +612,18 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			break;
 		default:
 			if ((rv = policy_opt(c, optarg, &pol, err,
-			    sizeof(err))) == 0)
-				snprintf(err, sizeof(err), "unknown option");
-			bad = rv <= 0;
+			    sizeof(err))) == 0) {
+				free_regions(regions, n);
+				return (VMIGCTL_EXIT_USAGE);	/* reported */
+			}
+			bad = rv < 0;
 			break;
 		}
 	}
-	if (!bad && optind >= argc) {
-		snprintf(err, sizeof(err), "give a DEVICE");
-		bad = 1;
+	if (!bad && (rv = vmigctl_nargs(cmd, argc, argv, 1, GROUP_MAX,
+	    "a DEVICE")) != VMIGCTL_EXIT_OK) {
+		free_regions(regions, n);
+		return (rv);
 	}
 	if (!bad && (q.dest_url == NULL || tokenlen == 0)) {
 		snprintf(err, sizeof(err), "--to and --token are required "
@@ -609,12 +644,13 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	q.policy = &pol;
 	req.call_case = VMIG__V1__REQUEST__CALL_START_MIGRATION;
 	req.start_migration = &q;
+	ctl->stream = wait;	/* then the answer is the stream's first line */
 	rv = vmigctl_call(ctl, &req, &resp);
 	free_regions(regions, n);
 	if (rv != VMIGCTL_EXIT_OK)
 		return (rv);
 	id = resp->start_migration->job_id;
-	if (!wait && !vmigctl_json(ctl, resp)) {
+	if (!vmigctl_json(ctl, resp) && !wait) {
 		printf("job %" PRIu64 "\n", id);
 		print_group(resp->start_migration->job_ids,
 		    resp->start_migration->n_job_ids);
@@ -623,14 +659,25 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	return (wait ? wait_job(ctl, id) : VMIGCTL_EXIT_OK);
 }
 
+/*
+ * The commands that name a job: no options, the ID first, then up to
+ * max - 1 more arguments (cancel's REASON).
+ */
 static int
 parse_id(const struct vmigctl_cmd *cmd, int argc, char **argv, int max,
     uint64_t *id)
 {
-	if (argc < 2 || argc > max)
-		return (vmigctl_usage(cmd, "give a job ID"));
-	if (parse_u64(argv[1], id) != 0 || *id == 0)
-		return (vmigctl_usage(cmd, "\"%s\" is not a job id", argv[1]));
+	char	err[256];
+	int	rv;
+
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, max, "a job ID")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	if (vmigctl_number(&num_job_id, argv[optind], id, err,
+	    sizeof(err)) != 0)
+		return (vmigctl_usage(cmd, "%s", err));
 	return (VMIGCTL_EXIT_OK);
 }
 
@@ -643,28 +690,28 @@ print_stats(const Vmig__V1__JobStats *s)
 	    vmigctl_duration(s->time_elapsed_ms, a, sizeof(a)),
 	    s->setup_time_ms, s->queue_time_ms);
 	printf("  memory: total %s, sent %s, remaining %s, iterations %" PRIu64
-	    "\n", vmigctl_bytes(s->memory_total, a, sizeof(a)),
-	    vmigctl_bytes(s->memory_processed, b, sizeof(b)),
-	    vmigctl_bytes(s->memory_remaining, c, sizeof(c)),
+	    "\n", fmt_bytes(a, sizeof(a), (double)s->memory_total),
+	    fmt_bytes(b, sizeof(b), (double)s->memory_processed),
+	    fmt_bytes(c, sizeof(c), (double)s->memory_remaining),
 	    s->memory_iteration);
 	printf("  pages: %" PRIu64 " with data, %" PRIu64 " zero; dirty %"
-	    PRIu64 " pages/s; rate %s/s\n", s->memory_normal,
+	    PRIu64 " pages/s; rate %s\n", s->memory_normal,
 	    s->memory_constant, s->memory_dirty_rate,
-	    vmigctl_bytes(s->memory_bps, a, sizeof(a)));
-	printf("  device: state %s (pending %s), writes %s/s, %" PRIu64
+	    fmt_rate(a, sizeof(a), (double)s->memory_bps));
+	printf("  device: state %s (pending %s), writes %s, %" PRIu64
 	    " write records, %" PRIu64 " hot pages deferred\n",
-	    vmigctl_bytes(s->device_state_bytes, a, sizeof(a)),
-	    vmigctl_bytes(s->device_state_pending, b, sizeof(b)),
-	    vmigctl_bytes(s->device_dirty_rate_bps, c, sizeof(c)),
+	    fmt_bytes(a, sizeof(a), (double)s->device_state_bytes),
+	    fmt_bytes(b, sizeof(b), (double)s->device_state_pending),
+	    fmt_rate(c, sizeof(c), (double)s->device_dirty_rate_bps),
 	    s->device_write_records, s->hot_pages_deferred);
 	printf("  downtime: target %" PRIu64 " ms, expected %" PRIu64
 	    " ms, measured %" PRIu64 " ms (destination load %" PRIu64
 	    " ms)\n", s->downtime_target_ms, s->expected_downtime_ms,
 	    s->downtime_ms, s->device_load_time_ms);
-	printf("  stream: %s sent, share %s/s\n",
-	    vmigctl_bytes(s->bytes_sent, a, sizeof(a)),
-	    s->bandwidth_share_bps ? vmigctl_bytes(s->bandwidth_share_bps, b,
-	    sizeof(b)) : "unlimited");
+	printf("  stream: %s sent, share %s\n",
+	    fmt_bytes(a, sizeof(a), (double)s->bytes_sent),
+	    s->bandwidth_share_bps ? fmt_rate(b, sizeof(b),
+	    (double)s->bandwidth_share_bps) : "unlimited");
 }
 
 static int
@@ -678,7 +725,7 @@ vmigctl_job(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	size_t			 i;
 	int			 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	if ((rv = get_job(ctl, id, &resp)) != VMIGCTL_EXIT_OK)
 		return (rv);
@@ -748,17 +795,22 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	struct vmigctl_table	*t;
 	char			 line[256], p[32], dir[16];
 	size_t			 i, live, lines = 0;
-	int			 all = 0, watch = 0, rv, tty, k;
+	int			 all = 0, watch = 0, rv, tty, c;
 
-	for (k = 1; k < argc; k++) {
-		if (strcmp(argv[k], "--all") == 0)
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		switch (c) {
+		case 'a':
 			all = 1;
-		else if (strcmp(argv[k], "--watch") == 0)
+			break;
+		case 'w':
 			watch = 1;
-		else
-			return (vmigctl_usage(cmd, "unknown argument %s",
-			    argv[k]));
+			break;
+		default:
+			return (VMIGCTL_EXIT_USAGE);
+		}
 	}
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 	if (!watch) {
 		if ((rv = list_jobs(ctl, all, &resp)) != VMIGCTL_EXIT_OK)
 			return (rv);
@@ -775,8 +827,8 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			snprintf(id, sizeof(id), "%" PRIu64, j->id);
 			snprintf(it, sizeof(it), "%" PRIu64,
 			    j->stats ? j->stats->memory_iteration : 0);
-			vmigctl_bytes(j->stats ? j->stats->bytes_sent : 0, sent,
-			    sizeof(sent));
+			fmt_bytes(sent, sizeof(sent), j->stats != NULL ?
+			    (double)j->stats->bytes_sent : 0);
 			snprintf(dt, sizeof(dt), "%" PRIu64 " ms",
 			    j->stats ? j->stats->downtime_ms : 0);
 			vmigctl_table_row(t, id, vmigctl_enum(
@@ -790,8 +842,12 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		return (VMIGCTL_EXIT_OK);
 	}
 
-	/* --watch: redraw one line per job until none is live */
-	tty = isatty(STDOUT_FILENO);
+	/*
+	 * --watch: redraw one line per job until none is live; with --json
+	 * each poll's answer is one line.
+	 */
+	tty = !ctl->json && isatty(STDOUT_FILENO);
+	ctl->stream = 1;
 	signal(SIGINT, jobs_sigint);
 	while (!jobs_stop) {
 		if ((rv = list_jobs(ctl, 1, &resp)) != VMIGCTL_EXIT_OK)
@@ -806,15 +862,15 @@ vmigctl_jobs(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 			if (!phase_terminal(j->phase))
 				live++;
 			/* --all: finished jobs too; else those of this run */
-			if (!all && phase_terminal(j->phase) &&
+			if (ctl->json || (!all && phase_terminal(j->phase) &&
 			    j->stats != NULL && j->stats->time_elapsed_ms >
-			    3600000)
+			    3600000))
 				continue;
 			progress_line(j, line, sizeof(line));
 			printf("%s%s\n", tty ? "\033[K" : "", line);
 			lines++;
 		}
-		if (!tty)
+		if (!vmigctl_json(ctl, resp) && !tty)
 			printf("--\n");
 		fflush(stdout);
 		vmig_client_free(resp);
@@ -832,7 +888,7 @@ vmigctl_wait(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t	id;
 	int		rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	return (wait_job(ctl, id));
 }
@@ -848,10 +904,10 @@ vmigctl_cancel(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	uint64_t			 id;
 	int				 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 3, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	q.job_id = id;
-	q.reason = argc == 3 ? argv[2] : NULL;
+	q.reason = optind + 1 < argc ? argv[optind + 1] : NULL;
 	req.call_case = VMIG__V1__REQUEST__CALL_CANCEL_JOB;
 	req.cancel_job = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -874,7 +930,7 @@ vmigctl_switchover(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	uint64_t			 id;
 	int				 rv;
 
-	if ((rv = parse_id(cmd, argc, argv, 2, &id)) != VMIGCTL_EXIT_OK)
+	if ((rv = parse_id(cmd, argc, argv, 1, &id)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	q.job_id = id;
 	req.call_case = VMIG__V1__REQUEST__CALL_SWITCHOVER;
@@ -892,34 +948,37 @@ static int
 vmigctl_policy(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		POLICY_OPTS,
-		{ NULL, 0, NULL, 0 }
-	};
 	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__SetJobPolicyRequest	 q =
 	    VMIG__V1__SET_JOB_POLICY_REQUEST__INIT;
-	Vmig__V1__MigrationPolicy	 pol =
-	    VMIG__V1__MIGRATION_POLICY__INIT;
 	Vmig__V1__Response		*resp;
 	const Vmig__V1__MigrationPolicy	*p;
+	Vmig__V1__MigrationPolicy	 pol =
+	    VMIG__V1__MIGRATION_POLICY__INIT;
 	char				 err[256];
-	int				 c, rv;
+	int				 c, rv, bad = 0, changes = 0;
 
-	optind = 0;	/* reinitialise GNU getopt (vmigctl.c used "+") */
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if ((rv = policy_opt(c, optarg, &pol, err, sizeof(err))) <= 0)
-			return (vmigctl_usage(cmd, "%s", rv < 0 ? err :
-			    "policy changes --downtime, --ceiling, --bandwidth "
-			    "and --timeout"));
+	/* policy_opts has only what SetJobPolicy changes */
+	while (!bad && (c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		if ((rv = policy_opt(c, optarg, &pol, err, sizeof(err))) == 0)
+			return (VMIGCTL_EXIT_USAGE);	/* reported */
+		bad = rv < 0;
+		changes++;
 	}
-	if (optind + 1 != argc || parse_u64(argv[optind], &q.job_id) != 0 ||
-	    q.job_id == 0 || argc < 3)
-		return (vmigctl_usage(cmd, "give a job ID and a change"));
 	q.max_downtime_ms = pol.max_downtime_ms;
 	q.downtime_ceiling_ms = pol.downtime_ceiling_ms;
 	q.bandwidth_limit_bps = pol.bandwidth_limit_bps;
 	q.completion_timeout_s = pol.completion_timeout_s;
+	if (bad)
+		return (vmigctl_usage(cmd, "%s", err));
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, 1, "a job ID")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	if (vmigctl_number(&num_job_id, argv[optind], &q.job_id, err,
+	    sizeof(err)) != 0)
+		return (vmigctl_usage(cmd, "%s", err));
+	if (changes == 0)
+		return (vmigctl_usage(cmd, "give at least one change"));
 	req.call_case = VMIG__V1__REQUEST__CALL_SET_JOB_POLICY;
 	req.set_job_policy = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
@@ -944,19 +1003,23 @@ vmigctl_release(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	Vmig__V1__ReleaseDeviceRequest	 q =
 	    VMIG__V1__RELEASE_DEVICE_REQUEST__INIT;
 	Vmig__V1__Response		*resp;
-	int				 rv;
+	int				 c, rv;
 
-	if (argc == 3 && strcmp(argv[2], "--resume") == 0)
+	while ((c = vmigctl_getopt(cmd, argc, argv)) != -1) {
+		if (c != 'R')
+			return (VMIGCTL_EXIT_USAGE);
 		q.resume = 1;
-	else if (argc != 2)
-		return (vmigctl_usage(cmd, "give one DEVICE [--resume]"));
-	q.device = argv[1];
+	}
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 1, 1, "one DEVICE")) !=
+	    VMIGCTL_EXIT_OK)
+		return (rv);
+	q.device = argv[optind];
 	req.call_case = VMIG__V1__REQUEST__CALL_RELEASE_DEVICE;
 	req.release_device = &q;
 	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
 		return (rv);
 	if (!vmigctl_json(ctl, resp))
-		printf("%s %s\n", argv[1], q.resume ? "resumed" : "released");
+		printf("%s %s\n", q.device, q.resume ? "resumed" : "released");
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
 }

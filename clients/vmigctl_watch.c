@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -17,15 +16,25 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 
+#include "fmt.h"
 #include "json.h"
 #include "vmigctl.h"
 
 static int	vmigctl_watch(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
+static const struct option vmigctl_watch_opts[] = {
+	{ "count", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
 const struct vmigctl_cmd vmigctl_watch_cmd = {
-	"watch", "[--count N]", "print events until interrupted",
-	vmigctl_watch
+	"watch", "[--count N]", "print events until interrupted (or N of "
+	"them)", vmigctl_watch_opts, vmigctl_watch
+};
+
+static const struct vmigctl_num vmigctl_count_num = {
+	"--count", NULL, 1, UINT32_MAX, 0
 };
 
 static volatile sig_atomic_t vmigctl_stop;
@@ -36,12 +45,19 @@ vmigctl_watch_signal(int sig)
 	vmigctl_stop = 1;
 }
 
+/*
+ * One line per event: when, which job and device, then what happened. A
+ * decision's message is its reason (said once); a progress event shows
+ * its numbers; other kinds have their message.
+ */
 static void
 vmigctl_watch_print(const Vmig__V1__Event *e)
 {
-	struct tm	tm;
-	time_t		t = (time_t)(e->unix_ms / 1000);
-	char		a[32], b[32];
+	const Vmig__V1__JobStats	*st = e->stats;
+	struct tm			 tm;
+	time_t				 t = (time_t)(e->unix_ms / 1000);
+	char				 a[32], b[32], c[32];
+	const char			*sep = "", *msg = e->message;
 
 	localtime_r(&t, &tm);
 	printf("%02d:%02d:%02d.%03u #%" PRIu64 " ", tm.tm_hour, tm.tm_min,
@@ -56,19 +72,35 @@ vmigctl_watch_print(const Vmig__V1__Event *e)
 		    &vmig__v1__job_phase__descriptor, e->phase, "PHASE_", a,
 		    sizeof(a)), vmigctl_enum(&vmig__v1__job_phase__descriptor,
 		    e->previous, "PHASE_", b, sizeof(b)));
+		sep = ": ";
 		break;
 	case VMIG__V1__EVENT__KIND__KIND_DECISION:
-		if (e->decision != NULL)
+		if (e->decision != NULL) {
 			printf("decision %s: %s", e->decision->action,
 			    e->decision->reason);
+			if (strcmp(msg, e->decision->reason) == 0)
+				msg = "";	/* said already */
+			sep = "; ";
+		}
+		break;
+	case VMIG__V1__EVENT__KIND__KIND_PROGRESS:
+		printf("progress %s", vmigctl_enum(
+		    &vmig__v1__job_phase__descriptor, e->phase, "PHASE_", a,
+		    sizeof(a)));
+		if (st != NULL)
+			printf(": iteration %" PRIu64 ", sent %s, remaining "
+			    "%s, dirty %s", st->memory_iteration,
+			    fmt_bytes(a, sizeof(a), (double)st->bytes_sent),
+			    fmt_bytes(b, sizeof(b), (double)st->memory_remaining),
+			    fmt_rate(c, sizeof(c),
+			    (double)st->device_dirty_rate_bps));
+		sep = "; ";
 		break;
 	default:
 		break;
 	}
-	if (*e->message != '\0')
-		printf("%s%s", e->kind == VMIG__V1__EVENT__KIND__KIND_PHASE ||
-		    e->kind == VMIG__V1__EVENT__KIND__KIND_DECISION ? ": " : "",
-		    e->message);
+	if (*msg != '\0')
+		printf("%s%s", sep, msg);
 	printf("\n");
 }
 
@@ -76,38 +108,30 @@ static int
 vmigctl_watch(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
     char **argv)
 {
-	static const struct option	 opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
 	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
 	Vmig__V1__WatchEventsRequest	 q = VMIG__V1__WATCH_EVENTS_REQUEST__INIT;
 	Vmig__V1__Response		*resp;
 	Vmig__V1__Event			*e;
 	struct sigaction		 sa;
 	nng_socket			 sock;
-	char				*url, *end, *buf;
+	char				*url, *buf, err[256];
 	size_t				 len;
-	unsigned long			 count = 0, seen = 0;
+	uint64_t			 count = 0, seen = 0;
 	int				 ch, rv;
 
-	while ((ch = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
+	while ((ch = vmigctl_getopt(cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'n':
-			errno = 0;
-			count = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    count == 0)
-				return (vmigctl_usage(cmd, "--count %s: not a "
-				    "positive number", optarg));
+			if (vmigctl_number(&vmigctl_count_num, optarg, &count,
+			    err, sizeof(err)) != 0)
+				return (vmigctl_usage(cmd, "%s", err));
 			break;
 		default:
-			return (vmigctl_usage(cmd, NULL));
+			return (VMIGCTL_EXIT_USAGE);
 		}
 	}
-	if (optind != argc)
-		return (vmigctl_usage(cmd, "unexpected argument '%s'",
-		    argv[optind]));
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 0, 0, "")) != VMIGCTL_EXIT_OK)
+		return (rv);
 
 	req.call_case = VMIG__V1__REQUEST__CALL_WATCH_EVENTS;
 	req.watch_events = &q;

@@ -180,12 +180,17 @@ api_migration_request(struct rpc_call *call, const char *device,
 	return (-1);
 }
 
-/* An engine error: its errno says the status, its sentence the rest. */
+/*
+ * An engine error: its errno says the status, its sentence the rest. A
+ * sentence that names a device (the backend's lookup and claim, a group's
+ * member) says which already; one that names none gets the request's.
+ */
 static int
 api_engine_error(struct rpc_call *call, int rc, const char *device,
     const char *err)
 {
-	if (device != NULL && rc != -ESHUTDOWN)
+	if (device != NULL && rc != -ESHUTDOWN &&
+	    strncmp(err, "device ", 7) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "device %s: "
 		    "%s", device, err));
 	return (rpc_call_error(call, api_errno_status(rc), "%s", err));
@@ -465,8 +470,8 @@ api_switchover(struct vmigd *d, struct rpc_call *call)
 }
 
 /*
- * ReleaseDevice with resume: a job of its own (job_resume.c); the reply
- * waits for it.
+ * ReleaseDevice, with resume or without: a job of its own (job_resume.c);
+ * the reply waits for it.
  */
 static void
 api_resumed(void *arg, struct job *job, int rc, const char *err)
@@ -484,14 +489,17 @@ api_resumed(void *arg, struct job *job, int rc, const char *err)
 }
 
 static int
-api_resume_device(struct vmigd *d, struct rpc_call *call, struct device *dev)
+api_settle_device(struct vmigd *d, struct rpc_call *call, struct device *dev,
+    int resume)
 {
 	struct job	*job;
 	char		 err[256];
 	int		 rc;
 
-	if ((rc = engine_resume_device(d->engine, dev, api_resumed, call, &job,
-	    err, sizeof(err))) != 0)
+	rc = resume ? engine_resume_device(d->engine, dev, api_resumed, call,
+	    &job, err, sizeof(err)) : engine_release_device(d->engine, dev,
+	    api_resumed, call, &job, err, sizeof(err));
+	if (rc != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
 	call->abandon = api_prepare_abandon;	/* forgets the job's done */
 	call->abandon_arg = job;
@@ -502,7 +510,6 @@ static int
 api_release_device(struct vmigd *d, struct rpc_call *call)
 {
 	const char			*name = call->req->release_device->device;
-	Vmig__V1__ReleaseDeviceResponse	*res = call->result;
 	struct device			*dev;
 	char				 err[256];
 	int				 rc;
@@ -513,13 +520,8 @@ api_release_device(struct vmigd *d, struct rpc_call *call)
 	if ((rc = backend_dev_lookup(d->backends, name, &dev, err,
 	    sizeof(err))) != 0)
 		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
-	if (call->req->release_device->resume)
-		return (api_resume_device(d, call, dev));
-	if ((rc = engine_release_device(d->engine, dev, err,
-	    sizeof(err))) != 0)
-		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
-	res->mode = (Vmig__V1__DeviceMode)dev->info.mode;
-	return (RPC_REPLY);
+	return (api_settle_device(d, call, dev,
+	    call->req->release_device->resume));
 }
 
 void

@@ -7,15 +7,18 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -882,9 +885,12 @@ config_usage(FILE *f, const char *progname)
 	    "  -c, --config FILE      configuration file (default %s;\n"
 	    "                         a missing default file is fine)\n"
 	    "  -f, --foreground       stay in the foreground (systemd, "
-	    "scripts)\n"
-	    "  -n, --check            check the configuration, print it, "
-	    "exit\n"
+	    "scripts); without it\n"
+	    "                         vmigd detaches once it listens (exit "
+	    "status 0) or fails\n"
+	    "  -n, --check            print the configuration and check what "
+	    "start-up would\n"
+	    "                         refuse (URLs, plugins), then exit\n"
 	    "  -d, --debug            same as --log-level debug\n"
 	    "      --pf NAME=BACKEND:SPEC\n"
 	    "                         a PF, as [pf.NAME] in the file "
@@ -904,16 +910,54 @@ config_usage(FILE *f, const char *progname)
 	}
 }
 
+int
+config_build_plugin_dir(const char *exe, char *buf, size_t len)
+{
+	struct stat	 sb;
+	char		 dir[PATH_MAX], mark[PATH_MAX + 32];
+	char		*slash;
+	size_t		 n;
+
+	if (strlcpy_v(dir, exe, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return (-ENOENT);
+	*slash = '\0';			/* the executable's directory */
+	n = strlen(dir);
+	if (n >= 6 && strcmp(dir + n - 6, "/.libs") == 0)
+		dir[n - 6] = '\0';	/* libtool's, beside its wrapper */
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return (-ENOENT);
+	*slash = '\0';			/* BUILD, parent of BUILD/daemon */
+	snprintf(mark, sizeof(mark), "%s/config.status", dir);
+	if (stat(mark, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return (-ENOENT);
+	snprintf(mark, sizeof(mark), "%s/" CONFIG_BUILD_PLUGIN_DIR, dir);
+	if (stat(mark, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return (-ENOENT);
+	if (strlcpy_v(buf, mark, len) >= len)
+		return (-ENAMETOOLONG);
+	return (0);
+}
+
 struct config *
 config_build(const struct config_args *a, char *err, size_t errlen)
 {
 	struct config		*c;
 	const struct config_arg	*s;
 	const char		*path, *dot;
-	char			 section[64];
+	char			 section[64], exe[PATH_MAX], dir[PATH_MAX];
+	ssize_t			 n;
 	unsigned int		 i;
 
 	c = config_new();
+	/* Run from its build tree, vmigd's default plugins are the tree's. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if (config_build_plugin_dir(exe, dir, sizeof(dir)) == 0) {
+			free(c->plugin_dir);
+			c->plugin_dir = xstrdup(dir);
+		}
+	}
 	path = a->config_path != NULL ? a->config_path : CONFIG_DEFAULT_PATH;
 	if (config_load(c, path, a->config_explicit, err, errlen) != 0)
 		goto fail;

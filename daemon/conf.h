@@ -92,9 +92,22 @@ int	 config_args_parse(struct config_args *a, int argc, char **argv,
 void	 config_args_free(struct config_args *a);
 void	 config_usage(FILE *f, const char *progname);
 
-/* Defaults, then the file (if any), then the command line. NULL on error. */
+/*
+ * Defaults, then the file (if any), then the command line. NULL on error.
+ * The default plugin_dir of a vmigd run from its build tree is the tree's
+ * (config_build_plugin_dir()), so it finds the plugins it was built with.
+ */
 struct config *config_build(const struct config_args *a, char *err,
 	     size_t errlen);
+
+/*
+ * If exe is BUILD/daemon/vmigd (or libtool's BUILD/daemon/.libs/vmigd) of
+ * a configured build tree (BUILD/config.status), BUILD/plugins/.libs, where
+ * make links every plugin it built, into buf: 0, or -ENOENT if exe is not
+ * in a build tree with plugins.
+ */
+#define CONFIG_BUILD_PLUGIN_DIR	"plugins/.libs"
+int	 config_build_plugin_dir(const char *exe, char *buf, size_t len);
 
 struct config *config_new(void);	/* defaults */
 void	 config_free(struct config *c);

@@ -4,17 +4,16 @@
  *
  * Pure: no I/O and no logging here; the engine logs each decision (its
  * reason names the numbers), so a replayed trace gives the same output.
- * libvmig links without libm, so the two logarithms the growth fit needs
- * are computed here (xlog, xexp); precision far beyond what the fit needs.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "converge.h"
+#include "fmt.h"
 
-#define LN2		0.69314718055994530942
 #define DEFAULT_PAGE	4096
 #define UNKNOWN_MS	UINT64_MAX
 
@@ -115,85 +114,11 @@ sat_mul(uint64_t a, uint64_t b)
 	return (a * b);
 }
 
-/* Natural logarithm, x > 0: x = m 2^e, m in [1,2), ln m = 2 atanh(z). */
-static double
-xlog(double x)
-{
-	double	z, z2, term, sum;
-	int	e = 0, i;
-
-	if (!(x > 0.0))
-		return (-745.0);
-	while (x >= 2.0) {
-		x /= 2.0;
-		e++;
-	}
-	while (x < 1.0) {
-		x *= 2.0;
-		e--;
-	}
-	z = (x - 1.0) / (x + 1.0);	/* <= 1/3 */
-	z2 = z * z;
-	term = z;
-	sum = 0.0;
-	for (i = 1; i < 48; i += 2) {
-		sum += term / i;
-		term *= z2;
-	}
-	return (2.0 * sum + e * LN2);
-}
-
-/* e^y: y = n ln2 + r, r in [0, ln2), Taylor series for e^r. */
-static double
-xexp(double y)
-{
-	double	r, term, sum;
-	long	n;
-	int	i;
-
-	if (y > 700.0)
-		y = 700.0;
-	if (y < -700.0)
-		return (0.0);
-	n = (long)(y / LN2);
-	if (n * LN2 > y)
-		n--;
-	r = y - n * LN2;
-	term = 1.0;
-	sum = 1.0;
-	for (i = 1; i < 30; i++) {
-		term *= r / i;
-		sum += term;
-	}
-	for (; n > 0; n--)
-		sum *= 2.0;
-	for (; n < 0; n++)
-		sum /= 2.0;
-	return (sum);
-}
-
-/* Human-readable sizes and rates for reasons ("12.5 MiB"). */
+/* Rates are kept per millisecond; reasons show them per second. */
 static const char *
-fmt_bytes(char *buf, size_t len, double n)
+fmt_rate_ms(char *buf, size_t len, double bytes_per_ms)
 {
-	if (n >= 1024.0 * 1024 * 1024)
-		say(buf, len, "%.2f GiB", n / (1024.0 * 1024 * 1024));
-	else if (n >= 1024.0 * 1024)
-		say(buf, len, "%.1f MiB", n / (1024.0 * 1024));
-	else if (n >= 1024.0)
-		say(buf, len, "%.1f KiB", n / 1024.0);
-	else
-		say(buf, len, "%.0f B", n);
-	return (buf);
-}
-
-static const char *
-fmt_rate(char *buf, size_t len, double bytes_per_ms)
-{
-	char	b[32];
-
-	say(buf, len, "%s/s", fmt_bytes(b, sizeof b, bytes_per_ms * 1000));
-	return (buf);
+	return (fmt_rate(buf, len, bytes_per_ms * 1000));
 }
 
 static const char *
@@ -286,7 +211,10 @@ measure_bandwidth(struct converge *c, const struct converge_obs *o)
 	c->have_bw = 1;
 }
 
-/* Least squares of ln(pages) on ln(interval) over the kept reads. */
+/*
+ * Least squares of ln(pages) on ln(interval) over the kept reads (both
+ * are > 0: only reads with an interval and new pages are kept).
+ */
 static void
 fit_growth(struct converge *c)
 {
@@ -303,8 +231,8 @@ fit_growth(struct converge *c)
 			tmin = c->hist_t[i];
 		if (c->hist_t[i] > tmax)
 			tmax = c->hist_t[i];
-		lt[i] = xlog(c->hist_t[i]);
-		lp[i] = xlog(c->hist_p[i]);
+		lt[i] = log(c->hist_t[i]);
+		lp[i] = log(c->hist_p[i]);
 		mt += lt[i];
 		mp += lp[i];
 	}
@@ -333,7 +261,7 @@ fit_growth(struct converge *c)
 	if (k > 1.5)
 		k = 1.5;
 	c->growth_k = k;
-	c->growth_a = xexp(mp - k * mt);
+	c->growth_a = exp(mp - k * mt);
 	c->growth_known = 1;
 }
 
@@ -379,7 +307,7 @@ pages_within(const struct converge *c, double t, uint32_t ps)
 	if (t <= 0.0)
 		return (0.0);
 	if (c->growth_known)
-		return (c->growth_a * xexp(c->growth_k * xlog(t)));
+		return (c->growth_a * exp(c->growth_k * log(t)));
 	if (!c->have_dirty)
 		return (0.0);
 	return ((c->dirty_ewma > c->dirty_last ? c->dirty_ewma : c->dirty_last) *
@@ -504,7 +432,7 @@ describe(const struct pred *p, char *buf, size_t len)
 		    p->cost_default ? "estimated cost" : "cost",
 		    (unsigned long long)p->cost_ms,
 		    fmt_bytes(a, sizeof a, (double)(p->moving + p->state)),
-		    fmt_rate(b, sizeof b, p->bw));
+		    fmt_rate_ms(b, sizeof b, p->bw));
 	else
 		say(buf, len, "predicted downtime %s (%s %llu ms, nothing "
 		    "to move)", fmt_ms(t, sizeof t, p->downtime_ms),
@@ -582,8 +510,8 @@ track_stall(struct converge *c, const struct converge_obs *o,
 	if (c->fast_stall >= CONVERGE_FAST_STALL_ITERS) {
 		say(why, len, "the device dirties %s, at or above the "
 		    "%s it can be sent at, for %u iterations",
-		    fmt_rate(a, sizeof a, dirty),
-		    fmt_rate(b, sizeof b, p->bw), c->fast_stall);
+		    fmt_rate_ms(a, sizeof a, dirty),
+		    fmt_rate_ms(b, sizeof b, p->bw), c->fast_stall);
 		c->stalled = 1;
 	} else if (c->floor_high >= CONVERGE_FAST_STALL_ITERS &&
 	    o->now_ms >= c->floor_high_since + CONVERGE_STALL_MIN_MS) {
@@ -849,8 +777,8 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 			fill(c, o, &p, d, CONVERGE_REQUEST_BANDWIDTH);
 			say(d->reason, sizeof d->reason, "%s; %s: asking "
 			    "for %s (share %s) to meet the %u ms target", why,
-			    desc, fmt_rate(a, sizeof a, p.need_bps / 1000.0),
-			    fmt_rate(b, sizeof b, o->share_bps / 1000.0),
+			    desc, fmt_rate_ms(a, sizeof a, p.need_bps / 1000.0),
+			    fmt_rate_ms(b, sizeof b, o->share_bps / 1000.0),
 			    c->target_ms);
 			return (d->action);
 		}
@@ -966,7 +894,7 @@ decide_baseline(struct converge *c, const struct converge_obs *o,
 		say(d->reason, sizeof d->reason, "pending %s is below "
 		    "%s x %u ms (expected downtime %llu ms)",
 		    fmt_bytes(a, sizeof a, (double)pending),
-		    fmt_rate(b, sizeof b, p.bw), c->target_ms,
+		    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms,
 		    (unsigned long long)p.downtime_ms);
 		return (d->action);
 	}
@@ -976,7 +904,7 @@ decide_baseline(struct converge *c, const struct converge_obs *o,
 	fill(c, o, &p, d, CONVERGE_ITERATE);
 	say(d->reason, sizeof d->reason, "pending %s is not below %s x "
 	    "%u ms; iterating", fmt_bytes(a, sizeof a, (double)pending),
-	    fmt_rate(b, sizeof b, p.bw), c->target_ms);
+	    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms);
 	return (d->action);
 }
 

@@ -26,6 +26,22 @@ daemon_vmigd_SOURCES = daemon/main.c
 daemon_vmigd_CPPFLAGS = $(libvmig_a_CPPFLAGS)
 daemon_vmigd_LDADD = $(VMIG_LIBS)
 
+# A vmigd run from this build tree loads the plugins it built without
+# --plugin-dir: make links each one into plugins/.libs, the default
+# plugin_dir of a vmigd whose executable is this tree's (conf.c,
+# config_build_plugin_dir). Every plugin lives in plugins/NAME/.
+all-local: plugins/.libs-linked
+plugins/.libs-linked: $(plugin_LTLIBRARIES)
+	$(AM_V_GEN)$(MKDIR_P) plugins/.libs && \
+	for la in $(plugin_LTLIBRARIES); do \
+	  rel=$${la#plugins/}; so=`basename $$la .la`.so; \
+	  ln -sf ../$${rel%/*}/.libs/$$so plugins/.libs/$$so || exit 1; \
+	done && touch $@
+clean-local: clean-build-plugin-links
+clean-build-plugin-links:
+	-rm -rf plugins/.libs plugins/.libs-linked
+.PHONY: clean-build-plugin-links
+
 # README.md: how to run, call and configure vmigd (the unit points at it).
 dist_doc_DATA = README.md
 

@@ -624,27 +624,6 @@ engine_start_migration(struct engine *eng, const struct job_request *req,
 	return (job_out_create(eng, req, pol, jp, err, errlen));
 }
 
-int
-engine_release_device(struct engine *eng, struct device *dev, char *err,
-    size_t errlen)
-{
-	struct job	*job;
-
-	if (dev->job_id == 0)
-		return (err_set(err, errlen, -EALREADY, "device %s is not held "
-		    "by any job (resume makes a stopped one active again)",
-		    dev->name));
-	job = job_find(eng, dev->job_id);
-	if (job == NULL || job->kind->holds_device == NULL ||
-	    !job->kind->holds_device(job))
-		return (err_set(err, errlen, -EBUSY, "device %s is in use by "
-		    "%s: only a VF whose VM migrated away can be released",
-		    dev->name, dev->owner));
-	job_out_release(job, dev);
-	log_info("device %s released after job %" PRIu64, dev->name, job->id);
-	return (0);
-}
-
 uint32_t
 job_device_mode(const struct job *job)
 {

@@ -234,6 +234,7 @@ struct job_kind {
 extern const struct job_kind job_kind_outgoing;
 extern const struct job_kind job_kind_incoming;
 extern const struct job_kind job_kind_resume;
+extern const struct job_kind job_kind_release;
 
 struct engine {
 	struct event_base	*base;
@@ -429,13 +430,15 @@ int		 engine_prepare_incoming(struct engine *,
 int		 engine_start_migration(struct engine *,
 		    const struct job_request *, const struct job_policy *,
 		    struct job **jp, char *err, size_t errlen);
-int		 engine_release_device(struct engine *, struct device *,
-		    char *err, size_t errlen);
 /*
- * ReleaseDevice with resume: a VF no job holds, left stopped or frozen by
- * a daemon killed mid-migration, made active again by a job of its own
- * (job_resume.c); done follows (0: dev->info.mode is its mode now).
+ * ReleaseDevice, each a job of its own (job_resume.c); done follows (0:
+ * job_device_mode is its mode now). Release: a completed source's VF,
+ * freed by its job and set stopped. Resume: a VF no job holds, left
+ * stopped or frozen by a daemon killed mid-migration, made active again.
  */
+int		 engine_release_device(struct engine *, struct device *,
+		    engine_done_fn done, void *arg, struct job **jp,
+		    char *err, size_t errlen);
 int		 engine_resume_device(struct engine *, struct device *,
 		    engine_done_fn done, void *arg, struct job **jp,
 		    char *err, size_t errlen);

@@ -1,6 +1,10 @@
 /*
- * job_resume.c: a VF left stopped or frozen by a daemon killed in the
- * middle of a migration, made active again (ReleaseDevice with resume).
+ * job_resume.c: a VF no job holds brought to the mode it rests in
+ * (ReleaseDevice): with resume, a VF left stopped or frozen by a daemon
+ * killed in the middle of a migration is made active again; without, a
+ * completed source's VF (frozen: its VM lives on the destination now),
+ * just freed by its job, is set stopped. A VF no job holds is active or
+ * stopped, never frozen (DESIGN.md).
  *
  * A job of its own kind, so it is a step table like the migrations and
  * shows in GetJob like them: NONE -> RESUMING -> COMPLETED (or FAILED).
@@ -35,6 +39,7 @@ static int	rs_enter(struct job *);
 static int	rs_stop_recording(struct job *);
 static int	rs_discard_state(struct job *);
 static int	rs_set_active(struct job *);
+static int	rs_set_stopped(struct job *);
 static int	rs_read_mode(struct job *);
 static int	rs_complete(struct job *);
 static int	rs_rb_finish(struct job *);
@@ -45,6 +50,15 @@ static const struct job_step resume_steps[] = {
 	{ "stop a write recording left running", rs_stop_recording },
 	{ "discard a partial state", rs_discard_state },
 	{ "set mode active", rs_set_active },
+	{ "read its mode", rs_read_mode },
+	{ "complete", rs_complete },
+};
+
+/* A released VF's recording and state were settled by its job already. */
+static const struct job_step release_steps[] = {
+	{ "open device", job_step_open_device },
+	{ "enter resuming", rs_enter },
+	{ "set mode stopped", rs_set_stopped },
 	{ "read its mode", rs_read_mode },
 	{ "complete", rs_complete },
 };
@@ -120,6 +134,13 @@ rs_set_active(struct job *job)
 	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
 }
 
+static int
+rs_set_stopped(struct job *job)
+{
+	return (JOB_DEV_CALL(job, "setting it stopped", job_dev_step_done,
+	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
+}
+
 static void
 rs_mode_read(struct job *job, const struct vmig_result *res)
 {
@@ -138,8 +159,9 @@ rs_read_mode(struct job *job)
 static int
 rs_complete(struct job *job)
 {
-	log_info("device %s resumed by request (job %" PRIu64 ")",
-	    job->device_name, job->id);
+	log_info("device %s %s by request (job %" PRIu64 "): %s",
+	    job->device_name, job->kind == &job_kind_release ? "released" :
+	    "resumed", job->id, backend_mode_name(job->dev_mode));
 	job_release_devices(job);
 	job_finish(job, JOB_COMPLETED);
 	job_call_done(job, 0);
@@ -150,6 +172,12 @@ static void
 rs_start(struct job *job)
 {
 	job_run_steps(job, resume_steps, NSTEPS(resume_steps));
+}
+
+static void
+rs_start_release(struct job *job)
+{
+	job_run_steps(job, release_steps, NSTEPS(release_steps));
 }
 
 static void
@@ -185,8 +213,17 @@ const struct job_kind job_kind_resume = {
 	.free = rs_free,
 };
 
-int
-engine_resume_device(struct engine *eng, struct device *dev,
+const struct job_kind job_kind_release = {
+	.name = "release",
+	.dir = JOB_RESUME,
+	.phases = resume_phases,
+	.start = rs_start_release,
+	.rollback = rs_rollback,
+	.free = rs_free,
+};
+
+static int
+rs_create(struct engine *eng, const struct job_kind *kind, struct device *dev,
     engine_done_fn done, void *arg, struct job **jp, char *err,
     size_t errlen)
 {
@@ -194,15 +231,12 @@ engine_resume_device(struct engine *eng, struct device *dev,
 	char		 owner[64];
 	int		 rc;
 
-	if (dev->job_id != 0)
-		return (err_set(err, errlen, -EBUSY, "device %s is held by "
-		    "%s: only a VF no job holds is resumed", dev->name,
-		    dev->owner));
 	if (eng->shutting_down)
 		return (err_set(err, errlen, -ESHUTDOWN, "the daemon is "
 		    "shutting down"));
-	job = job_new(eng, &job_kind_resume, dev->name);
-	snprintf(owner, sizeof(owner), "resuming (job %" PRIu64 ")", job->id);
+	job = job_new(eng, kind, dev->name);
+	snprintf(owner, sizeof(owner), "%s (job %" PRIu64 ")", kind ==
+	    &job_kind_release ? "releasing" : "resuming", job->id);
 	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0) {
 		job_discard(job);
 		return (rc);
@@ -214,7 +248,44 @@ engine_resume_device(struct engine *eng, struct device *dev,
 	job_set_cur(job, 0);
 	job->done = done;
 	job->done_arg = arg;
-	rs_start(job);
+	kind->start(job);
 	*jp = job;
 	return (0);
+}
+
+int
+engine_resume_device(struct engine *eng, struct device *dev,
+    engine_done_fn done, void *arg, struct job **jp, char *err,
+    size_t errlen)
+{
+	if (dev->job_id != 0)
+		return (err_set(err, errlen, -EBUSY, "device %s is held by "
+		    "%s: only a VF no job holds is resumed", dev->name,
+		    dev->owner));
+	return (rs_create(eng, &job_kind_resume, dev, done, arg, jp, err,
+	    errlen));
+}
+
+int
+engine_release_device(struct engine *eng, struct device *dev,
+    engine_done_fn done, void *arg, struct job **jp, char *err,
+    size_t errlen)
+{
+	struct job	*job;
+
+	if (dev->job_id == 0)
+		return (err_set(err, errlen, -EALREADY, "device %s is not held "
+		    "by any job (resume makes a stopped one active again)",
+		    dev->name));
+	job = job_find(eng, dev->job_id);
+	if (job == NULL || job->kind->holds_device == NULL ||
+	    !job->kind->holds_device(job))
+		return (err_set(err, errlen, -EBUSY, "device %s is in use by "
+		    "%s: only a VF whose VM migrated away can be released",
+		    dev->name, dev->owner));
+	job_out_release(job, dev);
+	log_info("device %s released after job %" PRIu64 ", setting it "
+	    "stopped", dev->name, job->id);
+	return (rs_create(eng, &job_kind_release, dev, done, arg, jp, err,
+	    errlen));
 }

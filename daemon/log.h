@@ -1,5 +1,6 @@
 /*
- * log.h: leveled logging to stderr (journald picks it up under systemd).
+ * log.h: leveled logging to stderr (journald picks it up under systemd,
+ * with each line's priority: see log.c).
  *
  * log_debug("%s: ...", __func__) is the house style. log_warn() appends
  * strerror(errno); log_warnx() does not. fatal()/fatalx() are for states
@@ -22,6 +23,8 @@ void	log_setlevel(int level);
 int	log_getlevel(void);
 int	log_parselevel(const char *name);	/* -1 if unknown */
 const char *log_levelname(int level);
+/* Is stderr the stream JOURNAL_STREAM names? (log_init() asks once.) */
+int	log_stderr_is_journal(void);
 
 void	log_msg(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -7,8 +7,10 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,21 +171,46 @@ vmigd_signal_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(d->ev_stop, &tv);
 }
 
-/* Under systemd RuntimeDirectory= makes /run/vmigd; by hand, we do. */
-static void
-vmigd_ipc_dir(const char *url)
+/* The directory of an ipc:// URL's socket (allocated), or NULL. */
+static char *
+vmigd_ipc_dir_of(const char *url)
 {
 	char	*dir, *slash;
 
 	if (url == NULL || strncmp(url, "ipc://", 6) != 0)
-		return;
+		return (NULL);
 	dir = xstrdup(url + 6);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == 0)
-			log_info("created %s for %s", dir, url);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+		free(dir);
+		return (NULL);
 	}
+	*slash = '\0';
+	return (dir);
+}
+
+/* Under systemd RuntimeDirectory= makes /run/vmigd; by hand, we do. */
+static void
+vmigd_ipc_dir(const char *url)
+{
+	char	*dir;
+
+	if ((dir = vmigd_ipc_dir_of(url)) == NULL)
+		return;
+	if (mkdir(dir, 0755) == 0)
+		log_info("created %s for %s", dir, url);
 	free(dir);
+}
+
+/* What to add to a plugin_dir error when it is the built-in default. */
+static const char *
+vmigd_plugin_dir_hint(const struct config *c)
+{
+	if (strcmp(c->plugin_dir, VMIG_PLUGINDIR) != 0)
+		return ("");
+	return (" (the default; --plugin-dir DIR or [daemon] plugin_dir names "
+	    "another: a build tree's plugins are in BUILD/"
+	    CONFIG_BUILD_PLUGIN_DIR ", which a vmigd run from that tree uses "
+	    "by itself)");
 }
 
 static void
@@ -217,6 +244,18 @@ vmigd_free(struct vmigd *d)
 	config_free(d->conf);
 }
 
+/* The parent vmigd_detach left waits for this byte: exit 0, we run. */
+static void
+vmigd_tell_parent(struct vmigd *d)
+{
+	if (d->ready_fd < 0)
+		return;
+	if (write(d->ready_fd, "1", 1) != 1)
+		log_warn("cannot tell the starting process we are ready");
+	close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
 static void
 vmigd_ready(void *arg)
 {
@@ -226,6 +265,7 @@ vmigd_ready(void *arg)
 	vmigd_status(d, status, sizeof(status));
 	log_info("vmigd %s ready: %s", PACKAGE_VERSION, status);
 	notify_ready(status);
+	vmigd_tell_parent(d);
 	if (d->ev_watchdog != NULL)
 		notify_watchdog();
 }
@@ -267,7 +307,7 @@ vmigd_start(struct vmigd *d)
 
 	if ((d->backends = backends_new(d->base, d->conf->plugin_dir, err,
 	    sizeof(err))) == NULL) {
-		log_error("%s", err);
+		log_error("%s%s", err, vmigd_plugin_dir_hint(d->conf));
 		return (-1);
 	}
 	if (*d->conf->events_url != '\0') {
@@ -337,6 +377,152 @@ vmigd_version(void)
 	    notify_backend());
 }
 
+/*
+ * For --check: url parses, and an ipc:// socket's directory exists or can
+ * be made (vmigd makes the last one). 0, or 1 with the reason logged.
+ */
+static int
+vmigd_check_url(const char *key, const char *url)
+{
+	struct stat	 sb;
+	nng_url		*u;
+	char		*dir, *parent, *slash;
+	int		 rv;
+
+	if (*url == '\0')
+		return (0);
+	if ((rv = nng_url_parse(&u, url)) != 0) {
+		log_error("%s %s: %s", key, url, nng_strerror(rv));
+		return (1);
+	}
+	nng_url_free(u);
+	if ((dir = vmigd_ipc_dir_of(url)) == NULL)
+		return (0);
+	rv = 0;
+	if (stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0) {
+			log_error("%s %s: cannot create a socket in %s: %s", key,
+			    url, dir, S_ISDIR(sb.st_mode) ? strerror(errno) :
+			    "not a directory");
+			rv = 1;
+		}
+	} else {
+		parent = xstrdup(dir);
+		if ((slash = strrchr(parent, '/')) != NULL)
+			slash[slash == parent ? 1 : 0] = '\0';	/* "/x": "/" */
+		if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			log_error("%s %s: %s does not exist and neither does "
+			    "%s, where vmigd would make it", key, url, dir,
+			    parent);
+			rv = 1;
+		}
+		free(parent);
+	}
+	free(dir);
+	return (rv);
+}
+
+/*
+ * --check: what start-up would refuse, without binding anything (a
+ * running vmigd may own the sockets): the URLs, the plugin directory and
+ * its plugins. A PF whose backend did not load is a warning: start-up
+ * keeps such a PF offline, with the reason, and a reload retries it.
+ * Returns the exit status.
+ */
+static int
+vmigd_check(const struct config *c)
+{
+	struct event_base	*base;
+	struct backends		*bs;
+	const struct config_pf	*pf;
+	struct backend		*be;
+	char			 err[1024];
+	int			 errors = 0, warnings = 0;
+
+	errors += vmigd_check_url("rpc_url", c->rpc_url);
+	errors += vmigd_check_url("rpc_tcp_url", c->rpc_tcp_url);
+	errors += vmigd_check_url("events_url", c->events_url);
+	if ((base = event_base_new()) == NULL)
+		fatalx("%s: cannot create an event loop", __func__);
+	if ((bs = backends_new(base, c->plugin_dir, err, sizeof(err))) ==
+	    NULL) {
+		log_error("%s%s", err, vmigd_plugin_dir_hint(c));
+		errors++;
+	} else {
+		warnings += (int)bs->nrefused;	/* each logged with why */
+		TAILQ_FOREACH(pf, &c->pfs, entry) {
+			be = backend_find(bs, pf->backend);
+			if (be == NULL)
+				log_warnx("[pf.%s] backend %s: no plugin of "
+				    "that name in %s: the PF will be offline",
+				    pf->name, pf->backend, c->plugin_dir);
+			else if (be->ops == NULL)
+				log_warnx("[pf.%s] backend %s was refused (%s): "
+				    "the PF will be offline", pf->name,
+				    pf->backend, be->error);
+			warnings += be == NULL || be->ops == NULL;
+		}
+		backends_free(bs);
+	}
+	event_base_free(base);
+	if (errors != 0) {
+		fprintf(stderr, "vmigd: configuration not OK: %d error%s\n",
+		    errors, errors == 1 ? "" : "s");
+		return (1);
+	}
+	fprintf(stderr, "vmigd: configuration OK%s", warnings == 0 ? "\n" :
+	    "");
+	if (warnings != 0)
+		fprintf(stderr, ", %d warning%s\n", warnings,
+		    warnings == 1 ? "" : "s");
+	return (0);
+}
+
+/*
+ * Without --foreground: fork before any thread exists (nng's, libevent's:
+ * fork keeps only the caller) and let the parent wait until the child has
+ * passed every start-up check and listens, so that its exit status is the
+ * truth. The child says so with one byte on a pipe once every PF has
+ * answered (vmigd_ready, when systemd hears READY=1 too); a child
+ * that fails has logged why on the same stderr, and the parent exits with
+ * its status. Returns the pipe's end in the child, -1 if fork failed.
+ */
+static int
+vmigd_detach(void)
+{
+	int	fds[2], status;
+	pid_t	pid;
+	ssize_t	n;
+	char	c;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return (-1);
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return (-1);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		(void)setsid();		/* a fresh child is no group leader */
+		return (fds[1]);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
+		;
+	if (n == 1)
+		_exit(0);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1);
+	fprintf(stderr, "vmigd: pid %ld died of %s before it was ready\n",
+	    (long)pid, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) :
+	    "something");
+	_exit(1);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -365,22 +551,25 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.args = &args;
+	d.ready_fd = -1;
 	if ((d.conf = config_build(&args, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "vmigd: %s\n", err);
 		config_args_free(&args);
 		return (1);
 	}
+	log_setlevel(d.conf->log_level);
 	if (args.action == CONFIG_CHECK) {
 		config_print(stdout, d.conf);
-		fprintf(stderr, "vmigd: configuration OK\n");
+		fflush(stdout);
+		rv = vmigd_check(d.conf);
 		config_free(d.conf);
 		config_args_free(&args);
-		return (0);
+		libevent_global_shutdown();
+		nng_fini();
+		return (rv);
 	}
-	log_setlevel(d.conf->log_level);
 
-	/* Before any thread exists (nng's, libevent's): fork keeps one. */
-	if (!args.foreground && daemon(1, 1) != 0) {
+	if (!args.foreground && (d.ready_fd = vmigd_detach()) == -1) {
 		fprintf(stderr, "vmigd: cannot go to the background: %s\n",
 		    strerror(errno));
 		config_free(d.conf);
@@ -393,7 +582,7 @@ main(int argc, char **argv)
 	if (vmigd_start(&d) != 0)
 		rv = 1;
 	else
-		event_base_dispatch(d.base);
+		event_base_dispatch(d.base);	/* vmigd_ready tells the parent */
 	vmigd_free(&d);
 	config_args_free(&args);
 	if (rv == 0)

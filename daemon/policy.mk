@@ -17,4 +17,4 @@ endif
 EXTRA_PROGRAMS += test/bench/converge_sim
 BENCH_BINS += test/bench/converge_sim
 test_bench_converge_sim_SOURCES = test/bench/converge_sim.c
-test_bench_converge_sim_LDADD = $(VMIG_LIBS) -lm
+test_bench_converge_sim_LDADD = $(VMIG_LIBS)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "sched.h"
 #include "util.h"
 
@@ -64,21 +65,13 @@ say(char *buf, size_t len, const char *fmt, ...)
 }
 
 static const char *
-fmt_rate(char *buf, size_t len, uint64_t bps)
+fmt_share(char *buf, size_t len, uint64_t bps)
 {
-	double	n = (double)bps;
-
-	if (bps == INF)
+	if (bps == INF) {
 		say(buf, len, "unlimited");
-	else if (n >= 1024.0 * 1024 * 1024)
-		say(buf, len, "%.2f GiB/s", n / (1024.0 * 1024 * 1024));
-	else if (n >= 1024.0 * 1024)
-		say(buf, len, "%.1f MiB/s", n / (1024.0 * 1024));
-	else if (n >= 1024.0)
-		say(buf, len, "%.1f KiB/s", n / 1024.0);
-	else
-		say(buf, len, "%llu B/s", (unsigned long long)bps);
-	return (buf);
+		return (buf);
+	}
+	return (fmt_rate(buf, len, (double)bps));
 }
 
 static const char *
@@ -357,7 +350,7 @@ shares_unlimited(const struct sched_job *jobs, size_t n,
 		else
 			say(out[i].reason, sizeof out[i].reason,
 			    "%s: no host limit, its own limit %s",
-			    sched_tier_name(out[i].tier), fmt_rate(a,
+			    sched_tier_name(out[i].tier), fmt_share(a,
 			    sizeof a, jobs[i].limit_bps));
 	}
 }
@@ -430,8 +423,8 @@ shares_explain(const struct sched_job *j, struct sched_share *out,
 {
 	char	a[32], b[32], c[32];
 
-	fmt_rate(a, sizeof a, out->share_bps);
-	fmt_rate(c, sizeof c, B);
+	fmt_share(a, sizeof a, out->share_bps);
+	fmt_share(c, sizeof c, B);
 	switch (out->tier) {
 	case SCHED_TIER_STOPCOPY:
 	case SCHED_TIER_NEAR:
@@ -443,11 +436,11 @@ shares_explain(const struct sched_job *j, struct sched_share *out,
 		else if (got >= j->need_bps)
 			say(out->reason, sizeof out->reason, "%s first: needs "
 			    "%s, gets %s", sched_tier_name(out->tier),
-			    fmt_rate(b, sizeof b, j->need_bps), a);
+			    fmt_share(b, sizeof b, j->need_bps), a);
 		else
 			say(out->reason, sizeof out->reason, "%s first: needs "
 			    "%s, gets only %s (%s)", sched_tier_name(out->tier),
-			    fmt_rate(b, sizeof b, j->need_bps), a,
+			    fmt_share(b, sizeof b, j->need_bps), a,
 			    j->limit_bps != 0 && got >= j->limit_bps ?
 			    "its own limit" : "host limit shared");
 		break;
@@ -458,7 +451,7 @@ shares_explain(const struct sched_job *j, struct sched_share *out,
 		else if (taken_urgent > 0 && got <= floor)
 			say(out->reason, sizeof out->reason, "pre-copy: floor "
 			    "%s while switchovers take %s of %s", a,
-			    fmt_rate(b, sizeof b, taken_urgent), c);
+			    fmt_share(b, sizeof b, taken_urgent), c);
 		else
 			say(out->reason, sizeof out->reason, "pre-copy: fair "
 			    "share %s of the host's %s among %zu", a, c, nbulk);

@@ -54,6 +54,7 @@ struct vmigd {
 	struct event		*ev_sighup;
 	struct event		*ev_status;	/* periodic sd_notify STATUS */
 	struct event		*ev_watchdog;	/* WATCHDOG=1 at half the period */
+	int			 ready_fd;	/* to the waiting parent, or -1 */
 	struct event		*ev_stop;	/* shutdown: wait for rollbacks */
 	uint64_t		 stop_deadline_ms;
 };

@@ -54,7 +54,8 @@ endif
 # Python integration tests (/usr/bin/python3, see PY_LOG_COMPILER) against
 # the real vmigd, vmigctl and Python client. vmigtest.py is the harness
 # every area's Python tests import.
-FOUNDATION_PY_TESTS = test/integration/test_foundation.py
+FOUNDATION_PY_TESTS = test/integration/test_foundation.py \
+	test/integration/test_readme.py
 TESTS += $(FOUNDATION_PY_TESTS)
 EXTRA_DIST += $(FOUNDATION_PY_TESTS) test/integration/vmigtest.py
 # Keep __pycache__ out of the trees (distcheck's source tree is read-only,

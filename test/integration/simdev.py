@@ -1,5 +1,10 @@
 """simdev: start and drive the simulated virtio PF (test/sim/vmig-simdev).
 
+From a shell, one control line to a simulator started by hand (README's
+"Trying it by hand"); prints the reply, exits 0 on "ok":
+
+    /usr/bin/python3 test/integration/simdev.py CONTROL_SOCKET attach 1 ...
+
     from simdev import SimPF
 
     with SimPF(vfs=4) as sim:            # temp dir, sockets, ready, control
@@ -129,6 +134,18 @@ class SimPF:
         self._ctl.settimeout(timeout)
         self._ctl.connect(self.control)
         return self
+
+    @classmethod
+    def connect(cls, control, timeout=LIVENESS_S):
+        """The control channel of a simulator started elsewhere."""
+        sim = cls.__new__(cls)
+        sim.proc = None
+        sim.control = control
+        sim._buf = b""
+        sim._ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sim._ctl.settimeout(timeout)
+        sim._ctl.connect(control)
+        return sim
 
     def stop(self, timeout=LIVENESS_S):
         if self.proc is None:
@@ -265,3 +282,23 @@ def memfile(tmpdir, name, size):
     with open(path, "wb") as f:
         f.truncate(size)
     return path
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.stderr.write("usage: simdev.py CONTROL_SOCKET COMMAND [ARG...]"
+                         "\n(test/sim/README.md lists the commands)\n")
+        return 2
+    try:
+        sim = SimPF.connect(argv[1])
+        reply = sim.raw(" ".join(argv[2:]))
+    except (OSError, SimError) as e:
+        sys.stderr.write(f"simdev.py: {argv[1]}: {e}\n")
+        return 1
+    sim._ctl.close()
+    print(reply)
+    return 0 if reply == "ok" or reply.startswith("ok ") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

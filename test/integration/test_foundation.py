@@ -21,6 +21,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmigtest  # noqa: E402
 from vmigtest import (Daemon, NotifySocket, TempDir, Vmigctl,  # noqa: E402
                       notify_backend, srcdir, test_plugin, vmig, vmigd_path,
                       wait_for)
@@ -245,7 +246,8 @@ class Down(Base):
         ctl = Vmigctl(self.tmp.ipc_url("x.sock"))
         for args, words in (
                 (["frobnicate"], "unknown command 'frobnicate'"),
-                (["watch", "--count", "0"], "--count 0: not a positive"),
+                (["watch", "--count", "0"], "--count 0: not a whole number "
+                 "from 1 to"),
                 (["--timeout", "abc", "version"], "--timeout abc: not a "
                  "number of milliseconds"),
                 (["version", "extra"], "usage: vmigctl [global options] "
@@ -347,6 +349,23 @@ class BadInput(Base):
                 device="t0/vf9")))
         self.assertIn("device t0/vf9: dest_url is empty",
                       e.exception.message)
+        # Each error names the device once, wherever it was found: the
+        # backend's lookup, the job's own checks, the memory map.
+        nowhere = os.path.join(self.tmp.path, "nowhere")
+        for dev, regions, words in (
+                ("t0/vf9", [dict(path=nowhere, iova=0, length=1 << 20)],
+                 "device t0/vf9: no such device on PF t0 (it has 4 VFs)"),
+                ("t0/vf1", [], "device t0/vf1: no memory regions"),
+                ("t0/vf1", [dict(path=nowhere, iova=0, length=1 << 20)],
+                 "device t0/vf1: region 0 (" + nowhere + "): ")):
+            for call in (lambda: c.prepare_incoming(dev, regions),
+                         lambda: c.start_migration(
+                             dev, regions, "tcp://127.0.0.1:1", b"\0")):
+                with self.assertRaises(vmig.VmigError) as e:
+                    call()
+                self.assertIn(words, e.exception.message)
+                self.assertEqual(e.exception.message.count("device t0/"),
+                                 1, e.exception.message)
         with self.assertRaises(vmig.NotFound) as e:
             c.get_job(42)
         self.assertIn("job 42: no such job", e.exception.message)
@@ -510,6 +529,82 @@ class Startup(Base):
         self.assertIn("max_outgoing = 3", p.stdout)
         self.assertIn("configuration OK", p.stderr)
 
+    def test_check_fails_where_start_up_would(self):
+        d = self.daemon(start=False)
+        nope = os.path.join(self.tmp.path, "nope")
+        for args, words in (
+                (["--plugin-dir", nope],
+                 f"plugin_dir {nope}: No such file or directory"),
+                (["--rpc-url", "ipc://" + os.path.join(nope, "a", "r.sock")],
+                 f"{nope}/a does not exist and neither does {nope}"),
+                (["--events-url", "ipc://" + os.path.join(d.config_path,
+                                                         "e.sock")],
+                 f"events_url ipc://{d.config_path}/e.sock: cannot create "
+                 f"a socket in {d.config_path}: not a directory")):
+            with self.subTest(args=args):
+                p = subprocess.run(d.command() + args + ["--check"],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn(words, p.stderr)
+                self.assertIn("configuration not OK", p.stderr)
+        # PFs whose backend will not load: warnings, as start-up logs them
+        p = subprocess.run(d.command() + ["--check"], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("[pf.none] backend nosuch: no plugin of that name",
+                      p.stderr)
+        self.assertIn("[pf.bad] backend plugin-badabi was refused (it was "
+                      "built for backend ABI 1, this vmigd speaks ABI 2",
+                      p.stderr)
+        self.assertIn("configuration OK, 4 warnings", p.stderr)
+
+    def background(self, d, args=()):
+        """Start d's command without --foreground; its exit status (the
+        daemon's output goes to its log: a pipe would stay open)."""
+        cmd = [a for a in d.command() if a != "--foreground"] + list(args)
+        with open(d.log_path, "ab") as log:
+            return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=log, timeout=60).returncode
+
+    def test_background_start_failure_is_the_exit_status(self):
+        d = self.daemon(start=False)
+        nope = os.path.join(self.tmp.path, "nope")
+        self.assertEqual(self.background(d, ["--plugin-dir", nope]), 1,
+                         d.log())
+        self.assertIn(f"plugin_dir {nope}: No such file or directory",
+                      d.log())
+
+    def test_background_start_answers_once_it_exits(self):
+        d = self.daemon(start=False)
+        self.assertEqual(self.background(d), 0, d.log())
+        # no retry: the socket answers as soon as the command returned
+        with vmig.Client(d.rpc_url, timeout_ms=60000) as c:
+            pid = c.status().pid
+        self.assertNotEqual(pid, 0)
+        os.kill(pid, signal.SIGTERM)
+
+        def gone():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split(") ")[1][0] == "Z"
+            except FileNotFoundError:
+                return True
+        wait_for(gone, f"vmigd pid {pid} to stop")
+        self.assertIn("stopped", d.log())
+
+    def test_build_tree_plugins_without_plugin_dir(self):
+        d = self.daemon(start=False, pfs=[])
+        cmd = d.command()
+        i = cmd.index("--plugin-dir")
+        d.command = lambda: cmd[:i] + cmd[i + 2:]
+        d.start()
+        backends = d.client().list_devices().backends
+        built = os.path.join(vmigtest.builddir(), "plugins", ".libs")
+        self.assertIn("virtio-admin", [b.name for b in backends], d.log())
+        for b in backends:
+            self.assertEqual(os.path.dirname(b.path), built)
+        d.stop()
+
     def test_example_config_is_valid(self):
         example = os.path.join(srcdir(), "systemd", "vmigd.conf")
         p = subprocess.run([vmigd_path(), "--config", example, "--check"],
@@ -621,6 +716,49 @@ class Lifecycle(Base):
         w.stdout.close()
         w.stderr.close()
         d.stop()
+
+    def journal_daemon(self, name, stream):
+        """A daemon whose JOURNAL_STREAM is stream(log file's stat)."""
+        d = self.daemon(start=False, name=name, args=["--debug"])
+        open(d.log_path, "ab").close()
+        st = os.stat(d.log_path)
+        d.env = {"JOURNAL_STREAM": stream(st)}
+        d.start()
+        self.addCleanup(self._cleanup, d)
+        # one line of each priority: a warning (a restart-only key
+        # changed) and an error (a reload refused)
+        d.write_config(extra="[daemon]\nrpc_workers = 3\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("takes effect at the next restart")
+        d.write_config(text="[limits]\nmax_outgoing = zero\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload failed")
+        d.stop()
+        return d.log().splitlines()
+
+    def test_journald_priorities(self):
+        lines = self.journal_daemon(
+            "journal", lambda st: f"{st.st_dev}:{st.st_ino}")
+        prio = {"error": "<3>", "warn": "<4>", "info": "<6>",
+                "debug": "<7>"}
+        seen = set()
+        for line in lines:
+            level = line[3:].split(":", 1)[0]
+            self.assertIn(level, prio, line)
+            self.assertTrue(line.startswith(prio[level] + level + ": "),
+                            line)
+            seen.add(level)
+        self.assertEqual(seen, set(prio), lines)
+        self.assertTrue(any(x.startswith("<3>error: reload failed")
+                            for x in lines), lines)
+
+    def test_journal_stream_of_another_file(self):
+        # Inherited by a process whose stderr went elsewhere: not ours.
+        lines = self.journal_daemon(
+            "notjournal", lambda st: f"{st.st_dev}:{st.st_ino + 1}")
+        for line in lines:
+            self.assertRegex(line, r"^\d\d:\d\d:\d\d\.\d{3} "
+                             r"(error|warn|info|debug) vmigd: ")
 
     @unittest.skipUnless(notify_backend() == "sd_notify",
                          "vmigd built without libsystemd")

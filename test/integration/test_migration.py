@@ -57,12 +57,17 @@ class SingleVF(MigrationCase):
             src.client.start_migration(DEVICE % 1, src.regions(1),
                                        prep.stream_url, prep.token)
         self.assertEqual(src.sim.mode(1), "freeze")
-        src.client.release_device(DEVICE % 1)
+        writes = src.sim.state(1)["writes"]
+        # released, it rests stopped like any VF waiting for a VM (a VF
+        # no job holds is never frozen), its state untouched
+        self.assertEqual(src.client.release_device(DEVICE % 1),
+                         pb.MODE_STOPPED)
         self.assertEqual(src.device(1).job_id, 0)
+        self.assertEqual(src.device(1).mode, pb.MODE_STOPPED)
         with self.assertRaises(vmig.FailedPrecondition):
             src.client.release_device(DEVICE % 1)
-        # vmigd did not touch the VF on release: still frozen, unwritten
-        self.assertEqual(src.sim.mode(1), "freeze")
+        self.assertEqual(src.sim.mode(1), "stop")
+        self.assertEqual(src.sim.state(1)["writes"], writes)
 
         # The same DMA sequence continues on the destination: run the
         # released source VF (held) by hand the same number of writes as
@@ -294,7 +299,7 @@ class PolicyOptions(MigrationCase):
                     "--token", prep.token.hex(), "--region", region,
                     "--downtime", "x", check=False)
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("--downtime wants ms", p.stderr)
+        self.assertIn("--downtime x: not a number of milliseconds", p.stderr)
         out = cli.run("migrate", DEVICE % 1, "--to", prep.stream_url,
                       "--token", prep.token.hex(), "--region", region,
                       "--bulk", "--verify", "--bandwidth", str(SLOW_BPS),
@@ -312,8 +317,9 @@ class PolicyOptions(MigrationCase):
         pol = self.src.client.get_job(jid).policy
         self.assertEqual((pol.max_downtime_ms, pol.bandwidth_limit_bps,
                           pol.downtime_ceiling_ms), (400, 4 * SLOW_BPS, 900))
-        for bad, word in ((["--downtime", "x"], "--downtime wants ms"),
-                          (["--bulk"], "policy changes")):
+        for bad, word in ((["--downtime", "x"],
+                           "--downtime x: not a number of milliseconds"),
+                          (["--bulk"], "unknown option --bulk")):
             p = cli.run("policy", str(jid), *bad, check=False)
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertIn(word, p.stderr)

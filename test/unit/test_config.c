@@ -397,3 +397,48 @@ Test(config, pf_argument)
 	config_free(c);
 	LEAK_CHECK();
 }
+
+/* Make tmpdir/rel (a directory, or a file if it ends in "!"). */
+static void
+make_path(const char *rel)
+{
+	char	path[256], cmd[320];
+	size_t	n;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	n = strlen(path);
+	if (path[n - 1] == '!') {
+		path[n - 1] = '\0';
+		snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\" && "
+		    "touch '%s'", path, path);
+	} else
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+Test(config, build_tree_plugin_dir)
+{
+	char	exe[256], want[256], got[256];
+
+	snprintf(exe, sizeof(exe), "%s/daemon/vmigd", tmpdir);
+	snprintf(want, sizeof(want), "%s/plugins/.libs", tmpdir);
+	make_path("daemon/vmigd!");
+	/* not a configured tree yet, then no plugins yet */
+	cr_expect_eq(config_build_plugin_dir(exe, got, sizeof(got)), -ENOENT);
+	make_path("config.status!");
+	cr_expect_eq(config_build_plugin_dir(exe, got, sizeof(got)), -ENOENT);
+	make_path("plugins/.libs");
+	cr_assert_eq(config_build_plugin_dir(exe, got, sizeof(got)), 0);
+	cr_expect_str_eq(got, want);
+	/* libtool's real program beside its wrapper */
+	snprintf(exe, sizeof(exe), "%s/daemon/.libs/lt-vmigd", tmpdir);
+	memset(got, 0, sizeof(got));
+	cr_assert_eq(config_build_plugin_dir(exe, got, sizeof(got)), 0);
+	cr_expect_str_eq(got, want);
+	/* an installed vmigd: nothing of the kind beside it */
+	cr_expect_eq(config_build_plugin_dir("/usr/sbin/vmigd", got,
+	    sizeof(got)), -ENOENT);
+	cr_expect_eq(config_build_plugin_dir("vmigd", got, sizeof(got)),
+	    -ENOENT);
+	cr_expect_eq(config_build_plugin_dir(exe, got, 8), -ENAMETOOLONG);
+}
