@@ -28,6 +28,7 @@ enum conf_type {
 	CT_RPC_URL,	/* ipc:// or tcp://host:port */
 	CT_OPT_URL,	/* same, or "" for none */
 	CT_STREAM_URL,	/* tcp://host or tls+tcp://host (port per job) */
+	CT_LISTEN,	/* host:port, [v6]:port, or "" for none */
 	CT_LEVEL,	/* log level name */
 	CT_SIZE,	/* bytes with suffixes, uint64_t */
 	CT_UINT,	/* uint32_t */
@@ -67,6 +68,9 @@ static const struct conf_key conf_keys[] = {
 	  "16", "control requests received in parallel" },
 	{ "daemon", "status_interval", CT_DURATION, OFF(status_interval_ms),
 	  1000, 86400000, CK_RELOAD, "30s", "how often STATUS= goes to systemd" },
+	{ "daemon", "metrics_listen", CT_LISTEN, OFF(metrics_listen), 0, 0, 0,
+	  "", "Prometheus metrics over HTTP at /metrics on this host:port, "
+	  "e.g. 127.0.0.1:9470; empty: off" },
 	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
 	  CK_RELOAD, "2", "concurrent outgoing migrations" },
 	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
@@ -247,11 +251,26 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 	case CT_RPC_URL:
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
+	case CT_LISTEN:
 		if (k->type == CT_STRING && *v == '\0') {
 			err_set(why, wlen, 0, "must not be empty");
 			return (-1);
 		}
-		if (k->type != CT_STRING && conf_check_url(k, v, why, wlen))
+		if (k->type == CT_LISTEN && *v == ':') {
+			err_set(why, wlen, 0, "no host (127.0.0.1:PORT, or "
+			    "0.0.0.0:PORT for every address)");
+			return (-1);
+		}
+		if (k->type == CT_LISTEN && strstr(v, "://") != NULL) {
+			err_set(why, wlen, 0, "not host:port (no scheme: "
+			    "127.0.0.1:9470)");
+			return (-1);
+		}
+		if (k->type == CT_LISTEN && *v != '\0' &&
+		    conf_check_hostport(v, 1, why, wlen) != 0)
+			return (-1);
+		if ((k->type == CT_RPC_URL || k->type == CT_OPT_URL ||
+		    k->type == CT_STREAM_URL) && conf_check_url(k, v, why, wlen))
 			return (-1);
 		sp = (char **)((char *)c + k->off);
 		free(*sp);
@@ -316,6 +335,7 @@ conf_key_format(const struct config *c, const struct conf_key *k, char *buf,
 	case CT_RPC_URL:
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
+	case CT_LISTEN:
 		s = *(char *const *)((const char *)c + k->off);
 		strlcpy_v(buf, s != NULL ? s : "", len);
 		break;
@@ -398,7 +418,7 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < NKEYS; i++) {
-		if (conf_keys[i].type <= CT_STREAM_URL)
+		if (conf_keys[i].type <= CT_LISTEN)
 			free(*(char **)((char *)c + conf_keys[i].off));
 	}
 	while ((pf = TAILQ_FIRST(&c->pfs)) != NULL) {

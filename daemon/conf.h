@@ -52,6 +52,7 @@ struct config {
 	uint64_t	 max_message_bytes;
 	uint32_t	 rpc_workers;
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
+	char		*metrics_listen;	/* "host:port"; "": no metrics */
 
 	/* [limits] */
 	uint32_t	 max_outgoing;

@@ -12,6 +12,7 @@ libvmig_a_SOURCES += \
 	daemon/api_job.c \
 	daemon/backend.c daemon/backend.h \
 	daemon/events.c daemon/events.h \
+	daemon/metrics.c daemon/metrics_http.c daemon/metrics.h \
 	daemon/notify.h
 # One notify.h, two implementations: callers never #ifdef.
 if HAVE_SYSTEMD
@@ -25,6 +26,12 @@ sbin_PROGRAMS += daemon/vmigd
 daemon_vmigd_SOURCES = daemon/main.c
 daemon_vmigd_CPPFLAGS = $(libvmig_a_CPPFLAGS)
 daemon_vmigd_LDADD = $(VMIG_LIBS)
+
+# The metrics endpoint scraped during migrations between two daemons
+# (test_metrics.c, its unit test, is in test/local.mk).
+METRICS_PY_TESTS = test/integration/test_metrics.py
+TESTS += $(METRICS_PY_TESTS)
+EXTRA_DIST += $(METRICS_PY_TESTS)
 
 # README.md: how to run, call and configure vmigd (the unit points at it).
 dist_doc_DATA = README.md

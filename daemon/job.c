@@ -27,6 +27,7 @@
 #include "events.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "offload.h"
 #include "rpc.h"
 #include "view.h"
@@ -845,6 +846,9 @@ job_dev_done(void *arg, const struct vmig_result *res)
 	job->devop.fn = NULL;
 	if (job->eng->frozen)
 		return;
+	metrics_dev_cmd(job->eng->d->metrics, job->dev != NULL ?
+	    job->dev->pf->name : "", job->devop.what,
+	    now_us() - job->devop.start_us, res->err);
 	log_debug("%s: job %" PRIu64 ": %s: %d (%" PRIu64 " us)", __func__,
 	    job->id, job->devop.what, res->err, now_us() - job->devop.start_us);
 	if (gen != job->step_gen || fn == NULL) {

@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "rpc.h"
 #include "stream.h"
@@ -190,6 +191,7 @@ vmigd_free(struct vmigd *d)
 		event_free(d->ev_watchdog);
 	if (d->ev_stop != NULL)
 		event_free(d->ev_stop);
+	metrics_close(d->metrics);
 	/* jobs first stop acting, then their devices' backends close */
 	api_job_shutdown(d);
 	rpc_close(d->rpc);
@@ -267,6 +269,11 @@ vmigd_start(struct vmigd *d)
 	if ((d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
 	    sizeof(err))) == NULL) {
 		log_error("rpc_url: %s", err);
+		return (-1);
+	}
+	if (*d->conf->metrics_listen != '\0' && (d->metrics = metrics_open(d,
+	    d->conf->metrics_listen, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
 		return (-1);
 	}
 

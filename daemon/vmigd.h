@@ -18,6 +18,7 @@ struct wake;
 struct rpc;
 struct events;
 struct backends;
+struct metrics;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -39,6 +40,7 @@ struct vmigd {
 	struct events		*events;	/* WatchEvents publisher */
 	struct backends		*backends;	/* plugins, PFs and their VFs */
 	void			*engine;	/* the migration engine (api_job.c) */
+	struct metrics		*metrics;	/* NULL: metrics_listen is empty */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */
