@@ -20,7 +20,8 @@ VMIG_CLIENT_LIBS = clients/libvmigjson.a clients/libvmigclient.a \
 # vmigctl: one file per command group (vmigctl_*.c), commands in a table.
 bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
-	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c
+	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c \
+	clients/vmigctl_top.c
 clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
 
@@ -50,3 +51,8 @@ clean-local: clean-local-clients
 clean-local-clients:
 	-rm -rf clients/python/__pycache__ clients/python/vmig/__pycache__
 .PHONY: clean-local-clients
+
+# vmigctl top in a real terminal (tmux), as a person sees it.
+CLIENTS_PY_TESTS = test/integration/test_top.py
+TESTS += $(CLIENTS_PY_TESTS)
+EXTRA_DIST += $(CLIENTS_PY_TESTS)
