@@ -21,8 +21,8 @@ VMIG_CLIENT_LIBS = clients/libvmigjson.a clients/libvmigclient.a \
 bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
 	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c \
-	clients/vmigctl_top.c
-clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+	clients/vmigctl_top.c clients/vmigctl_man.c doc/mdoc.c doc/mdoc.h
+clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) -I$(srcdir)/doc
 clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS)
 
 # Python client: the package is in the source tree, the classes protoc

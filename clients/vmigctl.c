@@ -15,7 +15,7 @@
 #include "json.h"
 #include "vmigctl.h"
 
-static const struct vmigctl_cmd *const vmigctl_cmds[] = {
+const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_version_cmd,
 	&vmigctl_devices_cmd,
 	&vmigctl_status_cmd,
@@ -62,26 +62,39 @@ vmigctl_usage(const struct vmigctl_cmd *cmd, const char *fmt, ...)
 	return (VMIGCTL_EXIT_USAGE);
 }
 
+#define STR(x)	STR2(x)
+#define STR2(x)	#x
+/* The global options: --help and the man page (vmigctl_man.c). */
+const struct vmigctl_opt vmigctl_opts[] = {
+	{ 'c', "connect", "URL", "vmigd's control URL (default $VMIG_URL or "
+	  VMIG_CLIENT_DEFAULT_URL ")" },
+	{ 'j', "json", NULL, "print the answer as JSON" },
+	{ 't', "timeout", "MS", "how long to wait for an answer (default "
+	  STR(VMIG_CLIENT_DEFAULT_TIMEOUT_MS) ")" },
+	{ 'h', "help", NULL, "this help" },
+	{ 0, NULL, NULL, NULL },
+};
+
 static void
 vmigctl_help(FILE *f)
 {
 	const struct vmigctl_cmd *const	*c;
+	const struct vmigctl_opt	*o;
+	char				 opt[48];
 
 	fprintf(f,
 	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] COMMAND "
 	    "[ARGS]\n"
 	    "\n"
 	    "Talk to vmigd, the passthrough device migration daemon.\n"
-	    "\n"
-	    "  -c, --connect URL   vmigd's control URL (default $VMIG_URL or "
-	    "%s)\n"
-	    "  -j, --json          print the answer as JSON\n"
-	    "  -t, --timeout MS    how long to wait for an answer (default "
-	    "%d)\n"
-	    "  -h, --help          this help\n"
-	    "\n"
-	    "Commands:\n", VMIG_CLIENT_DEFAULT_URL,
-	    VMIG_CLIENT_DEFAULT_TIMEOUT_MS);
+	    "\n");
+	for (o = vmigctl_opts; o->name != NULL; o++) {
+		snprintf(opt, sizeof(opt), "-%c, --%s%s%s", o->short_opt,
+		    o->name, o->arg != NULL ? " " : "", o->arg != NULL ?
+		    o->arg : "");
+		fprintf(f, "  %-18s %s\n", opt, o->doc);
+	}
+	fprintf(f, "\nCommands:\n");
 	for (c = vmigctl_cmds; *c != NULL; c++)
 		fprintf(f, "  %-8s %-18s %s\n", (*c)->name, (*c)->usage,
 		    (*c)->help);
@@ -299,6 +312,8 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		/* for the build: the man page's generated lists */
+		{ "mdoc", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct vmigctl_cmd *const	*c;
@@ -336,6 +351,8 @@ main(int argc, char **argv)
 		case 'h':
 			vmigctl_help(stdout);
 			return (VMIGCTL_EXIT_OK);
+		case 'M':
+			return (vmigctl_mdoc(stdout, optarg));
 		default:
 			vmigctl_help(stderr);
 			return (VMIGCTL_EXIT_USAGE);

@@ -33,6 +33,25 @@ struct vmigctl_cmd {
 			    int, char **);
 };
 
+/* The command table (vmigctl.c), NULL-terminated. */
+extern const struct vmigctl_cmd *const vmigctl_cmds[];
+
+/* A global option, for --help and the man page. */
+struct vmigctl_opt {
+	char		 short_opt;
+	const char	*name;		/* NULL ends the table */
+	const char	*arg;		/* NULL: takes no value */
+	const char	*doc;
+};
+extern const struct vmigctl_opt vmigctl_opts[];
+
+/*
+ * vmigctl_man.c: print what vmigctl(1) lists, as mdoc(7): "options" or
+ * "commands" (vmigctl --mdoc WHAT, run by the build). Returns the exit
+ * status.
+ */
+int	vmigctl_mdoc(FILE *f, const char *what);
+
 extern const struct vmigctl_cmd vmigctl_version_cmd;
 extern const struct vmigctl_cmd vmigctl_devices_cmd;
 extern const struct vmigctl_cmd vmigctl_status_cmd;

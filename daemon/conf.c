@@ -88,14 +88,36 @@ enum {
 	OPT_PF = 900,
 };
 
-static const struct option conf_fixed_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "pf", required_argument, NULL, OPT_PF },
+/* The options that are not keys: --help, the man page (config_doc). */
+static const struct {
+	const char	*name;
+	int		 val;		/* the short option, or OPT_* */
+	const char	*arg;		/* NULL: takes no value */
+	const char	*doc;
+} conf_fixed_opts[] = {
+	{ "config", 'c', "FILE", "configuration file (default "
+	  CONFIG_DEFAULT_PATH "; a missing default file is fine)" },
+	{ "foreground", 'f', NULL, "stay in the foreground (systemd, "
+	  "scripts)" },
+	{ "check", 'n', NULL, "check the configuration, print it, exit" },
+	{ "debug", 'd', NULL, "same as --log-level debug" },
+	{ "pf", OPT_PF, "NAME=BACKEND:SPEC", "a PF, as [pf.NAME] in the file "
+	  "(repeatable)" },
+	{ "version", 'V', NULL, "print the version and exit" },
+	{ "help", 'h', NULL, "print this help and exit" },
+};
+
+/* What a key's value looks like, for --help and the man pages. */
+static const char *const conf_metavars[] = {
+	[CT_STRING] = "PATH",
+	[CT_RPC_URL] = "URL",
+	[CT_OPT_URL] = "URL",
+	[CT_STREAM_URL] = "URL",
+	[CT_LISTEN] = "HOST:PORT",
+	[CT_LEVEL] = "LEVEL",
+	[CT_SIZE] = "SIZE",
+	[CT_UINT] = "N",
+	[CT_DURATION] = "DURATION",
 };
 
 static const struct conf_key *
@@ -794,13 +816,27 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 {
 	struct option	 opts[nitems(conf_fixed_opts) + NKEYS + 1];
 	char		 names[NKEYS][48], key[96];
+	char		 shorts[2 + 2 * nitems(conf_fixed_opts)], *so = shorts;
 	const struct conf_key *k;
 	size_t		 i, n = 0;
 	int		 ch, rv = 0;
 
 	memset(a, 0, sizeof(*a));
-	for (i = 0; i < nitems(conf_fixed_opts); i++)
-		opts[n++] = conf_fixed_opts[i];
+	*so++ = ':';	/* a missing value is ':', not '?' */
+	for (i = 0; i < nitems(conf_fixed_opts); i++) {
+		opts[n].name = conf_fixed_opts[i].name;
+		opts[n].has_arg = conf_fixed_opts[i].arg != NULL ?
+		    required_argument : no_argument;
+		opts[n].flag = NULL;
+		opts[n].val = conf_fixed_opts[i].val;
+		n++;
+		if (conf_fixed_opts[i].val < 256) {
+			*so++ = (char)conf_fixed_opts[i].val;
+			if (conf_fixed_opts[i].arg != NULL)
+				*so++ = ':';
+		}
+	}
+	*so = '\0';
 	for (i = 0; i < NKEYS; i++) {
 		conf_optname(&conf_keys[i], names[i], sizeof(names[i]));
 		opts[n].name = names[i];
@@ -813,7 +849,7 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 
 	optind = 0;	/* full reset: tests parse several command lines */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:fndhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			free(a->config_path);
@@ -886,41 +922,62 @@ config_args_free(struct config_args *a)
 	memset(a, 0, sizeof(*a));
 }
 
+int
+config_doc(size_t i, struct config_doc *d)
+{
+	const struct conf_key	*k;
+
+	memset(d, 0, sizeof(*d));
+	if (i < nitems(conf_fixed_opts)) {
+		strlcpy_v(d->option, conf_fixed_opts[i].name,
+		    sizeof(d->option));
+		if (conf_fixed_opts[i].val < 256)
+			d->short_opt = (char)conf_fixed_opts[i].val;
+		d->arg = conf_fixed_opts[i].arg;
+		d->doc = conf_fixed_opts[i].doc;
+		return (0);
+	}
+	if ((i -= nitems(conf_fixed_opts)) >= NKEYS)
+		return (-ENOENT);
+	k = &conf_keys[i];
+	conf_optname(k, d->option, sizeof(d->option));
+	d->arg = conf_metavars[k->type];
+	d->section = k->section;
+	d->key = k->key;
+	d->def = k->def;
+	d->doc = k->doc;
+	d->reload = (k->flags & CK_RELOAD) != 0;
+	return (0);
+}
+
 void
 config_usage(FILE *f, const char *progname)
 {
-	const struct conf_key	*k;
-	char			 name[48], opt[80];
-	size_t			 i;
+	struct config_doc	d;
+	char			opt[96];
+	size_t			i;
+	int			keys = 0;
 
-	fprintf(f,
-	    "usage: %s [options]\n"
-	    "\n"
-	    "vmigd live-migrates passthrough devices (SR-IOV VFs) between "
-	    "hosts.\n"
-	    "\n"
-	    "  -c, --config FILE      configuration file (default %s;\n"
-	    "                         a missing default file is fine)\n"
-	    "  -f, --foreground       stay in the foreground (systemd, "
-	    "scripts)\n"
-	    "  -n, --check            check the configuration, print it, "
-	    "exit\n"
-	    "  -d, --debug            same as --log-level debug\n"
-	    "      --pf NAME=BACKEND:SPEC\n"
-	    "                         a PF, as [pf.NAME] in the file "
-	    "(repeatable)\n"
-	    "  -V, --version          print the version and exit\n"
-	    "  -h, --help             print this help and exit\n"
-	    "\n"
-	    "Every configuration key is also an option; the command line wins "
-	    "over the file:\n",
-	    progname, CONFIG_DEFAULT_PATH);
-	for (i = 0; i < NKEYS; i++) {
-		k = &conf_keys[i];
-		conf_optname(k, name, sizeof(name));
-		snprintf(opt, sizeof(opt), "--%s VALUE", name);
-		fprintf(f, "  %-28s [%s] %s, default '%s'\n      %s\n", opt,
-		    k->section, k->key, k->def, k->doc);
+	fprintf(f, "usage: %s [options]\n\nvmigd live-migrates passthrough "
+	    "devices (SR-IOV VFs) between hosts.\n\n", progname);
+	for (i = 0; config_doc(i, &d) == 0; i++) {
+		if (d.short_opt != '\0')
+			snprintf(opt, sizeof(opt), "-%c, --%s%s%s", d.short_opt,
+			    d.option, d.arg != NULL ? " " : "",
+			    d.arg != NULL ? d.arg : "");
+		else
+			snprintf(opt, sizeof(opt), "    --%s%s%s", d.option,
+			    d.arg != NULL ? " " : "", d.arg != NULL ? d.arg : "");
+		if (d.section == NULL) {
+			fprintf(f, "  %-22s%s%s\n", opt, strlen(opt) > 22 ?
+			    "\n                         " : " ", d.doc);
+			continue;
+		}
+		if (!keys++)
+			fprintf(f, "\nEvery configuration key is also an option; "
+			    "the command line wins over the file:\n");
+		fprintf(f, "  %-28s [%s] %s, default '%s'\n      %s\n", opt + 4,
+		    d.section, d.key, d.def, d.doc);
 	}
 }
 
