@@ -36,7 +36,8 @@ CLEANFILES += $(PY_CLIENT_GEN)
 # --with-pythondir), with vmig_pb2.py inside it.
 pyvmigdir = $(vmigpythondir)/vmig
 dist_pyvmig_DATA = clients/python/vmig/__init__.py clients/python/vmig/_nng.py \
-	clients/python/vmig/client.py clients/python/vmig/errors.py
+	clients/python/vmig/client.py clients/python/vmig/errors.py \
+	clients/python/vmig/migrate.py
 nodist_pyvmig_DATA = clients/python/vmig_pb2.py
 clients/python/vmig_pb2.py: $(srcdir)/proto/vmig.proto
 	$(AM_V_GEN)$(MKDIR_P) clients/python && \
@@ -52,7 +53,9 @@ clean-local-clients:
 	-rm -rf clients/python/__pycache__ clients/python/vmig/__pycache__
 .PHONY: clean-local-clients
 
-# vmigctl top in a real terminal (tmux), as a person sees it.
-CLIENTS_PY_TESTS = test/integration/test_top.py
+# vmigctl top in a real terminal (tmux), as a person sees it; the
+# orchestrator's side (python3 -m vmig.migrate) against simulated hosts.
+CLIENTS_PY_TESTS = test/integration/test_top.py \
+	test/integration/test_orchestrator.py
 TESTS += $(CLIENTS_PY_TESTS)
 EXTRA_DIST += $(CLIENTS_PY_TESTS)

@@ -30,6 +30,9 @@ doc/vmigctl.1: $(srcdir)/doc/vmigctl.1.in clients/vmigctl$(EXEEXT) \
 	$(srcdir)/doc/mangen.awk Makefile
 	$(AM_V_GEN)$(MAN_RULE)
 
+# How Nova and KubeVirt would drive vmigd (python3 -m vmig.migrate).
+dist_doc_DATA += doc/orchestrators.md
+
 # mandoc -T lint on the pages; README's configuration table names every key.
 MAN_TESTS = doc/test_man.sh
 TESTS += $(MAN_TESTS)
