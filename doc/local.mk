@@ -30,8 +30,10 @@ doc/vmigctl.1: $(srcdir)/doc/vmigctl.1.in clients/vmigctl$(EXEEXT) \
 	$(srcdir)/doc/mangen.awk Makefile
 	$(AM_V_GEN)$(MAN_RULE)
 
-# How Nova and KubeVirt would drive vmigd (python3 -m vmig.migrate).
-dist_doc_DATA += doc/orchestrators.md
+# How Nova and KubeVirt would drive vmigd (python3 -m vmig.migrate), the
+# architecture; HACKING.md travels with the sources only.
+dist_doc_DATA += doc/orchestrators.md DESIGN.md
+EXTRA_DIST += HACKING.md
 
 # mandoc -T lint on the pages; README's configuration table names every key.
 MAN_TESTS = doc/test_man.sh
