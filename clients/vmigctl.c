@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "pbname.h"
 #include "vmigctl.h"
 
 const struct vmigctl_cmd *const vmigctl_cmds[] = {
@@ -285,21 +285,7 @@ const char *
 vmigctl_enum(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
     char *buf, size_t len)
 {
-	const ProtobufCEnumValue	*v;
-	const char			*s;
-	size_t				 i;
-
-	if ((v = protobuf_c_enum_descriptor_get_value(d, value)) == NULL) {
-		snprintf(buf, len, "%d", value);
-		return (buf);
-	}
-	s = v->name;
-	if (strncmp(s, prefix, strlen(prefix)) == 0)
-		s += strlen(prefix);
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = s[i] == '_' ? '-' : (char)tolower((unsigned char)s[i]);
-	buf[i] = '\0';
-	return (buf);
+	return (pb_enum_label(d, value, prefix, buf, len));
 }
 
 /* ---------------------------------------------------------------- main */

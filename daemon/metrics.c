@@ -15,7 +15,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -30,6 +29,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "pbname.h"
 #include "rpc.h"
 #include "util.h"
 #include "vmigd.h"
@@ -234,28 +234,6 @@ mx_hist_render(FILE *f, const char *name, const char *labels,
 	    *labels ? "}" : "", h->sum);
 	fprintf(f, "%s_count%s%s%s %" PRIu64 "\n", name, *labels ? "{" : "",
 	    labels, *labels ? "}" : "", h->count);
-}
-
-/* An enum value's name for a label: PHASE_SWITCHOVER_READY -> switchover-ready */
-static const char *
-mx_enum(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
-    char *buf, size_t len)
-{
-	const ProtobufCEnumValue	*v;
-	const char			*s;
-	size_t				 i;
-
-	if ((v = protobuf_c_enum_descriptor_get_value(d, value)) == NULL) {
-		snprintf(buf, len, "%d", value);
-		return (buf);
-	}
-	s = v->name;
-	if (strncmp(s, prefix, strlen(prefix)) == 0)
-		s += strlen(prefix);
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = s[i] == '_' ? '-' : (char)tolower((unsigned char)s[i]);
-	buf[i] = '\0';
-	return (buf);
 }
 
 static int
@@ -539,7 +517,7 @@ mx_render_jobs(FILE *f, const Vmig__V1__ListJobsResponse *lj)
 	for (dir = 0; dir < MX_NDIRS; dir++) {
 		for (p = 0; p < nitems(mx_live_phases); p++)
 			fprintf(f, "vmigd_jobs{direction=\"%s\",phase=\"%s\"} "
-			    "%u\n", mx_dirs[dir], mx_enum(
+			    "%u\n", mx_dirs[dir], pb_enum_label(
 			    &vmig__v1__job_phase__descriptor, mx_live_phases[p],
 			    "PHASE_", phase, sizeof(phase)), n[dir][p]);
 	}
@@ -550,7 +528,7 @@ mx_render_jobs(FILE *f, const Vmig__V1__ListJobsResponse *lj)
 		fprintf(f, "vmigd_job_info{job=\"%" PRIu64 "\",device=\"%s\","
 		    "direction=\"%s\",phase=\"%s\",vm=\"%s\"} 1\n", j->id,
 		    mx_esc(dev, sizeof(dev), j->device), mx_dirs[mx_dir(
-		    j->direction)], mx_enum(&vmig__v1__job_phase__descriptor,
+		    j->direction)], pb_enum_label(&vmig__v1__job_phase__descriptor,
 		    j->phase, "PHASE_", phase, sizeof(phase)),
 		    mx_esc(vm, sizeof(vm), j->vm));
 	}
