@@ -1,20 +1,28 @@
 # clients/local.mk: the C client library, vmigctl, and the Python client's
 # generated protobuf classes.
 
-# libvmigclient: the C client (vmig/client.h) and the protobuf -> JSON
-# printer; used by vmigctl, the tests and the benchmarks.
-noinst_LIBRARIES += clients/libvmigclient.a
-clients_libvmigclient_a_SOURCES = clients/client.c include/vmig/client.h \
-	clients/json.c clients/json.h
+# libvmigclient: the C client (vmig/client.h) with the control API's
+# codecs (vmig.pb-c.c), installed for third-party clients
+# (include/local.mk installs the headers and vmigclient.pc). Position
+# independent, so that it also links into shared objects.
+lib_LIBRARIES += clients/libvmigclient.a
+clients_libvmigclient_a_SOURCES = clients/client.c include/vmig/client.h
+nodist_clients_libvmigclient_a_SOURCES = proto/vmig.pb-c.c proto/vmig.pb-c.h
 clients_libvmigclient_a_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
-VMIG_CLIENT_LIBS = clients/libvmigclient.a libvmigproto.a \
-	$(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBS)
+clients_libvmigclient_a_CFLAGS = $(AM_CFLAGS) -fPIC
+# vmigctl's protobuf -> JSON printer (not part of the installed client).
+noinst_LIBRARIES += clients/libvmigjson.a
+clients_libvmigjson_a_SOURCES = clients/json.c clients/json.h
+clients_libvmigjson_a_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+VMIG_CLIENT_LIBS = clients/libvmigjson.a clients/libvmigclient.a \
+	libvmigproto.a $(PROTOBUF_C_LIBS) $(NNG_LIBS) $(LIBS)
 
 # vmigctl: one file per command group (vmigctl_*.c), commands in a table.
 bin_PROGRAMS += clients/vmigctl
 clients_vmigctl_SOURCES = clients/vmigctl.c clients/vmigctl.h \
-	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c
-clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
+	clients/vmigctl_info.c clients/vmigctl_watch.c clients/vmigctl_job.c \
+	clients/vmigctl_top.c clients/vmigctl_man.c doc/mdoc.c doc/mdoc.h
+clients_vmigctl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS) -I$(srcdir)/doc
 clients_vmigctl_LDADD = $(VMIG_CLIENT_LIBS) common/libvmigcommon.a
 
 # vmigctl's command line (numbers, options, --help, --json streams),
@@ -30,8 +38,13 @@ EXTRA_DIST += $(CLIENT_PY_TESTS)
 PY_CLIENT_GEN = clients/python/vmig_pb2.py clients/python/stream_pb2.py
 noinst_DATA += $(PY_CLIENT_GEN)
 CLEANFILES += $(PY_CLIENT_GEN)
-EXTRA_DIST += clients/python/vmig/__init__.py clients/python/vmig/_nng.py \
-	clients/python/vmig/client.py clients/python/vmig/errors.py
+# Installed as the package vmig in $(vmigpythondir) (configure
+# --with-pythondir), with vmig_pb2.py inside it.
+pyvmigdir = $(vmigpythondir)/vmig
+dist_pyvmig_DATA = clients/python/vmig/__init__.py clients/python/vmig/_nng.py \
+	clients/python/vmig/client.py clients/python/vmig/errors.py \
+	clients/python/vmig/migrate.py
+nodist_pyvmig_DATA = clients/python/vmig_pb2.py
 clients/python/vmig_pb2.py: $(srcdir)/proto/vmig.proto
 	$(AM_V_GEN)$(MKDIR_P) clients/python && \
 	$(PROTOC) --proto_path=$(srcdir)/proto --python_out=clients/python \
@@ -45,3 +58,10 @@ clean-local: clean-local-clients
 clean-local-clients:
 	-rm -rf clients/python/__pycache__ clients/python/vmig/__pycache__
 .PHONY: clean-local-clients
+
+# vmigctl top in a real terminal (tmux), as a person sees it; the
+# orchestrator's side (python3 -m vmig.migrate) against simulated hosts.
+CLIENTS_PY_TESTS = test/integration/test_top.py \
+	test/integration/test_orchestrator.py
+TESTS += $(CLIENTS_PY_TESTS)
+EXTRA_DIST += $(CLIENTS_PY_TESTS)

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,9 +16,10 @@
 #include <string.h>
 
 #include "json.h"
+#include "pbname.h"
 #include "vmigctl.h"
 
-static const struct vmigctl_cmd *const vmigctl_cmds[] = {
+const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_version_cmd,
 	&vmigctl_devices_cmd,
 	&vmigctl_status_cmd,
@@ -31,6 +33,7 @@ static const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_switchover_cmd,
 	&vmigctl_policy_cmd,
 	&vmigctl_release_cmd,
+	&vmigctl_top_cmd,
 	NULL,
 };
 
@@ -73,30 +76,42 @@ vmigctl_cmd_help(const struct vmigctl_cmd *cmd, FILE *f)
 	    "--json, --timeout MS\n");
 }
 
+#define STR(x)	STR2(x)
+#define STR2(x)	#x
+/* The global options: --help and the man page (vmigctl_man.c). */
+const struct vmigctl_opt vmigctl_opts[] = {
+	{ 'c', "connect", "URL", "vmigd's control URL (default $VMIG_URL or "
+	  VMIG_CLIENT_DEFAULT_URL ")" },
+	{ 'j', "json", NULL, "print answers as JSON (streams: one object a "
+	  "line)" },
+	{ 't', "timeout", "MS", "how long to wait for an answer (default "
+	  STR(VMIG_CLIENT_DEFAULT_TIMEOUT_MS) ")" },
+	{ 'h', "help", NULL, "this help (COMMAND --help: the command's)" },
+	{ 0, NULL, NULL, NULL },
+};
+
 static void
 vmigctl_help(FILE *f)
 {
 	const struct vmigctl_cmd *const	*c;
+	const struct vmigctl_opt	*o;
+	char				 opt[48];
 
 	fprintf(f,
 	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] COMMAND "
 	    "[ARGS]\n"
 	    "\n"
 	    "Talk to vmigd, the passthrough device migration daemon.\n"
-	    "\n"
-	    "  -c, --connect URL   vmigd's control URL (default $VMIG_URL or "
-	    "%s)\n"
-	    "  -j, --json          print answers as JSON (streams: one object "
-	    "a line)\n"
-	    "  -t, --timeout MS    how long to wait for an answer (default "
-	    "%d)\n"
-	    "  -h, --help          this help (COMMAND --help: the command's)\n"
-	    "\n"
-	    "Global options are taken anywhere before \"--\", unless the "
-	    "command has\nan option of the same name (migrate --timeout S).\n"
-	    "\n"
-	    "Commands:\n", VMIG_CLIENT_DEFAULT_URL,
-	    VMIG_CLIENT_DEFAULT_TIMEOUT_MS);
+	    "\n");
+	for (o = vmigctl_opts; o->name != NULL; o++) {
+		snprintf(opt, sizeof(opt), "-%c, --%s%s%s", o->short_opt,
+		    o->name, o->arg != NULL ? " " : "", o->arg != NULL ?
+		    o->arg : "");
+		fprintf(f, "  %-18s %s\n", opt, o->doc);
+	}
+	fprintf(f, "\nGlobal options are taken anywhere before \"--\", unless "
+	    "the command has\nan option of the same name (migrate --timeout "
+	    "S).\n\nCommands:\n");
 	for (c = vmigctl_cmds; *c != NULL; c++)
 		fprintf(f, "  %-8s %-18s %s\n", (*c)->name, (*c)->usage,
 		    (*c)->help);
@@ -269,21 +284,7 @@ const char *
 vmigctl_enum(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
     char *buf, size_t len)
 {
-	const ProtobufCEnumValue	*v;
-	const char			*s;
-	size_t				 i;
-
-	if ((v = protobuf_c_enum_descriptor_get_value(d, value)) == NULL) {
-		snprintf(buf, len, "%d", value);
-		return (buf);
-	}
-	s = v->name;
-	if (strncmp(s, prefix, strlen(prefix)) == 0)
-		s += strlen(prefix);
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = s[i] == '_' ? '-' : (char)tolower((unsigned char)s[i]);
-	buf[i] = '\0';
-	return (buf);
+	return (pb_enum_label(d, value, prefix, buf, len));
 }
 
 /* ---------------------------------------------------------------- numbers */
@@ -579,6 +580,9 @@ main(int argc, char **argv)
 		ctl.url = VMIG_CLIENT_DEFAULT_URL;
 	ctl.timeout_ms = VMIG_CLIENT_DEFAULT_TIMEOUT_MS;
 
+	/* for the build: the man page's generated lists */
+	if (argc == 3 && strcmp(argv[1], "--mdoc") == 0)
+		return (vmigctl_mdoc(stdout, argv[2]));
 	if ((rv = vmigctl_args(&ctl, &argc, argv, &cmd)) >= 0)
 		return (rv);
 	optind = 0;	/* the command parses its own options */

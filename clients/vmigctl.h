@@ -73,6 +73,24 @@ int	vmigctl_number(const struct vmigctl_num *n, const char *s,
 /* The same into a uint32_t (n->max must fit). */
 int	vmigctl_number32(const struct vmigctl_num *n, const char *s,
 	    uint32_t *out, char *err, size_t errlen);
+/* The command table (vmigctl.c), NULL-terminated. */
+extern const struct vmigctl_cmd *const vmigctl_cmds[];
+
+/* A global option, for --help and the man page. */
+struct vmigctl_opt {
+	char		 short_opt;
+	const char	*name;		/* NULL ends the table */
+	const char	*arg;		/* NULL: takes no value */
+	const char	*doc;
+};
+extern const struct vmigctl_opt vmigctl_opts[];
+
+/*
+ * vmigctl_man.c: print what vmigctl(1) lists, as mdoc(7): "options" or
+ * "commands" (vmigctl --mdoc WHAT, run by the build). Returns the exit
+ * status.
+ */
+int	vmigctl_mdoc(FILE *f, const char *what);
 
 extern const struct vmigctl_cmd vmigctl_version_cmd;
 extern const struct vmigctl_cmd vmigctl_devices_cmd;
@@ -88,6 +106,8 @@ extern const struct vmigctl_cmd vmigctl_cancel_cmd;
 extern const struct vmigctl_cmd vmigctl_switchover_cmd;
 extern const struct vmigctl_cmd vmigctl_policy_cmd;
 extern const struct vmigctl_cmd vmigctl_release_cmd;
+/* vmigctl_top.c */
+extern const struct vmigctl_cmd vmigctl_top_cmd;
 
 /*
  * Send req, wait for the answer. On success *resp holds a response whose

@@ -21,6 +21,7 @@
 #include "job.h"
 #include "log.h"
 #include "rpc.h"
+#include "metrics.h"
 #include "util.h"
 #include "view.h"
 #include "vmigd.h"
@@ -355,6 +356,15 @@ api_view_cb(evutil_socket_t fd, short what, void *arg)
 	api_job_refresh(arg);
 }
 
+static void
+api_hook_dev_cmd(void *arg, const char *pf, const char *what, uint64_t us,
+    int err)
+{
+	struct vmigd	*d = arg;
+
+	metrics_dev_cmd(d->metrics, pf, what, us, err);
+}
+
 void
 api_job_init(struct vmigd *d)
 {
@@ -368,6 +378,7 @@ api_job_init(struct vmigd *d)
 	h.decision = api_hook_decision;
 	h.progress = api_hook_progress;
 	h.dropped = api_hook_dropped;
+	h.dev_cmd = api_hook_dev_cmd;
 	d->view = view_new();
 	engine_set_hooks(d->engine, &h);
 	/* a running job's counters in the view are at most this old */

@@ -31,6 +31,7 @@ enum conf_type {
 	CT_RPC_URL,	/* ipc:// or tcp://host:port */
 	CT_OPT_URL,	/* same, or "" for none */
 	CT_STREAM_URL,	/* tcp://host or tls+tcp://host (port per job) */
+	CT_LISTEN,	/* host:port, [v6]:port, or "" for none */
 	CT_LEVEL,	/* log level name */
 	CT_SIZE,	/* bytes with suffixes, uint64_t */
 	CT_UINT,	/* uint32_t */
@@ -70,6 +71,9 @@ static const struct conf_key conf_keys[] = {
 	  "16", "control requests received in parallel" },
 	{ "daemon", "status_interval", CT_DURATION, OFF(status_interval_ms),
 	  1000, 86400000, CK_RELOAD, "30s", "how often STATUS= goes to systemd" },
+	{ "daemon", "metrics_listen", CT_LISTEN, OFF(metrics_listen), 0, 0, 0,
+	  "", "Prometheus metrics over HTTP at /metrics on this host:port, "
+	  "e.g. 127.0.0.1:9470; empty: off" },
 	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
 	  CK_RELOAD, "2", "concurrent outgoing migrations" },
 	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
@@ -87,14 +91,38 @@ enum {
 	OPT_PF = 900,
 };
 
-static const struct option conf_fixed_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "foreground", no_argument, NULL, 'f' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "pf", required_argument, NULL, OPT_PF },
+/* The options that are not keys: --help, the man page (config_doc). */
+static const struct {
+	const char	*name;
+	int		 val;		/* the short option, or OPT_* */
+	const char	*arg;		/* NULL: takes no value */
+	const char	*doc;
+} conf_fixed_opts[] = {
+	{ "config", 'c', "FILE", "configuration file (default "
+	  CONFIG_DEFAULT_PATH "; a missing default file is fine)" },
+	{ "foreground", 'f', NULL, "stay in the foreground (systemd, "
+	  "scripts); without it vmigd detaches once it is ready (exit status "
+	  "0) or fails (its status)" },
+	{ "check", 'n', NULL, "print the configuration and check what "
+	  "start-up would refuse (URLs, plugins), then exit" },
+	{ "debug", 'd', NULL, "same as --log-level debug" },
+	{ "pf", OPT_PF, "NAME=BACKEND:SPEC", "a PF, as [pf.NAME] in the file "
+	  "(repeatable)" },
+	{ "version", 'V', NULL, "print the version and exit" },
+	{ "help", 'h', NULL, "print this help and exit" },
+};
+
+/* What a key's value looks like, for --help and the man pages. */
+static const char *const conf_metavars[] = {
+	[CT_STRING] = "PATH",
+	[CT_RPC_URL] = "URL",
+	[CT_OPT_URL] = "URL",
+	[CT_STREAM_URL] = "URL",
+	[CT_LISTEN] = "HOST:PORT",
+	[CT_LEVEL] = "LEVEL",
+	[CT_SIZE] = "SIZE",
+	[CT_UINT] = "N",
+	[CT_DURATION] = "DURATION",
 };
 
 static const struct conf_key *
@@ -250,11 +278,26 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 	case CT_RPC_URL:
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
+	case CT_LISTEN:
 		if (k->type == CT_STRING && *v == '\0') {
 			err_set(why, wlen, 0, "must not be empty");
 			return (-1);
 		}
-		if (k->type != CT_STRING && conf_check_url(k, v, why, wlen))
+		if (k->type == CT_LISTEN && *v == ':') {
+			err_set(why, wlen, 0, "no host (127.0.0.1:PORT, or "
+			    "0.0.0.0:PORT for every address)");
+			return (-1);
+		}
+		if (k->type == CT_LISTEN && strstr(v, "://") != NULL) {
+			err_set(why, wlen, 0, "not host:port (no scheme: "
+			    "127.0.0.1:9470)");
+			return (-1);
+		}
+		if (k->type == CT_LISTEN && *v != '\0' &&
+		    conf_check_hostport(v, 1, why, wlen) != 0)
+			return (-1);
+		if ((k->type == CT_RPC_URL || k->type == CT_OPT_URL ||
+		    k->type == CT_STREAM_URL) && conf_check_url(k, v, why, wlen))
 			return (-1);
 		sp = (char **)((char *)c + k->off);
 		free(*sp);
@@ -319,6 +362,7 @@ conf_key_format(const struct config *c, const struct conf_key *k, char *buf,
 	case CT_RPC_URL:
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
+	case CT_LISTEN:
 		s = *(char *const *)((const char *)c + k->off);
 		strlcpy_v(buf, s != NULL ? s : "", len);
 		break;
@@ -401,7 +445,7 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < NKEYS; i++) {
-		if (conf_keys[i].type <= CT_STREAM_URL)
+		if (conf_keys[i].type <= CT_LISTEN)
 			free(*(char **)((char *)c + conf_keys[i].off));
 	}
 	while ((pf = TAILQ_FIRST(&c->pfs)) != NULL) {
@@ -777,13 +821,27 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 {
 	struct option	 opts[nitems(conf_fixed_opts) + NKEYS + 1];
 	char		 names[NKEYS][48], key[96];
+	char		 shorts[2 + 2 * nitems(conf_fixed_opts)], *so = shorts;
 	const struct conf_key *k;
 	size_t		 i, n = 0;
 	int		 ch, rv = 0;
 
 	memset(a, 0, sizeof(*a));
-	for (i = 0; i < nitems(conf_fixed_opts); i++)
-		opts[n++] = conf_fixed_opts[i];
+	*so++ = ':';	/* a missing value is ':', not '?' */
+	for (i = 0; i < nitems(conf_fixed_opts); i++) {
+		opts[n].name = conf_fixed_opts[i].name;
+		opts[n].has_arg = conf_fixed_opts[i].arg != NULL ?
+		    required_argument : no_argument;
+		opts[n].flag = NULL;
+		opts[n].val = conf_fixed_opts[i].val;
+		n++;
+		if (conf_fixed_opts[i].val < 256) {
+			*so++ = (char)conf_fixed_opts[i].val;
+			if (conf_fixed_opts[i].arg != NULL)
+				*so++ = ':';
+		}
+	}
+	*so = '\0';
 	for (i = 0; i < NKEYS; i++) {
 		conf_optname(&conf_keys[i], names[i], sizeof(names[i]));
 		opts[n].name = names[i];
@@ -796,7 +854,7 @@ config_args_parse(struct config_args *a, int argc, char **argv, char *err,
 
 	optind = 0;	/* full reset: tests parse several command lines */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:fndhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			free(a->config_path);
@@ -869,44 +927,62 @@ config_args_free(struct config_args *a)
 	memset(a, 0, sizeof(*a));
 }
 
+int
+config_doc(size_t i, struct config_doc *d)
+{
+	const struct conf_key	*k;
+
+	memset(d, 0, sizeof(*d));
+	if (i < nitems(conf_fixed_opts)) {
+		strlcpy_v(d->option, conf_fixed_opts[i].name,
+		    sizeof(d->option));
+		if (conf_fixed_opts[i].val < 256)
+			d->short_opt = (char)conf_fixed_opts[i].val;
+		d->arg = conf_fixed_opts[i].arg;
+		d->doc = conf_fixed_opts[i].doc;
+		return (0);
+	}
+	if ((i -= nitems(conf_fixed_opts)) >= NKEYS)
+		return (-ENOENT);
+	k = &conf_keys[i];
+	conf_optname(k, d->option, sizeof(d->option));
+	d->arg = conf_metavars[k->type];
+	d->section = k->section;
+	d->key = k->key;
+	d->def = k->def;
+	d->doc = k->doc;
+	d->reload = (k->flags & CK_RELOAD) != 0;
+	return (0);
+}
+
 void
 config_usage(FILE *f, const char *progname)
 {
-	const struct conf_key	*k;
-	char			 name[48], opt[80];
-	size_t			 i;
+	struct config_doc	d;
+	char			opt[96];
+	size_t			i;
+	int			keys = 0;
 
-	fprintf(f,
-	    "usage: %s [options]\n"
-	    "\n"
-	    "vmigd live-migrates passthrough devices (SR-IOV VFs) between "
-	    "hosts.\n"
-	    "\n"
-	    "  -c, --config FILE      configuration file (default %s;\n"
-	    "                         a missing default file is fine)\n"
-	    "  -f, --foreground       stay in the foreground (systemd, "
-	    "scripts); without it\n"
-	    "                         vmigd detaches once it listens (exit "
-	    "status 0) or fails\n"
-	    "  -n, --check            print the configuration and check what "
-	    "start-up would\n"
-	    "                         refuse (URLs, plugins), then exit\n"
-	    "  -d, --debug            same as --log-level debug\n"
-	    "      --pf NAME=BACKEND:SPEC\n"
-	    "                         a PF, as [pf.NAME] in the file "
-	    "(repeatable)\n"
-	    "  -V, --version          print the version and exit\n"
-	    "  -h, --help             print this help and exit\n"
-	    "\n"
-	    "Every configuration key is also an option; the command line wins "
-	    "over the file:\n",
-	    progname, CONFIG_DEFAULT_PATH);
-	for (i = 0; i < NKEYS; i++) {
-		k = &conf_keys[i];
-		conf_optname(k, name, sizeof(name));
-		snprintf(opt, sizeof(opt), "--%s VALUE", name);
-		fprintf(f, "  %-28s [%s] %s, default '%s'\n      %s\n", opt,
-		    k->section, k->key, k->def, k->doc);
+	fprintf(f, "usage: %s [options]\n\nvmigd live-migrates passthrough "
+	    "devices (SR-IOV VFs) between hosts.\n\n", progname);
+	for (i = 0; config_doc(i, &d) == 0; i++) {
+		if (d.short_opt != '\0')
+			snprintf(opt, sizeof(opt), "-%c, --%s%s%s", d.short_opt,
+			    d.option, d.arg != NULL ? " " : "",
+			    d.arg != NULL ? d.arg : "");
+		else
+			snprintf(opt, sizeof(opt), "    --%s%s%s", d.option,
+			    d.arg != NULL ? " " : "", d.arg != NULL ? d.arg : "");
+		if (d.section == NULL) {
+			fprintf(f, "  %-22s%s%s\n", opt, strlen(opt) > 22 ?
+			    "\n                         " : " ", d.doc);
+			continue;
+		}
+		if (!keys++)
+			fprintf(f, "\nEvery configuration key is also an option; "
+			    "the command line wins over the file:\n");
+		fprintf(f, "  %-28s [%s] %s, default '%s'\n      %s\n", opt + 4,
+		    d.section, d.key, d.def, d.doc);
 	}
 }
 

@@ -52,6 +52,7 @@ struct config {
 	uint64_t	 max_message_bytes;
 	uint32_t	 rpc_workers;
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
+	char		*metrics_listen;	/* "host:port"; "": no metrics */
 
 	/* [limits] */
 	uint32_t	 max_outgoing;
@@ -91,6 +92,24 @@ int	 config_args_parse(struct config_args *a, int argc, char **argv,
 	     char *err, size_t errlen);
 void	 config_args_free(struct config_args *a);
 void	 config_usage(FILE *f, const char *progname);
+
+/*
+ * The options, one at a time, for --help and the man pages (doc/mangen.c
+ * generates vmigd(8) and vmigd.conf(5) from these, so they cannot drift):
+ * first those that are not configuration keys, then every key.
+ */
+struct config_doc {
+	char		 option[48];	/* long option without "--" */
+	char		 short_opt;	/* 'c', or '\0' */
+	const char	*arg;		/* "FILE", "URL"; NULL: takes none */
+	const char	*section;	/* "daemon", "limits"; NULL: not a key */
+	const char	*key;
+	const char	*def;		/* default, as the file spells it */
+	const char	*doc;
+	int		 reload;	/* takes effect on SIGHUP */
+};
+/* The i-th option: 0, or -ENOENT past the last. */
+int	 config_doc(size_t i, struct config_doc *d);
 
 /*
  * Defaults, then the file (if any), then the command line. NULL on error.

@@ -12,6 +12,7 @@ libvmig_a_SOURCES += \
 	daemon/api_job.c daemon/api_view.c daemon/api_fds.c \
 	daemon/backend.c daemon/backend.h \
 	daemon/events.c daemon/events.h \
+	daemon/metrics.c daemon/metrics_http.c daemon/metrics.h \
 	daemon/notify.h
 # One notify.h, two implementations: callers never #ifdef.
 if HAVE_SYSTEMD
@@ -41,6 +42,11 @@ clean-local: clean-build-plugin-links
 clean-build-plugin-links:
 	-rm -rf plugins/.libs plugins/.libs-linked
 .PHONY: clean-build-plugin-links
+# The metrics endpoint scraped during migrations between two daemons
+# (test_metrics.c, its unit test, is in test/local.mk).
+METRICS_PY_TESTS = test/integration/test_metrics.py
+TESTS += $(METRICS_PY_TESTS)
+EXTRA_DIST += $(METRICS_PY_TESTS)
 
 # README.md: how to run, call and configure vmigd (the unit points at it).
 dist_doc_DATA = README.md

@@ -25,6 +25,17 @@ struct events {
 	uint64_t	 sent;
 };
 
+/* One observer for the process (metrics.c), also with events off. */
+static events_observer_fn	 events_observer;
+static void			*events_observer_arg;
+
+void
+events_observe(events_observer_fn fn, void *arg)
+{
+	events_observer = fn;
+	events_observer_arg = arg;
+}
+
 struct events *
 events_open(const char *url, int ipc_mode, char *err, size_t errlen)
 {
@@ -80,6 +91,8 @@ events_publish(struct events *ev, Vmig__V1__Event *e)
 	size_t	 len;
 	int	 rv;
 
+	if (events_observer != NULL)
+		events_observer(events_observer_arg, e);
 	if (ev == NULL)
 		return (0);
 	e->seq = ++ev->seq;

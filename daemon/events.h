@@ -25,6 +25,13 @@ int		 events_publish(struct events *ev, Vmig__V1__Event *e);
 /* A KIND_DEVICE event about a device or PF, with a message. */
 void		 events_device(struct events *ev, const char *device,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * An observer sees every event published, before it is sent and also
+ * when events are off (metrics.c counts the jobs that end); loop thread.
+ * NULL: none.
+ */
+typedef void	(*events_observer_fn)(void *arg, const Vmig__V1__Event *e);
+void		 events_observe(events_observer_fn fn, void *arg);
 const char	*events_url(const struct events *ev);
 uint64_t	 events_sent(const struct events *ev);
 

@@ -1124,6 +1124,10 @@ job_dev_done(void *arg, const struct vmig_result *res)
 	job->devop.fn = NULL;
 	if (job->eng->frozen)
 		return;
+	if (job->eng->hooks.dev_cmd != NULL)
+		job->eng->hooks.dev_cmd(job->eng->hooks.arg, job->dev != NULL ?
+		    job->dev->pf->name : "", job->devop.what,
+		    now_us() - job->devop.start_us, res->err);
 	log_debug("%s: job %" PRIu64 ": %s: %d (%" PRIu64 " us)", __func__,
 	    job->id, job->devop.what, res->err, now_us() - job->devop.start_us);
 	if (gen != job->step_gen || fn == NULL) {

@@ -172,6 +172,9 @@ struct engine_hooks {
 	 * from here, which is what a step failing at once does.
 	 */
 	void	(*step)(void *arg, struct job *, const char *name);
+	/* A device command completed (the metrics count them). */
+	void	(*dev_cmd)(void *arg, const char *pf, const char *what,
+		    uint64_t us, int err);
 };
 
 /*

@@ -28,6 +28,7 @@
 #include "events.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "rpc.h"
 #include "stream.h"
@@ -228,6 +229,7 @@ vmigd_free(struct vmigd *d)
 		event_free(d->ev_watchdog);
 	if (d->ev_stop != NULL)
 		event_free(d->ev_stop);
+	metrics_close(d->metrics);
 	/* jobs first stop acting, then their devices' backends close */
 	if (d->engine != NULL)
 		engine_freeze(d->engine);
@@ -339,6 +341,11 @@ vmigd_start(struct vmigd *d)
 		return (-1);
 	}
 	if (api_fds_open(d, rpc_url(d->rpc), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return (-1);
+	}
+	if (*d->conf->metrics_listen != '\0' && (d->metrics = metrics_open(d,
+	    d->conf->metrics_listen, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return (-1);
 	}

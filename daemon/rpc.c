@@ -73,6 +73,9 @@ struct rpc {
 	rpc_fast_fn		 fast;
 	void			*fast_arg;
 	uint64_t		 nfast;		/* atomic */
+	/* answers by call and status (rpc_get_counts); atomic: the fast
+	 * lane counts GetJob on nng's threads, the loop everything else */
+	uint64_t		 counts[RPC_CALLS_MAX][RPC_STATUS_MAX];
 };
 
 static void	rpc_ctx_recv(struct rpc_ctx *);
@@ -395,6 +398,18 @@ rpc_call_free(struct rpc_call *call)
 	free(call);
 }
 
+static void
+rpc_count(struct rpc *rpc, const Vmig__V1__Request *req, int code)
+{
+	unsigned int	call = 0, status = RPC_STATUS_MAX - 1;
+
+	if (req != NULL && (unsigned int)req->call_case < RPC_CALLS_MAX)
+		call = (unsigned int)req->call_case;
+	if (code >= 0 && code < RPC_STATUS_MAX - 1)
+		status = (unsigned int)code;
+	__atomic_add_fetch(&rpc->counts[call][status], 1, __ATOMIC_RELAXED);
+}
+
 /* Pack the response into the context's aio; the caller sends it. */
 static nng_msg *
 rpc_call_pack(struct rpc_call *call)
@@ -406,6 +421,7 @@ rpc_call_pack(struct rpc_call *call)
 	int		 rv;
 
 	rpc->st.requests++;
+	rpc_count(rpc, call->req, r->status->code);
 	if (r->status->code != VMIG__V1__STATUS_CODE__STATUS_OK) {
 		rpc->st.errors++;
 		log_debug("rpc: #%" PRIu64 " %s (id %" PRIu64 "): %s: %s",
@@ -494,6 +510,7 @@ rpc_fast(struct rpc_ctx *c)
 		c->decoded = req;
 		return (0);
 	}
+	rpc_count(rpc, req, resp->status->code);
 	vmig__v1__request__free_unpacked(req, NULL);
 	len = vmig__v1__response__get_packed_size(resp);
 	if (nng_msg_alloc(&out, len) != 0) {
@@ -902,6 +919,17 @@ rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st)
 	*st = rpc->st;
 	st->fast = __atomic_load_n(&rpc->nfast, __ATOMIC_RELAXED);
 	st->requests += st->fast;
+}
+
+void
+rpc_get_counts(const struct rpc *rpc, struct rpc_counts *out)
+{
+	unsigned int	c, s;
+
+	for (c = 0; c < RPC_CALLS_MAX; c++)
+		for (s = 0; s < RPC_STATUS_MAX; s++)
+			out->n[c][s] = __atomic_load_n(&rpc->counts[c][s],
+			    __ATOMIC_RELAXED);
 }
 
 

@@ -101,11 +101,24 @@ struct rpc_stats {
 	unsigned int	 contexts;	/* nng contexts open */
 };
 
+/*
+ * Answers by call and status: n[c][s] counts the calls whose Request oneof
+ * field number is c (0: none, one that did not decode, or c >=
+ * RPC_CALLS_MAX) answered with status code s (RPC_STATUS_MAX - 1: a code
+ * beyond the known ones). Fast-lane answers included.
+ */
+#define RPC_CALLS_MAX	32
+#define RPC_STATUS_MAX	16
+struct rpc_counts {
+	uint64_t	 n[RPC_CALLS_MAX][RPC_STATUS_MAX];
+};
+
 struct rpc	*rpc_open(struct event_base *base, struct wake *wake,
 		    const struct rpc_params *p, rpc_dispatch_fn dispatch,
 		    void *arg, char *err, size_t errlen);
 void		 rpc_close(struct rpc *rpc);
 void		 rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st);
+void		 rpc_get_counts(const struct rpc *rpc, struct rpc_counts *out);
 /* The URLs as listening (a tcp port 0 resolved to the bound port). */
 const char	*rpc_url(const struct rpc *rpc);
 const char	*rpc_tcp_url(const struct rpc *rpc);

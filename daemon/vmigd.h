@@ -20,6 +20,7 @@ struct events;
 struct backends;
 struct engine;
 struct view;
+struct metrics;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -44,6 +45,7 @@ struct vmigd {
 	struct view		*view;		/* jobs for the RPC fast lane */
 	struct event		*ev_view;	/* refreshes it while jobs run */
 	struct api_fds		*fds;		/* the fd socket (api_fds.c) */
+	struct metrics		*metrics;	/* NULL: metrics_listen is empty */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

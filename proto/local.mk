@@ -19,5 +19,8 @@ proto/stream.pb-c.c proto/stream.pb-c.h: $(srcdir)/proto/stream.proto
 # the tests and the benchmarks.
 noinst_LIBRARIES += libvmigproto.a
 nodist_libvmigproto_a_SOURCES = $(PROTO_GEN_C) $(PROTO_GEN_H)
-libvmigproto_a_CPPFLAGS = -I$(builddir)/proto $(PROTOBUF_C_CFLAGS)
+# enum names for people and labels, shared by vmigctl and the daemon
+libvmigproto_a_SOURCES = proto/pbname.c proto/pbname.h
+libvmigproto_a_CPPFLAGS = -I$(builddir)/proto -I$(srcdir)/proto \
+	$(PROTOBUF_C_CFLAGS)
 libvmigproto_a_CFLAGS = $(SAN_CFLAGS)

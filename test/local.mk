@@ -26,7 +26,7 @@ test_unit_plugin_nosym_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 if HAVE_CRITERION
 FOUNDATION_UNIT_TESTS = test/unit/test_config test/unit/test_options \
 	test/unit/test_rpc test/unit/test_backend test/unit/test_offload \
-	test/unit/test_view
+	test/unit/test_view test/unit/test_metrics
 check_PROGRAMS += $(FOUNDATION_UNIT_TESTS)
 TESTS += $(FOUNDATION_UNIT_TESTS)
 FOUNDATION_UNIT_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
@@ -49,6 +49,9 @@ test_unit_test_offload_LDADD = $(FOUNDATION_UNIT_LDADD)
 test_unit_test_view_SOURCES = test/unit/test_view.c
 test_unit_test_view_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
 test_unit_test_view_LDADD = $(FOUNDATION_UNIT_LDADD)
+test_unit_test_metrics_SOURCES = test/unit/test_metrics.c
+test_unit_test_metrics_CPPFLAGS = $(FOUNDATION_UNIT_CPPFLAGS)
+test_unit_test_metrics_LDADD = $(FOUNDATION_UNIT_LDADD)
 endif
 
 # Python integration tests (/usr/bin/python3, see PY_LOG_COMPILER) against

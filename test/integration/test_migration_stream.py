@@ -248,8 +248,15 @@ class LoadFails(StreamCase):
         self.assertIn("vf1 load failed", dst.events())
         self.assertTrue([x for x in dst.events() if "discarded" in x])
         ev = src.events()
+        # every VF the job moved out of active is active again (how far
+        # the source got before the refusal came back depends on timing:
+        # vf2 may not have been quiesced yet)
         modes = [x for x in ev if " mode " in x]
-        self.assertEqual(modes[-2:], ["vf1 mode active", "vf2 mode active"])
+        self.assertTrue(modes, ev)
+        for vf in ("vf1", "vf2"):
+            mine = [x for x in modes if x.startswith(vf + " ")]
+            if mine:
+                self.assertEqual(mine[-1], vf + " mode active", ev)
         self.assertEqual(sum(1 for x in ev if x.endswith(" stop")), 1, ev)
         for d in list(src.client.list_devices().devices) + \
                 list(dst.client.list_devices().devices):

@@ -289,6 +289,15 @@ class Daemon:
             return None
         return wait_for(find, "the TCP listener in the log")
 
+    def metrics_url(self):
+        """The metrics endpoint with its bound port (from the log)."""
+        def find():
+            for line in self.log().splitlines():
+                if "metrics: serving " in line:
+                    return line.split("metrics: serving ")[1].split()[0]
+            return None
+        return wait_for(find, "the metrics endpoint in the log")
+
     def __enter__(self):
         if self.proc is None:
             self.start()

@@ -69,6 +69,7 @@ Test(config, defaults)
 	cr_assert_eq(c->max_incoming, 4);
 	cr_assert_eq(c->max_per_pf, 4);
 	cr_assert_eq(c->bandwidth, 0);
+	cr_assert_str_eq(c->metrics_listen, "");
 	cr_assert_eq(c->npfs, 0);
 	cr_assert_null(c->path);
 	config_free(c);
@@ -96,6 +97,7 @@ Test(config, every_key)
 	    "max_message_bytes = 1M\n"
 	    "rpc_workers = 3\n"
 	    "status_interval = 2s\n"
+	    "metrics_listen = [::1]:9470\n"
 	    "[limits]\n"
 	    "max_outgoing = 5\n"
 	    "max_incoming = 6\n"
@@ -120,6 +122,7 @@ Test(config, every_key)
 	cr_assert_eq(c->max_message_bytes, 1u << 20);
 	cr_assert_eq(c->rpc_workers, 3);
 	cr_assert_eq(c->status_interval_ms, 2000);
+	cr_assert_str_eq(c->metrics_listen, "[::1]:9470");
 	cr_assert_eq(c->max_outgoing, 5);
 	cr_assert_eq(c->max_incoming, 6);
 	cr_assert_eq(c->max_per_pf, 7);
@@ -128,7 +131,7 @@ Test(config, every_key)
 	cr_assert_not_null(pf = config_find_pf(c, "sim0"));
 	cr_assert_str_eq(pf->backend, "virtio-admin");
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim0.sock");
-	cr_assert(strstr(pf->where, "good.conf:18") != NULL, "%s", pf->where);
+	cr_assert(strstr(pf->where, "good.conf:19") != NULL, "%s", pf->where);
 	cr_assert_not_null(pf = config_find_pf(c, "sim1"));
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim1.sock,timeout=5000");
 	cr_assert_null(config_find_pf(c, "sim2"));
@@ -175,6 +178,12 @@ Test(config, bad_values)
 		  ":2:", "events_url = tls+tcp://1.2.3.4:5: not a URL" },
 		{ "stream_bind ipc", "[daemon]\nstream_bind = ipc:///x\n", ":2:",
 		  "stream_bind = ipc:///x: not a URL" },
+		{ "metrics without port", "[daemon]\nmetrics_listen = 127.0.0.1\n",
+		  ":2:", "metrics_listen = 127.0.0.1: no port" },
+		{ "metrics without host", "[daemon]\nmetrics_listen = :9470\n",
+		  ":2:", "metrics_listen = :9470: no host" },
+		{ "metrics as a URL", "[daemon]\nmetrics_listen = "
+		  "http://127.0.0.1:9470\n", ":2:", "not host:port (no scheme" },
 		{ "plugin_dir empty", "[daemon]\nplugin_dir =\n", ":2:",
 		  "plugin_dir = : must not be empty" },
 		{ "log level", "[daemon]\n\nlog_level = loud\n", ":3:",

@@ -130,7 +130,9 @@ Test(options, every_key_is_an_option)
 	static const char *const opts[] = { "--rpc-url", "--rpc-tcp-url",
 	    "--events-url", "--stream-bind", "--plugin-dir", "--log-level",
 	    "--max-message-bytes", "--rpc-workers", "--status-interval",
-	    "--max-outgoing", "--max-incoming", "--max-per-pf", "--bandwidth" };
+	    "--metrics-listen", "--max-outgoing", "--max-incoming",
+	    "--max-per-pf", "--bandwidth", "--config", "--foreground",
+	    "--check", "--debug", "--pf", "--version", "--help" };
 	char	*text = NULL;
 	size_t	 len, i;
 	FILE	*f;
@@ -205,5 +207,30 @@ Test(options, config_file_needed_only_when_named)
 	cr_assert_null(c->path);
 	config_free(c);
 	config_args_free(&a);
+	LEAK_CHECK();
+}
+
+/* What config_doc() documents (the man pages) is what the parser takes. */
+Test(options, documented_options_parse)
+{
+	struct config_args	a;
+	struct config_doc	d;
+	char			err[256], opt[64], key[96];
+	size_t			i, keys = 0;
+
+	for (i = 0; config_doc(i, &d) == 0; i++) {
+		cr_assert_not_null(d.doc);
+		if (d.section == NULL)
+			continue;
+		keys++;
+		snprintf(opt, sizeof(opt), "--%s", d.option);
+		cr_assert_eq(PARSE(&a, err, opt, d.def), 0, "%s: %s", opt, err);
+		cr_assert_eq(a.nsets, 1, "%s", opt);
+		snprintf(key, sizeof(key), "%s.%s", d.section, d.key);
+		cr_assert_str_eq(a.sets[0].key, key);
+		config_args_free(&a);
+	}
+	cr_assert_geq(keys, 14);
+	cr_assert_eq(config_doc(i, &d), -ENOENT);
 	LEAK_CHECK();
 }

@@ -401,6 +401,7 @@ Test(rpc, bad_requests_over_the_wire)
 	    VMIG__V1__LIST_DEVICES_REQUEST__INIT;
 	Vmig__V1__Response		*r;
 	struct vmig_client		*c;
+	struct rpc_counts		 counts;
 	uint8_t				*buf;
 	char				 err[256], *big;
 	size_t				 len;
@@ -446,6 +447,16 @@ Test(rpc, bad_requests_over_the_wire)
 	assert_status(r, S(OK), "");
 	vmig_client_free(r);
 	vmig_client_close(c);
+
+	/* Counted by call and status (the metrics' source); a request that
+	 * did not decode names no call. */
+	rpc_get_counts(d.rpc, &counts);
+	cr_assert_eq(counts.n[0][S(BAD_REQUEST)], 1);
+	cr_assert_eq(counts.n[0][S(UNIMPLEMENTED)], 1);
+	cr_assert_eq(counts.n[0][S(RESOURCE_EXHAUSTED)], 1);
+	cr_assert_eq(counts.n[VMIG__V1__REQUEST__CALL_LIST_DEVICES][S(OK)], 1);
+	cr_assert_eq(counts.n[VMIG__V1__REQUEST__CALL_LIST_DEVICES][S(
+	    RESOURCE_EXHAUSTED)], 0);
 	daemon_free();
 	LEAK_CHECK();
 }

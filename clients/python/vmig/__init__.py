@@ -7,8 +7,9 @@
             print(dev.name, vmig.pb.DeviceMode.Name(dev.mode))
 
 Needs Debian's python3-protobuf (use /usr/bin/python3) and libnng1, and
-vmig_pb2 generated from proto/vmig.proto by the build (BUILDDIR/clients/
-python must be on PYTHONPATH).
+vmig_pb2 generated from proto/vmig.proto: `make install` (or the
+python3-vmig package) puts it inside the package; from a build tree,
+BUILDDIR/clients/python must be on PYTHONPATH.
 """
 
 from .client import Client, Events, default_url, events, pb  # noqa: F401

@@ -16,12 +16,18 @@ from . import _nng
 from .errors import (ConnectError, ProtocolError, Timeout, VmigError,
                      error_for)
 
+# Installed, vmig_pb2 is inside the package; in a build tree it is
+# BUILDDIR/clients/python/vmig_pb2.py, beside the sources' package.
 try:
-    import vmig_pb2 as pb
-except ImportError as e:  # pragma: no cover - depends on the build
-    raise ImportError(
-        "vmig_pb2 (generated from proto/vmig.proto) was not found: build the "
-        "tree (make) and put BUILDDIR/clients/python on PYTHONPATH") from e
+    from . import vmig_pb2 as pb
+except ImportError:
+    try:
+        import vmig_pb2 as pb
+    except ImportError as e:  # pragma: no cover - depends on the build
+        raise ImportError(
+            "vmig_pb2 (generated from proto/vmig.proto) was not found: "
+            "build the tree (make) and put BUILDDIR/clients/python on "
+            "PYTHONPATH, or install the client (make install)") from e
 
 DEFAULT_URL = "ipc:///run/vmigd/vmigd.sock"
 DEFAULT_TIMEOUT_MS = 10000
