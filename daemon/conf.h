@@ -26,6 +26,7 @@
 #define CONFIG_DEFAULT_PATH	VMIG_SYSCONFDIR "/vmigd.conf"
 #define CONFIG_DEFAULT_RPC_URL	"ipc:///run/vmigd/vmigd.sock"
 #define CONFIG_DEFAULT_EVENTS_URL "ipc:///run/vmigd/events.sock"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/vmigd"	/* StateDirectory= */
 
 #define CONFIG_NAME_MAX		31	/* PF names: [A-Za-z0-9_.-] */
 
@@ -52,6 +53,8 @@ struct config {
 	uint64_t	 max_message_bytes;
 	uint32_t	 rpc_workers;
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
+	char		*state_dir;	/* journal, history (journal.h) */
+	uint32_t	 history_size;	/* finished jobs kept across restarts */
 
 	/* [limits] */
 	uint32_t	 max_outgoing;

@@ -24,8 +24,11 @@
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
+#include "history.h"
+#include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "recover.h"
 #include "rpc.h"
 #include "stream.h"
 #include "util.h"
@@ -97,6 +100,7 @@ vmigd_reload(struct vmigd *d)
 	log_setlevel(d->conf->log_level);
 	backends_configure(d->backends, d->conf);
 	api_job_reload(d);
+	history_set_keep(d->history, d->conf->history_size);
 	vmigd_set_status_timer(d);
 
 	vmigd_status(d, status, sizeof(status));
@@ -175,6 +179,52 @@ vmigd_ipc_dir(const char *url)
 	free(dir);
 }
 
+/*
+ * A job the previous vmigd left unfinished. Recovery at start-up is not
+ * wired into the engine yet: say what the rules (recover.c) would do
+ * first, and keep the record for the engine or an operator.
+ */
+static void
+vmigd_journal_report(const struct journal_entry *e, int same_boot, void *arg)
+{
+	struct recover_facts	f = { same_boot, RECOVER_MODE_UNKNOWN,
+				    RECOVER_PEER_UNASKED };
+	struct recover_plan	p;
+	char			flags[128], acts[256];
+
+	recover_plan(e, &f, &p);
+	log_warnx("journal: job %" PRIu64 " (%s %s, %s, %s) was unfinished "
+	    "when vmigd stopped; recovery at start-up is not wired yet, the "
+	    "record is kept. The rules say: %s (%s)", e->id,
+	    journal_side_name(e->side), e->device, e->phase,
+	    journal_flags_str(e->flags, flags, sizeof(flags)),
+	    recover_actions_str(p.actions, acts, sizeof(acts)), p.reason);
+}
+
+/* state_dir: the journal and the history, read before clients connect. */
+static int
+vmigd_state_open(struct vmigd *d)
+{
+	struct journal_load_stats	js;
+	struct history_load_stats	hs;
+	char				err[1024];
+
+	if ((d->journal = journal_open(d->conf->state_dir, 0, err,
+	    sizeof(err))) == NULL ||
+	    journal_load(d->journal, vmigd_journal_report, d, &js, err,
+	    sizeof(err)) != 0 ||
+	    (d->history = history_open(d->conf->state_dir,
+	    d->conf->history_size, &hs, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return (-1);
+	}
+	d->state_max_id = js.max_id;
+	log_info("state %s: %u unfinished jobs in the journal (%u refused), "
+	    "%u finished jobs in the history", d->conf->state_dir, js.records,
+	    js.bad, history_count(d->history));
+	return (0);
+}
+
 static void
 vmigd_free(struct vmigd *d)
 {
@@ -197,6 +247,8 @@ vmigd_free(struct vmigd *d)
 	api_job_free(d);
 	stream_flush();		/* sockets still lingering before nng_close */
 	events_close(d->events);
+	history_close(d->history);
+	journal_close(d->journal);
 	if (d->wake != NULL)
 		wake_free(d->wake);
 	if (d->base != NULL)
@@ -238,6 +290,8 @@ vmigd_start(struct vmigd *d)
 	}
 	d->start_ms = now_ms();
 	d->wake = wake_new(d->base);
+	if (vmigd_state_open(d) != 0)
+		return (-1);
 
 	if ((d->backends = backends_new(d->base, d->conf->plugin_dir, err,
 	    sizeof(err))) == NULL) {

@@ -47,3 +47,8 @@ BENCH_BINS += test/bench/journal_cost
 test_bench_journal_cost_SOURCES = test/bench/journal_cost.c
 test_bench_journal_cost_CPPFLAGS = $(libvmig_a_CPPFLAGS)
 test_bench_journal_cost_LDADD = $(VMIG_LIBS)
+
+# The state directory of the real vmigd (Python, vmigtest.py).
+STATE_PY_TESTS = test/integration/test_state.py
+TESTS += $(STATE_PY_TESTS)
+EXTRA_DIST += $(STATE_PY_TESTS)

@@ -18,6 +18,8 @@ struct wake;
 struct rpc;
 struct events;
 struct backends;
+struct journal;
+struct history;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -39,6 +41,10 @@ struct vmigd {
 	struct events		*events;	/* WatchEvents publisher */
 	struct backends		*backends;	/* plugins, PFs and their VFs */
 	void			*engine;	/* the migration engine (api_job.c) */
+	struct journal		*journal;	/* per-job undo records (journal.h) */
+	struct history		*history;	/* finished jobs across restarts */
+	uint64_t		 state_max_id;	/* highest job id in state_dir: new
+						 * ids must start above it */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

@@ -157,6 +157,7 @@ class Daemon:
             self.add_plugin(p)
         self.config_path = os.path.join(self.dir, "vmigd.conf")
         self.log_path = os.path.join(self.dir, "vmigd.log")
+        self.state_dir = os.path.join(self.dir, "state")
         self.pfs = list(pfs)
         self.extra_config = config
         self.args = list(args)
@@ -189,7 +190,8 @@ class Daemon:
     def command(self):
         cmd = [vmigd_path(), "--foreground", "--config", self.config_path,
                "--rpc-url", self.rpc_url, "--events-url", self.events_url,
-               "--plugin-dir", self.plugin_dir]
+               "--plugin-dir", self.plugin_dir, "--state-dir",
+               self.state_dir]
         if self.rpc_tcp:
             cmd += ["--rpc-tcp-url", "tcp://127.0.0.1:0"]
         return cmd + self.args
