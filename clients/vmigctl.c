@@ -67,8 +67,8 @@ vmigctl_help(FILE *f)
 	const struct vmigctl_cmd *const	*c;
 
 	fprintf(f,
-	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] COMMAND "
-	    "[ARGS]\n"
+	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] [--tls-ca "
+	    "FILE --tls-cert FILE [--tls-key FILE]] COMMAND [ARGS]\n"
 	    "\n"
 	    "Talk to vmigd, the passthrough device migration daemon.\n"
 	    "\n"
@@ -77,6 +77,15 @@ vmigctl_help(FILE *f)
 	    "  -j, --json          print the answer as JSON\n"
 	    "  -t, --timeout MS    how long to wait for an answer (default "
 	    "%d)\n"
+	    "      --tls-ca FILE   for tls+tcp://: the CA vmigd's certificate "
+	    "chains to\n"
+	    "      --tls-cert FILE this client's certificate (PEM)\n"
+	    "      --tls-key FILE  its key (default: in the --tls-cert file)\n"
+	    "      --tls-server-name NAME  the name vmigd's certificate "
+	    "carries\n"
+	    "                      (default: the URL's host; also "
+	    "$VMIG_TLS_CA, $VMIG_TLS_CERT,\n"
+	    "                      $VMIG_TLS_KEY)\n"
 	    "  -h, --help          this help\n"
 	    "\n"
 	    "Commands:\n", VMIG_CLIENT_DEFAULT_URL,
@@ -109,8 +118,8 @@ vmigctl_call(struct vmigctl *ctl, Vmig__V1__Request *req,
 
 	*resp = NULL;
 	if (ctl->client == NULL &&
-	    (ctl->client = vmig_client_open(ctl->url, ctl->timeout_ms, err,
-	    sizeof(err))) == NULL) {
+	    (ctl->client = vmig_client_open_tls(ctl->url, ctl->timeout_ms,
+	    &ctl->tls, err, sizeof(err))) == NULL) {
 		vmigctl_warnx("%s", err);
 		return (VMIGCTL_EXIT_UNREACHABLE);
 	}
@@ -290,6 +299,15 @@ vmigctl_enum(const ProtobufCEnumDescriptor *d, int value, const char *prefix,
 
 /* ---------------------------------------------------------------- main */
 
+/* An environment variable, NULL when unset or empty. */
+static const char *
+vmigctl_env(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return (v != NULL && *v != '\0' ? v : NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -297,6 +315,10 @@ main(int argc, char **argv)
 		{ "connect", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "tls-ca", required_argument, NULL, 1 },
+		{ "tls-cert", required_argument, NULL, 2 },
+		{ "tls-key", required_argument, NULL, 3 },
+		{ "tls-server-name", required_argument, NULL, 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -311,6 +333,9 @@ main(int argc, char **argv)
 	if (ctl.url == NULL || *ctl.url == '\0')
 		ctl.url = VMIG_CLIENT_DEFAULT_URL;
 	ctl.timeout_ms = VMIG_CLIENT_DEFAULT_TIMEOUT_MS;
+	ctl.tls.ca_file = vmigctl_env("VMIG_TLS_CA");
+	ctl.tls.cert_file = vmigctl_env("VMIG_TLS_CERT");
+	ctl.tls.key_file = vmigctl_env("VMIG_TLS_KEY");
 
 	/* '+': options after the command belong to the command. */
 	while ((ch = getopt_long(argc, argv, "+c:jt:h", opts, NULL)) != -1) {
@@ -331,6 +356,18 @@ main(int argc, char **argv)
 				return (VMIGCTL_EXIT_USAGE);
 			}
 			ctl.timeout_ms = (int)ms;
+			break;
+		case 1:
+			ctl.tls.ca_file = optarg;
+			break;
+		case 2:
+			ctl.tls.cert_file = optarg;
+			break;
+		case 3:
+			ctl.tls.key_file = optarg;
+			break;
+		case 4:
+			ctl.tls.server_name = optarg;
 			break;
 		case 'h':
 			vmigctl_help(stdout);

@@ -22,6 +22,7 @@ struct vmigctl {
 	const char		*url;
 	int			 json;
 	int			 timeout_ms;
+	struct vmig_client_tls	 tls;		/* for tls+tcp:// */
 	struct vmig_client	*client;	/* opened on first call */
 };
 

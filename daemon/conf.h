@@ -56,6 +56,16 @@ struct config {
 	char		*state_dir;	/* journal, history (journal.h) */
 	uint32_t	 history_size;	/* finished jobs kept across restarts */
 
+	/* [security] (authz.h, tls.h) */
+	char		*rpc_group;	/* "": none */
+	char		*rpc_read_group;
+	int		 rpc_socket_mode;	/* 0: auto */
+	int		 rpc_insecure_tcp;
+	char		*tls_ca_file;
+	char		*tls_cert_file;
+	char		*tls_key_file;
+	char		*rpc_client_ca_file;	/* "": tls_ca_file */
+
 	/* [limits] */
 	uint32_t	 max_outgoing;
 	uint32_t	 max_incoming;

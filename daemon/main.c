@@ -21,6 +21,7 @@
 #include <nng/nng.h>
 
 #include "api.h"
+#include "authz.h"
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
@@ -31,6 +32,7 @@
 #include "recover.h"
 #include "rpc.h"
 #include "stream.h"
+#include "tls.h"
 #include "util.h"
 #include "vmigd.h"
 #include "wake.h"
@@ -75,6 +77,57 @@ vmigd_set_status_timer(struct vmigd *d)
 	evtimer_add(d->ev_status, &tv);
 }
 
+/* The control API's TLS files, as tls.h takes them. */
+static void
+vmigd_rpc_tls_files(const struct config *c, struct tls_files *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->ca = *c->rpc_client_ca_file != '\0' ? c->rpc_client_ca_file :
+	    c->tls_ca_file;
+	f->ca_key = *c->rpc_client_ca_file != '\0' ? "rpc_client_ca_file" :
+	    "tls_ca_file";
+	f->cert = c->tls_cert_file;
+	f->cert_key = "tls_cert_file";
+	f->key = c->tls_key_file;
+	f->key_key = "tls_key_file";
+}
+
+static int
+vmigd_rpc_uses_tls(const struct config *c)
+{
+	return (strncmp(c->rpc_url, "tls+tcp://", 10) == 0 ||
+	    strncmp(c->rpc_tcp_url, "tls+tcp://", 10) == 0);
+}
+
+/* SIGHUP: new certificate, key or CA files take effect for new callers. */
+static void
+vmigd_reload_tls(struct vmigd *d)
+{
+	struct tls_files	 f;
+	nng_tls_config		*cfg;
+	uint64_t		 digest;
+	char			 err[1024];
+
+	if (!vmigd_rpc_uses_tls(d->conf))
+		return;
+	vmigd_rpc_tls_files(d->conf, &f);
+	if (tls_files_digest(&f, &digest, err, sizeof(err)) != 0) {
+		log_error("reload: control API TLS unchanged: %s", err);
+		return;
+	}
+	if (digest == d->rpc_tls_digest)
+		return;
+	if (tls_config_new(TLS_SERVER, &f, NULL, &cfg, &digest, err,
+	    sizeof(err)) != 0) {
+		log_error("reload: control API TLS unchanged: %s", err);
+		return;
+	}
+	if (rpc_set_tls(d->rpc, cfg, err, sizeof(err)) != 0)
+		log_error("reload: %s", err);
+	nng_tls_config_free(cfg);	/* rpc holds it */
+	d->rpc_tls_digest = digest;
+}
+
 static void
 vmigd_reload(struct vmigd *d)
 {
@@ -101,6 +154,7 @@ vmigd_reload(struct vmigd *d)
 	backends_configure(d->backends, d->conf);
 	api_job_reload(d);
 	history_set_keep(d->history, d->conf->history_size);
+	vmigd_reload_tls(d);
 	vmigd_set_status_timer(d);
 
 	vmigd_status(d, status, sizeof(status));
@@ -243,6 +297,7 @@ vmigd_free(struct vmigd *d)
 	/* jobs first stop acting, then their devices' backends close */
 	api_job_shutdown(d);
 	rpc_close(d->rpc);
+	authz_free(d->authz);
 	backends_free(d->backends);
 	api_job_free(d);
 	stream_flush();		/* sockets still lingering before nng_close */
@@ -254,6 +309,51 @@ vmigd_free(struct vmigd *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(d->conf);
+}
+
+/* What a read-only caller (rpc_read_group) may call: api.h's reads_only. */
+static int
+vmigd_read_only(int call_case)
+{
+	const struct api_entry	*e = api_find(call_case);
+
+	return (e != NULL && e->reads_only);
+}
+
+/* Who may call, over what, with which credentials (README "Security"). */
+static int
+vmigd_rpc_security(struct vmigd *d, struct rpc_params *p)
+{
+	const struct config	*c = d->conf;
+	struct tls_files	 f;
+	char			 err[1024];
+
+	if ((d->authz = authz_new(c->rpc_group, c->rpc_read_group,
+	    c->rpc_insecure_tcp, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return (-1);
+	}
+	p->authz = d->authz;
+	p->read_only = vmigd_read_only;
+	p->ipc_mode = c->rpc_socket_mode != 0 ? c->rpc_socket_mode :
+	    d->authz->has_read_group ? 0666 : 0660;
+	p->ipc_chgrp = d->authz->has_group;
+	p->ipc_gid = d->authz->group;
+	if (vmigd_rpc_uses_tls(c)) {
+		vmigd_rpc_tls_files(c, &f);
+		if (tls_config_new(TLS_SERVER, &f, NULL, &p->tls,
+		    &d->rpc_tls_digest, err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			return (-1);
+		}
+	}
+	if (c->rpc_insecure_tcp && (strncmp(c->rpc_url, "tcp", 3) == 0 ||
+	    strncmp(c->rpc_tcp_url, "tcp", 3) == 0))
+		log_warnx("rpc: rpc_insecure_tcp = yes: anyone who can reach "
+		    "%s may make every control call, unauthenticated",
+		    strncmp(c->rpc_url, "tcp", 3) == 0 ? c->rpc_url :
+		    c->rpc_tcp_url);
+	return (0);
 }
 
 static int
@@ -317,9 +417,14 @@ vmigd_start(struct vmigd *d)
 	p.workers = d->conf->rpc_workers;
 	p.fast = api_job_fast;
 	p.fast_arg = d->engine;
+	if (vmigd_rpc_security(d, &p) != 0)
+		return (-1);
 	vmigd_ipc_dir(p.url);
-	if ((d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
-	    sizeof(err))) == NULL) {
+	d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
+	    sizeof(err));
+	if (p.tls != NULL)
+		nng_tls_config_free(p.tls);	/* rpc holds it */
+	if (d->rpc == NULL) {
 		log_error("rpc_url: %s", err);
 		return (-1);
 	}

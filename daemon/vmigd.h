@@ -20,6 +20,7 @@ struct events;
 struct backends;
 struct journal;
 struct history;
+struct authz;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -45,6 +46,8 @@ struct vmigd {
 	struct history		*history;	/* finished jobs across restarts */
 	uint64_t		 state_max_id;	/* highest job id in state_dir: new
 						 * ids must start above it */
+	struct authz		*authz;		/* who may call (authz.h) */
+	uint64_t		 rpc_tls_digest; /* of the TLS files in use */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

@@ -193,7 +193,8 @@ class Daemon:
                "--plugin-dir", self.plugin_dir, "--state-dir",
                self.state_dir]
         if self.rpc_tcp:
-            cmd += ["--rpc-tcp-url", "tcp://127.0.0.1:0"]
+            cmd += ["--rpc-tcp-url", "tcp://127.0.0.1:0",
+                    "--rpc-insecure-tcp", "yes"]
         return cmd + self.args
 
     def start(self, wait=True):
@@ -282,10 +283,12 @@ class Daemon:
                         f"'{text}' in {self.name}'s log", timeout)
 
     def tcp_url(self):
-        """The TCP control URL with its bound port (from the log)."""
+        """The TCP (or TLS) control URL with its bound port (from the
+        log)."""
         def find():
             for line in self.log().splitlines():
-                if "rpc: listening on" in line and " and tcp://" in line:
+                if "rpc: listening on" in line and (
+                        " and tcp://" in line or " and tls+tcp://" in line):
                     return line.split(" and ")[1].split(" ")[0]
             return None
         return wait_for(find, "the TCP listener in the log")
