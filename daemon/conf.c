@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "peerpol.h"
 #include "util.h"
 
 enum conf_type {
@@ -98,6 +99,15 @@ static const struct conf_key conf_keys[] = {
 	{ "security", "rpc_client_ca_file", CT_OPT_STRING,
 	  OFF(rpc_client_ca_file), 0, 0, CK_RELOAD, "", "PEM CA for control "
 	  "API clients over tls+tcp://; empty: tls_ca_file" },
+	{ "security", "stream_allow", CT_OPT_STRING, OFF(stream_allow), 0, 0,
+	  CK_RELOAD, "", "where this daemon may send memory: address prefixes "
+	  "and host names (10.0.0.0/8, fd00::/8, dst1.example, .example); "
+	  "empty: anywhere" },
+	{ "security", "stream_require_tls", CT_BOOL, OFF(stream_require_tls),
+	  0, 1, CK_RELOAD, "no", "send memory only over tls+tcp://" },
+	{ "security", "stream_peer_name", CT_OPT_STRING, OFF(stream_peer_name),
+	  0, 0, CK_RELOAD, "", "the name the destination's certificate must "
+	  "carry (\"host\": the stream URL's host); implies TLS" },
 	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
 	  CK_RELOAD, "2", "concurrent outgoing migrations" },
 	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
@@ -643,10 +653,17 @@ config_check(struct config *c, char *err, size_t errlen)
 {
 	struct config_pf	*pf;
 
+	struct peerpol		 pol;
+	char			 why[384];
+
 	if (conf_check_rpc_tcp(c, "rpc_url", c->rpc_url, err, errlen) != 0 ||
 	    conf_check_rpc_tcp(c, "rpc_tcp_url", c->rpc_tcp_url, err,
 	    errlen) != 0)
 		return (-EINVAL);
+	if (peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
+	    c->stream_peer_name, why, sizeof(why)) != 0)
+		return (err_set(err, errlen, -EINVAL, "[security] %s", why));
+	peerpol_clear(&pol);
 
 	TAILQ_FOREACH(pf, &c->pfs, entry) {
 		if (pf->backend == NULL || pf->spec == NULL) {

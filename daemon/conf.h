@@ -65,6 +65,9 @@ struct config {
 	char		*tls_cert_file;
 	char		*tls_key_file;
 	char		*rpc_client_ca_file;	/* "": tls_ca_file */
+	char		*stream_allow;	/* peerpol.h; "": anywhere */
+	int		 stream_require_tls;
+	char		*stream_peer_name;
 
 	/* [limits] */
 	uint32_t	 max_outgoing;

@@ -108,6 +108,9 @@ Test(config, every_key)
 	    "tls_cert_file = /etc/vmigd/host.pem\n"
 	    "tls_key_file = /etc/vmigd/host.key\n"
 	    "rpc_client_ca_file = /etc/vmigd/clients.pem\n"
+	    "stream_allow = 10.0.0.0/8, .rack7.example\n"
+	    "stream_require_tls = yes\n"
+	    "stream_peer_name = host\n"
 	    "[limits]\n"
 	    "max_outgoing = 5\n"
 	    "max_incoming = 6\n"
@@ -142,6 +145,9 @@ Test(config, every_key)
 	cr_assert_str_eq(c->tls_cert_file, "/etc/vmigd/host.pem");
 	cr_assert_str_eq(c->tls_key_file, "/etc/vmigd/host.key");
 	cr_assert_str_eq(c->rpc_client_ca_file, "/etc/vmigd/clients.pem");
+	cr_assert_str_eq(c->stream_allow, "10.0.0.0/8, .rack7.example");
+	cr_assert_eq(c->stream_require_tls, 1);
+	cr_assert_str_eq(c->stream_peer_name, "host");
 	cr_assert_eq(c->max_outgoing, 5);
 	cr_assert_eq(c->max_incoming, 6);
 	cr_assert_eq(c->max_per_pf, 7);
@@ -150,7 +156,7 @@ Test(config, every_key)
 	cr_assert_not_null(pf = config_find_pf(c, "sim0"));
 	cr_assert_str_eq(pf->backend, "virtio-admin");
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim0.sock");
-	cr_assert(strstr(pf->where, "good.conf:29") != NULL, "%s", pf->where);
+	cr_assert(strstr(pf->where, "good.conf:32") != NULL, "%s", pf->where);
 	cr_assert_not_null(pf = config_find_pf(c, "sim1"));
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim1.sock,timeout=5000");
 	cr_assert_null(config_find_pf(c, "sim2"));
@@ -303,6 +309,8 @@ Test(config, rpc_over_tcp_needs_tls_or_insecure)
 		{ "[daemon]\nrpc_url = tls+tcp://[::1]:7480\n"
 		  "[security]\ntls_cert_file = c\ntls_key_file = k\n"
 		  "tls_ca_file = ca\n", 1, NULL },
+		{ "[security]\nstream_allow = 10.0.0.0/33\n", 0,
+		  "[security] stream_allow entry 10.0.0.0/33: the prefix length" },
 	};
 	struct config	*c;
 	char		 err[512];
