@@ -778,7 +778,8 @@ journal_load(struct journal *j, journal_load_fn cb, void *arg,
 		st->max_id = MAX(st->max_id, id);
 	}
 	closedir(dir);
-	qsort(ids, n, sizeof(*ids), journal_cmp_id);
+	if (n > 0)		/* qsort(NULL, 0) is undefined */
+		qsort(ids, n, sizeof(*ids), journal_cmp_id);
 	for (i = 0; i < n; i++)
 		journal_load_one(j, ids[i], cb, arg, st);
 	free(ids);
