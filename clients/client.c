@@ -12,6 +12,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "vmig/client.h"
 
@@ -61,8 +62,100 @@ vmig_status_name(int code)
 	return (v != NULL ? v->name : "STATUS_UNKNOWN");
 }
 
+/* A whole PEM file as a string (nng takes strings). */
+static char *
+client_read_pem(const char *path, char *err, size_t errlen)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 n = 0, cap = 0;
+	int	 ch;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	while ((ch = getc(f)) != EOF) {
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 4096);
+
+			if (nb == NULL || cap > (1u << 20)) {
+				free(nb != NULL ? nb : buf);
+				fclose(f);
+				snprintf(err, errlen, "%s: too large for a PEM "
+				    "file", path);
+				return (NULL);
+			}
+			buf = nb;
+		}
+		buf[n++] = (char)ch;
+	}
+	fclose(f);
+	if (buf == NULL && (buf = malloc(1)) == NULL)
+		return (NULL);
+	buf[n] = '\0';
+	return (buf);
+}
+
+/* Dial url with TLS credentials; nng's error, or -1 with err set. */
+static int
+client_dial_tls(struct vmig_client *c, const char *url,
+    const struct vmig_client_tls *tls, char *err, size_t errlen)
+{
+	nng_tls_config	*cfg = NULL;
+	nng_dialer	 d;
+	char		*cert = NULL, *key = NULL;
+	int		 rv;
+
+	if ((rv = nng_dialer_create(&d, c->sock, url)) != 0 ||
+	    (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
+		goto out;
+	if (tls->ca_file != NULL && (rv = nng_tls_config_ca_file(cfg,
+	    tls->ca_file)) != 0) {
+		snprintf(err, errlen, "TLS CA file %s: %s", tls->ca_file,
+		    nng_strerror(rv));
+		rv = -1;
+		goto out;
+	}
+	if (tls->cert_file != NULL) {
+		if ((cert = client_read_pem(tls->cert_file, err, errlen)) ==
+		    NULL || (key = client_read_pem(tls->key_file != NULL ?
+		    tls->key_file : tls->cert_file, err, errlen)) == NULL) {
+			rv = -1;
+			goto out;
+		}
+		if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
+			snprintf(err, errlen, "TLS certificate %s and key %s: "
+			    "%s", tls->cert_file, tls->key_file != NULL ?
+			    tls->key_file : tls->cert_file, nng_strerror(rv));
+			rv = -1;
+			goto out;
+		}
+	}
+	if ((tls->server_name != NULL && (rv = nng_tls_config_server_name(cfg,
+	    tls->server_name)) != 0) ||
+	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+		goto out;
+	rv = nng_dialer_start(d, 0);
+out:
+	if (cfg != NULL)
+		nng_tls_config_free(cfg);	/* the dialer holds it */
+	if (key != NULL)
+		memset(key, 0, strlen(key));
+	free(cert);
+	free(key);
+	return (rv);
+}
+
 struct vmig_client *
 vmig_client_open(const char *url, int timeout_ms, char *err, size_t errlen)
+{
+	return (vmig_client_open_tls(url, timeout_ms, NULL, err, errlen));
+}
+
+struct vmig_client *
+vmig_client_open_tls(const char *url, int timeout_ms,
+    const struct vmig_client_tls *tls, char *err, size_t errlen)
 {
 	struct vmig_client	*c;
 	int			 rv;
@@ -98,10 +191,22 @@ vmig_client_open(const char *url, int timeout_ms, char *err, size_t errlen)
 	}
 	/* Synchronous: a daemon that is down is reported now, not as a
 	 * timeout later. */
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+	if (tls != NULL && strncmp(url, "tls+tcp", 7) == 0)
+		rv = client_dial_tls(c, url, tls, err, errlen);
+	else
+		rv = nng_dial(c->sock, url, NULL, 0);
+	if (rv == -1) {
+		rv = NNG_EINVAL;	/* err says which file */
+		goto fail;
+	}
+	if (rv != 0) {
 		snprintf(err, errlen, "cannot reach vmigd at %s: %s%s", url,
 		    nng_strerror(rv), rv == NNG_ECONNREFUSED ||
-		    rv == NNG_ENOENT ? " (is vmigd running?)" : "");
+		    rv == NNG_ENOENT ? " (is vmigd running?)" :
+		    rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO ||
+		    rv == NNG_ECONNSHUT || rv == NNG_ECLOSED ?
+		    " (TLS: does vmigd take this client certificate, and this "
+		    "CA vmigd's?)" : "");
 		goto fail;
 	}
 	return (c);

@@ -86,6 +86,14 @@ const struct vmigctl_opt vmigctl_opts[] = {
 	  "line)" },
 	{ 't', "timeout", "MS", "how long to wait for an answer (default "
 	  STR(VMIG_CLIENT_DEFAULT_TIMEOUT_MS) ")" },
+	{ 0, "tls-ca", "FILE", "for tls+tcp://: the CA vmigd's certificate "
+	  "chains to (default $VMIG_TLS_CA)" },
+	{ 0, "tls-cert", "FILE", "this client's certificate, PEM (default "
+	  "$VMIG_TLS_CERT)" },
+	{ 0, "tls-key", "FILE", "its key (default $VMIG_TLS_KEY, or in the "
+	  "--tls-cert file)" },
+	{ 0, "tls-server-name", "NAME", "the name vmigd's certificate carries "
+	  "(default: the URL's host)" },
 	{ 'h', "help", NULL, "this help (COMMAND --help: the command's)" },
 	{ 0, NULL, NULL, NULL },
 };
@@ -98,15 +106,16 @@ vmigctl_help(FILE *f)
 	char				 opt[48];
 
 	fprintf(f,
-	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] COMMAND "
-	    "[ARGS]\n"
+	    "usage: vmigctl [--connect URL] [--json] [--timeout MS] [--tls-ca "
+	    "FILE --tls-cert FILE [--tls-key FILE]] COMMAND [ARGS]\n"
 	    "\n"
 	    "Talk to vmigd, the passthrough device migration daemon.\n"
 	    "\n");
 	for (o = vmigctl_opts; o->name != NULL; o++) {
-		snprintf(opt, sizeof(opt), "-%c, --%s%s%s", o->short_opt,
-		    o->name, o->arg != NULL ? " " : "", o->arg != NULL ?
-		    o->arg : "");
+		snprintf(opt, sizeof(opt), "%c%c%c --%s%s%s",
+		    o->short_opt != 0 ? '-' : ' ', o->short_opt != 0 ?
+		    o->short_opt : ' ', o->short_opt != 0 ? ',' : ' ', o->name,
+		    o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");
 		fprintf(f, "  %-18s %s\n", opt, o->doc);
 	}
 	fprintf(f, "\nGlobal options are taken anywhere before \"--\", unless "
@@ -140,8 +149,8 @@ vmigctl_call(struct vmigctl *ctl, Vmig__V1__Request *req,
 
 	*resp = NULL;
 	if (ctl->client == NULL &&
-	    (ctl->client = vmig_client_open(ctl->url, ctl->timeout_ms, err,
-	    sizeof(err))) == NULL) {
+	    (ctl->client = vmig_client_open_tls(ctl->url, ctl->timeout_ms,
+	    &ctl->tls, err, sizeof(err))) == NULL) {
 		vmigctl_warnx("%s", err);
 		return (VMIGCTL_EXIT_UNREACHABLE);
 	}
@@ -399,16 +408,21 @@ vmigctl_nargs(const struct vmigctl_cmd *cmd, int argc, char **argv, int min,
  * option yields to a command option of the same spelling (migrate's and
  * policy's --timeout are theirs).
  */
-enum { GLOBAL_CONNECT, GLOBAL_JSON, GLOBAL_TIMEOUT, GLOBAL_HELP };
+enum { GLOBAL_CONNECT, GLOBAL_JSON, GLOBAL_TIMEOUT, GLOBAL_TLS_CA,
+    GLOBAL_TLS_CERT, GLOBAL_TLS_KEY, GLOBAL_TLS_NAME, GLOBAL_HELP };
 
 static const struct vmigctl_global {
 	const char	*lname;		/* "--connect" */
-	const char	*sname;		/* "-c" */
+	const char	*sname;		/* "-c"; NULL: none */
 	int		 value;
 } vmigctl_globals[] = {
 	[GLOBAL_CONNECT] = { "--connect", "-c", 1 },
 	[GLOBAL_JSON] = { "--json", "-j", 0 },
 	[GLOBAL_TIMEOUT] = { "--timeout", "-t", 1 },
+	[GLOBAL_TLS_CA] = { "--tls-ca", NULL, 1 },
+	[GLOBAL_TLS_CERT] = { "--tls-cert", NULL, 1 },
+	[GLOBAL_TLS_KEY] = { "--tls-key", NULL, 1 },
+	[GLOBAL_TLS_NAME] = { "--tls-server-name", NULL, 1 },
 	[GLOBAL_HELP] = { "--help", "-h", 0 },
 };
 
@@ -454,14 +468,16 @@ vmigctl_global(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	for (k = 0; k < NGLOBALS; k++) {
 		g = &vmigctl_globals[k];
 		len = strlen(g->lname);
-		if (strcmp(arg, g->sname) == 0 || strcmp(arg, g->lname) == 0)
+		if ((g->sname != NULL && strcmp(arg, g->sname) == 0) ||
+		    strcmp(arg, g->lname) == 0)
 			break;
 		if (g->value && strncmp(arg, g->lname, len) == 0 &&
 		    arg[len] == '=') {
 			val = arg + len + 1;	/* --timeout=500 */
 			break;
 		}
-		if (g->value && strncmp(arg, g->sname, 2) == 0 &&
+		if (g->value && g->sname != NULL &&
+		    strncmp(arg, g->sname, 2) == 0 &&
 		    arg[2] != '\0') {
 			val = arg + 2;		/* -t500 */
 			break;
@@ -479,6 +495,18 @@ vmigctl_global(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 	switch (k) {
 	case GLOBAL_CONNECT:
 		ctl->url = val;
+		break;
+	case GLOBAL_TLS_CA:
+		ctl->tls.ca_file = val;
+		break;
+	case GLOBAL_TLS_CERT:
+		ctl->tls.cert_file = val;
+		break;
+	case GLOBAL_TLS_KEY:
+		ctl->tls.key_file = val;
+		break;
+	case GLOBAL_TLS_NAME:
+		ctl->tls.server_name = val;
 		break;
 	case GLOBAL_JSON:
 		ctl->json = 1;
@@ -567,6 +595,15 @@ vmigctl_args(struct vmigctl *ctl, int *argcp, char **argv,
 
 /* ---------------------------------------------------------------- main */
 
+/* An environment variable, NULL when unset or empty. */
+static const char *
+vmigctl_env(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return (v != NULL && *v != '\0' ? v : NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -579,6 +616,9 @@ main(int argc, char **argv)
 	if (ctl.url == NULL || *ctl.url == '\0')
 		ctl.url = VMIG_CLIENT_DEFAULT_URL;
 	ctl.timeout_ms = VMIG_CLIENT_DEFAULT_TIMEOUT_MS;
+	ctl.tls.ca_file = vmigctl_env("VMIG_TLS_CA");
+	ctl.tls.cert_file = vmigctl_env("VMIG_TLS_CERT");
+	ctl.tls.key_file = vmigctl_env("VMIG_TLS_KEY");
 
 	/* for the build: the man page's generated lists */
 	if (argc == 3 && strcmp(argv[1], "--mdoc") == 0)

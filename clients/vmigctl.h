@@ -30,6 +30,7 @@ struct vmigctl {
 	int			 json;
 	int			 timeout_ms;
 	int			 stream;	/* JSON: one object a line */
+	struct vmig_client_tls	 tls;		/* for tls+tcp:// */
 	struct vmig_client	*client;	/* opened on first call */
 };
 

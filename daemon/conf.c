@@ -24,6 +24,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "peerpol.h"
 #include "util.h"
 
 enum conf_type {
@@ -32,6 +33,10 @@ enum conf_type {
 	CT_OPT_URL,	/* same, or "" for none */
 	CT_STREAM_URL,	/* tcp://host or tls+tcp://host (port per job) */
 	CT_LISTEN,	/* host:port, [v6]:port, or "" for none */
+	CT_OPT_STRING,	/* any string, "" for none */
+	CT_STRINGS_END,	/* types before this one are strings */
+	CT_BOOL,	/* yes/no, int */
+	CT_MODE,	/* octal file mode, or "auto" (0), int */
 	CT_LEVEL,	/* log level name */
 	CT_SIZE,	/* bytes with suffixes, uint64_t */
 	CT_UINT,	/* uint32_t */
@@ -39,6 +44,7 @@ enum conf_type {
 };
 
 #define CK_RELOAD	0x1	/* takes effect on SIGHUP */
+#define CK_TLS		0x2	/* a control URL that may be tls+tcp:// */
 
 struct conf_key {
 	const char	*section;
@@ -53,10 +59,11 @@ struct conf_key {
 
 #define OFF(f)	offsetof(struct config, f)
 static const struct conf_key conf_keys[] = {
-	{ "daemon", "rpc_url", CT_RPC_URL, OFF(rpc_url), 0, 0, 0,
+	{ "daemon", "rpc_url", CT_RPC_URL, OFF(rpc_url), 0, 0, CK_TLS,
 	  CONFIG_DEFAULT_RPC_URL, "control API listener (socket mode 0660)" },
-	{ "daemon", "rpc_tcp_url", CT_OPT_URL, OFF(rpc_tcp_url), 0, 0, 0,
-	  "", "optional second control listener, e.g. tcp://127.0.0.1:7480" },
+	{ "daemon", "rpc_tcp_url", CT_OPT_URL, OFF(rpc_tcp_url), 0, 0, CK_TLS,
+	  "", "optional second control listener, e.g. "
+	  "tls+tcp://127.0.0.1:7480 (README: Security)" },
 	{ "daemon", "events_url", CT_OPT_URL, OFF(events_url), 0, 0, 0,
 	  CONFIG_DEFAULT_EVENTS_URL, "nng PUB socket for WatchEvents; empty: off" },
 	{ "daemon", "stream_bind", CT_STREAM_URL, OFF(stream_bind), 0, 0, 0,
@@ -74,6 +81,40 @@ static const struct conf_key conf_keys[] = {
 	{ "daemon", "metrics_listen", CT_LISTEN, OFF(metrics_listen), 0, 0, 0,
 	  "", "Prometheus metrics over HTTP at /metrics on this host:port, "
 	  "e.g. 127.0.0.1:9470; empty: off" },
+	{ "daemon", "state_dir", CT_STRING, OFF(state_dir), 0, 0, 0,
+	  CONFIG_DEFAULT_STATE_DIR, "the job journal and history (mode 0700)" },
+	{ "daemon", "history_size", CT_UINT, OFF(history_size), 0, 100000,
+	  CK_RELOAD, "100", "finished jobs kept across restarts" },
+	{ "security", "rpc_group", CT_OPT_STRING, OFF(rpc_group), 0, 0, 0,
+	  "", "group (name or number) whose members may make every control "
+	  "call over ipc://; empty: root, vmigd's user and group only" },
+	{ "security", "rpc_read_group", CT_OPT_STRING, OFF(rpc_read_group), 0,
+	  0, 0, "", "group whose members may make read-only calls over ipc://" },
+	{ "security", "rpc_socket_mode", CT_MODE, OFF(rpc_socket_mode), 0,
+	  0777, 0, "auto", "ipc:// socket file mode; auto: 0660, or 0666 "
+	  "with rpc_read_group (every call is checked anyway)" },
+	{ "security", "rpc_insecure_tcp", CT_BOOL, OFF(rpc_insecure_tcp), 0, 1,
+	  0, "no", "allow a plain tcp:// control listener (anyone who can "
+	  "reach it may call)" },
+	{ "security", "tls_ca_file", CT_OPT_STRING, OFF(tls_ca_file), 0, 0,
+	  CK_RELOAD, "", "PEM CA that peers' (and by default control "
+	  "clients') certificates must chain to" },
+	{ "security", "tls_cert_file", CT_OPT_STRING, OFF(tls_cert_file), 0, 0,
+	  CK_RELOAD, "", "PEM certificate of this daemon" },
+	{ "security", "tls_key_file", CT_OPT_STRING, OFF(tls_key_file), 0, 0,
+	  CK_RELOAD, "", "PEM private key of tls_cert_file (unencrypted)" },
+	{ "security", "rpc_client_ca_file", CT_OPT_STRING,
+	  OFF(rpc_client_ca_file), 0, 0, CK_RELOAD, "", "PEM CA for control "
+	  "API clients over tls+tcp://; empty: tls_ca_file" },
+	{ "security", "stream_allow", CT_OPT_STRING, OFF(stream_allow), 0, 0,
+	  CK_RELOAD, "", "where this daemon may send memory: address prefixes "
+	  "and host names (10.0.0.0/8, fd00::/8, dst1.example, .example); "
+	  "empty: anywhere" },
+	{ "security", "stream_require_tls", CT_BOOL, OFF(stream_require_tls),
+	  0, 1, CK_RELOAD, "no", "send memory only over tls+tcp://" },
+	{ "security", "stream_peer_name", CT_OPT_STRING, OFF(stream_peer_name),
+	  0, 0, CK_RELOAD, "", "the name the destination's certificate must "
+	  "carry (\"host\": the stream URL's host); implies TLS" },
 	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
 	  CK_RELOAD, "2", "concurrent outgoing migrations" },
 	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
@@ -119,11 +160,27 @@ static const char *const conf_metavars[] = {
 	[CT_OPT_URL] = "URL",
 	[CT_STREAM_URL] = "URL",
 	[CT_LISTEN] = "HOST:PORT",
+	[CT_OPT_STRING] = "VALUE",
+	[CT_BOOL] = "yes|no",
+	[CT_MODE] = "MODE",
 	[CT_LEVEL] = "LEVEL",
 	[CT_SIZE] = "SIZE",
 	[CT_UINT] = "N",
 	[CT_DURATION] = "DURATION",
 };
+
+/* A section the table has keys in ("daemon", "limits", "security"). */
+static int
+conf_known_section(const char *section)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(conf_keys[i].section, section) == 0)
+			return (1);
+	}
+	return (0);
+}
 
 static const struct conf_key *
 conf_find_key(const char *section, const char *key)
@@ -214,7 +271,7 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
     size_t wlen)
 {
 	static const char *const rpc_schemes[] = { "ipc://", "tcp://",
-	    "tcp4://", "tcp6://" };
+	    "tcp4://", "tcp6://", "tls+tcp://" };
 	static const char *const stream_schemes[] = { "tcp://", "tcp4://",
 	    "tcp6://", "tls+tcp://" };
 	const char *const	*schemes;
@@ -230,8 +287,9 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
 		schemes = stream_schemes;
 		n = nitems(stream_schemes);
 	} else {
+		/* tls+tcp:// is last: only control listeners take it */
 		schemes = rpc_schemes;
-		n = nitems(rpc_schemes);
+		n = nitems(rpc_schemes) - ((k->flags & CK_TLS) ? 0 : 1);
 	}
 	for (i = 0; i < n; i++) {
 		len = strlen(schemes[i]);
@@ -239,10 +297,12 @@ conf_check_url(const struct conf_key *k, const char *v, char *why,
 			break;
 	}
 	if (i == n) {
-		err_set(why, wlen, 0, "not a URL this key takes (%s%s%s%s%s%s%s)",
-		    schemes[0], n > 1 ? ", " : "", n > 1 ? schemes[1] : "",
-		    n > 2 ? ", " : "", n > 2 ? schemes[2] : "",
-		    n > 3 ? ", " : "", n > 3 ? schemes[3] : "");
+		err_set(why, wlen, 0, "not a URL this key takes (%s%s%s%s%s%s%s"
+		    "%s%s)", schemes[0], n > 1 ? ", " : "",
+		    n > 1 ? schemes[1] : "", n > 2 ? ", " : "",
+		    n > 2 ? schemes[2] : "", n > 3 ? ", " : "",
+		    n > 3 ? schemes[3] : "", n > 4 ? ", " : "",
+		    n > 4 ? schemes[4] : "");
 		return (-1);
 	}
 	v += len;
@@ -279,6 +339,7 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
 	case CT_LISTEN:
+	case CT_OPT_STRING:
 		if (k->type == CT_STRING && *v == '\0') {
 			err_set(why, wlen, 0, "must not be empty");
 			return (-1);
@@ -302,6 +363,33 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		sp = (char **)((char *)c + k->off);
 		free(*sp);
 		*sp = xstrdup(v);
+		return (0);
+	case CT_BOOL:
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+		    strcmp(v, "1") == 0)
+			*(int *)((char *)c + k->off) = 1;
+		else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+		    strcmp(v, "0") == 0)
+			*(int *)((char *)c + k->off) = 0;
+		else {
+			err_set(why, wlen, 0, "not yes or no");
+			return (-1);
+		}
+		return (0);
+	case CT_MODE:
+		if (strcmp(v, "auto") == 0) {
+			*(int *)((char *)c + k->off) = 0;
+			return (0);
+		}
+		errno = 0;
+		ull = strtoull(v, &end, 8);
+		if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0 ||
+		    ull == 0 || ull > k->max) {
+			err_set(why, wlen, 0, "not auto or an octal mode from 1 "
+			    "to 0777");
+			return (-1);
+		}
+		*(int *)((char *)c + k->off) = (int)ull;
 		return (0);
 	case CT_LEVEL:
 		if ((level = log_parselevel(v)) < 0) {
@@ -363,8 +451,22 @@ conf_key_format(const struct config *c, const struct conf_key *k, char *buf,
 	case CT_OPT_URL:
 	case CT_STREAM_URL:
 	case CT_LISTEN:
+	case CT_OPT_STRING:
 		s = *(char *const *)((const char *)c + k->off);
 		strlcpy_v(buf, s != NULL ? s : "", len);
+		break;
+	case CT_STRINGS_END:
+		break;
+	case CT_BOOL:
+		strlcpy_v(buf, *(const int *)((const char *)c + k->off) ? "yes" :
+		    "no", len);
+		break;
+	case CT_MODE:
+		if (*(const int *)((const char *)c + k->off) == 0)
+			strlcpy_v(buf, "auto", len);
+		else
+			snprintf(buf, len, "%04o",
+			    *(const int *)((const char *)c + k->off));
 		break;
 	case CT_LEVEL:
 		strlcpy_v(buf, log_levelname(*(const int *)((const char *)c +
@@ -445,7 +547,7 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < NKEYS; i++) {
-		if (conf_keys[i].type <= CT_LISTEN)
+		if (conf_keys[i].type < CT_STRINGS_END)
 			free(*(char **)((char *)c + conf_keys[i].off));
 	}
 	while ((pf = TAILQ_FIRST(&c->pfs)) != NULL) {
@@ -499,9 +601,9 @@ config_set(struct config *c, const char *section, const char *key,
 		}
 		return (0);
 	}
-	if (strcmp(section, "daemon") != 0 && strcmp(section, "limits") != 0) {
+	if (!conf_known_section(section)) {
 		err_set(err, errlen, 0, "%s: [%s]: unknown section (daemon, "
-		    "limits or pf.NAME)", where, section);
+		    "limits, security or pf.NAME)", where, section);
 		return (-EINVAL);
 	}
 	if ((k = conf_find_key(section, key)) == NULL) {
@@ -566,10 +668,51 @@ config_set_pf(struct config *c, const char *arg, const char *where,
 	return (rv);
 }
 
+/*
+ * A control listener over TCP is either TLS with client certificates, or
+ * plain only when asked for by name (it lets anyone who can reach the
+ * port call every method).
+ */
+static int
+conf_check_rpc_tcp(const struct config *c, const char *key, const char *url,
+    char *err, size_t errlen)
+{
+	if (url == NULL || strncmp(url, "ipc://", 6) == 0 || *url == '\0')
+		return (0);
+	if (strncmp(url, "tls+tcp://", 10) == 0) {
+		if (*c->tls_cert_file == '\0' || *c->tls_key_file == '\0' ||
+		    (*c->tls_ca_file == '\0' && *c->rpc_client_ca_file == '\0'))
+			return (err_set(err, errlen, -EINVAL, "[daemon] %s = %s: "
+			    "needs [security] tls_cert_file, tls_key_file and "
+			    "a CA for client certificates (rpc_client_ca_file "
+			    "or tls_ca_file)", key, url));
+		return (0);
+	}
+	if (!c->rpc_insecure_tcp)
+		return (err_set(err, errlen, -EINVAL, "[daemon] %s = %s: a plain "
+		    "TCP control listener lets anyone who can reach it call "
+		    "every method: use tls+tcp:// with [security] "
+		    "tls_cert_file, tls_key_file and tls_ca_file, or set "
+		    "[security] rpc_insecure_tcp = yes", key, url));
+	return (0);
+}
+
 int
 config_check(struct config *c, char *err, size_t errlen)
 {
 	struct config_pf	*pf;
+
+	struct peerpol		 pol;
+	char			 why[384];
+
+	if (conf_check_rpc_tcp(c, "rpc_url", c->rpc_url, err, errlen) != 0 ||
+	    conf_check_rpc_tcp(c, "rpc_tcp_url", c->rpc_tcp_url, err,
+	    errlen) != 0)
+		return (-EINVAL);
+	if (peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
+	    c->stream_peer_name, why, sizeof(why)) != 0)
+		return (err_set(err, errlen, -EINVAL, "[security] %s", why));
+	peerpol_clear(&pol);
 
 	TAILQ_FOREACH(pf, &c->pfs, entry) {
 		if (pf->backend == NULL || pf->spec == NULL) {
@@ -648,10 +791,10 @@ conf_reader(char *str, int num, void *stream)
 			}
 			strlcpy_v(conf_pf_get(l->c, l->section + 3, 1)->where,
 			    where, sizeof(((struct config_pf *)0)->where));
-		} else if (strcmp(l->section, "daemon") != 0 &&
-		    strcmp(l->section, "limits") != 0) {
+		} else if (!conf_known_section(l->section)) {
 			err_set(l->err, l->errlen, 0, "%s: [%s]: unknown section "
-			    "(daemon, limits or pf.NAME)", where, l->section);
+			    "(daemon, limits, security or pf.NAME)", where,
+			    l->section);
 			l->failed = 1;
 			return (NULL);
 		}
@@ -672,7 +815,8 @@ conf_handler(void *user, const char *section, const char *name,
 	snprintf(where, sizeof(where), "%s:%d", l->path, l->line);
 	if (*section == '\0') {
 		err_set(l->err, l->errlen, 0, "%s: %s: key outside a section "
-		    "(put it under [daemon], [limits] or [pf.NAME])", where,
+		    "(put it under [daemon], [limits], [security] or [pf.NAME])",
+		    where,
 		    name);
 		l->failed = 1;
 		return (0);

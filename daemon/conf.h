@@ -26,6 +26,7 @@
 #define CONFIG_DEFAULT_PATH	VMIG_SYSCONFDIR "/vmigd.conf"
 #define CONFIG_DEFAULT_RPC_URL	"ipc:///run/vmigd/vmigd.sock"
 #define CONFIG_DEFAULT_EVENTS_URL "ipc:///run/vmigd/events.sock"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/vmigd"	/* StateDirectory= */
 
 #define CONFIG_NAME_MAX		31	/* PF names: [A-Za-z0-9_.-] */
 
@@ -53,6 +54,21 @@ struct config {
 	uint32_t	 rpc_workers;
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
 	char		*metrics_listen;	/* "host:port"; "": no metrics */
+	char		*state_dir;	/* journal, history (journal.h) */
+	uint32_t	 history_size;	/* finished jobs kept across restarts */
+
+	/* [security] (authz.h, tls.h) */
+	char		*rpc_group;	/* "": none */
+	char		*rpc_read_group;
+	int		 rpc_socket_mode;	/* 0: auto */
+	int		 rpc_insecure_tcp;
+	char		*tls_ca_file;
+	char		*tls_cert_file;
+	char		*tls_key_file;
+	char		*rpc_client_ca_file;	/* "": tls_ca_file */
+	char		*stream_allow;	/* peerpol.h; "": anywhere */
+	int		 stream_require_tls;
+	char		*stream_peer_name;
 
 	/* [limits] */
 	uint32_t	 max_outgoing;

@@ -60,11 +60,10 @@ CORE_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_TARGETS += fuzz/fuzz_rpc
 CLEANFILES += fuzz/fuzz_rpc
 EXTRA_DIST += test/fuzz/fuzz_rpc.c
-fuzz/fuzz_rpc: $(srcdir)/test/fuzz/fuzz_rpc.c $(srcdir)/daemon/rpc.c \
-	$(srcdir)/daemon/wake.c $(srcdir)/daemon/util.c $(srcdir)/daemon/log.c \
+FUZZ_RPC_SRCS = $(srcdir)/test/fuzz/fuzz_rpc.c $(srcdir)/daemon/rpc.c \
+	$(srcdir)/daemon/authz.c $(srcdir)/daemon/wake.c \
+	$(srcdir)/daemon/util.c $(srcdir)/daemon/log.c \
 	$(srcdir)/clients/json.c proto/vmig.pb-c.c
+fuzz/fuzz_rpc: $(FUZZ_RPC_SRCS)
 	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(CORE_FUZZ_FLAGS) -o $@ \
-	$(srcdir)/test/fuzz/fuzz_rpc.c $(srcdir)/daemon/rpc.c \
-	$(srcdir)/daemon/wake.c $(srcdir)/daemon/util.c \
-	$(srcdir)/daemon/log.c $(srcdir)/clients/json.c proto/vmig.pb-c.c \
-	$(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS)
+	$(FUZZ_RPC_SRCS) $(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS)

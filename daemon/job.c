@@ -109,6 +109,13 @@ engine_set_hooks(struct engine *eng, const struct engine_hooks *h)
 }
 
 void
+engine_set_first_id(struct engine *eng, uint64_t id)
+{
+	if (id > eng->next_id)
+		eng->next_id = id;
+}
+
+void
 engine_set_stream_bind(struct engine *eng, const char *url)
 {
 	free(eng->stream_bind);

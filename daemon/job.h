@@ -393,6 +393,8 @@ struct job {
 struct engine	*engine_new(struct event_base *, struct backends *);
 void		 engine_free(struct engine *);
 void		 engine_set_hooks(struct engine *, const struct engine_hooks *);
+/* Job ids start at id or above (those of a previous run are taken). */
+void		 engine_set_first_id(struct engine *, uint64_t id);
 void		 engine_set_stream_bind(struct engine *, const char *url);
 void		 engine_set_limits(struct engine *, uint32_t max_out,
 		    uint32_t max_in, uint32_t max_per_pf, uint64_t bw);

@@ -23,15 +23,20 @@
 #include <nng/nng.h>
 
 #include "api.h"
+#include "authz.h"
 #include "backend.h"
 #include "conf.h"
 #include "events.h"
 #include "job.h"
+#include "history.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "recover.h"
 #include "rpc.h"
 #include "stream.h"
+#include "tls.h"
 #include "util.h"
 #include "vmigd.h"
 #include "wake.h"
@@ -84,6 +89,57 @@ vmigd_set_limits(struct vmigd *d)
 	    d->conf->max_incoming, d->conf->max_per_pf, d->conf->bandwidth);
 }
 
+/* The control API's TLS files, as tls.h takes them. */
+static void
+vmigd_rpc_tls_files(const struct config *c, struct tls_files *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->ca = *c->rpc_client_ca_file != '\0' ? c->rpc_client_ca_file :
+	    c->tls_ca_file;
+	f->ca_key = *c->rpc_client_ca_file != '\0' ? "rpc_client_ca_file" :
+	    "tls_ca_file";
+	f->cert = c->tls_cert_file;
+	f->cert_key = "tls_cert_file";
+	f->key = c->tls_key_file;
+	f->key_key = "tls_key_file";
+}
+
+static int
+vmigd_rpc_uses_tls(const struct config *c)
+{
+	return (strncmp(c->rpc_url, "tls+tcp://", 10) == 0 ||
+	    strncmp(c->rpc_tcp_url, "tls+tcp://", 10) == 0);
+}
+
+/* SIGHUP: new certificate, key or CA files take effect for new callers. */
+static void
+vmigd_reload_tls(struct vmigd *d)
+{
+	struct tls_files	 f;
+	nng_tls_config		*cfg;
+	uint64_t		 digest;
+	char			 err[1024];
+
+	if (!vmigd_rpc_uses_tls(d->conf))
+		return;
+	vmigd_rpc_tls_files(d->conf, &f);
+	if (tls_files_digest(&f, &digest, err, sizeof(err)) != 0) {
+		log_error("reload: control API TLS unchanged: %s", err);
+		return;
+	}
+	if (digest == d->rpc_tls_digest)
+		return;
+	if (tls_config_new(TLS_SERVER, &f, NULL, &cfg, &digest, err,
+	    sizeof(err)) != 0) {
+		log_error("reload: control API TLS unchanged: %s", err);
+		return;
+	}
+	if (rpc_set_tls(d->rpc, cfg, err, sizeof(err)) != 0)
+		log_error("reload: %s", err);
+	nng_tls_config_free(cfg);	/* rpc holds it */
+	d->rpc_tls_digest = digest;
+}
+
 static void
 vmigd_reload(struct vmigd *d)
 {
@@ -109,6 +165,8 @@ vmigd_reload(struct vmigd *d)
 	log_setlevel(d->conf->log_level);
 	backends_configure(d->backends, d->conf);
 	vmigd_set_limits(d);
+	history_set_keep(d->history, d->conf->history_size);
+	vmigd_reload_tls(d);
 	vmigd_set_status_timer(d);
 
 	vmigd_status(d, status, sizeof(status));
@@ -214,6 +272,52 @@ vmigd_plugin_dir_hint(const struct config *c)
 	    "by itself)");
 }
 
+/*
+ * A job the previous vmigd left unfinished. Recovery at start-up is not
+ * wired into the engine yet: say what the rules (recover.c) would do
+ * first, and keep the record for the engine or an operator.
+ */
+static void
+vmigd_journal_report(const struct journal_entry *e, int same_boot, void *arg)
+{
+	struct recover_facts	f = { same_boot, RECOVER_MODE_UNKNOWN,
+				    RECOVER_PEER_UNASKED };
+	struct recover_plan	p;
+	char			flags[128], acts[256];
+
+	recover_plan(e, &f, &p);
+	log_warnx("journal: job %" PRIu64 " (%s %s, %s, %s) was unfinished "
+	    "when vmigd stopped; recovery at start-up is not wired yet, the "
+	    "record is kept. The rules say: %s (%s)", e->id,
+	    journal_side_name(e->side), e->device, e->phase,
+	    journal_flags_str(e->flags, flags, sizeof(flags)),
+	    recover_actions_str(p.actions, acts, sizeof(acts)), p.reason);
+}
+
+/* state_dir: the journal and the history, read before clients connect. */
+static int
+vmigd_state_open(struct vmigd *d)
+{
+	struct journal_load_stats	js;
+	struct history_load_stats	hs;
+	char				err[1024];
+
+	if ((d->journal = journal_open(d->conf->state_dir, 0, err,
+	    sizeof(err))) == NULL ||
+	    journal_load(d->journal, vmigd_journal_report, d, &js, err,
+	    sizeof(err)) != 0 ||
+	    (d->history = history_open(d->conf->state_dir,
+	    d->conf->history_size, &hs, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return (-1);
+	}
+	d->state_max_id = js.max_id;
+	log_info("state %s: %u unfinished jobs in the journal (%u refused), "
+	    "%u finished jobs in the history", d->conf->state_dir, js.records,
+	    js.bad, history_count(d->history));
+	return (0);
+}
+
 static void
 vmigd_free(struct vmigd *d)
 {
@@ -234,11 +338,14 @@ vmigd_free(struct vmigd *d)
 	if (d->engine != NULL)
 		engine_freeze(d->engine);
 	rpc_close(d->rpc);
+	authz_free(d->authz);
 	backends_free(d->backends);
 	api_job_free(d);
 	engine_free(d->engine);
 	stream_flush();		/* sockets still lingering before nng_close */
 	events_close(d->events);
+	history_close(d->history);
+	journal_close(d->journal);
 	if (d->wake != NULL)
 		wake_free(d->wake);
 	if (d->base != NULL)
@@ -270,6 +377,51 @@ vmigd_ready(void *arg)
 	vmigd_tell_parent(d);
 	if (d->ev_watchdog != NULL)
 		notify_watchdog();
+}
+
+/* What a read-only caller (rpc_read_group) may call: api.h's reads_only. */
+static int
+vmigd_read_only(int call_case)
+{
+	const struct api_entry	*e = api_find(call_case);
+
+	return (e != NULL && e->reads_only);
+}
+
+/* Who may call, over what, with which credentials (README "Security"). */
+static int
+vmigd_rpc_security(struct vmigd *d, struct rpc_params *p)
+{
+	const struct config	*c = d->conf;
+	struct tls_files	 f;
+	char			 err[1024];
+
+	if ((d->authz = authz_new(c->rpc_group, c->rpc_read_group,
+	    c->rpc_insecure_tcp, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return (-1);
+	}
+	p->authz = d->authz;
+	p->read_only = vmigd_read_only;
+	p->ipc_mode = c->rpc_socket_mode != 0 ? c->rpc_socket_mode :
+	    d->authz->has_read_group ? 0666 : 0660;
+	p->ipc_chgrp = d->authz->has_group;
+	p->ipc_gid = d->authz->group;
+	if (vmigd_rpc_uses_tls(c)) {
+		vmigd_rpc_tls_files(c, &f);
+		if (tls_config_new(TLS_SERVER, &f, NULL, &p->tls,
+		    &d->rpc_tls_digest, err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			return (-1);
+		}
+	}
+	if (c->rpc_insecure_tcp && (strncmp(c->rpc_url, "tcp", 3) == 0 ||
+	    strncmp(c->rpc_tcp_url, "tcp", 3) == 0))
+		log_warnx("rpc: rpc_insecure_tcp = yes: anyone who can reach "
+		    "%s may make every control call, unauthenticated",
+		    strncmp(c->rpc_url, "tcp", 3) == 0 ? c->rpc_url :
+		    c->rpc_tcp_url);
+	return (0);
 }
 
 static int
@@ -306,6 +458,8 @@ vmigd_start(struct vmigd *d)
 	}
 	d->start_ms = now_ms();
 	d->wake = wake_new(d->base);
+	if (vmigd_state_open(d) != 0)
+		return (-1);
 
 	if ((d->backends = backends_new(d->base, d->conf->plugin_dir, err,
 	    sizeof(err))) == NULL) {
@@ -323,6 +477,8 @@ vmigd_start(struct vmigd *d)
 	d->backends->events = d->events;
 	backends_configure(d->backends, d->conf);
 	d->engine = engine_new(d->base, d->backends);
+	/* job ids go on from the journal's and the history's */
+	engine_set_first_id(d->engine, d->state_max_id + 1);
 	engine_set_stream_bind(d->engine, d->conf->stream_bind);
 	vmigd_set_limits(d);
 	api_job_init(d);
@@ -334,9 +490,14 @@ vmigd_start(struct vmigd *d)
 	p.workers = d->conf->rpc_workers;
 	p.fast = api_job_fast;
 	p.fast_arg = d->view;
+	if (vmigd_rpc_security(d, &p) != 0)
+		return (-1);
 	vmigd_ipc_dir(p.url);
-	if ((d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
-	    sizeof(err))) == NULL) {
+	d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
+	    sizeof(err));
+	if (p.tls != NULL)
+		nng_tls_config_free(p.tls);	/* rpc holds it */
+	if (d->rpc == NULL) {
 		log_error("rpc_url: %s", err);
 		return (-1);
 	}

@@ -20,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
+#include "authz.h"
 #include "log.h"
 #include "rpc.h"
 #include "util.h"
@@ -53,11 +55,22 @@ struct rpc_ctx {
 	TAILQ_ENTRY(rpc_ctx)	 entry;
 };
 
+struct rpc_listener {
+	nng_listener		 l;
+	char			*url;		/* as bound */
+	int			 tls;
+};
+
 struct rpc {
 	struct wake		*wake;
 	nng_socket		 sock;
 	char			*url;
 	char			*tcp_url;
+	struct rpc_listener	 lst[2];
+	unsigned int		 nlst;
+	const struct authz	*authz;		/* NULL: everyone */
+	int			(*read_only)(int);
+	nng_tls_config		*tls;		/* held */
 	uint64_t		 max;
 	uint64_t		 hard_max;
 	unsigned int		 workers;
@@ -476,6 +489,64 @@ rpc_call_reply(struct rpc_call *call)
 	rpc_call_send(call);
 }
 
+/* ---------------------------------------------------------------- authz */
+
+/* Who sent m, and what may they call (any thread). */
+static enum authz_level
+rpc_authz(const struct rpc *rpc, nng_msg *m, char *who, size_t wholen,
+    char *why, size_t whylen)
+{
+	struct authz_peer	p;
+
+	why[0] = '\0';
+	if (rpc->authz == NULL) {
+		strlcpy_v(who, "a caller", wholen);
+		return (AUTHZ_FULL);
+	}
+	authz_peer_of(nng_msg_get_pipe(m), &p);
+	authz_peer_str(&p, who, wholen);
+	return (authz_level(rpc->authz, &p, why, whylen));
+}
+
+static int
+rpc_read_only(const struct rpc *rpc, const Vmig__V1__Request *req)
+{
+	return (rpc->read_only != NULL && rpc->read_only(req->call_case));
+}
+
+/* The request's method as the proto names it ("start_migration"). */
+static const char *
+rpc_method(const Vmig__V1__Request *req)
+{
+	const ProtobufCFieldDescriptor	*f;
+
+	f = protobuf_c_message_descriptor_get_field(
+	    &vmig__v1__request__descriptor, (int)req->call_case);
+	return (f != NULL ? f->name : "?");
+}
+
+/* Refuse the call whole: nothing of it ran. */
+static void
+rpc_deny(struct rpc_call *call, const char *method, const char *who,
+    const char *why)
+{
+	char	msg[256];
+
+	call->rpc->st.denied++;
+	log_warnx("rpc: #%" PRIu64 " %s (id %" PRIu64 ") from %s: permission "
+	    "denied: %s", call->seq, method != NULL ? method : "(not decoded)",
+	    call->resp->request_id, who, why);
+	if (method != NULL)
+		snprintf(msg, sizeof(msg), "permission denied: %s may make "
+		    "read-only calls only, and %s is not one", who, method);
+	else
+		snprintf(msg, sizeof(msg), "permission denied: %s may not call "
+		    "this vmigd (its log says why)", who);
+	rpc_set_status(call->resp, VMIG__V1__STATUS_CODE__STATUS_PERMISSION_DENIED,
+	    msg);
+	rpc_call_send(call);
+}
+
 /* ---------------------------------------------------------------- contexts */
 
 /*
@@ -492,14 +563,22 @@ rpc_fast(struct rpc_ctx *c)
 	Vmig__V1__StatusCode	 code;
 	nng_msg			*m = nng_aio_get_msg(c->aio), *out;
 	uint64_t		 id, t0 = now_us();
-	char			 err[256];
+	char			 err[256], who[128];
 	size_t			 len;
-	int			 ok;
+	int			 ok, level;
 
+	/* anything but a clear yes: the loop checks again and answers */
+	if ((level = rpc_authz(rpc, m, who, sizeof(who), err,
+	    sizeof(err))) == AUTHZ_NONE)
+		return (0);
 	req = rpc_decode(nng_msg_body(m), nng_msg_len(m), rpc->max, &id,
 	    &code, err, sizeof(err));
 	if (req == NULL)
 		return (0);	/* the loop answers with the reason */
+	if (level == AUTHZ_READ && !rpc_read_only(rpc, req)) {
+		c->decoded = req;
+		return (0);
+	}
 	resp = rpc_msg_new(&vmig__v1__response__descriptor);
 	resp->status = rpc_msg_new(&vmig__v1__status__descriptor);
 	resp->request_id = id;
@@ -653,13 +732,27 @@ rpc_handle(struct rpc_ctx *c, nng_msg *m)
 	Vmig__V1__Request	*req;
 	Vmig__V1__StatusCode	 code;
 	uint64_t		 id;
-	char			 err[256];
-	int			 how;
+	char			 err[256], who[128], why[256];
+	int			 how, level;
 
 	call = rpc_call_new(c, nng_msg_len(m));
 	call->queued_us = call->start_us - c->received_us;
 	c->state = CTX_CALL;
 	c->call = call;
+	/* checked before anything of the request is looked at */
+	if ((level = rpc_authz(rpc, m, who, sizeof(who), why,
+	    sizeof(why))) == AUTHZ_NONE) {
+		id = 0;
+		(void)rpc_peek_id(nng_msg_body(m), nng_msg_len(m), &id);
+		call->resp->request_id = id;
+		if (c->decoded != NULL) {
+			vmig__v1__request__free_unpacked(c->decoded, NULL);
+			c->decoded = NULL;
+		}
+		nng_msg_free(m);
+		rpc_deny(call, NULL, who, why);
+		return;
+	}
 	if ((req = c->decoded) != NULL) {
 		c->decoded = NULL;
 		id = req->request_id;
@@ -678,6 +771,10 @@ rpc_handle(struct rpc_ctx *c, nng_msg *m)
 		return;
 	}
 	call->req = req;
+	if (level == AUTHZ_READ && !rpc_read_only(rpc, req)) {
+		rpc_deny(call, rpc_method(req), who, why);
+		return;
+	}
 
 	how = rpc->dispatch(call, rpc->arg);
 	if (c->call != call)
@@ -741,13 +838,17 @@ rpc_ctx_done(void *arg)
 /* ---------------------------------------------------------------- server */
 
 static int
-rpc_listen(struct rpc *rpc, const char *url, int ipc_mode, char **bound,
+rpc_listen(struct rpc *rpc, const char *url, int ipc_mode, int ipc_gid,
     char *err, size_t errlen)
 {
-	nng_listener	 l;
-	int		 rv, port;
-	size_t		 len;
+	struct rpc_listener	*rl = &rpc->lst[rpc->nlst];
+	nng_listener		 l;
+	int			 rv, port, tls;
+	size_t			 len;
+	const char		*what = "";
 
+	VMIG_ASSERT(rpc->nlst < nitems(rpc->lst));
+	tls = strncmp(url, "tls+tcp://", 10) == 0;
 	if ((rv = nng_listener_create(&l, rpc->sock, url)) != 0)
 		goto fail;
 	/*
@@ -767,22 +868,86 @@ rpc_listen(struct rpc *rpc, const char *url, int ipc_mode, char **bound,
 	if (strncmp(url, "ipc://", 6) == 0 && (rv = nng_listener_set_int(l,
 	    NNG_OPT_IPC_PERMISSIONS, ipc_mode != 0 ? ipc_mode : 0660)) != 0)
 		goto fail;
+	if (tls && (rpc->tls == NULL || (rv = nng_listener_set_ptr(l,
+	    NNG_OPT_TLS_CONFIG, rpc->tls)) != 0)) {
+		what = rpc->tls == NULL ? " (no TLS configuration)" : "";
+		rv = rpc->tls == NULL ? NNG_EINVAL : rv;
+		goto fail;
+	}
 	if ((rv = nng_listener_start(l, 0)) != 0)
 		goto fail;
+	/* the group the socket's mode lets in (rpc_group) */
+	if (strncmp(url, "ipc://", 6) == 0 && ipc_gid >= 0 &&
+	    chown(url + 6, (uid_t)-1, (gid_t)ipc_gid) != 0) {
+		snprintf(err, errlen, "cannot give %s to group %d: %s", url + 6,
+		    ipc_gid, strerror(errno));
+		nng_listener_close(l);
+		return (-EPERM);
+	}
 	len = strlen(url);
-	if (strncmp(url, "tcp", 3) == 0 && len >= 2 &&
+	if (strstr(url, "tcp") != NULL && len >= 2 &&
 	    strcmp(url + len - 2, ":0") == 0 &&
 	    nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
-		xasprintf(bound, "%.*s:%d", (int)(len - 2), url, port);
+		xasprintf(&rl->url, "%.*s:%d", (int)(len - 2), url, port);
 	else
-		*bound = xstrdup(url);
+		rl->url = xstrdup(url);
+	rl->l = l;
+	rl->tls = tls;
+	rpc->nlst++;
 	return (0);
 fail:
-	snprintf(err, errlen, "cannot listen on %s: %s%s", url,
-	    nng_strerror(rv), rv == NNG_EADDRINUSE ?
+	snprintf(err, errlen, "cannot listen on %s: %s%s%s", url,
+	    nng_strerror(rv), what, rv == NNG_EADDRINUSE ?
 	    " (another vmigd running?)" : rv == NNG_ENOENT ?
 	    " (does its directory exist?)" : "");
 	return (-EIO);
+}
+
+int
+rpc_set_tls(struct rpc *rpc, nng_tls_config *cfg, char *err, size_t errlen)
+{
+	struct rpc_listener	*rl;
+	unsigned int		 i, n = rpc->nlst;
+	char			*url;
+	int			 rc = 0;
+
+	nng_tls_config_hold(cfg);
+	if (rpc->tls != NULL)
+		nng_tls_config_free(rpc->tls);
+	rpc->tls = cfg;
+	/* the array is rebuilt: the non-TLS listeners stay as they are */
+	rpc->nlst = 0;
+	for (i = 0; i < n; i++) {
+		rl = &rpc->lst[i];
+		if (!rl->tls) {
+			rpc->lst[rpc->nlst++] = *rl;
+			continue;
+		}
+		nng_listener_close(rl->l);
+		url = rl->url;
+		if (rc == 0)
+			rc = rpc_listen(rpc, url, 0, -1, err, errlen);
+		else
+			log_warnx("rpc: %s stays closed", url);
+		if (rc == 0)
+			log_info("rpc: %s listens with the new TLS credentials",
+			    url);
+		free(url);
+	}
+	return (rc);
+}
+
+static void
+rpc_free_listeners(struct rpc *rpc)
+{
+	unsigned int	i;
+
+	for (i = 0; i < rpc->nlst; i++)
+		free(rpc->lst[i].url);
+	rpc->nlst = 0;
+	if (rpc->tls != NULL)
+		nng_tls_config_free(rpc->tls);
+	rpc->tls = NULL;
 }
 
 struct rpc *
@@ -803,6 +968,10 @@ rpc_open(struct event_base *base, struct wake *wake,
 	rpc->workers = p->workers != 0 ? p->workers : 1;
 	rpc->fast = p->fast;
 	rpc->fast_arg = p->fast_arg;
+	rpc->authz = p->authz;
+	rpc->read_only = p->read_only;
+	if ((rpc->tls = p->tls) != NULL)
+		nng_tls_config_hold(rpc->tls);
 	rpc->dispatch = dispatch;
 	rpc->arg = arg;
 	TAILQ_INIT(&rpc->ctxs);
@@ -814,12 +983,16 @@ rpc_open(struct event_base *base, struct wake *wake,
 		free(rpc);
 		return (NULL);
 	}
-	if (rpc_listen(rpc, p->url, p->ipc_mode, &rpc->url, err, errlen) != 0)
+	if (rpc_listen(rpc, p->url, p->ipc_mode, p->ipc_chgrp ?
+	    (int)p->ipc_gid : -1, err, errlen) != 0)
 		goto fail;
-	if (p->tcp_url != NULL && *p->tcp_url != '\0' &&
-	    rpc_listen(rpc, p->tcp_url, p->ipc_mode, &rpc->tcp_url, err,
-	    errlen) != 0)
-		goto fail;
+	rpc->url = xstrdup(rpc->lst[0].url);
+	if (p->tcp_url != NULL && *p->tcp_url != '\0') {
+		if (rpc_listen(rpc, p->tcp_url, p->ipc_mode, -1, err,
+		    errlen) != 0)
+			goto fail;
+		rpc->tcp_url = xstrdup(rpc->lst[1].url);
+	}
 	rpc_fill(rpc);
 	if (rpc->receiving == 0) {
 		snprintf(err, errlen, "cannot open any nng context");
@@ -835,6 +1008,7 @@ fail:
 	while (!TAILQ_EMPTY(&rpc->ctxs))
 		rpc_ctx_free(TAILQ_FIRST(&rpc->ctxs));
 	nng_close(rpc->sock);
+	rpc_free_listeners(rpc);
 	free(rpc->url);
 	free(rpc->tcp_url);
 	free(rpc);
@@ -908,6 +1082,7 @@ rpc_close(struct rpc *rpc)
 	log_info("rpc: closed (%" PRIu64 " requests, %" PRIu64 " errors, "
 	    "%u open calls answered UNAVAILABLE)", rpc->st.requests,
 	    rpc->st.errors, answered);
+	rpc_free_listeners(rpc);
 	free(rpc->url);
 	free(rpc->tcp_url);
 	free(rpc);

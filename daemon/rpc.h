@@ -26,12 +26,17 @@
 #define VMIG_RPC_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
 #include "vmig.pb-c.h"
 
+struct authz;
 struct event_base;
 struct wake;
 struct rpc;
@@ -68,6 +73,16 @@ struct rpc_params {
 	uint64_t	 hard_max_bytes;	/* nng drops the connection above; 0: 2x */
 	unsigned int	 workers;	/* receiving contexts */
 	int		 ipc_mode;	/* socket file mode; 0: 0660 */
+	int		 ipc_chgrp;	/* give the socket file to ipc_gid */
+	gid_t		 ipc_gid;
+	/*
+	 * Who may call (authz.h), checked on every call before it is
+	 * decoded and again, for read-only callers, once its method is
+	 * known (read_only(call_case)). NULL: everyone (unit tests).
+	 */
+	const struct authz *authz;
+	int		(*read_only)(int call_case);
+	nng_tls_config	*tls;		/* for tls+tcp:// URLs (held) */
 	rpc_fast_fn	 fast;		/* NULL: every call goes to the loop */
 	void		*fast_arg;
 };
@@ -97,6 +112,7 @@ struct rpc_stats {
 	uint64_t	 errors;	/* answered with a status other than OK */
 	uint64_t	 bad_requests;	/* did not decode, or were too large */
 	uint64_t	 fast;		/* of requests: answered off the loop */
+	uint64_t	 denied;	/* refused: PERMISSION_DENIED */
 	unsigned int	 open_calls;	/* deferred, not yet answered */
 	unsigned int	 contexts;	/* nng contexts open */
 };
@@ -117,6 +133,13 @@ struct rpc	*rpc_open(struct event_base *base, struct wake *wake,
 		    const struct rpc_params *p, rpc_dispatch_fn dispatch,
 		    void *arg, char *err, size_t errlen);
 void		 rpc_close(struct rpc *rpc);
+/*
+ * New TLS credentials (a reload): every tls+tcp:// listener is closed and
+ * opened again on its bound address with cfg (connections already up stay
+ * on the old credentials). 0, or -errno with err naming the URL.
+ */
+int		 rpc_set_tls(struct rpc *rpc, nng_tls_config *cfg, char *err,
+		    size_t errlen);
 void		 rpc_get_stats(const struct rpc *rpc, struct rpc_stats *st);
 void		 rpc_get_counts(const struct rpc *rpc, struct rpc_counts *out);
 /* The URLs as listening (a tcp port 0 resolved to the bound port). */

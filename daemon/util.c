@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -121,6 +124,67 @@ strlcpy_v(char *dst, const char *src, size_t size)
 		dst[n] = '\0';
 	}
 	return (len);
+}
+
+int
+write_full(int fd, const void *buf, size_t n)
+{
+	const uint8_t	*p = buf;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-errno);
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return (0);
+}
+
+const char *
+bits_str(unsigned int bits, const char *const *names, size_t nnames,
+    const char *sep, const char *none, char *buf, size_t len)
+{
+	size_t	i, off = 0;
+	int	n;
+
+	buf[0] = '\0';
+	for (i = 0; i < nnames && off < len; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off != 0 ? sep : "",
+		    names[i]);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (buf[0] == '\0')
+		strlcpy_v(buf, none, len);
+	return (buf);
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	*p, *s;
+	int	 rc = 0;
+
+	p = xstrdup(path);
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, mode) != 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return (rc);
 }
 
 /* A number with an optional fraction and one suffix from the table. */

@@ -6,6 +6,8 @@
 #ifndef VMIG_UTIL_H
 #define VMIG_UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,6 +34,21 @@ size_t	 strlcpy_v(char *dst, const char *src, size_t size);
  */
 int	 err_set(char *err, size_t errlen, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
+
+/* write(2) until all n bytes are written (EINTR retried); 0 or -errno. */
+int	 write_full(int fd, const void *buf, size_t n);
+/*
+ * The names of the bits set (bit i: names[i]) joined by sep, or none when
+ * no bit is set, in buf.
+ */
+const char *bits_str(unsigned int bits, const char *const *names,
+	    size_t nnames, const char *sep, const char *none, char *buf,
+	    size_t len);
+/*
+ * mkdir -p: the missing parents with mode 0755, path itself with mode (an
+ * existing path is left as it is). 0 or -errno.
+ */
+int	 mkdir_p(const char *path, mode_t mode);
 
 /* Parse "64M", "1G", "4096", "1.5G" into bytes; -1 on error. */
 int	 parse_size(const char *s, uint64_t *out);

@@ -21,6 +21,9 @@ struct backends;
 struct engine;
 struct view;
 struct metrics;
+struct journal;
+struct history;
+struct authz;
 
 /*
  * Event priorities: libevent runs every active event of a lower number
@@ -46,6 +49,12 @@ struct vmigd {
 	struct event		*ev_view;	/* refreshes it while jobs run */
 	struct api_fds		*fds;		/* the fd socket (api_fds.c) */
 	struct metrics		*metrics;	/* NULL: metrics_listen is empty */
+	struct journal		*journal;	/* per-job undo records (journal.h) */
+	struct history		*history;	/* finished jobs across restarts */
+	uint64_t		 state_max_id;	/* highest job id in state_dir: new
+						 * ids must start above it */
+	struct authz		*authz;		/* who may call (authz.h) */
+	uint64_t		 rpc_tls_digest; /* of the TLS files in use */
 
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */

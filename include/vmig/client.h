@@ -32,6 +32,22 @@ struct vmig_client;
 /* Connect (synchronously: a daemon that is down is reported here). */
 struct vmig_client *vmig_client_open(const char *url, int timeout_ms,
 	    char *err, size_t errlen);
+
+/*
+ * Credentials for a tls+tcp:// URL: vmigd's certificate is verified
+ * against ca_file (and its name against server_name, or the URL's host),
+ * and this client proves itself with cert_file and key_file (PEM; the key
+ * unencrypted; key_file NULL: the key is in cert_file).
+ */
+struct vmig_client_tls {
+	const char	*ca_file;
+	const char	*cert_file;
+	const char	*key_file;
+	const char	*server_name;
+};
+/* vmig_client_open with TLS credentials (tls may be NULL). */
+struct vmig_client *vmig_client_open_tls(const char *url, int timeout_ms,
+	    const struct vmig_client_tls *tls, char *err, size_t errlen);
 void	vmig_client_close(struct vmig_client *c);
 const char *vmig_client_url(const struct vmig_client *c);
 void	vmig_client_set_timeout(struct vmig_client *c, int timeout_ms);

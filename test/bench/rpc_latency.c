@@ -113,11 +113,12 @@ stats(uint64_t *ns, size_t n, double *p50, double *p99, double *mean)
 static pid_t
 start_vmigd(const char *path, const char *dir, const char *url)
 {
-	char	plugins[256], logp[256];
+	char	plugins[256], logp[256], state[256];
 	pid_t	pid;
 	int	fd;
 
 	snprintf(plugins, sizeof(plugins), "%s/plugins", dir);
+	snprintf(state, sizeof(state), "%s/state", dir);
 	snprintf(logp, sizeof(logp), "%s/vmigd.log", dir);
 	if (mkdir(plugins, 0755) != 0)
 		die("mkdir %s: %s", plugins, strerror(errno));
@@ -131,7 +132,8 @@ start_vmigd(const char *path, const char *dir, const char *url)
 		}
 		execl(path, "vmigd", "--foreground", "--config", "/dev/null",
 		    "--rpc-url", url, "--events-url", "", "--plugin-dir",
-		    plugins, "--log-level", "warn", (char *)NULL);
+		    plugins, "--state-dir", state, "--log-level", "warn",
+		    (char *)NULL);
 		_exit(127);
 	}
 	return (pid);

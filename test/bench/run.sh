@@ -12,7 +12,8 @@
 #   --quick   small sizes (a smoke test: a few minutes in all)
 #   --only    e.g. --only throughput,converge
 #
-# Names: rpc_latency adminq_rate stream_throughput converge_sim (C),
+# Names: rpc_latency adminq_rate stream_throughput converge_sim
+# journal_cost (C),
 # throughput converge scale (Python, test/bench/*.py).
 set -u
 
@@ -91,11 +92,13 @@ if [ $quick -eq 1 ]; then
 	ADMINQ="--seconds 0.3"
 	STREAM="--size 128M --runs 1"
 	PYQ="--quick"
+	JOURNAL="--records 5 --rounds 3"
 else
 	RPC=""
 	ADMINQ=""
 	STREAM="--size 1G --runs 3"
 	PYQ=""
+	JOURNAL=""
 fi
 
 # shellcheck disable=SC2086
@@ -108,6 +111,8 @@ need test/bench/stream_throughput &&
 	run stream_throughput c "$B/test/bench/stream_throughput" $STREAM --json
 need test/bench/converge_sim &&
 	run converge_sim c "$B/test/bench/converge_sim" --json
+need test/bench/journal_cost &&
+	run journal_cost c "$B/test/bench/journal_cost" $JOURNAL --json
 run throughput py "$PY" "$HERE/throughput.py" "$B" $PYQ --json
 run converge py "$PY" "$HERE/converge.py" "$B" $PYQ --json
 run scale py "$PY" "$HERE/scale.py" "$B" $PYQ --json

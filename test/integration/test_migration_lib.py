@@ -70,7 +70,7 @@ class Host:
     """One host: a simulated PF with `vfs` VFs and a vmigd managing it."""
 
     def __init__(self, tmp, name, vfs, config="", spec_opts="",
-                 log_level="info"):
+                 log_level="info", wrap=(), args=()):
         self.name = name
         self.sim = SimPF(vfs=vfs, name=name + "pf")
         self.sim.start()
@@ -80,7 +80,7 @@ class Host:
             tmp, name, pfs=[("sim0", "virtio-admin",
                              self.sim.spec + spec_opts)],
             plugins=[plugin], config=config,
-            args=["--log-level", log_level])
+            args=["--log-level", log_level, *args], wrap=wrap)
         self.daemon.start()
         self.client = self.daemon.client()
         self.mem = {}           # vf -> memory file path
@@ -164,12 +164,18 @@ class MigrationCase(unittest.TestCase):
         self.src = self.dst = None
         try:
             self.src = Host(self.tmp, "src", self.VFS, self.SRC_CONFIG,
-                            self.SPEC_OPTS, self.LOG_LEVEL)
+                            self.SPEC_OPTS, self.LOG_LEVEL,
+                            **self.host_options("src"))
             self.dst = Host(self.tmp, "dst", self.VFS, self.DST_CONFIG,
-                            self.SPEC_OPTS, self.LOG_LEVEL)
+                            self.SPEC_OPTS, self.LOG_LEVEL,
+                            **self.host_options("dst"))
         except Exception:
             self._close(True)
             raise
+
+    def host_options(self, side):
+        """More Host() arguments for "src" or "dst" (wrap=, args=)."""
+        return {}
 
     def _failed(self):
         """Did this test (or one of its subtests) fail or err so far?"""

@@ -12,7 +12,8 @@
 - Daemon: a real vmigd with a generated config in a temporary directory,
   IPC sockets inside it, its own plugin directory (symlinks); started,
   waited for until it answers, stopped with SIGTERM and checked to exit 0.
-  The log is kept in the directory (Daemon.log()).
+  The log is kept in the directory (Daemon.log()). wrap= runs it under a
+  prefix (netns.py: in a network namespace).
 - Vmigctl: runs the real vmigctl against a URL.
 - NotifySocket: an AF_UNIX datagram socket to pass as NOTIFY_SOCKET.
 - The simulated PF (test/sim/vmig-simdev) has its own class, SimPF, in
@@ -144,19 +145,21 @@ class Daemon:
     """A vmigd process with its own directory, config, sockets and log."""
 
     def __init__(self, tmp, name="vmigd", pfs=(), plugins=(), config="",
-                 events=True, args=(), env=None, rpc_tcp=False):
+                 events=True, args=(), env=None, rpc_tcp=False, wrap=()):
         self.name = name
         self.dir = tmp.sub(name)
         self.rpc_url = "ipc://" + os.path.join(self.dir, "rpc.sock")
         self.events_url = ("ipc://" + os.path.join(self.dir, "events.sock")
                            if events else "")
         self.rpc_tcp = rpc_tcp
+        self.wrap = list(wrap)  # e.g. ["ip", "netns", "exec", NS]
         self.plugin_dir = os.path.join(self.dir, "plugins")
         os.makedirs(self.plugin_dir, exist_ok=True)
         for p in plugins:
             self.add_plugin(p)
         self.config_path = os.path.join(self.dir, "vmigd.conf")
         self.log_path = os.path.join(self.dir, "vmigd.log")
+        self.state_dir = os.path.join(self.dir, "state")
         self.pfs = list(pfs)
         self.extra_config = config
         self.args = list(args)
@@ -187,11 +190,14 @@ class Daemon:
             f.write(text if text is not None else self.config_text())
 
     def command(self):
-        cmd = [vmigd_path(), "--foreground", "--config", self.config_path,
+        cmd = self.wrap + [
+               vmigd_path(), "--foreground", "--config", self.config_path,
                "--rpc-url", self.rpc_url, "--events-url", self.events_url,
-               "--plugin-dir", self.plugin_dir]
+               "--plugin-dir", self.plugin_dir, "--state-dir",
+               self.state_dir]
         if self.rpc_tcp:
-            cmd += ["--rpc-tcp-url", "tcp://127.0.0.1:0"]
+            cmd += ["--rpc-tcp-url", "tcp://127.0.0.1:0",
+                    "--rpc-insecure-tcp", "yes"]
         return cmd + self.args
 
     def start(self, wait=True):
@@ -281,10 +287,12 @@ class Daemon:
                         f"'{text}' in {self.name}'s log", timeout)
 
     def tcp_url(self):
-        """The TCP control URL with its bound port (from the log)."""
+        """The TCP (or TLS) control URL with its bound port (from the
+        log)."""
         def find():
             for line in self.log().splitlines():
-                if "rpc: listening on" in line and " and tcp://" in line:
+                if "rpc: listening on" in line and (
+                        " and tcp://" in line or " and tls+tcp://" in line):
                     return line.split(" and ")[1].split(" ")[0]
             return None
         return wait_for(find, "the TCP listener in the log")

@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "util.h"
 #include "leakcheck.h"
 
 static char	tmpdir[64];
@@ -98,6 +99,20 @@ Test(config, every_key)
 	    "rpc_workers = 3\n"
 	    "status_interval = 2s\n"
 	    "metrics_listen = [::1]:9470\n"
+	    "state_dir = /srv/vmigd\n"
+	    "history_size = 0\n"
+	    "[security]\n"
+	    "rpc_group = kvm\n"
+	    "rpc_read_group = 4242\n"
+	    "rpc_socket_mode = 0640\n"
+	    "rpc_insecure_tcp = yes\n"
+	    "tls_ca_file = /etc/vmigd/ca.pem\n"
+	    "tls_cert_file = /etc/vmigd/host.pem\n"
+	    "tls_key_file = /etc/vmigd/host.key\n"
+	    "rpc_client_ca_file = /etc/vmigd/clients.pem\n"
+	    "stream_allow = 10.0.0.0/8, .rack7.example\n"
+	    "stream_require_tls = yes\n"
+	    "stream_peer_name = host\n"
 	    "[limits]\n"
 	    "max_outgoing = 5\n"
 	    "max_incoming = 6\n"
@@ -123,6 +138,19 @@ Test(config, every_key)
 	cr_assert_eq(c->rpc_workers, 3);
 	cr_assert_eq(c->status_interval_ms, 2000);
 	cr_assert_str_eq(c->metrics_listen, "[::1]:9470");
+	cr_assert_str_eq(c->state_dir, "/srv/vmigd");
+	cr_assert_eq(c->history_size, 0);
+	cr_assert_str_eq(c->rpc_group, "kvm");
+	cr_assert_str_eq(c->rpc_read_group, "4242");
+	cr_assert_eq(c->rpc_socket_mode, 0640);
+	cr_assert_eq(c->rpc_insecure_tcp, 1);
+	cr_assert_str_eq(c->tls_ca_file, "/etc/vmigd/ca.pem");
+	cr_assert_str_eq(c->tls_cert_file, "/etc/vmigd/host.pem");
+	cr_assert_str_eq(c->tls_key_file, "/etc/vmigd/host.key");
+	cr_assert_str_eq(c->rpc_client_ca_file, "/etc/vmigd/clients.pem");
+	cr_assert_str_eq(c->stream_allow, "10.0.0.0/8, .rack7.example");
+	cr_assert_eq(c->stream_require_tls, 1);
+	cr_assert_str_eq(c->stream_peer_name, "host");
 	cr_assert_eq(c->max_outgoing, 5);
 	cr_assert_eq(c->max_incoming, 6);
 	cr_assert_eq(c->max_per_pf, 7);
@@ -131,7 +159,7 @@ Test(config, every_key)
 	cr_assert_not_null(pf = config_find_pf(c, "sim0"));
 	cr_assert_str_eq(pf->backend, "virtio-admin");
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim0.sock");
-	cr_assert(strstr(pf->where, "good.conf:19") != NULL, "%s", pf->where);
+	cr_assert(strstr(pf->where, "good.conf:33") != NULL, "%s", pf->where);
 	cr_assert_not_null(pf = config_find_pf(c, "sim1"));
 	cr_assert_str_eq(pf->spec, "sim:/run/vmigd/sim1.sock,timeout=5000");
 	cr_assert_null(config_find_pf(c, "sim2"));
@@ -176,6 +204,20 @@ Test(config, bad_values)
 		  ":2:", "port '99999' is not a number 0-65535" },
 		{ "events tls", "[daemon]\nevents_url = tls+tcp://1.2.3.4:5\n",
 		  ":2:", "events_url = tls+tcp://1.2.3.4:5: not a URL" },
+		{ "unknown security key", "[security]\nrpc_grp = x\n", ":2:",
+		  "[security] rpc_grp: unknown key" },
+		{ "bool", "[security]\nrpc_insecure_tcp = maybe\n", ":2:",
+		  "rpc_insecure_tcp = maybe: not yes or no" },
+		{ "mode not octal", "[security]\nrpc_socket_mode = 0668\n",
+		  ":2:", "rpc_socket_mode = 0668: not auto or an octal mode" },
+		{ "mode too wide", "[security]\nrpc_socket_mode = 4777\n",
+		  ":2:", "not auto or an octal mode from 1 to 0777" },
+		{ "mode zero", "[security]\nrpc_socket_mode = 0\n", ":2:",
+		  "not auto or an octal mode" },
+		{ "history too long", "[daemon]\nhistory_size = 100001\n",
+		  ":2:", "history_size = 100001: must be between 0 and 100000" },
+		{ "state_dir empty", "[daemon]\nstate_dir =\n", ":2:",
+		  "state_dir = : must not be empty" },
 		{ "stream_bind ipc", "[daemon]\nstream_bind = ipc:///x\n", ":2:",
 		  "stream_bind = ipc:///x: not a URL" },
 		{ "metrics without port", "[daemon]\nmetrics_listen = 127.0.0.1\n",
@@ -242,6 +284,62 @@ Test(config, bad_values)
 		    bc->what, err, where);
 		cr_assert(strstr(err, bc->words) != NULL, "%s: '%s' lacks '%s'",
 		    bc->what, err, bc->words);
+		config_free(c);
+	}
+	LEAK_CHECK();
+}
+
+/*
+ * A control listener over TCP: TLS with its files, or plain only when
+ * asked for by name; the refusal says what to set.
+ */
+Test(config, rpc_over_tcp_needs_tls_or_insecure)
+{
+	static const struct {
+		const char	*text;
+		int		 ok;
+		const char	*words;
+	} cases[] = {
+		{ "[daemon]\nrpc_tcp_url = tcp://127.0.0.1:7480\n", 0,
+		  "rpc_tcp_url = tcp://127.0.0.1:7480: a plain TCP control "
+		  "listener lets anyone" },
+		{ "[daemon]\nrpc_url = tcp4://0.0.0.0:7480\n", 0,
+		  "rpc_insecure_tcp = yes" },
+		{ "[daemon]\nrpc_tcp_url = tcp://127.0.0.1:7480\n"
+		  "[security]\nrpc_insecure_tcp = yes\n", 1, NULL },
+		{ "[daemon]\nrpc_tcp_url = tls+tcp://127.0.0.1:7480\n", 0,
+		  "needs [security] tls_cert_file, tls_key_file and a CA" },
+		{ "[daemon]\nrpc_tcp_url = tls+tcp://127.0.0.1:7480\n"
+		  "[security]\ntls_cert_file = c\ntls_key_file = k\n", 0,
+		  "a CA for client certificates" },
+		{ "[daemon]\nrpc_tcp_url = tls+tcp://127.0.0.1:7480\n"
+		  "[security]\ntls_cert_file = c\ntls_key_file = k\n"
+		  "rpc_client_ca_file = ca\n", 1, NULL },
+		{ "[daemon]\nrpc_url = tls+tcp://[::1]:7480\n"
+		  "[security]\ntls_cert_file = c\ntls_key_file = k\n"
+		  "tls_ca_file = ca\n", 1, NULL },
+		{ "[security]\nstream_allow = 10.0.0.0/33\n", 0,
+		  "[security] stream_allow entry 10.0.0.0/33: the prefix length" },
+	};
+	struct config	*c;
+	char		 err[512];
+	const char	*path;
+	size_t		 i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		c = config_new();
+		path = write_file("tcp.conf", cases[i].text);
+		cr_assert_eq(config_load(c, path, 1, err, sizeof(err)), 0,
+		    "%zu: %s", i, err);
+		if (cases[i].ok)
+			cr_assert_eq(config_check(c, err, sizeof(err)), 0,
+			    "%zu: %s", i, err);
+		else {
+			cr_assert_eq(config_check(c, err, sizeof(err)), -EINVAL,
+			    "%zu: accepted", i);
+			cr_assert(strstr(err, cases[i].words) != NULL,
+			    "%zu: '%s' lacks '%s'", i, err, cases[i].words);
+		}
 		config_free(c);
 	}
 	LEAK_CHECK();
@@ -328,6 +426,8 @@ Test(config, print_reads_back)
 	path = write_file("in.conf",
 	    "[daemon]\nrpc_tcp_url = tcp://[::1]:7480\nlog_level = warn\n"
 	    "status_interval = 1m\n[limits]\nbandwidth = 100M\n"
+	    "[security]\nrpc_socket_mode = 0600\nrpc_insecure_tcp = yes\n"
+	    "rpc_group = wheel\n"
 	    "[pf.x]\nbackend = b\nspec = s:1\n");
 	cr_assert_eq(config_load(c, path, 1, err, sizeof(err)), 0, "%s", err);
 	cr_assert_not_null(f = open_memstream(&one, &n1));
@@ -344,6 +444,8 @@ Test(config, print_reads_back)
 	cr_assert_str_eq(one, two);
 	cr_assert_eq(d->status_interval_ms, 60000);
 	cr_assert_eq(d->bandwidth, 100u << 20);
+	cr_assert_eq(d->rpc_socket_mode, 0600);
+	cr_assert_eq(d->rpc_insecure_tcp, 1);
 	free(one);
 	free(two);
 	config_free(c);

@@ -34,6 +34,12 @@ NNG_EMSGSIZE = 17
 NNG_ECONNABORTED = 18
 NNG_ECONNRESET = 19
 NNG_ECANCELED = 20
+NNG_ECRYPTO = 26
+NNG_EPEERAUTH = 27
+NNG_ECONNSHUT = 31
+
+NNG_TLS_MODE_CLIENT = 0
+OPT_TLS_CONFIG = b"tls-config"
 
 OPT_RECVTIMEO = b"recv-timeout"
 OPT_SENDTIMEO = b"send-timeout"
@@ -98,6 +104,19 @@ def lib():
                            c_int),
         "nng_socket_set_ms": ([S, ctypes.c_char_p, ctypes.c_int32], c_int),
         "nng_socket_set_size": ([S, ctypes.c_char_p, c_size], c_int),
+        "nng_dialer_create": ([P(nng_dialer), S, ctypes.c_char_p], c_int),
+        "nng_dialer_set_ptr": ([nng_dialer, ctypes.c_char_p,
+                                ctypes.c_void_p], c_int),
+        "nng_dialer_start": ([nng_dialer, c_int], c_int),
+        "nng_tls_config_alloc": ([P(ctypes.c_void_p), c_int], c_int),
+        "nng_tls_config_free": ([ctypes.c_void_p], None),
+        "nng_tls_config_ca_file": ([ctypes.c_void_p, ctypes.c_char_p],
+                                   c_int),
+        "nng_tls_config_own_cert": ([ctypes.c_void_p, ctypes.c_char_p,
+                                     ctypes.c_char_p, ctypes.c_char_p],
+                                    c_int),
+        "nng_tls_config_server_name": ([ctypes.c_void_p, ctypes.c_char_p],
+                                       c_int),
         "nng_strerror": ([c_int], ctypes.c_char_p),
         "nng_version": ([], ctypes.c_char_p),
     }
@@ -152,6 +171,39 @@ class Socket:
         flags = 0 if block else NNG_FLAG_NONBLOCK
         self._check(lib().nng_dial(self._s, url.encode(), None, flags),
                     f"dial {url}")
+
+    def dial_tls(self, url, ca_file=None, cert_file=None, key_file=None,
+                 server_name=None):
+        """Connect to a tls+tcp:// url now, verifying the peer against
+        ca_file and proving ourselves with cert_file/key_file (PEM; the
+        key may be in cert_file)."""
+        d = nng_dialer()
+        cfg = ctypes.c_void_p()
+        self._check(lib().nng_dialer_create(ctypes.byref(d), self._s,
+                                            url.encode()), f"dial {url}")
+        self._check(lib().nng_tls_config_alloc(ctypes.byref(cfg),
+                                               NNG_TLS_MODE_CLIENT),
+                    "TLS configuration")
+        try:
+            if ca_file:
+                self._check(lib().nng_tls_config_ca_file(
+                    cfg, ca_file.encode()), f"TLS CA file {ca_file}")
+            if cert_file:
+                with open(cert_file, "rb") as f:
+                    cert = f.read()
+                with open(key_file or cert_file, "rb") as f:
+                    key = f.read()
+                self._check(lib().nng_tls_config_own_cert(cfg, cert, key,
+                                                          None),
+                            f"TLS certificate {cert_file}")
+            if server_name:
+                self._check(lib().nng_tls_config_server_name(
+                    cfg, server_name.encode()), "TLS server name")
+            self._check(lib().nng_dialer_set_ptr(d, OPT_TLS_CONFIG, cfg),
+                        "TLS configuration")
+        finally:
+            lib().nng_tls_config_free(cfg)  # the dialer holds it
+        self._check(lib().nng_dialer_start(d, 0), f"dial {url}")
 
     def listen(self, url):
         """Listen on url; returns the URL bound. For tcp:// with port 0

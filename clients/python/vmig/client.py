@@ -42,7 +42,11 @@ class Client:
     """A connection to one vmigd (an nng REQ socket)."""
 
     def __init__(self, url=None, timeout_ms=DEFAULT_TIMEOUT_MS,
-                 max_message_bytes=MAX_RECV):
+                 max_message_bytes=MAX_RECV, tls_ca=None, tls_cert=None,
+                 tls_key=None, tls_server_name=None):
+        """tls_*: for a tls+tcp:// URL, the CA vmigd's certificate chains
+        to, this client's certificate and key (PEM), the name vmigd's
+        certificate carries (default: the URL's host)."""
         self.url = url or default_url()
         self.timeout_ms = timeout_ms
         self._next_id = (os.getpid() << 32) + 1
@@ -55,11 +59,19 @@ class Client:
             self._sock.set_size(_nng.OPT_RECVMAXSZ, max_message_bytes)
             self._sock.set_ms(_nng.OPT_RECVTIMEO, timeout_ms)
             self._sock.set_ms(_nng.OPT_SENDTIMEO, timeout_ms)
-            self._sock.dial(self.url)
+            if self.url.startswith("tls+tcp"):
+                self._sock.dial_tls(self.url, tls_ca, tls_cert, tls_key,
+                                    tls_server_name)
+            else:
+                self._sock.dial(self.url)
         except _nng.NngError as e:
             self._sock.close()
             hint = " (is vmigd running?)" if e.errno in (
                 _nng.NNG_ECONNREFUSED, _nng.NNG_ENOENT) else ""
+            if e.errno in (_nng.NNG_EPEERAUTH, _nng.NNG_ECRYPTO,
+                           _nng.NNG_ECONNSHUT, _nng.NNG_ECLOSED):
+                hint = (" (TLS: does vmigd take this client certificate, "
+                        "and this CA vmigd's?)")
             raise ConnectError(f"cannot reach vmigd at {self.url}: "
                                f"{_nng.strerror(e.errno)}{hint}") from None
 

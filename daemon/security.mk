@@ -1,0 +1,24 @@
+# daemon/security.mk: who may call the control API (authz.c), the TLS
+# configurations built from the [security] files (tls.c), and where a
+# daemon may send a VM's memory (peerpol.c, pure). README.md, "Security".
+libvmig_a_SOURCES += daemon/authz.c daemon/authz.h \
+	daemon/tls.c daemon/tls.h \
+	daemon/peerpol.c daemon/peerpol.h
+
+# Who may call the real vmigd: another uid over ipc://, read-only and full
+# groups, plain tcp:// refused, client certificates over tls+tcp:// (made
+# at test time with openssl by certs.py), a reload of the client CA.
+SECURITY_PY_TESTS = test/integration/test_security.py
+TESTS += $(SECURITY_PY_TESTS)
+EXTRA_DIST += $(SECURITY_PY_TESTS) test/integration/certs.py
+
+if HAVE_CRITERION
+check_PROGRAMS += test/unit/test_authz test/unit/test_peerpol
+TESTS += test/unit/test_authz test/unit/test_peerpol
+test_unit_test_peerpol_SOURCES = test/unit/test_peerpol.c
+test_unit_test_peerpol_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_peerpol_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+test_unit_test_authz_SOURCES = test/unit/test_authz.c
+test_unit_test_authz_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_authz_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
+endif

@@ -1,0 +1,51 @@
+/*
+ * tls.h: nng TLS configurations built from the [security] files, for the
+ * control API's tls+tcp:// listener now and the peer stream later.
+ *
+ * The files are read here (PEM, at most TLS_FILE_MAX bytes each) so that
+ * an error names the file and the key, and so that a reload (SIGHUP) can
+ * tell from a digest of their contents whether anything changed before it
+ * replaces a listener. A server requires a client certificate that chains
+ * to the CA (NNG_TLS_AUTH_MODE_REQUIRED: the handshake fails otherwise,
+ * an expired certificate included); a client verifies the server the same
+ * way, and its name when one is given. TLS 1.2 at least.
+ */
+#ifndef VMIG_TLS_H
+#define VMIG_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+
+#define TLS_FILE_MAX	(1u << 20)
+
+enum tls_role {
+	TLS_SERVER,		/* listener: own cert required, client certs too */
+	TLS_CLIENT,		/* dialer: own cert optional, server verified */
+};
+
+struct tls_files {
+	const char	*ca;		/* PEM CA chain (and CRLs) peers chain to */
+	const char	*cert;		/* PEM certificate (chain) */
+	const char	*key;		/* PEM private key, unencrypted */
+	const char	*ca_key;	/* config key names, for errors */
+	const char	*cert_key;
+	const char	*key_key;
+};
+
+/*
+ * A new configuration (free with nng_tls_config_free) and the digest of
+ * the files' contents. 0, or a negative errno with err naming the file.
+ * server_name: for TLS_CLIENT, the name the server's certificate must
+ * carry (NULL: the dialer's URL host).
+ */
+int	tls_config_new(enum tls_role role, const struct tls_files *f,
+	    const char *server_name, nng_tls_config **out, uint64_t *digest,
+	    char *err, size_t errlen);
+/* The digest alone (has a reload changed anything?). */
+int	tls_files_digest(const struct tls_files *f, uint64_t *digest,
+	    char *err, size_t errlen);
+
+#endif /* VMIG_TLS_H */
