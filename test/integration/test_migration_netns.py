@@ -137,7 +137,9 @@ class LinkCut(NetnsCase):
         self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
         self.assert_source_rolled_back(1)
 
-    @unittest.expectedFailure
+    @unittest.skip("known gap (DESIGN.md, Crash recovery): the source "
+                   "resumes its VF when Done is lost; whether it has by "
+                   "the check depends on timing, so not an expected failure")
     def test_after_the_destination_resumed(self):
         # the destination resumes (slowly); the link goes before its Done
         # arrives; the source must keep its VF stopped
