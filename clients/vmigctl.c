@@ -70,10 +70,18 @@ vmigctl_usage(const struct vmigctl_cmd *cmd, const char *fmt, ...)
 static void
 vmigctl_cmd_help(const struct vmigctl_cmd *cmd, FILE *f)
 {
+	const struct vmigctl_opt	*o;
+	const char			*sep = "";
+
 	fprintf(f, "usage: vmigctl [global options] %s%s%s\n\n%s\n",
 	    cmd->name, *cmd->usage != '\0' ? " " : "", cmd->usage, cmd->help);
-	fprintf(f, "\nGlobal options (anywhere before --): --connect URL, "
-	    "--json, --timeout MS\n");
+	fprintf(f, "\nGlobal options (anywhere before --): ");
+	for (o = vmigctl_opts; o->name != NULL; o++) {
+		fprintf(f, "%s--%s%s%s", sep, o->name, o->arg != NULL ? " " :
+		    "", o->arg != NULL ? o->arg : "");
+		sep = ", ";
+	}
+	fprintf(f, "\n");
 }
 
 #define STR(x)	STR2(x)
