@@ -24,6 +24,7 @@
 #include "api.h"
 #include "backend.h"
 #include "conf.h"
+#include "history.h"
 #include "job.h"
 #include "log.h"
 #include "rpc.h"
@@ -361,32 +362,88 @@ api_job_fast(void *arg, const Vmig__V1__Request *req,
 	return (1);
 }
 
+/* A job record (a group's device's id too) the engine still keeps. */
+static int
+api_job_kept(struct engine *eng, uint64_t id)
+{
+	struct job	*job;
+	unsigned int	 k;
+
+	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (job->id == id)
+			return (1);
+		for (k = 0; k < job->ndevs; k++) {
+			if (job->devs[k].id == id)
+				return (1);
+		}
+	}
+	return (0);
+}
+
+struct api_list {
+	struct vmigd			*d;
+	Vmig__V1__ListJobsResponse	*res;
+	size_t				 cap;
+};
+
+static void
+api_list_add(struct api_list *l, Vmig__V1__Job *m)
+{
+	Vmig__V1__ListJobsResponse	*res = l->res;
+
+	if (res->n_jobs == l->cap) {
+		l->cap = l->cap != 0 ? l->cap * 2 : 16;
+		res->jobs = xreallocarray(res->jobs, l->cap,
+		    sizeof(*res->jobs));
+	}
+	res->jobs[res->n_jobs++] = m;
+}
+
+/* A finished job of an earlier run (history.h) the engine no longer has. */
+static int
+api_list_history(const Vmig__V1__Job *job, uint64_t ended, void *arg)
+{
+	struct api_list	*l = arg;
+	Vmig__V1__Job	*m;
+	uint8_t		*buf;
+	size_t		 len;
+
+	if (api_job_kept(l->d->engine, job->id))
+		return (0);
+	len = vmig__v1__job__get_packed_size(job);
+	buf = xmalloc(len > 0 ? len : 1);
+	vmig__v1__job__pack(job, buf);
+	m = vmig__v1__job__unpack(NULL, len, buf);
+	free(buf);
+	if (m != NULL)
+		api_list_add(l, m);
+	return (0);
+}
+
+/*
+ * The live jobs; with include_finished, the finished ones too: first
+ * those of the history (earlier runs included, oldest first) the engine
+ * no longer keeps, then the engine's.
+ */
 static int
 api_list_jobs(struct vmigd *d, struct rpc_call *call)
 {
-	Vmig__V1__ListJobsResponse	*res = call->result;
-	struct job			*job;
-	size_t				 n = 0;
-	unsigned int			 k;
-	int				 all = call->req->list_jobs->include_finished;
+	struct api_list	 l = { d, call->result, 0 };
+	struct job	*job;
+	unsigned int	 k;
+	int		 all = call->req->list_jobs->include_finished;
 
+	if (all && d->history != NULL)
+		(void)history_foreach(d->history, api_list_history, &l);
 	/* a group shows a record per device */
-	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
-		if (all || !job_phase_terminal(job->phase))
-			n += job->ndevs > 0 ? job->ndevs : 1;
-	}
-	if (n == 0)
-		return (RPC_REPLY);
-	res->jobs = xcalloc(n, sizeof(*res->jobs));
 	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
 		if (!all && job_phase_terminal(job->phase))
 			continue;
 		job_rate_tick(job);
 		for (k = 0; k < (job->ndevs > 0 ? job->ndevs : 1); k++) {
-			res->jobs[res->n_jobs] =
-			    rpc_msg_new(&vmig__v1__job__descriptor);
-			api_job_to_proto(job, k, res->jobs[res->n_jobs]);
-			res->n_jobs++;
+			api_list_add(&l, rpc_msg_new(&vmig__v1__job__descriptor));
+			api_job_to_proto(job, k,
+			    l.res->jobs[l.res->n_jobs - 1]);
 		}
 	}
 	return (RPC_REPLY);
