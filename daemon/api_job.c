@@ -27,6 +27,7 @@
 #include "history.h"
 #include "job.h"
 #include "log.h"
+#include "peerpol.h"
 #include "rpc.h"
 #include "util.h"
 #include "view.h"
@@ -289,6 +290,37 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	return (RPC_DEFER);
 }
 
+/*
+ * May this job's memory go to url ([security] stream_allow, ...)? 0, or
+ * the call answered PERMISSION_DENIED (INVALID_ARGUMENT: not a stream
+ * URL) and logged, before any device is touched.
+ */
+static int
+api_stream_allowed(struct vmigd *d, struct rpc_call *call, const char *url)
+{
+	const struct config	*c = d->conf;
+	struct peerpol		 pol;
+	struct peerpol_verdict	 v;
+	char			 err[512];
+	int			 rc;
+
+	/* checked at load and reload (--check too): cannot fail here */
+	if ((rc = peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
+	    c->stream_peer_name, err, sizeof(err))) != 0)
+		goto refused;
+	/* no policy: any URL the stream can dial (the engine checks it) */
+	if (pol.nnets != 0 || pol.nnames != 0 || pol.require_tls ||
+	    pol.peer_name != NULL)
+		rc = peerpol_check(&pol, url, &v, err, sizeof(err));
+	peerpol_clear(&pol);
+	if (rc == 0)
+		return (0);
+refused:
+	log_warnx("StartMigration refused: %s", err);
+	rpc_call_error(call, api_errno_status(rc), "%s", err);
+	return (-1);
+}
+
 static int
 api_start_migration(struct vmigd *d, struct rpc_call *call)
 {
@@ -304,6 +336,8 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	if (api_migration_request(call, r->device, r->group, r->n_group,
 	    r->policy, r->regions, r->n_regions, r->vm, specs, &req,
 	    &pol) != 0)
+		return (RPC_REPLY);
+	if (api_stream_allowed(d, call, r->dest_url) != 0)
 		return (RPC_REPLY);
 	req.dest_url = r->dest_url;
 	req.token = r->token.data;
