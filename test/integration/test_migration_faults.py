@@ -278,13 +278,14 @@ class StateDirFull(MigrationCase):
 
     def fill(self):
         path = os.path.join(self.state, "filler")
-        with open(path, "wb") as f:
-            try:
-                while True:
-                    f.write(b"x" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:     # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
         return path
 
     def test_journal_write_fails_cleanly(self):
