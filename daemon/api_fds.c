@@ -9,6 +9,11 @@
  * is one packed vmig.v1.AttachFdsResponse. The backend registry keeps the
  * fds for the device's (or PF's) next open (backend_attach_fds).
  *
+ * A caller is authorized like an ipc:// caller of the control API
+ * (authz.h, from SO_PEERCRED at accept): AttachFds changes what a device
+ * opens with, so it takes a caller allowed every call; anyone else is
+ * answered PERMISSION_DENIED, its fds closed unused, and logged.
+ *
  * Everything runs on the loop and nothing blocks: the socket is
  * non-blocking, a message is read whole (SEQPACKET) or not at all, and a
  * peer whose answer does not fit its socket buffer is dropped.
@@ -29,6 +34,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "authz.h"
 #include "backend.h"
 #include "log.h"
 #include "util.h"
@@ -43,6 +49,9 @@ struct api_fds_peer {
 	struct event		*ev;
 	pid_t			 pid;
 	uid_t			 uid;
+	enum authz_level	 level;		/* authz.h, at accept */
+	char			 who[128];
+	char			 why[256];	/* when not AUTHZ_FULL */
 };
 
 struct api_fds {
@@ -125,6 +134,16 @@ api_fds_request(struct api_fds_peer *p, const uint8_t *buf, size_t len,
 	unsigned int			 i;
 	int				 rc;
 
+	if (p->level != AUTHZ_FULL) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		log_warnx("%s: AttachFds refused to %s: %s", p->af->path,
+		    p->who, p->why);
+		err_set(err, sizeof(err), -EACCES, "AttachFds: permission "
+		    "denied: %s", p->why);
+		api_fds_answer(p, -EACCES, err);
+		return;
+	}
 	q = vmig__v1__attach_fds_request__unpack(NULL, len, buf);
 	if (q == NULL || truncated || q->target == NULL ||
 	    *q->target == '\0' || q->n_names != nfds) {
@@ -204,6 +223,7 @@ api_fds_accept_cb(evutil_socket_t fd, short what, void *arg)
 	struct api_fds		*af = arg;
 	struct api_fds_peer	*p;
 	struct ucred		 cred;
+	struct authz_peer	 ap;
 	socklen_t		 clen = sizeof(cred);
 	unsigned int		 i;
 	int			 c;
@@ -221,10 +241,22 @@ api_fds_accept_cb(evutil_socket_t fd, short what, void *arg)
 	p = xcalloc(1, sizeof(*p));
 	p->af = af;
 	p->fd = c;
+	memset(&ap, 0, sizeof(ap));
 	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 		p->pid = cred.pid;
 		p->uid = cred.uid;
+		ap.transport = AUTHZ_IPC;
+		ap.uid = cred.uid;
+		ap.gid = cred.gid;
+		ap.pid = (uint64_t)cred.pid;
 	}
+	authz_peer_str(&ap, p->who, sizeof(p->who));
+	/* no credentials: AUTHZ_UNKNOWN, which authz_level refuses */
+	p->level = af->d->authz != NULL ? authz_level(af->d->authz, &ap,
+	    p->why, sizeof(p->why)) : AUTHZ_FULL;
+	if (p->level == AUTHZ_READ)
+		strlcpy_v(p->why, "read-only callers may not hand fds over",
+		    sizeof(p->why));
 	p->ev = event_new(af->d->base, c, EV_READ | EV_PERSIST,
 	    api_fds_peer_cb, p);
 	event_add(p->ev, NULL);

@@ -24,8 +24,10 @@
 #include "api.h"
 #include "backend.h"
 #include "conf.h"
+#include "history.h"
 #include "job.h"
 #include "log.h"
+#include "peerpol.h"
 #include "rpc.h"
 #include "util.h"
 #include "view.h"
@@ -288,6 +290,37 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	return (RPC_DEFER);
 }
 
+/*
+ * May this job's memory go to url ([security] stream_allow, ...)? 0, or
+ * the call answered PERMISSION_DENIED (INVALID_ARGUMENT: not a stream
+ * URL) and logged, before any device is touched.
+ */
+static int
+api_stream_allowed(struct vmigd *d, struct rpc_call *call, const char *url)
+{
+	const struct config	*c = d->conf;
+	struct peerpol		 pol;
+	struct peerpol_verdict	 v;
+	char			 err[512];
+	int			 rc;
+
+	/* checked at load and reload (--check too): cannot fail here */
+	if ((rc = peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
+	    c->stream_peer_name, err, sizeof(err))) != 0)
+		goto refused;
+	/* no policy: any URL the stream can dial (the engine checks it) */
+	if (pol.nnets != 0 || pol.nnames != 0 || pol.require_tls ||
+	    pol.peer_name != NULL)
+		rc = peerpol_check(&pol, url, &v, err, sizeof(err));
+	peerpol_clear(&pol);
+	if (rc == 0)
+		return (0);
+refused:
+	log_warnx("StartMigration refused: %s", err);
+	rpc_call_error(call, api_errno_status(rc), "%s", err);
+	return (-1);
+}
+
 static int
 api_start_migration(struct vmigd *d, struct rpc_call *call)
 {
@@ -303,6 +336,8 @@ api_start_migration(struct vmigd *d, struct rpc_call *call)
 	if (api_migration_request(call, r->device, r->group, r->n_group,
 	    r->policy, r->regions, r->n_regions, r->vm, specs, &req,
 	    &pol) != 0)
+		return (RPC_REPLY);
+	if (api_stream_allowed(d, call, r->dest_url) != 0)
 		return (RPC_REPLY);
 	req.dest_url = r->dest_url;
 	req.token = r->token.data;
@@ -361,32 +396,88 @@ api_job_fast(void *arg, const Vmig__V1__Request *req,
 	return (1);
 }
 
+/* A job record (a group's device's id too) the engine still keeps. */
+static int
+api_job_kept(struct engine *eng, uint64_t id)
+{
+	struct job	*job;
+	unsigned int	 k;
+
+	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (job->id == id)
+			return (1);
+		for (k = 0; k < job->ndevs; k++) {
+			if (job->devs[k].id == id)
+				return (1);
+		}
+	}
+	return (0);
+}
+
+struct api_list {
+	struct vmigd			*d;
+	Vmig__V1__ListJobsResponse	*res;
+	size_t				 cap;
+};
+
+static void
+api_list_add(struct api_list *l, Vmig__V1__Job *m)
+{
+	Vmig__V1__ListJobsResponse	*res = l->res;
+
+	if (res->n_jobs == l->cap) {
+		l->cap = l->cap != 0 ? l->cap * 2 : 16;
+		res->jobs = xreallocarray(res->jobs, l->cap,
+		    sizeof(*res->jobs));
+	}
+	res->jobs[res->n_jobs++] = m;
+}
+
+/* A finished job of an earlier run (history.h) the engine no longer has. */
+static int
+api_list_history(const Vmig__V1__Job *job, uint64_t ended, void *arg)
+{
+	struct api_list	*l = arg;
+	Vmig__V1__Job	*m;
+	uint8_t		*buf;
+	size_t		 len;
+
+	if (api_job_kept(l->d->engine, job->id))
+		return (0);
+	len = vmig__v1__job__get_packed_size(job);
+	buf = xmalloc(len > 0 ? len : 1);
+	vmig__v1__job__pack(job, buf);
+	m = vmig__v1__job__unpack(NULL, len, buf);
+	free(buf);
+	if (m != NULL)
+		api_list_add(l, m);
+	return (0);
+}
+
+/*
+ * The live jobs; with include_finished, the finished ones too: first
+ * those of the history (earlier runs included, oldest first) the engine
+ * no longer keeps, then the engine's.
+ */
 static int
 api_list_jobs(struct vmigd *d, struct rpc_call *call)
 {
-	Vmig__V1__ListJobsResponse	*res = call->result;
-	struct job			*job;
-	size_t				 n = 0;
-	unsigned int			 k;
-	int				 all = call->req->list_jobs->include_finished;
+	struct api_list	 l = { d, call->result, 0 };
+	struct job	*job;
+	unsigned int	 k;
+	int		 all = call->req->list_jobs->include_finished;
 
+	if (all && d->history != NULL)
+		(void)history_foreach(d->history, api_list_history, &l);
 	/* a group shows a record per device */
-	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
-		if (all || !job_phase_terminal(job->phase))
-			n += job->ndevs > 0 ? job->ndevs : 1;
-	}
-	if (n == 0)
-		return (RPC_REPLY);
-	res->jobs = xcalloc(n, sizeof(*res->jobs));
 	TAILQ_FOREACH(job, &d->engine->jobs, entry) {
 		if (!all && job_phase_terminal(job->phase))
 			continue;
 		job_rate_tick(job);
 		for (k = 0; k < (job->ndevs > 0 ? job->ndevs : 1); k++) {
-			res->jobs[res->n_jobs] =
-			    rpc_msg_new(&vmig__v1__job__descriptor);
-			api_job_to_proto(job, k, res->jobs[res->n_jobs]);
-			res->n_jobs++;
+			api_list_add(&l, rpc_msg_new(&vmig__v1__job__descriptor));
+			api_job_to_proto(job, k,
+			    l.res->jobs[l.res->n_jobs - 1]);
 		}
 	}
 	return (RPC_REPLY);

@@ -109,6 +109,15 @@ engine_set_hooks(struct engine *eng, const struct engine_hooks *h)
 }
 
 void
+engine_set_journal(struct engine *eng, const struct engine_journal *j)
+{
+	if (j != NULL)
+		eng->journal = *j;
+	else
+		memset(&eng->journal, 0, sizeof(eng->journal));
+}
+
+void
 engine_set_first_id(struct engine *eng, uint64_t id)
 {
 	if (id > eng->next_id)
@@ -1090,7 +1099,37 @@ job_finish(struct job *job, enum job_phase end)
 	job_close_memory(job);
 	job->st.device_state_pending = 0;
 	job_set_phase(job, end, end == JOB_COMPLETED ? NULL : job->error);
+	if (job->eng->journal.ended != NULL)
+		job->eng->journal.ended(job->eng->journal.arg, job);
 	engine_trim(job->eng);
+}
+
+int
+job_journal(struct job *job, uint32_t set)
+{
+	struct engine	*eng = job->eng;
+	char		 err[JOB_ERR_MAX];
+	int		 rc;
+
+	job->jflags |= set;
+	if (eng->journal.record == NULL)
+		return (1);
+	if ((rc = eng->journal.record(eng->journal.arg, job, err,
+	    sizeof(err))) != 0 && (set & JE_SWITCHED)) {
+		/*
+		 * The VF runs on the destination already: failing now would
+		 * undo a migration that happened. A restart finds the
+		 * record before (COMMITTING) and keeps the source stopped.
+		 */
+		log_warnx("job %" PRIu64 ": %s", job->id, err);
+		return (1);
+	}
+	if (rc != 0) {
+		job_step_done(job, rc, "%s: the step that would change the "
+		    "device is not taken", err);
+		return (0);
+	}
+	return (1);
 }
 
 /* ------------------------------------------------------------ peer */

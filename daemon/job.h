@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "converge.h"
+#include "journal.h"
 #include "memory.h"
 #include "sched.h"
 #include "stream.h"
@@ -94,6 +95,13 @@ enum job_dir {
 #define JOB_CONNECT_TIMEOUT_MS	10000	/* source: peer pipe up */
 #define JOB_HELLO_TIMEOUT_MS	30000	/* destination: Hello after connect */
 #define JOB_DONE_TIMEOUT_MS	60000	/* source: Done after Switchover */
+/*
+ * Source, pre-copy and stop-copy: bytes outstanding and no Ack for this
+ * long: the link is down or the destination stuck (TCP alone would wait
+ * ~15 minutes for a cut link), checked every JOB_ACK_CHECK_MS.
+ */
+#define JOB_ACK_TIMEOUT_MS	30000
+#define JOB_ACK_CHECK_MS	1000
 #define JOB_WAIT_TIMEOUT_MS	600000	/* destination: a source connects */
 #define JOB_REFUSALS_MAX	8	/* destination: peers without the token */
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
@@ -178,6 +186,20 @@ struct engine_hooks {
 };
 
 /*
+ * The crash journal (journal.h) as the engine sees it; main.c sets it,
+ * the engine includes nothing of it but the JE_* flags. record: the job's
+ * undo flags (job->jflags, already set) are to be kept before the step
+ * that follows changes a device or memory; 0, or -errno with a sentence
+ * (the step then fails, the device left as it is). ended: the job reached
+ * its terminal phase (its history record, its undo record forgotten).
+ */
+struct engine_journal {
+	void	*arg;
+	int	(*record)(void *arg, struct job *, char *err, size_t errlen);
+	void	(*ended)(void *arg, struct job *);
+};
+
+/*
  * An asynchronous call is over: rc 0, or -errno with a sentence naming
  * what failed (-ECANCELED: the job was cancelled).
  */
@@ -238,12 +260,14 @@ extern const struct job_kind job_kind_outgoing;
 extern const struct job_kind job_kind_incoming;
 extern const struct job_kind job_kind_resume;
 extern const struct job_kind job_kind_release;
+extern const struct job_kind job_kind_recover;
 
 struct engine {
 	struct event_base	*base;
 	struct backends		*backends;
 	char			*stream_bind;	/* where incoming jobs listen */
 	struct engine_hooks	 hooks;
+	struct engine_journal	 journal;
 	TAILQ_HEAD(, job)	 jobs;		/* live and kept finished */
 	uint64_t		 next_id;
 	uint64_t		 next_seq;	/* arrival order */
@@ -367,6 +391,8 @@ struct job {
 	struct event		*ev_deadline;	/* completion timeout */
 
 	char			 error[JOB_ERR_MAX];
+	uint32_t		 jflags;	/* journal.h JE_*: what a restart
+						   would have to undo */
 	int			 verified;
 	uint32_t		 dev_mode;	/* enum vmig_mode, as last read */
 
@@ -387,12 +413,15 @@ struct job {
 	struct job_out		*out;
 	struct job_in		*in;
 	struct tracker_user	*rs_tracker;	/* job_resume.c */
+	unsigned int		 rs_what;	/* a recovery's ER_* */
 };
 
 /* job.c: the engine (main.c owns it; api_job.c calls it) */
 struct engine	*engine_new(struct event_base *, struct backends *);
 void		 engine_free(struct engine *);
 void		 engine_set_hooks(struct engine *, const struct engine_hooks *);
+void		 engine_set_journal(struct engine *,
+		    const struct engine_journal *);
 /* Job ids start at id or above (those of a previous run are taken). */
 void		 engine_set_first_id(struct engine *, uint64_t id);
 void		 engine_set_stream_bind(struct engine *, const char *url);
@@ -447,6 +476,21 @@ int		 engine_release_device(struct engine *, struct device *,
 int		 engine_resume_device(struct engine *, struct device *,
 		    engine_done_fn done, void *arg, struct job **jp,
 		    char *err, size_t errlen);
+/*
+ * A VF a dead vmigd left in the middle of a job, set right at start-up
+ * (main.c applies recover.c's plan): a job of its own (job_resume.c)
+ * doing what the flags say, in this order, then freeing the device; done
+ * follows (0: job_device_mode is its mode now). ER_QUERY alone only reads
+ * the mode.
+ */
+#define ER_STOP_RECORDING	0x01	/* best effort */
+#define ER_DISCARD		0x02	/* a partial state, best effort */
+#define ER_ACTIVE		0x04	/* set active */
+#define ER_STOPPED		0x08	/* set stopped */
+#define ER_QUERY		0x10	/* read the mode (always done last) */
+int		 engine_recover_device(struct engine *, struct device *,
+		    unsigned int what, engine_done_fn done, void *arg,
+		    struct job **jp, char *err, size_t errlen);
 void		 job_forget_done(struct job *);
 /* The device's mode as the job last read it (enum vmig_mode). */
 uint32_t	 job_device_mode(const struct job *);
@@ -495,6 +539,12 @@ void		 job_timer(struct job *, uint64_t ms);
 void		 job_timer_stop(struct job *);
 /* The completion deadline counts from now (admission). */
 void		 job_arm_deadline(struct job *);
+/*
+ * A step: add set to the job's undo flags and journal them before what
+ * follows (1: go on; 0: the journal failed and so did the step). A
+ * JE_SWITCHED record that fails is only logged: the migration happened.
+ */
+int		 job_journal(struct job *, uint32_t set);
 /* After rollback: the terminal phase; frees resources, keeps the record. */
 void		 job_finish(struct job *, enum job_phase);
 /* A policy decision: kept in the job, told to the hooks. */

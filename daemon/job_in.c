@@ -129,9 +129,33 @@ static int	in_rb_discard(struct job *);
 static int	in_rb_stop(struct job *);
 static int	in_rb_finish(struct job *);
 
+/*
+ * The crash journal's records (journal.h): before the devices are
+ * stopped for restore (memory mapped, the token about to be issued), and
+ * around the resume, which decides where the VM's device runs.
+ */
+static int
+in_jr_prepared(struct job *job)
+{
+	return (job_journal(job, JE_CLAIMED | JE_MODE_SET | JE_PREPARED));
+}
+
+static int
+in_jr_commit(struct job *job)
+{
+	return (job_journal(job, JE_COMMITTING));
+}
+
+static int
+in_jr_switched(struct job *job)
+{
+	return (job_journal(job, JE_SWITCHED));
+}
+
 static const struct job_step in_prepare_steps[] = {
 	{ "open devices", job_step_open_device },
 	{ "check device modes", in_check_mode },
+	{ "journal the preparation", in_jr_prepared },
 	{ "stop devices", in_stop_device },
 	{ "discard stale device states", in_discard_state },
 	{ "listen for the source", in_listen },
@@ -143,7 +167,9 @@ static const struct job_step in_resume_steps[] = {
 	{ "finish loading state streams", in_load_finish },
 	{ "write device states", in_write_state },
 	{ "quiesce devices", in_quiesce_devices },
+	{ "journal the resume", in_jr_commit },
 	{ "resume devices", in_resume_device },
+	{ "journal the resumed devices", in_jr_switched },
 	{ "send done", in_send_done },
 	{ "wait for the source to close", in_linger },
 	{ "complete", in_complete },

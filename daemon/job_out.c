@@ -76,10 +76,40 @@ static const struct job_phase_row out_phases[JOB_NPHASES] = {
 	    F(ACK) | F(DONE) | F(ABORT) },
 };
 
+/*
+ * The crash journal's records (journal.h), each before the step that
+ * would have to be undone: recording on, the devices stopped, the
+ * Switchover that lets the destination resume; then Done received.
+ */
+static int
+out_jr_recording(struct job *job)
+{
+	return (job_journal(job, JE_CLAIMED | JE_RECORDING));
+}
+
+static int
+out_jr_stop(struct job *job)
+{
+	return (job_journal(job, JE_MODE_SET));
+}
+
+static int
+out_jr_commit(struct job *job)
+{
+	return (job_journal(job, JE_COMMITTING));
+}
+
+static int
+out_jr_switched(struct job *job)
+{
+	return (job_journal(job, JE_SWITCHED));
+}
+
 static const struct job_step out_setup_steps[] = {
 	{ "open devices", job_step_open_device },
 	{ "check device modes", out_check_mode },
 	{ "connect to destination", out_connect },
+	{ "journal the recording", out_jr_recording },
 	{ "start write recording", out_start_recording },
 	{ "enter pre-copy", out_enter_precopy },
 };
@@ -97,6 +127,7 @@ static const struct job_step out_iter_steps[] = {
 };
 
 static const struct job_step out_stopcopy_steps[] = {
+	{ "journal the stop", out_jr_stop },
 	{ "tell the destination", out_send_stopcopy },
 	{ "quiesce devices", out_quiesce_devices },
 	{ "stop devices", out_stop_devices },
@@ -108,8 +139,10 @@ static const struct job_step out_stopcopy_steps[] = {
 	{ "send device state", out_send_state },
 	{ "stop write recording", out_stop_recording },
 	{ "digest memory", out_digest_memory },
+	{ "journal the switchover", out_jr_commit },
 	{ "send switchover", out_send_switchover },
 	{ "wait for the destination to resume", out_wait_done },
+	{ "journal the resume", out_jr_switched },
 	{ "complete", out_complete },
 };
 
@@ -188,6 +221,8 @@ out_free(struct job *job)
 	out_pump_free(job);
 	out_dirty_free(job);
 	out_state_free(job);
+	if (o->ev_live != NULL)
+		event_free(o->ev_live);
 	free(o->dest_url);
 	free(o);
 	job->out = NULL;
@@ -336,6 +371,54 @@ out_connect(struct job *job)
 	return (0);
 }
 
+/*
+ * The Ack liveness bound: a link cut without RST or FIN, or a destination
+ * stuck, shows as bytes outstanding and no Ack. Until Switchover (after
+ * it, the Done timeout bounds the wait).
+ */
+static void
+out_live_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*job = arg;
+	struct job_out	*o = job->out;
+	uint64_t	 now = now_ms(), out;
+
+	if (job->failing || (job->phase != JOB_PRECOPY &&
+	    job->phase != JOB_SWITCHOVER_READY && job->phase != JOB_STOPCOPY))
+		return;
+	if (job->stream == NULL || (out = stream_unacked(job->stream)) == 0 ||
+	    o->acked_seq == o->seq) {
+		o->ack_ms = now;	/* nothing awaits an Ack */
+		return;
+	}
+	if (now - o->ack_ms < JOB_ACK_TIMEOUT_MS)
+		return;
+	job_fail(job, "the destination acknowledged nothing for %" PRIu64
+	    " s while %" PRIu64 " bytes were outstanding: the link is down "
+	    "or the destination is stuck", (now - o->ack_ms) / 1000, out);
+}
+
+static void
+out_live_start(struct job *job)
+{
+	struct job_out	*o = job->out;
+	struct timeval	 tv = { JOB_ACK_CHECK_MS / 1000,
+			    (JOB_ACK_CHECK_MS % 1000) * 1000 };
+
+	o->ack_ms = now_ms();
+	if (o->ev_live == NULL)
+		o->ev_live = event_new(job->eng->base, -1, EV_PERSIST,
+		    out_live_cb, job);
+	evtimer_add(o->ev_live, &tv);
+}
+
+static void
+out_live_stop(struct job *job)
+{
+	if (job->out->ev_live != NULL)
+		evtimer_del(job->out->ev_live);
+}
+
 static int
 out_enter_precopy(struct job *job)
 {
@@ -352,6 +435,7 @@ out_enter_precopy(struct job *job)
 	o->last_read_ms = o->iter_start_ms;
 	job->st.memory_remaining = mem_dirty_count(&job->mem) *
 	    o->page_size;
+	out_live_start(job);
 	job_run_steps(job, out_iter_steps, NSTEPS(out_iter_steps));
 	return (1);
 }
@@ -732,6 +816,7 @@ out_freeze(struct job *job)
 	if (job->out == NULL)
 		return;
 	out_pump_stop(job);
+	out_live_stop(job);
 	job->out->in_stopcopy = 0;	/* the engine is going away */
 	job->out->state_sending = 0;
 }
@@ -743,6 +828,7 @@ out_rollback(struct job *job)
 
 	if (o != NULL) {
 		out_pump_stop(job);
+		out_live_stop(job);
 		out_stopcopy_done(job);
 		o->state_sending = 0;
 		o->waiting = OUT_WAIT_NONE;
@@ -787,9 +873,28 @@ out_rb_resume_one(struct job *job)
 	    set_mode, VMIG_MODE_ACTIVE, VMIG_LANE_CRITICAL));
 }
 
+/*
+ * After Switchover the destination may run the VM's device, unless it
+ * said otherwise (an Abort): resuming here too would run it on both
+ * hosts (DESIGN.md, "Crash recovery"). The VFs stay stopped and the
+ * reason says so.
+ */
 static int
 out_rb_resume(struct job *job)
 {
+	if (job->phase == JOB_RESUMING && job->out != NULL &&
+	    !job->out->peer_aborted) {
+		log_warnx("job %" PRIu64 ": the destination may have resumed "
+		    "the VM's device: %s stays stopped here", job->id,
+		    job->device_name);
+		snprintf(job->error + strlen(job->error),
+		    sizeof(job->error) - strlen(job->error), "; after "
+		    "Switchover: the destination may have resumed the VM's "
+		    "device, so the VF stays stopped here; once the "
+		    "destination's job is known not to have completed, "
+		    "`vmigctl release %s --resume`", job->device_name);
+		return (1);
+	}
 	return (job_each_dev(job, out_rb_resume_one));
 }
 
@@ -874,6 +979,7 @@ out_frame(void *arg, const struct frame *fr)
 			return;
 		}
 		o->acked_seq = f->ack->seq;
+		o->ack_ms = now_ms();
 		if ((rc = stream_acked(job->stream, f->ack->bytes)) != 0) {
 			out_protocol_error(job, "%s", "an ack for bytes never "
 			    "sent");

@@ -132,6 +132,10 @@ struct job_out {
 	/* what rollback must undo (the devices': job->devs[]) */
 	int			 recording;	/* trackers started */
 	int			 peer_aborted;
+	/* the Ack liveness bound (job_out.c, out_live_*) */
+	struct event		*ev_live;
+	uint64_t		 ack_ms;	/* the last Ack, or data first
+						   outstanding since */
 	int			 want_switchover;	/* Switchover call */
 	int			 deadline;	/* passed, timeout_action FORCE */
 

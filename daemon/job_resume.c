@@ -63,6 +63,21 @@ static const struct job_step release_steps[] = {
 	{ "complete", rs_complete },
 };
 
+/* Start-up recovery (engine_recover_device): each step only if asked. */
+static int	rv_stop_recording(struct job *);
+static int	rv_discard_state(struct job *);
+static int	rv_set_mode(struct job *);
+
+static const struct job_step recover_steps[] = {
+	{ "open device", job_step_open_device },
+	{ "enter resuming", rs_enter },
+	{ "stop a write recording left running", rv_stop_recording },
+	{ "discard a partial state", rv_discard_state },
+	{ "set the mode it rests in", rv_set_mode },
+	{ "read its mode", rs_read_mode },
+	{ "complete", rs_complete },
+};
+
 static const struct job_step resume_rollback_steps[] = {
 	{ "wait for the device command in flight", job_step_wait_device },
 	{ "finish", rs_rb_finish },
@@ -141,6 +156,28 @@ rs_set_stopped(struct job *job)
 	    set_mode, VMIG_MODE_STOPPED, VMIG_LANE_CRITICAL));
 }
 
+static int
+rv_stop_recording(struct job *job)
+{
+	return (job->rs_what & ER_STOP_RECORDING ? rs_stop_recording(job) : 1);
+}
+
+static int
+rv_discard_state(struct job *job)
+{
+	return (job->rs_what & ER_DISCARD ? rs_discard_state(job) : 1);
+}
+
+static int
+rv_set_mode(struct job *job)
+{
+	if (job->rs_what & ER_ACTIVE)
+		return (rs_set_active(job));
+	if (job->rs_what & ER_STOPPED)
+		return (rs_set_stopped(job));
+	return (1);
+}
+
 static void
 rs_mode_read(struct job *job, const struct vmig_result *res)
 {
@@ -159,9 +196,10 @@ rs_read_mode(struct job *job)
 static int
 rs_complete(struct job *job)
 {
-	log_info("device %s %s by request (job %" PRIu64 "): %s",
-	    job->device_name, job->kind == &job_kind_release ? "released" :
-	    "resumed", job->id, backend_mode_name(job->dev_mode));
+	log_info("device %s %s (job %" PRIu64 "): %s", job->device_name,
+	    job->kind == &job_kind_release ? "released by request" :
+	    job->kind == &job_kind_recover ? "set right after a restart" :
+	    "resumed by request", job->id, backend_mode_name(job->dev_mode));
 	job_release_devices(job);
 	job_finish(job, JOB_COMPLETED);
 	job_call_done(job, 0);
@@ -178,6 +216,12 @@ static void
 rs_start_release(struct job *job)
 {
 	job_run_steps(job, release_steps, NSTEPS(release_steps));
+}
+
+static void
+rs_start_recover(struct job *job)
+{
+	job_run_steps(job, recover_steps, NSTEPS(recover_steps));
 }
 
 static void
@@ -222,10 +266,19 @@ const struct job_kind job_kind_release = {
 	.free = rs_free,
 };
 
+const struct job_kind job_kind_recover = {
+	.name = "recover",
+	.dir = JOB_RESUME,
+	.phases = resume_phases,
+	.start = rs_start_recover,
+	.rollback = rs_rollback,
+	.free = rs_free,
+};
+
 static int
 rs_create(struct engine *eng, const struct job_kind *kind, struct device *dev,
-    engine_done_fn done, void *arg, struct job **jp, char *err,
-    size_t errlen)
+    unsigned int what, engine_done_fn done, void *arg, struct job **jp,
+    char *err, size_t errlen)
 {
 	struct job	*job;
 	char		 owner[64];
@@ -236,7 +289,8 @@ rs_create(struct engine *eng, const struct job_kind *kind, struct device *dev,
 		    "shutting down"));
 	job = job_new(eng, kind, dev->name);
 	snprintf(owner, sizeof(owner), "%s (job %" PRIu64 ")", kind ==
-	    &job_kind_release ? "releasing" : "resuming", job->id);
+	    &job_kind_release ? "releasing" : kind == &job_kind_recover ?
+	    "recovering" : "resuming", job->id);
 	if ((rc = backend_dev_claim(dev, job->id, owner, err, errlen)) != 0) {
 		job_discard(job);
 		return (rc);
@@ -248,6 +302,7 @@ rs_create(struct engine *eng, const struct job_kind *kind, struct device *dev,
 	job_set_cur(job, 0);
 	job->done = done;
 	job->done_arg = arg;
+	job->rs_what = what;
 	kind->start(job);
 	*jp = job;
 	return (0);
@@ -262,7 +317,7 @@ engine_resume_device(struct engine *eng, struct device *dev,
 		return (err_set(err, errlen, -EBUSY, "device %s is held by "
 		    "%s: only a VF no job holds is resumed", dev->name,
 		    dev->owner));
-	return (rs_create(eng, &job_kind_resume, dev, done, arg, jp, err,
+	return (rs_create(eng, &job_kind_resume, dev, 0, done, arg, jp, err,
 	    errlen));
 }
 
@@ -286,6 +341,18 @@ engine_release_device(struct engine *eng, struct device *dev,
 	job_out_release(job, dev);
 	log_info("device %s released after job %" PRIu64 ", setting it "
 	    "stopped", dev->name, job->id);
-	return (rs_create(eng, &job_kind_release, dev, done, arg, jp, err,
+	return (rs_create(eng, &job_kind_release, dev, 0, done, arg, jp, err,
 	    errlen));
+}
+
+int
+engine_recover_device(struct engine *eng, struct device *dev,
+    unsigned int what, engine_done_fn done, void *arg, struct job **jp,
+    char *err, size_t errlen)
+{
+	if (dev->job_id != 0)
+		return (err_set(err, errlen, -EBUSY, "device %s is held by "
+		    "%s", dev->name, dev->owner));
+	return (rs_create(eng, &job_kind_recover, dev, what, done, arg, jp,
+	    err, errlen));
 }

@@ -33,13 +33,15 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
-#include "recover.h"
+#include "restart.h"
 #include "rpc.h"
 #include "stream.h"
 #include "tls.h"
 #include "util.h"
 #include "vmigd.h"
 #include "wake.h"
+
+static int	vmigd_serve(struct vmigd *);
 
 static void
 vmigd_status(struct vmigd *d, char *buf, size_t len)
@@ -272,52 +274,6 @@ vmigd_plugin_dir_hint(const struct config *c)
 	    "by itself)");
 }
 
-/*
- * A job the previous vmigd left unfinished. Recovery at start-up is not
- * wired into the engine yet: say what the rules (recover.c) would do
- * first, and keep the record for the engine or an operator.
- */
-static void
-vmigd_journal_report(const struct journal_entry *e, int same_boot, void *arg)
-{
-	struct recover_facts	f = { same_boot, RECOVER_MODE_UNKNOWN,
-				    RECOVER_PEER_UNASKED };
-	struct recover_plan	p;
-	char			flags[128], acts[256];
-
-	recover_plan(e, &f, &p);
-	log_warnx("journal: job %" PRIu64 " (%s %s, %s, %s) was unfinished "
-	    "when vmigd stopped; recovery at start-up is not wired yet, the "
-	    "record is kept. The rules say: %s (%s)", e->id,
-	    journal_side_name(e->side), e->device, e->phase,
-	    journal_flags_str(e->flags, flags, sizeof(flags)),
-	    recover_actions_str(p.actions, acts, sizeof(acts)), p.reason);
-}
-
-/* state_dir: the journal and the history, read before clients connect. */
-static int
-vmigd_state_open(struct vmigd *d)
-{
-	struct journal_load_stats	js;
-	struct history_load_stats	hs;
-	char				err[1024];
-
-	if ((d->journal = journal_open(d->conf->state_dir, 0, err,
-	    sizeof(err))) == NULL ||
-	    journal_load(d->journal, vmigd_journal_report, d, &js, err,
-	    sizeof(err)) != 0 ||
-	    (d->history = history_open(d->conf->state_dir,
-	    d->conf->history_size, &hs, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		return (-1);
-	}
-	d->state_max_id = js.max_id;
-	log_info("state %s: %u unfinished jobs in the journal (%u refused), "
-	    "%u finished jobs in the history", d->conf->state_dir, js.records,
-	    js.bad, history_count(d->history));
-	return (0);
-}
-
 static void
 vmigd_free(struct vmigd *d)
 {
@@ -346,6 +302,7 @@ vmigd_free(struct vmigd *d)
 	events_close(d->events);
 	history_close(d->history);
 	journal_close(d->journal);
+	restart_free(d);
 	if (d->wake != NULL)
 		wake_free(d->wake);
 	if (d->base != NULL)
@@ -377,6 +334,29 @@ vmigd_ready(void *arg)
 	vmigd_tell_parent(d);
 	if (d->ev_watchdog != NULL)
 		notify_watchdog();
+}
+
+/* Every unfinished job of the previous vmigd is resolved: serve. */
+static void
+vmigd_recovered(void *arg)
+{
+	struct vmigd	*d = arg;
+
+	if (d->rpc == NULL && vmigd_serve(d) != 0) {
+		d->failed = 1;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	vmigd_ready(d);
+}
+
+/* The PFs answered their open: their VFs can be recovered now. */
+static void
+vmigd_settled(void *arg)
+{
+	struct vmigd	*d = arg;
+
+	restart_recover(d, vmigd_recovered, d);
 }
 
 /* What a read-only caller (rpc_read_group) may call: api.h's reads_only. */
@@ -424,10 +404,49 @@ vmigd_rpc_security(struct vmigd *d, struct rpc_params *p)
 	return (0);
 }
 
+/*
+ * Clients may connect: the control socket, the fd socket and the metrics
+ * listener. 0, or -1 with the reason logged.
+ */
+static int
+vmigd_serve(struct vmigd *d)
+{
+	struct rpc_params	 p;
+	char			 err[1024];
+
+	memset(&p, 0, sizeof(p));
+	p.url = d->conf->rpc_url;
+	p.tcp_url = d->conf->rpc_tcp_url;
+	p.max_message_bytes = d->conf->max_message_bytes;
+	p.workers = d->conf->rpc_workers;
+	p.fast = api_job_fast;
+	p.fast_arg = d->view;
+	if (vmigd_rpc_security(d, &p) != 0)
+		return (-1);
+	vmigd_ipc_dir(p.url);
+	d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
+	    sizeof(err));
+	if (p.tls != NULL)
+		nng_tls_config_free(p.tls);	/* rpc holds it */
+	if (d->rpc == NULL) {
+		log_error("rpc_url: %s", err);
+		return (-1);
+	}
+	if (api_fds_open(d, rpc_url(d->rpc), err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return (-1);
+	}
+	if (*d->conf->metrics_listen != '\0' && (d->metrics = metrics_open(d,
+	    d->conf->metrics_listen, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 vmigd_start(struct vmigd *d)
 {
-	struct rpc_params	 p;
 	struct event_config	*cfg;
 	struct timeval		 tv;
 	uint64_t		 wd;
@@ -458,7 +477,7 @@ vmigd_start(struct vmigd *d)
 	}
 	d->start_ms = now_ms();
 	d->wake = wake_new(d->base);
-	if (vmigd_state_open(d) != 0)
+	if (restart_open(d) != 0)
 		return (-1);
 
 	if ((d->backends = backends_new(d->base, d->conf->plugin_dir, err,
@@ -482,34 +501,11 @@ vmigd_start(struct vmigd *d)
 	engine_set_stream_bind(d->engine, d->conf->stream_bind);
 	vmigd_set_limits(d);
 	api_job_init(d);
+	restart_hooks(d);
 
-	memset(&p, 0, sizeof(p));
-	p.url = d->conf->rpc_url;
-	p.tcp_url = d->conf->rpc_tcp_url;
-	p.max_message_bytes = d->conf->max_message_bytes;
-	p.workers = d->conf->rpc_workers;
-	p.fast = api_job_fast;
-	p.fast_arg = d->view;
-	if (vmigd_rpc_security(d, &p) != 0)
+	/* the dead daemon's jobs are resolved before anyone may call */
+	if (!restart_pending(d) && vmigd_serve(d) != 0)
 		return (-1);
-	vmigd_ipc_dir(p.url);
-	d->rpc = rpc_open(d->base, d->wake, &p, api_dispatch, d, err,
-	    sizeof(err));
-	if (p.tls != NULL)
-		nng_tls_config_free(p.tls);	/* rpc holds it */
-	if (d->rpc == NULL) {
-		log_error("rpc_url: %s", err);
-		return (-1);
-	}
-	if (api_fds_open(d, rpc_url(d->rpc), err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		return (-1);
-	}
-	if (*d->conf->metrics_listen != '\0' && (d->metrics = metrics_open(d,
-	    d->conf->metrics_listen, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		return (-1);
-	}
 
 	d->ev_sigterm = evsignal_new(d->base, SIGTERM, vmigd_signal_cb, d);
 	d->ev_sigint = evsignal_new(d->base, SIGINT, vmigd_signal_cb, d);
@@ -532,7 +528,7 @@ vmigd_start(struct vmigd *d)
 	}
 
 	/* ready once every PF answered its (asynchronous) open */
-	backends_when_settled(d->backends, vmigd_ready, d);
+	backends_when_settled(d->backends, vmigd_settled, d);
 	return (0);
 }
 
@@ -749,8 +745,11 @@ main(int argc, char **argv)
 	rv = 0;
 	if (vmigd_start(&d) != 0)
 		rv = 1;
-	else
+	else {
 		event_base_dispatch(d.base);	/* vmigd_ready tells the parent */
+		if (d.failed)
+			rv = 1;
+	}
 	vmigd_free(&d);
 	config_args_free(&args);
 	if (rv == 0)

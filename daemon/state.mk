@@ -3,7 +3,8 @@
 # crash-recovery rules that read them (DESIGN.md, "Crash recovery").
 libvmig_a_SOURCES += daemon/journal.c daemon/journal.h \
 	daemon/history.c daemon/history.h \
-	daemon/recover.c daemon/recover.h
+	daemon/recover.c daemon/recover.h \
+	daemon/restart.c daemon/restart.h
 
 if HAVE_CRITERION
 STATE_UNIT_TESTS = test/unit/test_journal test/unit/test_history \

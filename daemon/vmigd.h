@@ -23,6 +23,7 @@ struct view;
 struct metrics;
 struct journal;
 struct history;
+struct restart;
 struct authz;
 
 /*
@@ -51,6 +52,7 @@ struct vmigd {
 	struct metrics		*metrics;	/* NULL: metrics_listen is empty */
 	struct journal		*journal;	/* per-job undo records (journal.h) */
 	struct history		*history;	/* finished jobs across restarts */
+	struct restart		*restart;	/* start-up recovery (restart.h) */
 	uint64_t		 state_max_id;	/* highest job id in state_dir: new
 						 * ids must start above it */
 	struct authz		*authz;		/* who may call (authz.h) */
@@ -59,6 +61,8 @@ struct vmigd {
 	uint64_t		 start_ms;	/* now_ms() at start-up */
 	uint64_t		 reloads;	/* SIGHUPs handled */
 	int			 stopping;	/* shutdown has begun */
+	int			 failed;	/* start-up failed after the loop
+						 * began: exit 1 */
 
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;

@@ -3,16 +3,26 @@
 
 The destination daemon SIGKILLed in every phase the source can be caught
 in (SETUP, PRECOPY, STOPCOPY, RESUMING): the source job FAILED naming the
-lost connection, its VF running again with recording stopped, its memory
+lost connection, its VF running again with recording stopped (in
+RESUMING, after Switchover, kept stopped with a reason saying so, until
+the operator resumes it), its memory
 file untouched by vmigd (mapped read-only: the half the workload never
-writes keeps its bytes) and its workload still writing. Device commands
+writes keeps its bytes) and its workload still writing. Either daemon
+SIGKILLed and started again: the new one resolves what the dead one left
+before it answers, with no command typed (a source VF frozen in
+stop-copy runs again, a destination VF caught loading is stopped with
+its partial state discarded and its memory untouched), and keeps the
+dead job's final record and every finished job in ListJobs --all across
+the restart. Device commands
 failing on either side mid-migration, and devices that lose or ration
 their write records: the job fails and rolls back, or copes, and nothing
 is lost (a later migration of the same VF verifies).
 """
 
 import os
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -84,11 +94,34 @@ class DestinationKilled(MigrationCase):
         self.wait_faulted(self.dst.sim, before)
         self.wait_phase(self.src.client, jid, pb.PHASE_RESUMING)
         self.dst.kill()
-        self.assert_source_survived(jid, "resuming")
+        # after Switchover the source cannot know the destination did not
+        # resume: it keeps its VF stopped and says so (DESIGN.md)
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("connection to the destination lost", job.error)
+        self.assertIn("the VF stays stopped here", job.error)
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.assertEqual(self.src.sim.state(1)["recording"], 0)
+        self.assertEqual(self.src.device(1).job_id, 0)
+        self.assertEqual(read_file(self.src.mem[1], HALF), self.untouched)
+        # the operator, knowing the destination did not resume, resumes
+        mode = self.src.client.release_device("sim0/vf1", resume=True)
+        self.assertEqual(mode, pb.MODE_ACTIVE)
+        self.assert_source_rolled_back(1)
 
 
 class SourceKilled(MigrationCase):
+    """The source daemon killed, then started again: what the dead one
+    left is resolved before the new one answers, with no command typed
+    (DESIGN.md, "Crash recovery")."""
     VFS = 2
+
+    def assert_recovered(self, jid, phase):
+        job = self.src.history(jid)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn(f"daemon restarted while the job was in {phase}",
+                      job.error)
+        self.assert_source_rolled_back(1)
 
     def test_precopy(self):
         self.pair(1, "hot")
@@ -98,20 +131,18 @@ class SourceKilled(MigrationCase):
                                             (pb.PHASE_FAILED,))
         self.assertIn("connection to the source lost", djob.error)
         self.assert_no_device_stuck(self.dst, skip=(1,))
-        # the VF takes the next migration (from a restarted source)
-        self.src.daemon.start()
-        self.src.client = self.src.daemon.client()
-        self.src.killed = False
-        st = self.src.sim.state(1)
-        self.assertEqual(st["recording"], 1, "a killed daemon could not "
-                         "stop the recording: the next job starts it anew")
+        self.assertEqual(self.src.sim.state(1)["recording"], 1)
+        # the restarted daemon stops the recording the dead one started
+        self.src.restart()
+        # the journal's last record is from setup (recording started)
+        self.assert_recovered(jid, "setup")
+        self.assertIn("write recording stopped", self.src.history(jid).error)
         jid, prep = self.start_migration(1)
         self.assert_completed(1, jid, prep)
 
-
-    def test_stopcopy_then_resume(self):
-        # killed while its VF is frozen: nothing runs it again until the
-        # operator asks (ReleaseDevice with resume), then it migrates
+    def kill_in_stopcopy(self):
+        """The source daemon killed while its VF is frozen in stop-copy;
+        returns the job id."""
         self.pair(1, "hot")
         # every state read slow: the stop-copy one holds the VF frozen
         self.src.sim.fault("delay", op="DEV_CTX_READ", ms=DELAY_MS, vf=1)
@@ -121,31 +152,154 @@ class SourceKilled(MigrationCase):
         self.src.kill()
         self.src.sim.fault("clear")
         self.assert_dest_rolled_back(1, prep.job_id, (pb.PHASE_FAILED,))
-        self.src.daemon.start()
-        self.src.client = self.src.daemon.client()
-        self.src.killed = False
-        with self.assertRaises(vmig.FailedPrecondition):
-            self.src.client.release_device("sim0/vf1")
-        # a resume whose mode change fails says so, and changes nothing
-        self.src.sim.fault("fail", op="DEV_MODE_SET", status=EINVAL,
-                           count=1, vf=1)
-        with self.assertRaises(vmig.DeviceError) as cm:
-            self.src.client.release_device("sim0/vf1", resume=True)
-        self.assertIn("setting it active", cm.exception.message)
+        return jid
+
+    def test_stopcopy_recovered(self):
+        # killed while its VF is frozen: the restarted daemon resumes it
+        jid = self.kill_in_stopcopy()
         self.assertEqual(self.src.sim.mode(1), "freeze")
-        self.assertEqual(self.src.device(1).job_id, 0)
-        mode = self.src.client.release_device("sim0/vf1", resume=True)
-        self.assertEqual(mode, pb.MODE_ACTIVE)
-        # each resume was a job of its own (GetJob, ListJobs)
+        self.src.restart()
+        self.assert_recovered(jid, "stopcopy")
+        self.assertIn("the VF was resumed here", self.src.history(jid).error)
+        self.assertIn("resolving 1 jobs", self.src.daemon.log())
+        # the recovery was a job of its own, kept in the history too
         rjobs = [j for j in self.src.client.list_jobs(include_finished=True)
                  if j.direction == pb.DIRECTION_RESUME]
-        self.assertEqual([j.phase for j in rjobs],
-                         [pb.PHASE_FAILED, pb.PHASE_COMPLETED])
-        self.assertEqual(rjobs[1].device, "sim0/vf1")
-        st = self.src.sim.state(1)
-        self.assertEqual((st["mode"], st["recording"]), ("active", 0))
-        writes = st["writes"]
-        self.src.sim.wait_for(1, "writes", lambda w: w > writes)
+        self.assertEqual([j.phase for j in rjobs], [pb.PHASE_COMPLETED])
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+    def test_stopcopy_recovery_fails_then_resume(self):
+        # the recovery's mode change fails: the VF stays as it was, the
+        # history says why, and the operator's resume still works
+        jid = self.kill_in_stopcopy()
+        self.src.sim.fault("fail", op="DEV_MODE_SET", status=EINVAL,
+                           count=1, vf=1)
+        self.src.restart()
+        job = self.src.history(jid)
+        self.assertEqual(job.phase, pb.PHASE_FAILED)
+        self.assertIn("recovery job", job.error)
+        self.assertIn("setting it active", job.error)
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.assertEqual(self.src.device(1).job_id, 0)
+        with self.assertRaises(vmig.FailedPrecondition):
+            self.src.client.release_device("sim0/vf1")
+        mode = self.src.client.release_device("sim0/vf1", resume=True)
+        self.assertEqual(mode, pb.MODE_ACTIVE)
+        self.assert_source_rolled_back(1)
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+    def test_history_survives_restart(self):
+        self.pair(1, "hot")
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+        done = self.src.client.get_job(jid)
+        self.src.kill()
+        self.src.restart()
+        job = self.src.history(jid)
+        self.assertEqual(job.phase, pb.PHASE_COMPLETED)
+        self.assertEqual(job.device, "sim0/vf1")
+        self.assertEqual(job.stats.memory_total, done.stats.memory_total)
+        self.assertEqual(job.stats.downtime_ms, done.stats.downtime_ms)
+        self.assertGreater(job.stats.memory_processed, 0)
+        # not among the live jobs, and new ids go on above it
+        self.assertNotIn(jid, [j.id for j in self.src.client.list_jobs()])
+        self.src.client.release_device("sim0/vf1", resume=True)
+        rel = [j for j in self.src.client.list_jobs(include_finished=True)
+               if j.direction == pb.DIRECTION_RESUME]
+        self.assertGreater(rel[-1].id, jid)
+
+
+class DestinationKilledRestarted(MigrationCase):
+    VFS = 2
+
+    def test_stopcopy(self):
+        # killed while loading: the restarted destination discards the
+        # partial state, leaves the VF stopped and free, and never writes
+        # the VM's memory again
+        self.pair(1, "hot")
+        before = self.dst.sim.info()["faulted"]
+        self.dst.sim.fault("delay", op="DEV_CTX_WRITE", ms=DELAY_MS,
+                           count=1, vf=1)
+        jid, prep = self.start_migration(1)
+        self.wait_faulted(self.dst.sim, before)
+        self.dst.kill()
+        # the source, after Switchover, keeps its VF stopped (see
+        # DestinationKilled.test_resuming)
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertIn("the VF stays stopped here", job.error)
+        mem = read_file(self.dst.mem[1])
+        self.dst.restart()
+        job = self.dst.history(prep.job_id)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("daemon restarted while the job was in", job.error)
+        self.assertIn("partial state was discarded", job.error)
+        st = self.dst.sim.state(1)
+        self.assertEqual((st["mode"], st["ctx_pending"]), ("stop", 0),
+                         str(st))
+        self.assertEqual(self.dst.device(1).job_id, 0)
+        self.assertEqual(read_file(self.dst.mem[1]), mem,
+                         "the destination's memory changed after the kill")
+        # the destination's history says it never resumed: resume here
+        self.src.client.release_device("sim0/vf1", resume=True)
+        self.assert_source_rolled_back(1)
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+
+def mount_tmpfs(path, size):
+    """A small tmpfs at path (a full disk on demand); the reason it could
+    not be mounted, or None."""
+    os.makedirs(path, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+                        "tmpfs", path], capture_output=True, text=True)
+    return None if p.returncode == 0 else f"cannot mount a tmpfs: " \
+        f"{p.stderr.strip()}"
+
+
+class StateDirFull(MigrationCase):
+    """The source's state directory on a full file system: the journal
+    record before write recording cannot be written, so the job fails
+    saying so before the device is touched (the VF runs on, nothing is
+    recording), and the next migration, once there is room, completes."""
+    VFS = 2
+
+    def host_options(self, side):
+        if side != "src":
+            return {}
+        self.state = tempfile.mkdtemp(prefix="vmig-state-", dir="/tmp")
+        self.addCleanup(os.rmdir, self.state)
+        why = mount_tmpfs(self.state, "256k")
+        if why:
+            self.skipTest(why)
+        self.addCleanup(subprocess.run, ["umount", self.state])
+        return dict(args=["--state-dir", self.state])
+
+    def fill(self):
+        path = os.path.join(self.state, "filler")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:     # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
+        return path
+
+    def test_journal_write_fails_cleanly(self):
+        self.pair(1, "hot")
+        filler = self.fill()
+        jid, prep = self.start_migration(1)
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("No space left on device", job.error)
+        self.assertIn("cannot append to the record of job", job.error)
+        self.assert_source_rolled_back(1)
+        self.assert_dest_rolled_back(1, prep.job_id)
+        self.assertIn("is not kept in the history", self.src.daemon.log())
+        os.unlink(filler)
         jid, prep = self.start_migration(1)
         self.assert_completed(1, jid, prep)
 

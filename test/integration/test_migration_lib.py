@@ -120,6 +120,21 @@ class Host:
         self.daemon.stop(expect=-9)     # waits, closes the log
         self.killed = True
 
+    def restart(self):
+        """Start the killed daemon again (its state directory kept): it
+        resolves the dead one's jobs before it answers."""
+        self.daemon.start()
+        self.client = self.daemon.client()
+        self.killed = False
+
+    def history(self, jid):
+        """The finished job jid as ListJobs(include_finished) shows it."""
+        for j in self.client.list_jobs(include_finished=True):
+            if j.id == jid:
+                return j
+        raise AssertionError(f"{self.name}: job {jid} is not in ListJobs "
+                             "--all")
+
     def close(self, failed):
         """Stop everything; the daemon must exit 0 (sanitizers included)
         unless it was killed. Returns the daemon's log when it failed."""

@@ -12,15 +12,14 @@ latency and loss test skips alone.
 - The link cut (down on both ends: no RST, no FIN) in pre-copy and in
   stop-copy with a completion timeout: the job fails and rolls back, the
   source VF runs again, recording off, released.
-- The same cut without a completion timeout: today nothing notices a
-  stream that went silent, and the job waits for TCP to give up (about
-  15 minutes). Marked expectedFailure; the fix is in the engine's stream
-  (a liveness bound on acknowledgements, or TCP keepalive / user timeout
-  on the peer socket).
+- The same cut without a completion timeout: the source notices the
+  silent stream by its Ack liveness bound (bytes outstanding and no Ack
+  for JOB_ACK_TIMEOUT_MS, 30 s; TCP alone would wait about 15 minutes),
+  fails the job naming it and rolls back.
 - The link cut after the destination resumed, before its Done reached
   the source: the source must not run its VF too (DESIGN.md, "Crash
-  recovery"). Today it times out waiting for Done and resumes it: both
-  run. Marked expectedFailure.
+  recovery"). It times out waiting for Done, keeps its VF stopped and
+  says so in the job's reason.
 - 200 ms each way and 1 % loss (tc netem): the job completes, or gives up
   with a reason and rolls back. A slow link (tc tbf): the same.
 - A destination that takes the connection and then never reads: the
@@ -123,30 +122,38 @@ class LinkCut(NetnsCase):
         self.src.sim.wait_for(1, "mode", lambda m: m == "freeze")
         self.net.cut()
         self.src.sim.fault("clear")
-        self.assert_ended_rolled_back(jid)
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S)
+        if "the VF stays stopped here" in job.error:
+            # Switchover was sent into the cut link: from here the source
+            # cannot tell whether it arrived, so it keeps its VF stopped
+            self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+            self.assertEqual(self.src.sim.mode(1), "freeze")
+            self.assertEqual(self.src.sim.state(1)["recording"], 0)
+            self.assertEqual(self.src.device(1).job_id, 0)
+        else:
+            self.assert_ended_rolled_back(jid)
         # the destination never resumed: its VF is stopped, as prepared
         self.assertEqual(self.dst.sim.mode(1), "stop")
 
-    @unittest.expectedFailure
     def test_precopy_without_completion_timeout(self):
-        # nothing bounds a silent stream today: the job waits for TCP
+        # the Ack liveness bound notices the silent stream
         self.pair(1, "hot")
         jid, prep = self.start_slow_migration(1)
         self.net.cut()
         job = self.src.client.wait_job(jid, timeout=GAP_WAIT_S)
         self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("the destination acknowledged nothing", job.error)
         self.assert_source_rolled_back(1)
 
-    @unittest.skip("known gap (DESIGN.md, Crash recovery): the source "
-                   "resumes its VF when Done is lost; whether it has by "
-                   "the check depends on timing, so not an expected failure")
     def test_after_the_destination_resumed(self):
         # the destination resumes (slowly); the link goes before its Done
         # arrives; the source must keep its VF stopped
         self.pair(1, "hot")
+        # after PrepareIncoming's own mode change: the resume's is slow
+        prep = self.prepare(1, dict(verify=True))
         self.dst.sim.fault("delay", op="DEV_MODE_SET", ms=DELAY_MS, vf=1,
                            count=1)
-        jid, prep = self.start_migration(1)
+        jid, prep = self.start_migration(1, prep=prep)
         self.wait_phase(self.src.client, jid, pb.PHASE_RESUMING)
         self.net.cut()
         self.dst.sim.wait_for(1, "mode", lambda m: m == "active")
@@ -155,6 +162,10 @@ class LinkCut(NetnsCase):
         self.assertNotEqual(modes, ("active", "active"),
                             f"source job {phase_name(job.phase)} "
                             f"({job.error}): both VFs run the device")
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("the VF stays stopped here", job.error)
+        self.assertEqual(self.src.sim.state(1)["recording"], 0)
+        self.assertEqual(self.src.device(1).job_id, 0)
 
 
 class SlowLink(NetnsCase):

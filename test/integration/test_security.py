@@ -130,6 +130,83 @@ class Ipc(Base):
                       d.log())
 
 
+@unittest.skipUnless(can_switch_uid(), "needs root and setpriv to call as "
+                     "another uid")
+class FdSocket(Base):
+    """The fd socket (api_fds.c) authorizes like the ipc control socket:
+    a caller of another uid is answered PERMISSION_DENIED even when the
+    socket's mode lets it connect, and its fds are not kept."""
+
+    def as_nobody_raw(self, path, data):
+        code = ("import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+                "s.connect(sys.argv[1])\n"
+                "s.send(bytes.fromhex(sys.argv[2]))\n"
+                "print(s.recv(4096).hex())\n")
+        p = subprocess.run(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOGROUP}",
+             "--clear-groups", "/usr/bin/python3", "-c", code, path,
+             data.hex()], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return vmig.pb.AttachFdsResponse.FromString(
+            bytes.fromhex(p.stdout.strip())).status
+
+    def test_other_uid_refused(self):
+        d = self.daemon("[security]\nrpc_socket_mode = 0666\n")
+        path = d.rpc_url[len("ipc://"):] + ".fds"
+        os.chmod(path, 0o666)   # as if an operator had opened it up
+        req = vmig.pb.AttachFdsRequest(target="t0/vf1").SerializeToString()
+        st = self.as_nobody_raw(path, req)
+        self.assertEqual(st.code, vmig.pb.STATUS_PERMISSION_DENIED,
+                         st.message)
+        self.assertIn(f"uid {NOBODY}", st.message)
+        self.assertIn("AttachFds refused to uid 65534", d.log())
+        # the owner is still served
+        path = os.path.join(self.tmp.path, "devfd")
+        with open(path, "w") as f:
+            f.write("vf1-device\n")
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        d.client().attach_fds("t0/vf1", {"device": fd})
+
+
+class StreamPolicy(Base):
+    """[security] stream_allow / stream_require_tls applied at
+    StartMigration: a URL the policy refuses is PERMISSION_DENIED before
+    any device is touched (no job, the VF free and as it was)."""
+
+    def start(self, d, url):
+        mem = os.path.join(self.tmp.path, "mem")
+        with open(mem, "wb") as f:
+            f.truncate(1 << 20)
+        return d.client().call(vmig.pb.Request(
+            start_migration=vmig.pb.StartMigrationRequest(
+                device="t0/vf1", dest_url=url, token=b"x" * 32,
+                regions=[vmig.pb.MemoryRegion(path=mem, iova=0,
+                                              length=1 << 20)])))
+
+    def test_allow_list(self):
+        d = self.daemon("[security]\nstream_allow = 10.0.0.0/8, "
+                        "dst1.example\n")
+        for url in ("tcp://192.0.2.7:5000", "tcp://dst2.example:5000"):
+            with self.assertRaises(vmig.PermissionDenied) as cm:
+                self.start(d, url)
+            self.assertIn("does not send memory there",
+                          cm.exception.message)
+            self.assertIn(url, cm.exception.message)
+        self.assertIn("StartMigration refused: stream URL", d.log())
+        c = d.client()
+        self.assertEqual(list(c.list_jobs(include_finished=True)), [])
+        self.assertEqual([x.job_id for x in c.list_devices().devices
+                          if x.name == "t0/vf1"], [0])
+
+    def test_require_tls(self):
+        d = self.daemon("[security]\nstream_require_tls = yes\n")
+        with self.assertRaises(vmig.PermissionDenied) as cm:
+            self.start(d, "tcp://127.0.0.1:5000")
+        self.assertIn("not tls+tcp://", cm.exception.message)
+
+
 class PlainTcp(Base):
     def test_refused_without_insecure(self):
         d = self.daemon(args=["--rpc-tcp-url", "tcp://127.0.0.1:0"],

@@ -4,7 +4,8 @@ journal directory before the control socket answers, an unusable one
 stops vmigd at start-up with a message naming it, a journal file that
 does not check out is reported and moved aside (never acted upon) and the
 daemon starts anyway, and the history log is created and survives a
-restart (the engine writes to it once recovery is wired).
+restart. What the engine writes there, and the recovery that reads it,
+is tested with real migrations in test_migration_faults.py.
 
 Run by make check, or by hand:
     VMIG_BUILDDIR=_build/plain /usr/bin/python3 test/integration/test_state.py

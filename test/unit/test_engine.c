@@ -108,6 +108,34 @@ step_hook(void *arg, struct job *j, const char *name)
 	}
 }
 
+/*
+ * The crash journal as the engine sees it (main.c's is restart.c): the
+ * flags each record carried, and a record that fails like a full disk
+ * when the script fails the step's calls.
+ */
+static struct {
+	unsigned int	 records;
+	uint32_t	 flags;		/* the last record's */
+	unsigned int	 ended;
+} jr;
+
+static int
+jr_record(void *arg, struct job *j, char *err, size_t errlen)
+{
+	if (inject_now(INJ_RESULT) || inject_now(INJ_SUBMIT))
+		return (err_set(err, errlen, -ENOSPC, "journal: scripted "
+		    "full disk"));
+	jr.records++;
+	jr.flags = j->jflags;
+	return (0);
+}
+
+static void
+jr_ended(void *arg, struct job *j)
+{
+	jr.ended++;
+}
+
 /* ------------------------------------------------------------ the backend */
 
 struct fvf {
@@ -719,6 +747,9 @@ world_new(uint32_t initial_mode)
 	cr_assert_eq(pf->state, PF_ONLINE, "%s", pf->error);
 	eng = engine_new(base, bs);
 	engine_set_hooks(eng, &(struct engine_hooks){ .step = step_hook });
+	memset(&jr, 0, sizeof(jr));
+	engine_set_journal(eng, &(struct engine_journal){ NULL, jr_record,
+	    jr_ended });
 	ev_tick = event_new(base, -1, EV_PERSIST, tick, NULL);
 	evtimer_add(ev_tick, &tick_tv);
 }
@@ -835,14 +866,16 @@ check_released(void)
 
 static const char *const out_steps[] = {
 	"open devices", "check device modes", "connect to destination",
-	"start write recording", "enter pre-copy", "send dirty pages",
+	"journal the recording", "start write recording", "enter pre-copy", "send dirty pages",
 	"read pre-copy device state", "send pre-copy device state", "wait",
 	"read write records", "take the reads", "query device state sizes",
-	"decide", "tell the destination", "quiesce devices", "stop devices",
+	"decide", "journal the stop", "tell the destination",
+	"quiesce devices", "stop devices",
 	"freeze devices", "read final write records", "take the final reads",
 	"send final pages", "read device state", "send device state",
-	"stop write recording", "digest memory", "send switchover",
-	"wait for the destination to resume", "complete",
+	"stop write recording", "digest memory", "journal the switchover",
+	"send switchover", "wait for the destination to resume",
+	"journal the resume", "complete",
 };
 
 /* Steps that call nothing that can fail (the hook still fails them). */
@@ -852,12 +885,22 @@ static const char *const out_quiet[] = {
 	"wait for the destination to resume", "complete",
 };
 
+/*
+ * Journal records after the device resumed on the destination: a record
+ * that fails there is logged, the job completes (failing it would resume
+ * the source too, or stop the destination's running VF).
+ */
+static const char *const out_notes[] = { "journal the resume" };
+static const char *const in_notes[] = { "journal the resumed devices" };
+
 static const char *const in_steps[] = {
-	"open devices", "check device modes", "stop devices",
+	"open devices", "check device modes", "journal the preparation",
+	"stop devices",
 	"discard stale device states", "listen for the source",
 	"answer PrepareIncoming", "verify digests",
 	"finish loading state streams", "write device states",
-	"quiesce devices", "resume devices", "send done",
+	"quiesce devices", "journal the resume", "resume devices",
+	"journal the resumed devices", "send done",
 	"wait for the source to close", "complete",
 };
 
@@ -926,6 +969,10 @@ Test(engine, source_passes_every_step)
 		cr_expect(listed(script.seen, script.nseen, out_steps[i]),
 		    "step \"%s\" never ran", out_steps[i]);
 	cr_expect_eq(script.nseen, NELEM(out_steps));
+	cr_expect_eq(jr.flags, JE_CLAIMED | JE_RECORDING | JE_MODE_SET |
+	    JE_COMMITTING | JE_SWITCHED, "journal flags 0x%x", jr.flags);
+	cr_expect_eq(jr.records, 4);
+	cr_expect_eq(jr.ended, 1);
 	/* the group stopped together and stays stopped (migrated away) */
 	cr_expect_eq(fvf[1].mode, VMIG_MODE_FROZEN);
 	cr_expect_eq(fvf[2].mode, VMIG_MODE_FROZEN);
@@ -942,9 +989,11 @@ Test(engine, source_fails_cleanly_at_every_step)
 {
 	static const enum inject hows[] = { INJ_AFTER, INJ_RESULT,
 	    INJ_SUBMIT };
-	size_t	i, k;
+	size_t	i, k, switchover = 0;
 	int	quiet;
 
+	while (strcmp(out_steps[switchover], "send switchover") != 0)
+		switchover++;
 	for (i = 0; i < NELEM(out_steps); i++) {
 		quiet = listed(out_quiet, NELEM(out_quiet), out_steps[i]);
 		for (k = 0; k < NELEM(hows); k++) {
@@ -954,7 +1003,9 @@ Test(engine, source_fails_cleanly_at_every_step)
 				    "listed quiet but made a call",
 				    out_steps[i]);
 				cr_expect_eq(job->phase, JOB_COMPLETED);
-			} else if (strcmp(out_steps[i], "complete") == 0) {
+			} else if (strcmp(out_steps[i], "complete") == 0 ||
+			    (hows[k] != INJ_AFTER && listed(out_notes,
+			    NELEM(out_notes), out_steps[i]))) {
 				/* the last step ends the job: nothing to fail */
 				cr_expect_eq(job->phase, JOB_COMPLETED);
 			} else {
@@ -966,6 +1017,24 @@ Test(engine, source_fails_cleanly_at_every_step)
 				    inject_names[hows[k]], out_steps[i],
 				    job_phase_name(job->phase));
 				cr_expect_neq(job->error[0], '\0');
+				/*
+				 * Failed after Switchover (the hook fails it
+				 * in RESUMING): the destination may run the
+				 * devices, so they stay stopped here.
+				 */
+				if (job->phase == JOB_FAILED && hows[k] ==
+				    INJ_AFTER && i >= switchover) {
+					cr_expect_eq(fvf[1].mode,
+					    VMIG_MODE_FROZEN, "at \"%s\"",
+					    out_steps[i]);
+					cr_expect_eq(fvf[2].mode,
+					    VMIG_MODE_FROZEN, "at \"%s\"",
+					    out_steps[i]);
+					cr_expect(strstr(job->error, "stays "
+					    "stopped here") != NULL, "%s",
+					    job->error);
+					goto next;
+				}
 				/* a failed source runs again */
 				cr_expect_eq(fvf[1].mode, VMIG_MODE_ACTIVE,
 				    "inject %s at \"%s\": vf1 left %u",
@@ -976,6 +1045,10 @@ Test(engine, source_fails_cleanly_at_every_step)
 				    inject_names[hows[k]], out_steps[i],
 				    fvf[2].mode);
 			}
+next:
+			cr_expect_eq(jr.ended, 1, "inject %s at \"%s\": "
+			    "ended told %u times", inject_names[hows[k]],
+			    out_steps[i], jr.ended);
 			check_released();
 			world_free();
 		}
@@ -994,6 +1067,10 @@ Test(engine, destination_passes_every_step)
 		cr_expect(listed(script.seen, script.nseen, in_steps[i]),
 		    "step \"%s\" never ran", in_steps[i]);
 	cr_expect_eq(script.nseen, NELEM(in_steps));
+	cr_expect_eq(jr.flags, JE_CLAIMED | JE_MODE_SET | JE_PREPARED |
+	    JE_COMMITTING | JE_SWITCHED, "journal flags 0x%x", jr.flags);
+	cr_expect_eq(jr.records, 3);
+	cr_expect_eq(jr.ended, 1);
 	cr_expect(peer.done_seen);
 	/* both loaded (the stream as it came) and running */
 	cr_expect_eq(fvf[1].loaded, sizeof(img1));
@@ -1015,7 +1092,7 @@ Test(engine, destination_fails_cleanly_at_every_step)
 	for (i = 0; i < NELEM(in_steps); i++) {
 		quiet = listed(in_quiet, NELEM(in_quiet), in_steps[i]);
 		/* before "stop devices" ended, the VFs were never touched */
-		stopped = i > 2;
+		stopped = i > 3;
 		for (k = 0; k < NELEM(hows); k++) {
 			run_in(hows[k], in_steps[i]);
 			if (hows[k] != INJ_AFTER && quiet) {
@@ -1023,7 +1100,9 @@ Test(engine, destination_fails_cleanly_at_every_step)
 				    "listed quiet but made a call",
 				    in_steps[i]);
 				cr_expect_eq(job->phase, JOB_COMPLETED);
-			} else if (strcmp(in_steps[i], "complete") == 0) {
+			} else if (strcmp(in_steps[i], "complete") == 0 ||
+			    (hows[k] != INJ_AFTER && listed(in_notes,
+			    NELEM(in_notes), in_steps[i]))) {
 				cr_expect_eq(job->phase, JOB_COMPLETED);
 			} else {
 				cr_expect_gt(script.fired, 0, "inject %s at "
@@ -1034,7 +1113,7 @@ Test(engine, destination_fails_cleanly_at_every_step)
 				    inject_names[hows[k]], in_steps[i],
 				    job_phase_name(job->phase));
 				/* PrepareIncoming fails if its steps did */
-				if (i < 5)
+				if (i < 6)
 					cr_expect_lt(peer.prepare_rc, 0,
 					    "inject %s at \"%s\"",
 					    inject_names[hows[k]], in_steps[i]);
@@ -1050,6 +1129,9 @@ Test(engine, destination_fails_cleanly_at_every_step)
 					    "\"%s\": a VF runs",
 					    inject_names[hows[k]], in_steps[i]);
 			}
+			cr_expect_eq(jr.ended, 1, "inject %s at \"%s\": "
+			    "ended told %u times", inject_names[hows[k]],
+			    in_steps[i], jr.ended);
 			check_released();
 			world_free();
 		}
