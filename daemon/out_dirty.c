@@ -342,9 +342,11 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 	/*
 	 * A device may hand out its records a few at a time (the backend
 	 * stops asking after a bounded number of reads): the device is
-	 * frozen, so read until a read finds none, or pages are lost.
+	 * frozen, so read until a read finds none, or pages are lost. A
+	 * tracker that reports every page every time gave them all at once.
 	 */
-	if (res->u.dirty.records != 0 && !res->u.dirty.overflow) {
+	if (res->u.dirty.records != 0 && !res->u.dirty.overflow &&
+	    !tracker_all_dirty(JD(job)->tu)) {
 		if (++job->out->final_reads >= OUT_FINAL_READS_MAX) {
 			job_step_done(job, -EPROTO, "device %s: still reports "
 			    "write records after %d reads while frozen",

@@ -281,6 +281,12 @@ tracker_detach(struct tracker_user *u)
 	free(t);
 }
 
+int
+tracker_all_dirty(const struct tracker_user *u)
+{
+	return (u->t->all_dirty);
+}
+
 uint32_t
 tracker_scope(const struct tracker_user *u)
 {

@@ -510,6 +510,16 @@ w_tread(struct vcall *c)
 	if (rc != 0)
 		return (rc);
 	vfio_dirty_get_info(c->t->t, &info);
+	if (info.flags & VFIO_DIRTY_F_CORRUPT)
+		/*
+		 * The source failed and does not restart: this read marked
+		 * every page, but nothing tracks the next writes.
+		 */
+		return (vp_err(c->msg, sizeof(c->msg), -EIO, "%s: the dirty "
+		    "page source %s failed and does not restart (%s): the "
+		    "device's writes are no longer tracked", c->m->dev != NULL ?
+		    c->m->dev->name : "device", vfio_dirty_src_name(info.src),
+		    info.why));
 	c->res.u.dirty.records = st.reported;
 	c->res.u.dirty.bytes = st.reported * info.page_size;
 	c->res.u.dirty.pages = st.added;
@@ -1191,6 +1201,10 @@ vp_dev_tracker(struct vmig_dev *d, struct vmig_tracker_info *info)
 	info->kind = vfio_dirty_kind(m->src);
 	if (info->scope == VMIG_TRACK_SHARED)
 		vp_key(m, info->key, sizeof(info->key));
+	else if (info->scope == VMIG_TRACK_DEVICE)
+		/* the engine tells trackers apart by key, its own too */
+		snprintf(info->key, sizeof(info->key), "dev:%u.%u",
+		    m->pf->serial, m->idx + 1);
 	return (0);
 }
 

@@ -160,7 +160,8 @@ class VfioHost:
 
     def __init__(self, tmp, name, vfs=1, dev="mig=v2", open="vfio",
                  kernel=None, sim_args=(), fill=None, mem=8 * MiB,
-                 attach=False, spec_opts="", daemon_args=()):
+                 attach=False, spec_opts="", daemon_args=(),
+                 one_memory=False):
         self.name = name
         self.dir = tmp.sub(name + "-vfio")
         self.memsize = mem
@@ -172,7 +173,9 @@ class VfioHost:
         self.sim.start()
         try:
             for vf in range(1, len(devs) + 1):
-                self.mem[vf] = self._memfile(vf, fill)
+                # one_memory: a VM whose VFs all DMA into its one memory
+                self.mem[vf] = self.mem[1] if one_memory and vf > 1 else \
+                    self._memfile(vf, fill)
                 self.vmms.append(Vmm(
                     self.sim, f"{open}:0000:3b:00.{vf}", self.mem[vf], mem,
                     os.path.join(self.dir, f"vmm{vf}.sock")))
@@ -251,7 +254,7 @@ class VfioHost:
             if failed:
                 sys.stderr.write(f"--- {self.name} simulator ---\n"
                                  f"{self.sim.logtext()[-5000:]}\n")
-            for p in self.mem.values():
+            for p in set(self.mem.values()):
                 try:
                     os.unlink(p)
                 except OSError:
