@@ -31,7 +31,8 @@ EXTRA_DIST += plugins/vfio/README.md
 
 # Integration tests: two vmigd with the plugin, under the interposer, each
 # against its own vmig-simvfio, the VFs held by VMM stand-ins.
-VFIO_PY_TESTS = test/integration/test_vfio_migration.py
+VFIO_PY_TESTS = test/integration/test_vfio_migration.py \
+	test/integration/test_vfio_faults.py
 TESTS += $(VFIO_PY_TESTS)
 EXTRA_DIST += $(VFIO_PY_TESTS) test/integration/vfiosim.py
 
