@@ -34,7 +34,7 @@ EXTRA_DIST += plugins/vfio/README.md
 VFIO_PY_TESTS = test/integration/test_vfio_migration.py \
 	test/integration/test_vfio_faults.py
 TESTS += $(VFIO_PY_TESTS)
-EXTRA_DIST += $(VFIO_PY_TESTS) test/integration/vfiosim.py
+EXTRA_DIST += $(VFIO_PY_TESTS) test/integration/vfiosim.py test/demo_vfio.py
 
 # ---- tests ---------------------------------------------------------------
 # Criterion tests through the real system calls: the binaries link the

@@ -117,14 +117,14 @@ class SimVfio(SimPF):
 class Vmm:
     """vfsim-vmm: holds one VF, its memory mapped at IOVA, serves its fds."""
 
-    def __init__(self, sim, spec, mem, size, sock):
+    def __init__(self, sim, spec, mem, size, sock, iova=IOVA):
         self.sock = sock
         self.log = open(sock + ".log", "wb")
         env = dict(os.environ)
         env.update(preload_env(sim.socket))
         self.proc = subprocess.Popen(
             [built("test/sim/vfio/vfsim-vmm"), "--listen", sock, "--spec",
-             spec, "--sysfs", sim.sysfs, "--mem", f"{mem},{IOVA},{size}"],
+             spec, "--sysfs", sim.sysfs, "--mem", f"{mem},{iova},{size}"],
             stdout=subprocess.PIPE, stderr=self.log, env=env,
             preexec_fn=_pdeathsig)
         try:
@@ -155,20 +155,19 @@ class Vmm:
         self.log.close()
 
 
-class VfioHost:
-    """A simulated kernel with `vfs` VFs, a VMM per VF, a vmigd."""
+class VfioKernel:
+    """A simulated kernel with a VF per dev, each held by its VMM with
+    the VM's memory (a file in /dev/shm) mapped at iova."""
 
-    def __init__(self, tmp, name, vfs=1, dev="mig=v2", open="vfio",
-                 kernel=None, sim_args=(), fill=None, mem=8 * MiB,
-                 attach=False, spec_opts="", daemon_args=(),
-                 one_memory=False):
+    def __init__(self, dir, name, devs, open="vfio", kernel=None,
+                 sim_args=(), fill=None, mem=8 * MiB, one_memory=False,
+                 iova=IOVA):
         self.name = name
-        self.dir = tmp.sub(name + "-vfio")
+        self.dir = dir
         self.memsize = mem
+        self.iova = iova
         self.vmms = []
         self.mem = {}
-        self.daemon = None
-        devs = [dev] * vfs if isinstance(dev, str) else list(dev)
         self.sim = SimVfio(self.dir, devs, kernel, sim_args)
         self.sim.start()
         try:
@@ -178,18 +177,7 @@ class VfioHost:
                     self._memfile(vf, fill)
                 self.vmms.append(Vmm(
                     self.sim, f"{open}:0000:3b:00.{vf}", self.mem[vf], mem,
-                    os.path.join(self.dir, f"vmm{vf}.sock")))
-            if attach:
-                spec = "attach"
-            else:
-                spec = ",".join(f"vfio-fd:{v.sock}" for v in self.vmms)
-            self.daemon = Daemon(
-                tmp, name, pfs=[(PF, "vfio", spec + spec_opts)],
-                plugins=[vfio_plugin()],
-                env=preload_env(self.sim.socket),
-                args=["--log-level", "debug"] + list(daemon_args))
-            self.daemon.start()
-            self.client = self.daemon.client()
+                    os.path.join(self.dir, f"vmm{vf}.sock"), iova))
         except Exception:
             self.close(True)
             raise
@@ -205,8 +193,50 @@ class VfioHost:
                 f.truncate(self.memsize)
         return path
 
+    def spec(self, attach=False):
+        """The vmigd PF spec: every VMM's socket (or attach)."""
+        return "attach" if attach else ",".join(f"vfio-fd:{v.sock}"
+                                                for v in self.vmms)
+
+    def env(self):
+        return preload_env(self.sim.socket)
+
     def regions(self, vf):
-        return [dict(path=self.mem[vf], iova=IOVA, length=self.memsize)]
+        return [dict(path=self.mem[vf], iova=self.iova, length=self.memsize)]
+
+    def close(self, failed=False):
+        for v in self.vmms:
+            v.stop()
+        self.sim.stop()
+        if failed:
+            sys.stderr.write(f"--- {self.name} simulator ---\n"
+                             f"{self.sim.logtext()[-5000:]}\n")
+        for p in set(self.mem.values()):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+class VfioHost(VfioKernel):
+    """A VfioKernel with `vfs` VFs and a vmigd whose PF PF holds them."""
+
+    def __init__(self, tmp, name, vfs=1, dev="mig=v2", attach=False,
+                 spec_opts="", daemon_args=(), **kw):
+        self.daemon = None
+        VfioKernel.__init__(self, tmp.sub(name + "-vfio"), name,
+                            [dev] * vfs if isinstance(dev, str) else
+                            list(dev), **kw)
+        try:
+            self.daemon = Daemon(
+                tmp, name, pfs=[(PF, "vfio", self.spec(attach) + spec_opts)],
+                plugins=[vfio_plugin()], env=self.env(),
+                args=["--log-level", "debug"] + list(daemon_args))
+            self.daemon.start()
+            self.client = self.daemon.client()
+        except Exception:
+            self.close(True)
+            raise
 
     def hand_over(self, vf=1, target=PF):
         """Get the VMM's fds and push them to vmigd's fd socket, as a VMM
@@ -232,7 +262,7 @@ class VfioHost:
                 return p
         raise AssertionError(f"{self.name}: no PF {PF}")
 
-    def close(self, failed):
+    def close(self, failed=False):
         err = None
         try:
             if self.daemon is not None:
@@ -248,17 +278,7 @@ class VfioHost:
                     sys.stderr.write(f"--- {self.name} vmigd log ---\n"
                                      f"{self.daemon.log()[-30000:]}\n")
         finally:
-            for v in self.vmms:
-                v.stop()
-            self.sim.stop()
-            if failed:
-                sys.stderr.write(f"--- {self.name} simulator ---\n"
-                                 f"{self.sim.logtext()[-5000:]}\n")
-            for p in set(self.mem.values()):
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+            VfioKernel.close(self, failed)
         if err is not None:
             raise err
 
