@@ -187,23 +187,6 @@ vp_log(int level, const char *fmt, ...)
 	vp_host->log(level, "%s", buf);
 }
 
-static int
-vp_err(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-vp_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return (code);
-}
-
 /* ------------------------------------------------------- modes */
 
 /* What the engine sees of a v2 state. */
@@ -344,7 +327,7 @@ w_set_mode(struct vcall *c)
 	rc = d->iface == VFIO_IFACE_V1 ? v1_target(d, c->mode, &st) :
 	    v2_target(d, c->mode, &st);
 	if (rc != 0)
-		return (vp_err(c->msg, sizeof(c->msg), rc, "%s: mode %u is not "
+		return (vfio_err(c->msg, sizeof(c->msg), rc, "%s: mode %u is not "
 		    "one it has", d->name, c->mode));
 	if (d->iface == VFIO_IFACE_V1 && (d->v1.state & VFIO_V1_RESUMING) &&
 	    st != VFIO_V1_RESUMING && (rc = vfio_v1_write_done(d, c->msg,
@@ -364,7 +347,7 @@ w_start_saving(struct vcall *c)
 			return (vfio_v1_set_state(d, VFIO_V1_RUNNING |
 			    VFIO_V1_SAVING, c->msg, sizeof(c->msg)));
 		if ((d->v1.state & VFIO_V1_SAVING) == 0)
-			return (vp_err(c->msg, sizeof(c->msg), -EBUSY, "%s: "
+			return (vfio_err(c->msg, sizeof(c->msg), -EBUSY, "%s: "
 			    "stopped and not saving: nothing to read",
 			    d->name));
 		return (0);
@@ -375,7 +358,7 @@ w_start_saving(struct vcall *c)
 	    (d->mig_flags & VFIO_MIGRATION_PRE_COPY))
 		return (vfio_mig_set_state(d, d->state == ST_RUN ? ST_PRE :
 		    ST_PP2P, c->msg, sizeof(c->msg)));
-	return (vp_err(c->msg, sizeof(c->msg), -EBUSY, "%s: in %s there is "
+	return (vfio_err(c->msg, sizeof(c->msg), -EBUSY, "%s: in %s there is "
 	    "no state to read", d->name, vfio_mig_state_name(d->state)));
 }
 
@@ -469,7 +452,7 @@ w_discard(struct vcall *c)
 	if (!resuming && member_mode(d) != VMIG_MODE_ERROR)
 		return (0);
 	if ((d->dev_flags & VFIO_DEVICE_FLAGS_RESET) == 0)
-		return (vp_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: a "
+		return (vfio_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: a "
 		    "partial state cannot be dropped without "
 		    "VFIO_DEVICE_RESET", d->name));
 	if ((rc = vfio_dev_reset(d, c->msg, sizeof(c->msg))) != 0)
@@ -515,7 +498,7 @@ w_tread(struct vcall *c)
 		 * The source failed and does not restart: this read marked
 		 * every page, but nothing tracks the next writes.
 		 */
-		return (vp_err(c->msg, sizeof(c->msg), -EIO, "%s: the dirty "
+		return (vfio_err(c->msg, sizeof(c->msg), -EIO, "%s: the dirty "
 		    "page source %s failed and does not restart (%s): the "
 		    "device's writes are no longer tracked", c->m->dev != NULL ?
 		    c->m->dev->name : "device", vfio_dirty_src_name(info.src),
@@ -548,7 +531,7 @@ w_open(struct vcall *c)
 	if (rc != 0)
 		return (rc);
 	if (m->dev->iface == VFIO_IFACE_NONE)
-		return (vp_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: the "
+		return (vfio_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: the "
 		    "device has no migration support (neither "
 		    "VFIO_DEVICE_FEATURE_MIGRATION nor a v1 region)",
 		    m->dev->name));
@@ -565,7 +548,7 @@ w_open(struct vcall *c)
 		    strlen(m->why), "%s%s", m->why[0] ? "; " : "", err);
 	}
 	if (i == n)
-		return (vp_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: no "
+		return (vfio_err(c->msg, sizeof(c->msg), -EOPNOTSUPP, "%s: no "
 		    "dirty source%s%s", m->dev->name, pf->force ? " of the "
 		    "one asked for" : "", m->why));
 	m->src = srcs[i];
@@ -757,20 +740,20 @@ vp_spec_item(struct vmig_pf *pf, const char *it, char *err, size_t errlen)
 	if (strncmp(it, "dirty=", 6) == 0) {
 		pf->force = 1;
 		if (vp_src_parse(it + 6, &pf->forced) != 0)
-			return (vp_err(err, errlen, -EINVAL, "dirty=%s: want "
+			return (vfio_err(err, errlen, -EINVAL, "dirty=%s: want "
 			    "dmalog, hwpt, type1 or none", it + 6));
 		return (0);
 	}
 	if (strncmp(it, "timeout=", 8) == 0) {
 		ms = strtol(it + 8, &end, 10);
 		if (*end != '\0' || ms < 1 || ms > 600000)
-			return (vp_err(err, errlen, -EINVAL, "timeout=%s: want "
+			return (vfio_err(err, errlen, -EINVAL, "timeout=%s: want "
 			    "1 to 600000 ms", it + 8));
 		pf->o.timeout_ms = (int)ms;
 		return (0);
 	}
 	if (pf->n == VP_VFS_MAX)
-		return (vp_err(err, errlen, -E2BIG, "more than %d devices",
+		return (vfio_err(err, errlen, -E2BIG, "more than %d devices",
 		    VP_VFS_MAX));
 	if (strcmp(it, "attach") == 0)
 		pf->attach = 1;
@@ -796,11 +779,11 @@ vp_spec_parse(struct vmig_pf *pf, const char *spec, char *err, size_t errlen)
 	if (rc != 0)
 		return (rc);
 	if (pf->n == 0)
-		return (vp_err(err, errlen, -EINVAL, "no device: give vfio:BDF, "
+		return (vfio_err(err, errlen, -EINVAL, "no device: give vfio:BDF, "
 		    "vfio-cdev:PATH|BDF, vfio-fd:SOCKET[#NAME] or attach, "
 		    "comma-separated"));
 	if (pf->attach && pf->n != 1)
-		return (vp_err(err, errlen, -EINVAL, "attach: the PF's one "
+		return (vfio_err(err, errlen, -EINVAL, "attach: the PF's one "
 		    "device (its fds come to the PF), with no other"));
 	return (0);
 }
@@ -823,13 +806,13 @@ vp_pf_fds(struct vmig_pf *pf, const struct vmig_fd *fds, unsigned int nfds,
 				break;
 		}
 		if (r == VFIO_ROLE_N || pf->fds[r] != -1)
-			return (vp_err(err, errlen, -EINVAL, "fd \"%s\": want "
+			return (vfio_err(err, errlen, -EINVAL, "fd \"%s\": want "
 			    "one \"device\" and a \"container\" or an "
 			    "\"iommufd\"", fds[i].name));
 		pf->fds[r] = fds[i].fd;
 	}
 	if (pf->attach && pf->fds[VFIO_ROLE_DEVICE] == -1)
-		return (vp_err(err, errlen, -EAGAIN, "waiting for the VMM's "
+		return (vfio_err(err, errlen, -EAGAIN, "waiting for the VMM's "
 		    "fds: AttachFds %s with \"device\" and \"container\" (or "
 		    "\"iommufd\")", pf->name));
 	return (0);
@@ -957,7 +940,7 @@ vp_pf_open(void *priv, const char *name, const char *spec,
 		m->tw = vfio_worker_new(p->host->base, wname);
 		if (m->w == NULL || m->tw == NULL) {
 			vp_pf_free(pf);
-			return (vp_err(err, errlen, -ENOMEM, "no worker"));
+			return (vfio_err(err, errlen, -ENOMEM, "no worker"));
 		}
 	}
 	if ((pf->ev_done = event_new(p->host->base, -1, 0, vp_pf_answer,
@@ -1066,17 +1049,17 @@ vp_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
 	struct vmig_dev	*d;
 
 	if (member < 1 || member > pf->n)
-		return (vp_err(err, errlen, -ENOENT, "no vf%" PRIu64 " (the "
+		return (vfio_err(err, errlen, -ENOENT, "no vf%" PRIu64 " (the "
 		    "PF has %u)", member, pf->n));
 	m = &pf->m[member - 1];
 	if (nfds > 0)
-		return (vp_err(err, errlen, -EINVAL, "VFIO fds go to the PF "
+		return (vfio_err(err, errlen, -EINVAL, "VFIO fds go to the PF "
 		    "(spec \"attach\": AttachFds %s), not to its VF: their "
 		    "device is probed before any job", pf->name));
 	if (m->open_err != 0 || m->dev == NULL)
-		return (vp_err(err, errlen, -ENODEV, "%s", m->open_msg));
+		return (vfio_err(err, errlen, -ENODEV, "%s", m->open_msg));
 	if (m->handle != NULL)
-		return (vp_err(err, errlen, -EBUSY, "vf%" PRIu64 " is open "
+		return (vfio_err(err, errlen, -EBUSY, "vf%" PRIu64 " is open "
 		    "already", member));
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return (-ENOMEM);
@@ -1216,10 +1199,10 @@ vp_tracker_open(struct vmig_dev *d, struct vmig_tracker **out, char *err,
 	struct vmig_tracker	*t;
 
 	if (m->trk == NULL || m->src == VFIO_DIRTY_SRC_NONE)
-		return (vp_err(err, errlen, -ENODEV, "vf%u has no tracker",
+		return (vfio_err(err, errlen, -ENODEV, "vf%u has no tracker",
 		    m->idx + 1));
 	if (m->tracker != NULL)
-		return (vp_err(err, errlen, -EBUSY, "vf%u's tracker is open "
+		return (vfio_err(err, errlen, -EBUSY, "vf%u's tracker is open "
 		    "already", m->idx + 1));
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (-ENOMEM);
