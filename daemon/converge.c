@@ -715,27 +715,30 @@ static enum converge_action
 decide_untracked(struct converge *c, const struct converge_obs *o,
     const struct pred *p, struct converge_decision *d)
 {
-	char	desc[160], why[160];
+	const char	*what;
+	char		 desc[160], why[200];
 
+	what = o->untracked == CONVERGE_ALL_DIRTY ? "the device's dirty "
+	    "tracker reports every mapped page dirty (type1 without pinning)" :
+	    "the device has no dirty tracker";
 	describe(p, desc, sizeof desc);
 	if (p->downtime_ms != UNKNOWN_MS && p->downtime_ms <= c->ceiling_ms) {
 		c->target_ms = c->ceiling_ms;
 		fill(c, o, p, d, CONVERGE_SWITCHOVER);
-		say(d->reason, sizeof d->reason, "the device has no dirty "
-		    "tracker: every round resends all memory, so iterating "
-		    "gains nothing; %s is within the %u ms ceiling", desc,
-		    c->ceiling_ms);
+		say(d->reason, sizeof d->reason, "%s: every round resends all "
+		    "memory, so iterating gains nothing; %s is within the %u "
+		    "ms ceiling", what, desc, c->ceiling_ms);
 		return (d->action);
 	}
 	if (p->downtime_ms == UNKNOWN_MS && o->iteration < 2) {
 		/* one round to measure the bandwidth: no prediction yet */
 		fill(c, o, p, d, CONVERGE_ITERATE);
-		say(d->reason, sizeof d->reason, "the device has no dirty "
-		    "tracker; %s: one round to measure", desc);
+		say(d->reason, sizeof d->reason, "%s; %s: one round to measure",
+		    what, desc);
 		return (d->action);
 	}
-	say(why, sizeof why, "the device has no dirty tracker, iterating "
-	    "gains nothing and the ceiling is %u ms", c->ceiling_ms);
+	say(why, sizeof why, "%s, iterating gains nothing and the ceiling is "
+	    "%u ms", what, c->ceiling_ms);
 	return (terminal(c, o, p, why, 1, 0, d));
 }
 

@@ -178,6 +178,10 @@ struct converge_policy {
 	uint64_t	bandwidth_limit_bps;	/* job's own limit, 0: none */
 };
 
+/* converge_obs.untracked: why iterating gains nothing. */
+#define CONVERGE_NO_TRACKER	1	/* a device has no dirty tracker */
+#define CONVERGE_ALL_DIRTY	2	/* its tracker reports every page */
+
 /* What the engine saw in the iteration that just ended. */
 struct converge_obs {
 	uint32_t	iteration;	/* 1 = first decision (after bulk copy) */
@@ -216,9 +220,12 @@ struct converge_obs {
 	 */
 	int		deadline;
 	/*
-	 * The device has no dirty tracker (backend ABI 2 scope NONE): every
-	 * mapped page is dirty again after every round, so iterating gains
-	 * nothing: switch over if the ceiling allows, else force or abort.
+	 * The device has no dirty tracker (backend ABI 2 scope NONE,
+	 * CONVERGE_NO_TRACKER) or one that reports every mapped page dirty
+	 * at every read (a type1 container whose devices do not pin,
+	 * CONVERGE_ALL_DIRTY): every mapped page is dirty again after every
+	 * round, so iterating gains nothing: switch over if the ceiling
+	 * allows, else force or abort. 0: tracked.
 	 */
 	int		untracked;
 };

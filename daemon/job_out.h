@@ -93,7 +93,7 @@ struct job_out {
 	struct vmig_dirty_map	 maps[JOB_MEM_REGIONS_MAX];
 	/* and reads the ranges to record from here */
 	struct vmig_iova_range	 ranges[JOB_MEM_REGIONS_MAX];
-	int			 untracked;	/* a device has no tracker */
+	int			 untracked;	/* converge_obs.untracked */
 	unsigned int		 drain_next;	/* device whose tracker drains */
 	int			 start_retried;	/* stale recording stopped */
 	uint64_t		 acc_records;

@@ -126,6 +126,14 @@ out_recording_done(struct job *job, const struct vmig_result *res)
 	}
 	if (job_dev_failed(job, res))
 		return;
+	/* a tracker that reports every page (type1 without pinning) */
+	if (res->u.track.all_dirty && !o->untracked) {
+		o->untracked = CONVERGE_ALL_DIRTY;
+		log_info("job %" PRIu64 ": %s reports every mapped page dirty "
+		    "at every read%s%s", job->id, tracker_name(JD(job)->tu),
+		    res->msg != NULL ? ": " : "", res->msg != NULL ? res->msg :
+		    "");
+	}
 	job_dev_next(job);
 }
 
@@ -166,7 +174,7 @@ out_start_one(struct job *job)
 	}
 	/* one device without a tracker makes every page dirty, always */
 	if (tracker_scope(JD(job)->tu) == VMIG_TRACK_NONE)
-		o->untracked = 1;
+		o->untracked = CONVERGE_NO_TRACKER;
 	o->start_retried = 0;
 	out_recording_start(job);
 	return (0);
@@ -334,9 +342,11 @@ out_final_dirty_done(struct job *job, const struct vmig_result *res)
 	/*
 	 * A device may hand out its records a few at a time (the backend
 	 * stops asking after a bounded number of reads): the device is
-	 * frozen, so read until a read finds none, or pages are lost.
+	 * frozen, so read until a read finds none, or pages are lost. A
+	 * tracker that reports every page every time gave them all at once.
 	 */
-	if (res->u.dirty.records != 0 && !res->u.dirty.overflow) {
+	if (res->u.dirty.records != 0 && !res->u.dirty.overflow &&
+	    !tracker_all_dirty(JD(job)->tu)) {
 		if (++job->out->final_reads >= OUT_FINAL_READS_MAX) {
 			job_step_done(job, -EPROTO, "device %s: still reports "
 			    "write records after %d reads while frozen",

@@ -58,6 +58,7 @@ struct tracker {
 	unsigned int		 nusers;
 	int			 started;
 	int			 starting;
+	int			 all_dirty;	/* its start said so (ABI 2.1) */
 	struct tracker_wait	*waits;		/* during a start */
 	unsigned int		 nwaits;
 	struct vmig_iova_range	 ranges[TRACKER_RANGES_MAX];
@@ -280,6 +281,12 @@ tracker_detach(struct tracker_user *u)
 	free(t);
 }
 
+int
+tracker_all_dirty(const struct tracker_user *u)
+{
+	return (u->t->all_dirty);
+}
+
 uint32_t
 tracker_scope(const struct tracker_user *u)
 {
@@ -342,6 +349,7 @@ tracker_started(void *arg, const struct vmig_result *res)
 	t->starting = 0;
 	if (res->err == 0) {
 		t->started = 1;
+		t->all_dirty = res->u.track.all_dirty;
 		tracker_maps_init(t);
 	}
 	/* the callbacks may start or detach others: take the list first */
@@ -381,6 +389,7 @@ tracker_start(struct tracker_user *u, const struct vmig_iova_range *r,
 			return (tracker_later(t->set, fn, arg, &res, msg));
 		}
 		u->started = 1;
+		res.u.track.all_dirty = t->all_dirty;
 		return (tracker_later(t->set, fn, arg, &res, NULL));
 	}
 	if (n == 0 || n > TRACKER_RANGES_MAX)

@@ -61,6 +61,8 @@ int	 tracker_reset(struct tracker_user *, vmig_done_fn, void *arg);
 int	 tracker_same(struct tracker_set *, struct device *a,
 	    struct device *b);
 uint32_t tracker_scope(const struct tracker_user *);
+/* Its start said every tracked page reads dirty at every read. */
+int	 tracker_all_dirty(const struct tracker_user *);
 const char *tracker_name(const struct tracker_user *);
 /* Users on this user's tracker (the ones its reads serve). */
 unsigned int tracker_users(const struct tracker_user *);

@@ -21,8 +21,12 @@ window). The demo drives everything with vmigctl, as an operator would:
      compared, then released to carry on the workload where the source left
      it.
 
-The last line is one JSON object for scripts; the exit status is 0 only if
-all eight migrated and verified.
+With --vfio N (4 by default, 0: none) each host also has a simulated
+VFIO kernel with N VFIO VFs in N more VMs, migrated at the same time by
+the same daemons through the vfio plugin (test/demo_vfio.py).
+
+The last line is one JSON object for scripts (how many of each kind); the
+exit status is 0 only if every VM migrated and verified.
 """
 
 import hashlib
@@ -33,14 +37,18 @@ import sys
 import time
 
 if len(sys.argv) < 2:
-    sys.exit("usage: test/demo.py BUILDDIR")
+    sys.exit("usage: test/demo.py BUILDDIR [--vfio N]")
+NVFIO = int(sys.argv[sys.argv.index("--vfio") + 1]) \
+    if "--vfio" in sys.argv[2:] else 4
 BUILD = os.path.abspath(sys.argv[1])
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ["VMIG_BUILDDIR"] = BUILD
-sys.path[:0] = [os.path.join(SRC, "test", "integration"),
+sys.path[:0] = [os.path.join(SRC, "test"),
+                os.path.join(SRC, "test", "integration"),
                 os.path.join(BUILD, "clients", "python"),
                 os.path.join(SRC, "clients", "python")]
 
+import demo_vfio  # noqa: E402
 import simdev  # noqa: E402
 import vmigtest  # noqa: E402
 from vmig import pb  # noqa: E402
@@ -138,6 +146,9 @@ def run(tmp, files, sims, daemons):
                           config=LIMITS,
                           pfs=[("pf0", "virtio-admin", dst_pf.spec)])
     daemons += [src, dst]
+    vfio = demo_vfio.VfioDemo(tmp, NVFIO, MEM, DATA)    # --vfio N
+    sims.append(vfio)
+    vfio.add_to(src, dst, VMS)
     src.start()
     dst.start()
     print(f"source      vmigd pid {src.pid}, control {src.rpc_url}")
@@ -164,6 +175,7 @@ def run(tmp, files, sims, daemons):
         print(f"vm{vf}: {smem}  pf0/vf{vf}  workload {kind} {desc}")
         vms.append(dict(vm=f"vm{vf}", vf=vf, device=f"pf0/vf{vf}",
                         smem=smem, dmem=dmem, kind=kind))
+    vms += vfio.vms(VMS + 1)
     time.sleep(0.5)          # let the devices write a little first
 
     say("destination: reserve a VF per VM (vmigctl prepare)")
@@ -178,9 +190,9 @@ def run(tmp, files, sims, daemons):
         v["token"] = fields["token"]
         if n == 0:
             print(out.rstrip())
-    print(f"... {VMS} VFs prepared")
+    print(f"... {len(vms)} VFs prepared")
 
-    say("source: migrate all eight at once (vmigctl migrate)")
+    say("source: migrate them all at once (vmigctl migrate)")
     for n, v in enumerate(vms):
         region = f"{v['smem']},iova=0,size={MEM}"
         out = vmigctl(src, "migrate", v["device"], "--to", v["url"],
@@ -189,7 +201,7 @@ def run(tmp, files, sims, daemons):
                       "--timeout", "120", "--vm", v["vm"], show=n == 0,
                       capture=True).stdout
         v["job"] = int(out.split()[1])
-    print(f"... {VMS} migrations started")
+    print(f"... {len(vms)} migrations started")
 
     say("progress (vmigctl jobs --watch)")
     t0 = time.monotonic()
@@ -212,7 +224,8 @@ def run(tmp, files, sims, daemons):
         ok = j.phase == pb.PHASE_COMPLETED
         # independent of the daemons: the files and the devices
         same_mem = digest_file(v["smem"]) == digest_file(v["dmem"])
-        same_state = src_pf.digest(v["vf"]) == dst_pf.digest(v["vf"])
+        same_state = v["same_state"]() if "same_state" in v else \
+            src_pf.digest(v["vf"]) == dst_pf.digest(v["vf"])
         good = ok and j.verified and same_mem and same_state and \
             dj is not None and dj.phase == pb.PHASE_COMPLETED
         migrated += ok
@@ -236,10 +249,11 @@ def run(tmp, files, sims, daemons):
               for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    print(f"\nall {VMS} in {wall:.1f} s; memory compared byte for byte and "
+    print(f"\nall {len(vms)} in {wall:.1f} s; memory compared byte for byte and "
           "device state digests compared by the demo itself")
 
     say("the destination VFs carry on where the source VFs stopped")
+    vms = [v for v in vms if "same_state" not in v]    # virtio ones
     for v in vms:
         before = dst_pf.state(v["vf"])["writes"]
         dst_pf.release(v["vf"])
@@ -260,9 +274,9 @@ def run(tmp, files, sims, daemons):
 
     result = dict(migrated=migrated, verified=verified, failed=failed,
                   max_downtime_ms=max_downtime, total_bytes=total_bytes,
-                  wall_s=round(wall, 2))
+                  wall_s=round(wall, 2), virtio_admin=VMS, vfio=NVFIO)
     print(json.dumps(result))
-    return 0 if verified == VMS else 1
+    return 0 if verified == VMS + NVFIO else 1
 
 
 if __name__ == "__main__":

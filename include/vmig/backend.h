@@ -61,7 +61,7 @@ extern "C" {
 struct event_base;
 
 #define VMIG_BACKEND_ABI_MAJOR	2	/* incompatible changes */
-#define VMIG_BACKEND_ABI_MINOR	0	/* compatible additions */
+#define VMIG_BACKEND_ABI_MINOR	1	/* compatible additions */
 #define VMIG_BACKEND_SYMBOL	"vmig_backend"
 
 /* Device modes (values match vmig.v1.DeviceMode). */
@@ -200,6 +200,14 @@ struct vmig_result {
 			uint64_t initial_bytes;	/* to read before switchover */
 			uint64_t dirty_bytes;	/* changed since, to read */
 		} precopy;
+		struct {		/* tracker_start (ABI 2.1) */
+			/*
+			 * The tracker will report every tracked page dirty
+			 * at every read (a type1 container whose devices do
+			 * not pin): iterating gains nothing.
+			 */
+			int	 all_dirty;
+		} track;
 		struct {		/* tracker_read */
 			uint64_t records;	/* write records (or set bits) read */
 			uint64_t bytes;		/* bytes the device reported written */

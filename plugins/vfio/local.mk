@@ -1,7 +1,7 @@
-# plugins/vfio/local.mk: the VFIO backend's kernel-facing layer (migration
-# v2 and the v1 region, every dirty source, device opening and fd
-# hand-over, the worker thread) as a convenience library; the plugin's
-# ABI glue (plugin.c) comes with plugin ABI 2 and will compile the same
+# plugins/vfio/local.mk: the VFIO backend: its kernel-facing layer
+# (migration v2 and the v1 region, every dirty source, device opening and
+# fd hand-over, the worker thread) as a convenience library for the tests,
+# and the plugin (plugin.c, backend ABI 2), which compiles the same
 # sources, as plugins/virtio-admin does.
 VFIO_SRCS = \
 	plugins/vfio/vfio_compat.h \
@@ -19,7 +19,22 @@ noinst_LIBRARIES += plugins/vfio/libvfio.a
 plugins_vfio_libvfio_a_SOURCES = $(VFIO_SRCS)
 plugins_vfio_libvfio_a_CPPFLAGS = $(VFIO_CPPFLAGS)
 
+# The plugin: dlopen()ed by vmigd; logs through host->log.
+plugin_LTLIBRARIES += plugins/vfio/vfio.la
+plugins_vfio_vfio_la_SOURCES = $(VFIO_SRCS) plugins/vfio/plugin.c
+plugins_vfio_vfio_la_CPPFLAGS = $(VFIO_CPPFLAGS)
+plugins_vfio_vfio_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -pthread
+plugins_vfio_vfio_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
+plugins_vfio_vfio_la_LIBADD = $(LIBEVENT_LIBS) -lpthread
+
 EXTRA_DIST += plugins/vfio/README.md
+
+# Integration tests: two vmigd with the plugin, under the interposer, each
+# against its own vmig-simvfio, the VFs held by VMM stand-ins.
+VFIO_PY_TESTS = test/integration/test_vfio_migration.py \
+	test/integration/test_vfio_faults.py
+TESTS += $(VFIO_PY_TESTS)
+EXTRA_DIST += $(VFIO_PY_TESTS) test/integration/vfiosim.py test/demo_vfio.py
 
 # ---- tests ---------------------------------------------------------------
 # Criterion tests through the real system calls: the binaries link the

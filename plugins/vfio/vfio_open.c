@@ -436,6 +436,40 @@ vfio_open_handoff(const char *sock, const char *name,
 }
 
 int
+vfio_open_adopt(const char *name, const int *fds, uint32_t devid,
+    struct vfio_dev **dp, char *err, size_t errlen)
+{
+	struct vfio_handoff	 h;
+	int			 own[VFIO_ROLE_N], r, rc;
+	unsigned int		 n = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (fds[VFIO_ROLE_DEVICE] < 0)
+		return (vfio_err(err, errlen, -EINVAL, "%s: no device fd",
+		    name));
+	if (fds[VFIO_ROLE_CONTAINER] >= 0 && fds[VFIO_ROLE_IOMMUFD] >= 0)
+		return (vfio_err(err, errlen, -EINVAL, "%s: a container and "
+		    "an iommufd: give one", name));
+	/* the caller keeps its fds: the device gets copies */
+	for (r = 0; r < VFIO_ROLE_N; r++) {
+		h.index[r] = -1;
+		if (fds[r] < 0)
+			continue;
+		if ((own[n] = fcntl(fds[r], F_DUPFD_CLOEXEC, 3)) == -1) {
+			rc = -errno;
+			close_fds(own, n);
+			return (vfio_err(err, errlen, rc, "%s: dup: %s", name,
+			    strerror(-rc)));
+		}
+		h.index[r] = (int)n++;
+	}
+	h.nfds = n;
+	h.devid = devid;
+	h.have_devid = h.index[VFIO_ROLE_IOMMUFD] != -1;
+	return (handoff_dev(name, own, &h, dp, err, errlen));
+}
+
+int
 vfio_handoff_read_request(int conn, char *name, size_t len, int ms,
     char *err, size_t errlen)
 {

@@ -46,6 +46,15 @@ int	 vfio_open_handoff(const char *sock, const char *name,
 	    size_t errlen);
 
 /*
+ * Adopt descriptors handed over some other way (vmigd's fd socket):
+ * fds[VFIO_ROLE_*] (-1 absent), duplicated, so the caller keeps its own.
+ * An iommufd needs the device's bound id (devid); without a HWPT id its
+ * dirty tracking is not available.
+ */
+int	 vfio_open_adopt(const char *name, const int *fds, uint32_t devid,
+	    struct vfio_dev **, char *err, size_t errlen);
+
+/*
  * The VMM side of the hand-over (for VMM shims, tools and tests): read
  * the request line on a connected socket (the name asked for, "" for
  * none), then answer with the device's fds, or refuse with a reason.

@@ -28,7 +28,7 @@ test_sim_vfio_libvfsim_preload_a_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(srcdir)/test/sim/vfio -U_FORTIFY_SOURCE
 test_sim_vfio_libvfsim_preload_a_CFLAGS = $(AM_CFLAGS) -fPIC
 
-check_LTLIBRARIES += test/sim/vfio/vfsim_preload.la
+noinst_LTLIBRARIES += test/sim/vfio/vfsim_preload.la
 test_sim_vfio_vfsim_preload_la_SOURCES = test/sim/vfio/preload.c \
 	test/sim/vfio/vfsim_wire.c
 test_sim_vfio_vfsim_preload_la_CPPFLAGS = $(AM_CPPFLAGS) \
@@ -36,9 +36,10 @@ test_sim_vfio_vfsim_preload_la_CPPFLAGS = $(AM_CPPFLAGS) \
 test_sim_vfio_vfsim_preload_la_LDFLAGS = -module -avoid-version -shared \
 	-rpath /nowhere
 
-# A VMM stand-in for the fd hand-over test: opens a device through the
+# A VMM stand-in (hand-over tests, the integration tests, the demo:
+# built by plain `make`, as the interposer): opens a device through the
 # simulator (under LD_PRELOAD), maps a memory file, serves the fds.
-check_PROGRAMS += test/sim/vfio/vfsim-vmm
+noinst_PROGRAMS += test/sim/vfio/vfsim-vmm
 test_sim_vfio_vfsim_vmm_SOURCES = test/sim/vfio/vfsim_vmm.c
 test_sim_vfio_vfsim_vmm_CPPFLAGS = $(VFIO_CPPFLAGS)
 test_sim_vfio_vfsim_vmm_LDADD = plugins/vfio/libvfio.a $(LIBEVENT_LIBS)
