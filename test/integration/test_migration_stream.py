@@ -250,9 +250,9 @@ class LoadFails(StreamCase):
         ev = src.events()
         # every VF the job moved out of active is active again (how far
         # the source got before the refusal came back depends on timing:
-        # vf2 may not have been quiesced yet)
+        # vf2 may not have been quiesced yet, and a refusal of a pre-copy
+        # chunk comes back before either was: then no mode changed at all)
         modes = [x for x in ev if " mode " in x]
-        self.assertTrue(modes, ev)
         for vf in ("vf1", "vf2"):
             mine = [x for x in modes if x.startswith(vf + " ")]
             if mine:
