@@ -2,11 +2,13 @@
 # the code it shares with the simulated PF (test/sim) and the tests.
 
 # Shared by plugin, simulator, tests, benchmark and fuzzers: the split
-# ring, the admin command table and codecs, the device-context TLV codec,
+# ring, the admin framing, the draft's opcode table and codecs, the
+# device-context TLV codec,
 # the socket handshake and transports, write records to bitmaps.
 VA_COMMON_SRCS = \
 	plugins/virtio-admin/virtq.c plugins/virtio-admin/virtq.h \
 	plugins/virtio-admin/admin.c plugins/virtio-admin/admin.h \
+	plugins/virtio-admin/draft.c plugins/virtio-admin/draft.h \
 	plugins/virtio-admin/devctx.c plugins/virtio-admin/devctx.h \
 	plugins/virtio-admin/handshake.c plugins/virtio-admin/handshake.h \
 	plugins/virtio-admin/writerec.c plugins/virtio-admin/writerec.h \
@@ -50,10 +52,12 @@ fuzz/fuzz_devctx: $(srcdir)/test/fuzz/fuzz_devctx.c \
 	$(srcdir)/test/fuzz/fuzz_devctx.c $(srcdir)/plugins/virtio-admin/devctx.c
 fuzz/fuzz_admin_result: $(srcdir)/test/fuzz/fuzz_admin_result.c \
 	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/draft.c \
 	$(srcdir)/plugins/virtio-admin/handshake.c \
 	$(srcdir)/plugins/virtio-admin/writerec.c
 	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
 	$(srcdir)/test/fuzz/fuzz_admin_result.c \
 	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/draft.c \
 	$(srcdir)/plugins/virtio-admin/handshake.c \
 	$(srcdir)/plugins/virtio-admin/writerec.c

@@ -67,6 +67,7 @@ FUZZ_ADMIN_SIM_SRCS = $(srcdir)/test/fuzz/fuzz_admin_sim.c \
 	$(srcdir)/test/sim/sim_util.c \
 	$(srcdir)/plugins/virtio-admin/virtq.c \
 	$(srcdir)/plugins/virtio-admin/admin.c \
+	$(srcdir)/plugins/virtio-admin/draft.c \
 	$(srcdir)/plugins/virtio-admin/devctx.c \
 	$(srcdir)/daemon/log.c $(srcdir)/daemon/util.c
 fuzz/fuzz_admin_sim: $(FUZZ_ADMIN_SIM_SRCS)
