@@ -27,7 +27,8 @@ SIMPROC_SRCS = test/sim/simproc.c test/sim/simproc.h
 if HAVE_CRITERION
 VA_UNIT_TESTS = test/unit/test_virtq test/unit/test_admin_codec \
 	test/unit/test_devctx test/unit/test_writerec \
-	test/unit/test_admin_sim test/unit/test_plugin_sim
+	test/unit/test_admin_sim test/unit/test_plugin_sim \
+	test/unit/test_devstate test/unit/test_dialect_codec
 check_PROGRAMS += $(VA_UNIT_TESTS)
 TESTS += $(VA_UNIT_TESTS)
 VA_TEST_CPPFLAGS = $(SIM_CPPFLAGS) $(CRITERION_CFLAGS)
@@ -46,6 +47,12 @@ test_unit_test_devctx_LDADD = $(VA_TEST_LDADD)
 test_unit_test_writerec_SOURCES = test/unit/test_writerec.c
 test_unit_test_writerec_CPPFLAGS = $(VA_TEST_CPPFLAGS)
 test_unit_test_writerec_LDADD = $(VA_TEST_LDADD)
+test_unit_test_devstate_SOURCES = test/unit/test_devstate.c
+test_unit_test_devstate_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_devstate_LDADD = $(VA_TEST_LDADD)
+test_unit_test_dialect_codec_SOURCES = test/unit/test_dialect_codec.c
+test_unit_test_dialect_codec_CPPFLAGS = $(VA_TEST_CPPFLAGS)
+test_unit_test_dialect_codec_LDADD = $(VA_TEST_LDADD)
 test_unit_test_admin_sim_SOURCES = test/unit/test_admin_sim.c \
 	$(SIMPROC_SRCS)
 test_unit_test_admin_sim_CPPFLAGS = $(VA_TEST_CPPFLAGS)
@@ -66,9 +73,7 @@ FUZZ_ADMIN_SIM_SRCS = $(srcdir)/test/fuzz/fuzz_admin_sim.c \
 	$(srcdir)/test/sim/sim_dma.c $(srcdir)/test/sim/sim_fault.c \
 	$(srcdir)/test/sim/sim_util.c \
 	$(srcdir)/plugins/virtio-admin/virtq.c \
-	$(srcdir)/plugins/virtio-admin/admin.c \
-	$(srcdir)/plugins/virtio-admin/draft.c \
-	$(srcdir)/plugins/virtio-admin/devctx.c \
+	$(VA_DIALECT_FUZZ_SRCS) \
 	$(srcdir)/daemon/log.c $(srcdir)/daemon/util.c
 fuzz/fuzz_admin_sim: $(FUZZ_ADMIN_SIM_SRCS)
 	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(VA_FUZZ_FLAGS) -o $@ \
