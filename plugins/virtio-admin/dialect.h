@@ -242,6 +242,8 @@ struct va_dialect {
 	int		(*mode_device)(enum vmig_mode);	/* -1: none */
 	int		(*mode_next)(int cur, int target);
 	uint32_t	 vmig_modes;	/* VMIG_MODE_BIT() reachable */
+	int		 load_frozen;	/* LOAD only in FROZEN (the core
+					 * freezes a stopped VF for it) */
 	uint32_t	 dirty_kinds;	/* bit per enum vmig_dirty_kind */
 	const struct va_dsteps *ops_steps;	/* [VA_DOP_NKINDS] */
 	/* native image <-> canonical */

@@ -756,6 +756,8 @@ const struct va_dialect va_dialect_cvq = {
 	.mode_next = cvq_mode_next,
 	.vmig_modes = VMIG_MODE_BIT(VMIG_MODE_ACTIVE) |
 	    VMIG_MODE_BIT(VMIG_MODE_STOPPED) | VMIG_MODE_BIT(VMIG_MODE_FROZEN),
+	/* RESTORE_STATE (and SAVE_STATE) only while FREEZED */
+	.load_frozen = 1,
 	.dirty_kinds = (1u << VMIG_DIRTY_BITMAP_PULL) |
 	    (1u << VMIG_DIRTY_BITMAP_PUSH) | (1u << VMIG_DIRTY_BYTEMAP_PULL) |
 	    (1u << VMIG_DIRTY_BYTEMAP_PUSH),

@@ -16,7 +16,7 @@ test_sim_vmig_simdev_LDADD = plugins/virtio-admin/libvadmin.a $(VMIG_LIBS) -lm
 EXTRA_DIST += test/sim/README.md
 
 # Python: SimPF (used by everyone's Python tests) and its own tests.
-VA_PY_TESTS = test/integration/test_simdev.py
+VA_PY_TESTS = test/integration/test_simdev.py test/integration/test_dialects.py
 TESTS += $(VA_PY_TESTS)
 EXTRA_DIST += $(VA_PY_TESTS) test/integration/simdev.py
 
