@@ -61,7 +61,7 @@ extern "C" {
 struct event_base;
 
 #define VMIG_BACKEND_ABI_MAJOR	2	/* incompatible changes */
-#define VMIG_BACKEND_ABI_MINOR	0	/* compatible additions */
+#define VMIG_BACKEND_ABI_MINOR	1	/* compatible additions */
 #define VMIG_BACKEND_SYMBOL	"vmig_backend"
 
 /* Device modes (values match vmig.v1.DeviceMode). */
@@ -309,6 +309,17 @@ struct vmig_backend {
 		    unsigned int n, int lane, vmig_done_fn done, void *arg);
 	int	(*tracker_stop)(struct vmig_tracker *t, vmig_done_fn done,
 		    void *arg);
+
+	/*
+	 * ABI 2.1 (read only when abi_minor >= 1; NULL: not offered). Can
+	 * the state a device of interface src_interface reads be loaded into
+	 * VF `member` of pf (a different interface of this backend: the
+	 * virtio dialects)? 0 yes; 1 yes, if the conditions written in err
+	 * hold at the switchover; -errno no, err naming the first field the
+	 * destination cannot take. Synchronous, touches no device.
+	 */
+	int	(*state_compat)(struct vmig_pf *pf, uint64_t member,
+		    const char *src_interface, char *err, size_t errlen);
 };
 
 #ifdef __cplusplus

@@ -1416,6 +1416,59 @@ va_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
 	return (0);
 }
 
+/*
+ * Cross-dialect migration: the canonical state goes over the wire, so a
+ * VF of one dialect may take another's state, unless the source keeps an
+ * item the destination needs somewhere we do not read (v1.4 keeps each
+ * queue's avail index in the used ring, in guest memory). The rest
+ * (device-owned descriptors a dialect cannot express, items the
+ * destination provisions itself) are conditions, checked with the state
+ * itself at the load, the field named.
+ */
+static const struct va_dialect *
+dialect_by_iface(const char *iface)
+{
+	const struct va_dialect	*d;
+	uint32_t		 id;
+
+	for (id = 0; id < 32; id++) {
+		if ((d = va_dialect_find(id)) != NULL &&
+		    strcmp(d->iface, iface) == 0)
+			return (d);
+	}
+	return (NULL);
+}
+
+static int
+va_pf_state_compat(struct vmig_pf *pf, uint64_t member, const char *src_iface,
+    char *err, size_t errlen)
+{
+	const struct va_dialect	*src, *dst = pf->d;
+	int			 i;
+
+	if (dst == NULL || member == 0 || member > pf->num_vfs) {
+		snprintf(err, errlen, "%s: no VF %llu", pf->name,
+		    (unsigned long long)member);
+		return (-ENOENT);
+	}
+	if ((src = dialect_by_iface(src_iface)) == NULL) {
+		snprintf(err, errlen, "%s is not a virtio dialect we know "
+		    "(draft, v14, cvq)", src_iface);
+		return (-EPROTONOSUPPORT);
+	}
+	for (i = 0; i < VA_CI_N; i++) {
+		if (dst->carry[i] == VA_C_CARRIED &&
+		    src->carry[i] == VA_C_RING) {
+			snprintf(err, errlen, "%s: the %s dialect needs it and "
+			    "%s keeps it in each used ring in guest memory, "
+			    "where this backend does not read it",
+			    va_citem_name(i), dst->name, src->name);
+			return (-EPROTONOSUPPORT);
+		}
+	}
+	return (va_dialect_compat(src, dst, err, errlen));
+}
+
 static int
 va_init(const struct vmig_host *host, void **priv)
 {
@@ -1467,4 +1520,5 @@ const struct vmig_backend vmig_backend = {
 	.tracker_start = va_tracker_start,
 	.tracker_read = va_tracker_read,
 	.tracker_stop = va_tracker_stop,
+	.state_compat = va_pf_state_compat,
 };

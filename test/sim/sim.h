@@ -395,6 +395,8 @@ int	 sim_vf_ctx_apply(struct sim *, struct sim_vf *, const uint8_t *buf,
 	    size_t len, char *err, size_t errlen);
 /* xxh3 of the VF's state image as the PF's dialect reads it. */
 int	 sim_vf_ctx_digest(struct sim *, struct sim_vf *, uint64_t *);
+int	 sim_vf_state_digest(struct sim *, struct sim_vf *, int any,
+	    uint64_t *);
 void	 sim_vf_record(struct sim *, struct sim_vf *, uint64_t iova,
 	    uint64_t len);
 int	 sim_vf_attach(struct sim_vf *, const char *path, uint64_t size,

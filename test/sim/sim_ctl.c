@@ -234,8 +234,10 @@ static void
 c_digest(struct sim *sim, int argc, char **argv, char *r, size_t len)
 {
 	uint64_t	h;
+	int		any = argc > 2 && strcmp(argv[2], "any") == 0;
 
-	if (sim_vf_ctx_digest(sim, arg_vf(sim, argv[1]), &h) != 0) {
+	/* "digest VF any": the same for every dialect (cross-dialect). */
+	if (sim_vf_state_digest(sim, arg_vf(sim, argv[1]), any, &h) != 0) {
 		ctl_reply(r, len, "err digest: cannot build the context");
 		return;
 	}
@@ -368,7 +370,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "mode", 1, 1, c_mode, "mode VF [MODE] (the dialect's, or "
 	  "active|stop|freeze)" },
 	{ "state", 1, 1, c_state, "state VF" },
-	{ "digest", 1, 1, c_digest, "digest VF" },
+	{ "digest", 1, 2, c_digest, "digest VF [any]" },
 	{ "memdigest", 1, 1, c_memdigest, "memdigest VF" },
 	{ "cvq", 1, 1, c_cvq, "cvq VF key=value..." },
 	{ "fault", 1, 0, c_fault, "fault fail|delay|drop|more|lost|clear|list "

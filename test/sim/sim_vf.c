@@ -205,16 +205,30 @@ sim_vf_ctx_build(struct sim *sim, struct sim_vf *vf, uint8_t *buf,
 	return (va_ctx_end(&b));
 }
 
+/*
+ * The digest of the VF's state as its dialect reads it, or (any) as the
+ * draft's image lays it out, whatever the dialect: what a migration
+ * between dialects must keep.
+ */
 int
 sim_vf_ctx_digest(struct sim *sim, struct sim_vf *vf, uint64_t *out)
 {
+	return (sim_vf_state_digest(sim, vf, 0, out));
+}
+
+int
+sim_vf_state_digest(struct sim *sim, struct sim_vf *vf, int any,
+    uint64_t *out)
+{
+	long	 (*image)(struct sim *, struct sim_vf *, uint8_t *, size_t);
 	uint8_t	*buf;
 	long	 n;
 
-	if ((n = sim_dl(sim)->image(sim, vf, NULL, 0)) < 0)
+	image = any ? sim_vf_plain.image : sim_dl(sim)->image;
+	if ((n = image(sim, vf, NULL, 0)) < 0)
 		return ((int)n);
 	buf = xmalloc((size_t)n);
-	if (sim_dl(sim)->image(sim, vf, buf, (size_t)n) != n) {
+	if (image(sim, vf, buf, (size_t)n) != n) {
 		free(buf);
 		return (-EIO);
 	}

@@ -136,7 +136,7 @@ Test(backend, loads_good_refuses_bad)
 	cr_assert_not_null(be->ops);
 	cr_assert_str_eq(be->ops->version, "1.0");
 	/* init() ran, and its log line carries the plugin's name. */
-	cr_assert(log_has("testdev: init (host ABI 2.0)"));
+	cr_assert(log_has("testdev: init (host ABI 2.1)"));
 
 	cr_assert_not_null(be = backend_find(bs, "plugin-badabi"));
 	cr_assert_null(be->ops);

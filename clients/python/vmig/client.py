@@ -153,14 +153,16 @@ class Client:
         return pb.MigrationPolicy(**policy)
 
     def prepare_incoming(self, device, regions, policy=None, vm="",
-                         group=()):
+                         group=(), source_interfaces=()):
         """Destination: returns PrepareIncomingResponse (job_id, token,
         stream_url, job_ids). group: the VM's other devices, which move
-        with device as one job (one memory, one downtime)."""
+        with device as one job (one memory, one downtime).
+        source_interfaces: the source devices' interfaces (device, then
+        group), checked before anything is touched."""
         return self.call(pb.Request(prepare_incoming=pb.PrepareIncomingRequest(
             device=device, regions=self._regions(regions),
-            policy=self._policy(policy), vm=vm,
-            group=list(group)))).prepare_incoming
+            policy=self._policy(policy), vm=vm, group=list(group),
+            source_interfaces=list(source_interfaces)))).prepare_incoming
 
     def start_migration(self, device, regions, dest_url, token, policy=None,
                         vm="", group=(), all_ids=False):
