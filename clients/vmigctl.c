@@ -29,6 +29,7 @@ static const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_switchover_cmd,
 	&vmigctl_policy_cmd,
 	&vmigctl_release_cmd,
+	&vmigctl_compat_cmd,
 	NULL,
 };
 

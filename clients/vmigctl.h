@@ -47,6 +47,7 @@ extern const struct vmigctl_cmd vmigctl_cancel_cmd;
 extern const struct vmigctl_cmd vmigctl_switchover_cmd;
 extern const struct vmigctl_cmd vmigctl_policy_cmd;
 extern const struct vmigctl_cmd vmigctl_release_cmd;
+extern const struct vmigctl_cmd vmigctl_compat_cmd;
 
 /*
  * Send req, wait for the answer. On success *resp holds a response whose

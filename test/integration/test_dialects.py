@@ -147,6 +147,32 @@ class DialectCase(MigrationCase):
                 n = sst["writes"]
                 self.src.sim.wait_for(1, "writes", lambda w: w > n)
 
+    def test_vmigctl_devices_and_compat(self):
+        self.hosts("v14", "cvq")
+        out = self.src.daemon.vmigctl().run("devices").stdout
+        self.assertIn("virtio-admin/v1.4", out)
+        self.assertIn("virtio-cvq/v1", self.dst.daemon.vmigctl().run(
+            "devices").stdout)
+        # v1.4 -> control-vq: refused, the field named; exit 1
+        src = f"{DEVICE % 1}@{self.src.daemon.rpc_url}"
+        p = self.dst.daemon.vmigctl().run("compat", src, DEVICE % 1,
+                                          check=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("not compatible: queue avail index", p.stdout)
+        # control-vq -> v1.4: compatible, with its condition
+        dst = f"{DEVICE % 1}@{self.src.daemon.rpc_url}"
+        p = self.dst.daemon.vmigctl().run("compat", DEVICE % 1, dst)
+        self.assertIn("(virtio-cvq/v1) -> ", p.stdout)
+        self.assertIn("compatible if device-owned descriptors must be "
+                      "empty", p.stdout)
+        # the same through the client; the same interface: compatible
+        r = self.dst.client.check_compat(DEVICE % 1, "virtio-cvq/v1")
+        self.assertTrue(r.compatible)
+        self.assertEqual(r.conditions, "")
+        r = self.dst.client.check_compat(DEVICE % 1, "vfio/v2")
+        self.assertFalse(r.compatible)
+        self.assertIn("not a virtio dialect", r.reason)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -174,6 +174,14 @@ class Client:
             group=list(group)))).start_migration
         return list(r.job_ids) if all_ids else r.job_id
 
+    def check_compat(self, device, source_interface):
+        """May a device of source_interface migrate into device (on this
+        daemon)? CheckCompatResponse: compatible, conditions, reason,
+        interface. Touches nothing."""
+        return self.call(pb.Request(check_compat=pb.CheckCompatRequest(
+            device=device,
+            source_interface=source_interface))).check_compat
+
     def get_job(self, job_id):
         return self.call(pb.Request(
             get_job=pb.GetJobRequest(job_id=job_id))).get_job.job
