@@ -46,36 +46,39 @@ static const struct vmig_host *va_host;
 
 static void va_hostlog(int, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-
-static void
-va_hostlog(int level, const char *fmt, ...)
-{
-	char	buf[512];
-	va_list	ap;
-
-	if (va_host == NULL || va_host->log == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	va_host->log(level, "%s: %s", VA_NAME, buf);
-}
-
 static void va_dlog(const char *, ...)
     __attribute__((format(printf, 1, 2)));
 
 static void
-va_dlog(const char *fmt, ...)
+va_vhostlog(int level, const char *fmt, va_list ap)
 {
 	char	buf[512];
-	va_list	ap;
 
 	if (va_host == NULL || va_host->log == NULL)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_host->log(level, "%s: %s", VA_NAME, buf);
+}
+
+static void
+va_hostlog(int level, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	va_vhostlog(level, fmt, ap);
 	va_end(ap);
-	va_host->log(VMIG_LOG_DEBUG, "%s: %s", VA_NAME, buf);
+}
+
+/* The dialects' step transitions (dialect.c), at debug level. */
+static void
+va_dlog(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	va_vhostlog(VMIG_LOG_DEBUG, fmt, ap);
+	va_end(ap);
 }
 
 struct va_vf {
