@@ -34,6 +34,7 @@ const struct vmigctl_cmd *const vmigctl_cmds[] = {
 	&vmigctl_policy_cmd,
 	&vmigctl_release_cmd,
 	&vmigctl_top_cmd,
+	&vmigctl_compat_cmd,
 	NULL,
 };
 

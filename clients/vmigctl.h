@@ -107,6 +107,7 @@ extern const struct vmigctl_cmd vmigctl_cancel_cmd;
 extern const struct vmigctl_cmd vmigctl_switchover_cmd;
 extern const struct vmigctl_cmd vmigctl_policy_cmd;
 extern const struct vmigctl_cmd vmigctl_release_cmd;
+extern const struct vmigctl_cmd vmigctl_compat_cmd;
 /* vmigctl_top.c */
 extern const struct vmigctl_cmd vmigctl_top_cmd;
 

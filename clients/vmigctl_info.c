@@ -16,6 +16,8 @@ static int	vmigctl_version(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 static int	vmigctl_devices(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
+static int	vmigctl_compat(struct vmigctl *, const struct vmigctl_cmd *,
+		    int, char **);
 static int	vmigctl_status(struct vmigctl *, const struct vmigctl_cmd *,
 		    int, char **);
 
@@ -27,6 +29,12 @@ const struct vmigctl_cmd vmigctl_version_cmd = {
 const struct vmigctl_cmd vmigctl_devices_cmd = {
 	"devices", "[PF]", "backends, PFs and VFs (of one PF)", NULL,
 	vmigctl_devices
+};
+
+const struct vmigctl_cmd vmigctl_compat_cmd = {
+	"compat", "SRC DST", "may device SRC migrate into DST (DEVICE or "
+	"DEVICE@URL: on another vmigd)",
+	vmigctl_compat
 };
 
 const struct vmigctl_cmd vmigctl_status_cmd = {
@@ -243,4 +251,111 @@ vmigctl_status(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 		    (double)s->shares[i]->share_bps), s->shares[i]->reason);
 	vmig_client_free(resp);
 	return (VMIGCTL_EXIT_OK);
+}
+
+/* "DEVICE@URL": a vmigctl of its own for URL; "DEVICE": ctl's. */
+static char *
+vmigctl_at(struct vmigctl *ctl, const char *arg, struct vmigctl *other,
+    char *dev, size_t len)
+{
+	char	*at;
+
+	snprintf(dev, len, "%s", arg);
+	*other = *ctl;
+	other->client = NULL;
+	other->json = 0;
+	if ((at = strchr(dev, '@')) != NULL) {
+		*at = '\0';
+		other->url = at + 1;
+	} else
+		other->client = ctl->client;
+	return (dev);
+}
+
+static void
+vmigctl_at_done(struct vmigctl *ctl, struct vmigctl *other)
+{
+	if (other->client != NULL && other->client != ctl->client)
+		vmig_client_close(other->client);
+	else if (other->client != NULL)
+		ctl->client = other->client;
+}
+
+/* The interface of a device, from its daemon's ListDevices. */
+static int
+vmigctl_iface(struct vmigctl *ctl, const char *name, char *out, size_t len)
+{
+	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
+	Vmig__V1__ListDevicesRequest	 q = VMIG__V1__LIST_DEVICES_REQUEST__INIT;
+	Vmig__V1__Response		*resp;
+	Vmig__V1__ListDevicesResponse	*l;
+	size_t				 i;
+	int				 rv;
+
+	req.call_case = VMIG__V1__REQUEST__CALL_LIST_DEVICES;
+	req.list_devices = &q;
+	if ((rv = vmigctl_call(ctl, &req, &resp)) != VMIGCTL_EXIT_OK)
+		return (rv);
+	rv = VMIGCTL_EXIT_ERROR;
+	l = resp->list_devices;
+	for (i = 0; l != NULL && i < l->n_devices; i++) {
+		if (strcmp(l->devices[i]->name, name) == 0 &&
+		    l->devices[i]->caps != NULL) {
+			snprintf(out, len, "%s", l->devices[i]->caps->interface);
+			rv = VMIGCTL_EXIT_OK;
+		}
+	}
+	if (rv != VMIGCTL_EXIT_OK)
+		vmigctl_warnx("%s: no device %s", ctl->url, name);
+	vmig_client_free(resp);
+	return (rv);
+}
+
+/*
+ * compat SRC DST: SRC's interface from its daemon, then DST's daemon
+ * says (its backend: a virtio VF takes another dialect's state when it
+ * can express it). Exit 0 when compatible, 1 when not.
+ */
+static int
+vmigctl_compat(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
+    int argc, char **argv)
+{
+	Vmig__V1__Request		 req = VMIG__V1__REQUEST__INIT;
+	Vmig__V1__CheckCompatRequest	 q = VMIG__V1__CHECK_COMPAT_REQUEST__INIT;
+	Vmig__V1__Response		*resp;
+	Vmig__V1__CheckCompatResponse	*c;
+	struct vmigctl			 sc, dc;
+	char				*src, *dst, iface[64], sb[256], db[256];
+	int				 rv;
+
+	if (argc != 3)
+		return (vmigctl_usage(cmd, "a source and a destination device"));
+	src = vmigctl_at(ctl, argv[1], &sc, sb, sizeof(sb));
+	rv = vmigctl_iface(&sc, src, iface, sizeof(iface));
+	vmigctl_at_done(ctl, &sc);
+	if (rv != VMIGCTL_EXIT_OK)
+		return (rv);
+	dst = vmigctl_at(ctl, argv[2], &dc, db, sizeof(db));
+	dc.json = ctl->json;
+	q.device = dst;
+	q.source_interface = iface;
+	req.call_case = VMIG__V1__REQUEST__CALL_CHECK_COMPAT;
+	req.check_compat = &q;
+	rv = vmigctl_call(&dc, &req, &resp);
+	vmigctl_at_done(ctl, &dc);
+	if (rv != VMIGCTL_EXIT_OK)
+		return (rv);
+	c = resp->check_compat;
+	if (!vmigctl_json(&dc, resp) && c != NULL) {
+		printf("%s (%s) -> %s (%s): ", src, iface, dst, c->interface);
+		if (!c->compatible)
+			printf("not compatible: %s\n", c->reason);
+		else if (*c->conditions != '\0')
+			printf("compatible if %s\n", c->conditions);
+		else
+			printf("compatible\n");
+	}
+	rv = c != NULL && c->compatible ? VMIGCTL_EXIT_OK : VMIGCTL_EXIT_ERROR;
+	vmig_client_free(resp);
+	return (rv);
 }

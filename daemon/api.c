@@ -31,6 +31,7 @@
 #define S(x)	VMIG__V1__STATUS_CODE__STATUS_##x
 
 static int	api_get_version(struct vmigd *, struct rpc_call *);
+static int	api_check_compat(struct vmigd *, struct rpc_call *);
 static int	api_list_devices(struct vmigd *, struct rpc_call *);
 static int	api_get_daemon_status(struct vmigd *, struct rpc_call *);
 static int	api_watch_events(struct vmigd *, struct rpc_call *);
@@ -71,6 +72,15 @@ const struct api_entry api_watch_events_entry = {
 	.doc = "the nng PUB URL that carries one Event per message",
 };
 
+const struct api_entry api_check_compat_entry = {
+	.name = "CheckCompat",
+	.call = VMIG__V1__REQUEST__CALL_CHECK_COMPAT,
+	.result = VMIG__V1__RESPONSE__RESULT_CHECK_COMPAT,
+	.exec = api_check_compat,
+	.reads_only = 1,
+	.doc = "may a device of another interface migrate into this one",
+};
+
 const struct api_entry *const api_table[] = {
 	&api_get_version_entry,
 	&api_list_devices_entry,
@@ -84,6 +94,7 @@ const struct api_entry *const api_table[] = {
 	&api_switchover_entry,
 	&api_watch_events_entry,
 	&api_release_device_entry,
+	&api_check_compat_entry,
 	NULL,
 };
 
@@ -189,6 +200,31 @@ api_get_version(struct vmigd *d, struct rpc_call *call)
 	r->nng_version = xstrdup(nng_version());
 	r->backend_abi_major = VMIG_BACKEND_ABI_MAJOR;
 	r->backend_abi_minor = VMIG_BACKEND_ABI_MINOR;
+	return (RPC_REPLY);
+}
+
+/* The backend's answer; a device that is not there is NOT_FOUND. */
+static int
+api_check_compat(struct vmigd *d, struct rpc_call *call)
+{
+	const Vmig__V1__CheckCompatRequest *q = call->req->check_compat;
+	Vmig__V1__CheckCompatResponse	*r = call->result;
+	struct device			*dev;
+	char				 err[BACKEND_ERR_MAX];
+	int				 rc;
+
+	if (q->device == NULL || q->device[0] == '\0' ||
+	    q->source_interface == NULL || q->source_interface[0] == '\0')
+		return (rpc_call_error(call, S(INVALID_ARGUMENT), "device and "
+		    "source_interface are needed"));
+	if ((rc = backend_dev_lookup(d->backends, q->device, &dev, err,
+	    sizeof(err))) != 0)
+		return (rpc_call_error(call, api_errno_status(rc), "%s", err));
+	rc = backend_state_compat(dev, q->source_interface, err, sizeof(err));
+	r->compatible = rc >= 0;
+	r->conditions = xstrdup(rc > 0 ? err : "");
+	r->reason = xstrdup(rc < 0 ? err : "");
+	r->interface = xstrdup(dev->info.caps.interface);
 	return (RPC_REPLY);
 }
 

@@ -266,6 +266,45 @@ api_prepare_abandon(struct rpc_call *call, void *arg)
 	job_forget_done(arg);
 }
 
+/*
+ * The source interfaces a PrepareIncoming names, against the devices it
+ * prepares: an incompatible pair is refused here, before the engine
+ * touches any device (the backend names the field).
+ */
+static int
+api_source_compat(struct vmigd *d, struct rpc_call *call,
+    const Vmig__V1__PrepareIncomingRequest *r)
+{
+	struct device	*dev;
+	const char	*name;
+	char		 err[BACKEND_ERR_MAX];
+	size_t		 i;
+	int		 rc;
+
+	if (r->n_source_interfaces != 1 + r->n_group) {
+		rpc_call_error(call, S(INVALID_ARGUMENT), "%zu source "
+		    "interfaces for %zu devices", r->n_source_interfaces,
+		    1 + r->n_group);
+		return (-1);
+	}
+	for (i = 0; i < r->n_source_interfaces; i++) {
+		name = i == 0 ? r->device : r->group[i - 1];
+		if ((rc = backend_dev_lookup(d->backends, name, &dev, err,
+		    sizeof(err))) != 0) {
+			rpc_call_error(call, api_errno_status(rc), "%s", err);
+			return (-1);
+		}
+		if (backend_state_compat(dev, r->source_interfaces[i], err,
+		    sizeof(err)) < 0) {
+			rpc_call_error(call, S(FAILED_PRECONDITION), "device "
+			    "%s cannot take the state of a %s device: %s",
+			    name, r->source_interfaces[i], err);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 static int
 api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 {
@@ -281,6 +320,8 @@ api_prepare_incoming(struct vmigd *d, struct rpc_call *call)
 	if (api_migration_request(call, r->device, r->group, r->n_group,
 	    r->policy, r->regions, r->n_regions, r->vm, specs, &req,
 	    &pol) != 0)
+		return (RPC_REPLY);
+	if (r->n_source_interfaces > 0 && api_source_compat(d, call, r) != 0)
 		return (RPC_REPLY);
 	if ((rc = engine_prepare_incoming(d->engine, &req, &pol, api_prepared,
 	    call, &job, err, sizeof(err))) != 0)

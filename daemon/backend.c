@@ -101,6 +101,32 @@ backend_printable(const char *s, char *buf, size_t len)
 	return (buf);
 }
 
+int
+backend_state_compat(const struct device *d, const char *src_interface,
+    char *err, size_t errlen)
+{
+	const struct backend	*be = d->pf->be;
+	char			 safe[64];
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (src_interface == NULL)
+		src_interface = "";
+	if (strcmp(src_interface, d->info.caps.interface) == 0)
+		return (0);
+	backend_printable(src_interface, safe, sizeof(safe));
+	if (be == NULL || be->ops == NULL || be->ops->abi_minor < 1 ||
+	    be->ops->state_compat == NULL || d->pf->handle == NULL ||
+	    d->pf->state != PF_ONLINE) {
+		snprintf(err, errlen, "source interface %s differs from "
+		    "destination %s's %s", safe, d->name,
+		    d->info.caps.interface);
+		return (-EPROTONOSUPPORT);
+	}
+	return (be->ops->state_compat(d->pf->handle, d->info.member_id,
+	    src_interface, err, errlen));
+}
+
 /* ---------------------------------------------------------------- plugins */
 
 static struct backend *

@@ -179,5 +179,12 @@ backend_dev_ops(const struct device *d)
 
 /* "active", "stopped", ... for logs and tables. */
 const char	*backend_mode_name(uint32_t mode);
+/*
+ * May a state read from a device of src_interface be loaded into d? The
+ * same interface: 0. Another: the backend's state_compat (0, 1 with
+ * conditions in err, or -errno naming the field), or -EPROTONOSUPPORT.
+ */
+int		 backend_state_compat(const struct device *d,
+		    const char *src_interface, char *err, size_t errlen);
 
 #endif /* VMIG_BACKEND_DAEMON_H */

@@ -476,6 +476,7 @@ in_hello_devices(struct job *job, const Vmig__Stream__V1__Hello *h)
 	const Vmig__Stream__V1__DeviceLayout	*dl;
 	const struct device			*dev;
 	unsigned int				 i;
+	char					 why[BACKEND_ERR_MAX];
 
 	if (h->n_devices != job->ndevs) {
 		in_protocol_error(job, P_PROTO, "source moves %zu devices, the "
@@ -493,12 +494,13 @@ in_hello_devices(struct job *job, const Vmig__Stream__V1__Hello *h)
 			    dev->info.type);
 			return (-1);
 		}
-		if (dl->interface == NULL || strcmp(dl->interface,
-		    dev->info.caps.interface) != 0) {
-			in_protocol_error(job, P_PROTO, "source interface %s "
-			    "differs from destination %s's %s", dl->interface !=
-			    NULL ? dl->interface : "?", dev->name,
-			    dev->info.caps.interface);
+		/* Another interface of the same backend (a virtio dialect)
+		 * may do: the backend says, naming what it cannot take. */
+		if (backend_state_compat(dev, dl->interface, why,
+		    sizeof(why)) < 0) {
+			in_protocol_error(job, P_PROTO, "source device %u (%s) "
+			    "cannot move into %s: %s", i, dl->interface !=
+			    NULL ? dl->interface : "?", dev->name, why);
 			return (-1);
 		}
 		if (dl->state_kind != dev->info.caps.state_kind) {

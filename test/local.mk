@@ -86,5 +86,5 @@ test_bench_rpc_probe_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOBUF_C_CFLAGS)
 test_bench_rpc_probe_LDADD = clients/libvmigclient.a $(VMIG_LIBS)
 
 # The foundation demo (./bootstrap demo).
-EXTRA_DIST += test/demo.sh test/demo.py
+EXTRA_DIST += test/demo.sh test/demo.py test/demo_dialects.py
 noinst_HEADERS += test/unit/leakcheck.h

@@ -317,6 +317,17 @@ struct vmig_backend {
 		    unsigned int n, int lane, vmig_done_fn done, void *arg);
 	int	(*tracker_stop)(struct vmig_tracker *t, vmig_done_fn done,
 		    void *arg);
+
+	/*
+	 * ABI 2.1 (read only when abi_minor >= 1; NULL: not offered). Can
+	 * the state a device of interface src_interface reads be loaded into
+	 * VF `member` of pf (a different interface of this backend: the
+	 * virtio dialects)? 0 yes; 1 yes, if the conditions written in err
+	 * hold at the switchover; -errno no, err naming the first field the
+	 * destination cannot take. Synchronous, touches no device.
+	 */
+	int	(*state_compat)(struct vmig_pf *pf, uint64_t member,
+		    const char *src_interface, char *err, size_t errlen);
 };
 
 #ifdef __cplusplus

@@ -19,6 +19,8 @@
 #include "util.h"
 #include "admin.h"
 #include "adminq.h"
+#include "cvq.h"
+#include "dialect.h"
 
 void	(*va_logfn)(int, const char *, ...);
 
@@ -57,7 +59,43 @@ struct va_aq {
 	int			 dead;		/* device gone */
 	char			 dead_why[400];
 	struct va_aq_stats	 st;
+	/* How commands sit in a chain, and their names (NULL: the draft). */
+	const struct va_dialect	*dialect;
 };
+
+/* A command's name in the queue's dialect. */
+static const char *
+cmd_name(const struct va_aq *aq, uint16_t opcode)
+{
+	if (aq->dialect == NULL)
+		return (va_op_name(opcode));
+	return (va_dialect_op_name(aq->dialect, opcode));
+}
+
+static int
+cvq_framed(const struct va_aq *aq)
+{
+	return (aq->dialect != NULL && aq->dialect->framing == VA_FRAME_CVQ);
+}
+
+/* Readable header and writable status bytes around data and result. */
+static size_t
+hdr_len(const struct va_aq *aq)
+{
+	return (cvq_framed(aq) ? CVQ_HDR_LEN : VA_HDR_LEN);
+}
+
+static size_t
+status_len(const struct va_aq *aq)
+{
+	return (cvq_framed(aq) ? CVQ_ACK_LEN : VA_STATUS_LEN);
+}
+
+void
+va_aq_set_dialect(struct va_aq *aq, const struct va_dialect *d)
+{
+	aq->dialect = d;
+}
 
 static void	aq_service(struct va_aq *, unsigned int);
 static void	aq_pump(struct va_aq *);
@@ -192,7 +230,7 @@ cmd_timeout(evutil_socket_t fd, short ev, void *arg)
 		TAILQ_REMOVE(&aq->pending[c->lane], c, entry);
 		snprintf(c->msg, sizeof(c->msg), "%s not completed within "
 		    "%d ms (never entered the ring: queue full or pool "
-		    "exhausted)", va_op_name(c->opcode), aq->timeout_ms);
+		    "exhausted)", cmd_name(c->aq, c->opcode), aq->timeout_ms);
 		cmd_complete(c);
 		cmd_free(c);
 	} else {
@@ -200,7 +238,7 @@ cmd_timeout(evutil_socket_t fd, short ev, void *arg)
 		 * them: only then may they be reused. */
 		c->state = VA_CMD_ABANDONED;
 		snprintf(c->msg, sizeof(c->msg), "%s not completed by the "
-		    "device within %d ms", va_op_name(c->opcode),
+		    "device within %d ms", cmd_name(c->aq, c->opcode),
 		    aq->timeout_ms);
 		va_log(VMIG_LOG_WARN, "%s: %s (member %llu, head %u)",
 		    __func__, c->msg, (unsigned long long)c->member, c->head);
@@ -235,8 +273,15 @@ va_cmd_new(struct va_aq *aq, uint16_t opcode, uint16_t group,
 	c->data_len = data_len;
 	c->tail = tail;
 	c->tail_len = tail_len;
-	c->out_len = (data_len + tail_len + 7) & ~(size_t)7;
-	c->result_cap = (result_cap + 7) & ~(size_t)7;
+	/* The admin framing pads both to 8; the control-vq's ack is the
+	 * last byte of what is posted, so nothing is padded there. */
+	if (cvq_framed(aq)) {
+		c->out_len = data_len + tail_len;
+		c->result_cap = result_cap;
+	} else {
+		c->out_len = (data_len + tail_len + 7) & ~(size_t)7;
+		c->result_cap = (result_cap + 7) & ~(size_t)7;
+	}
 	c->cb = cb;
 	c->arg = arg;
 	return (c);
@@ -255,7 +300,7 @@ va_cmd_submit(struct va_cmd *c)
 	struct va_aq	*aq = c->aq;
 	size_t		 need;
 
-	need = VA_HDR_LEN + c->out_len + VA_STATUS_LEN + c->result_cap;
+	need = hdr_len(aq) + c->out_len + status_len(aq) + c->result_cap;
 	if (aq->dead || aq->dying) {
 		free(c);
 		return (aq->dead ? -ENOTCONN : -ESHUTDOWN);
@@ -315,27 +360,31 @@ cmd_post(struct va_aq *aq, struct va_cmd *c)
 	struct vq_buf	 out, in;
 	uint8_t		*p;
 	uint64_t	 off;
-	size_t		 len;
+	size_t		 len, hl;
 	int		 rc;
 
 	if (q->vq.num_free < 2)
 		return (-ENOSPC);
-	len = VA_HDR_LEN + c->out_len + VA_STATUS_LEN + c->result_cap;
+	hl = hdr_len(aq);
+	len = hl + c->out_len + status_len(aq) + c->result_cap;
 	if ((rc = pool_alloc(&aq->pool, len, &off)) != 0)
 		return (rc);
 	p = aq->tp->mem + off;
-	va_hdr_put(p, c->opcode, c->group, c->member);
-	memcpy(p + VA_HDR_LEN, c->data, c->data_len);
+	if (cvq_framed(aq))
+		(void)cvq_hdr_put(p, c->opcode);
+	else
+		va_hdr_put(p, c->opcode, c->group, c->member);
+	memcpy(p + hl, c->data, c->data_len);
 	if (c->tail_len > 0)
-		memcpy(p + VA_HDR_LEN + c->data_len, c->tail, c->tail_len);
-	memset(p + VA_HDR_LEN + c->data_len + c->tail_len, 0,
+		memcpy(p + hl + c->data_len, c->tail, c->tail_len);
+	memset(p + hl + c->data_len + c->tail_len, 0,
 	    c->out_len - c->data_len - c->tail_len);
-	/* Status starts as garbage the device must overwrite. */
-	memset(p + VA_HDR_LEN + c->out_len, 0xff, VA_STATUS_LEN);
+	/* Status (or ack) starts as garbage the device must overwrite. */
+	memset(p + hl + c->out_len, 0xff, status_len(aq) + c->result_cap);
 	out.addr = off;
-	out.len = (uint32_t)(VA_HDR_LEN + c->out_len);
+	out.len = (uint32_t)(hl + c->out_len);
 	in.addr = off + out.len;
-	in.len = (uint32_t)(VA_STATUS_LEN + c->result_cap);
+	in.len = (uint32_t)(status_len(aq) + c->result_cap);
 	if ((rc = vq_driver_add(&q->vq, &out, 1, &in, 1, &c->head)) != 0) {
 		pool_release(&aq->pool, off, len);
 		return (rc);
@@ -386,6 +435,29 @@ aq_pump(struct va_aq *aq)
 	}
 }
 
+/* A control-vq answer: the result, then the ack in the last byte. */
+static void
+cvq_answer(struct va_cmd *c, const uint8_t *w, size_t wlen, uint32_t len)
+{
+	struct va_dres	r;
+	char		why[160];
+
+	if (va_frame_in(VA_FRAME_CVQ, w, wlen, len, &r, why,
+	    sizeof(why)) != 0) {
+		c->err = -EPROTO;
+		snprintf(c->msg, sizeof(c->msg), "%s: %s",
+		    cmd_name(c->aq, c->opcode), why);
+		return;
+	}
+	c->answered = 1;
+	c->status = r.status;
+	c->result = r.result;
+	c->result_len = r.result_len;
+	if ((c->err = va_frame_errno(VA_FRAME_CVQ, r.status)) != 0)
+		snprintf(c->msg, sizeof(c->msg), "%s: ack %u (error)",
+		    cmd_name(c->aq, c->opcode), r.status);
+}
+
 /* Take what the device returned from one queue. */
 static void
 aq_service(struct va_aq *aq, unsigned int qi)
@@ -420,36 +492,40 @@ aq_service(struct va_aq *aq, unsigned int qi)
 			aq->st.late++;
 			va_log(VMIG_LOG_DEBUG, "%s: %s returned after it was "
 			    "abandoned (head %u): descriptors reclaimed",
-			    __func__, va_op_name(c->opcode), head);
+			    __func__, cmd_name(c->aq, c->opcode), head);
 			cmd_free(c);
 			continue;
 		}
-		wlen = VA_STATUS_LEN + c->result_cap;
-		w = aq->tp->mem + c->buf_off + VA_HDR_LEN + c->out_len;
+		wlen = status_len(aq) + c->result_cap;
+		w = aq->tp->mem + c->buf_off + hdr_len(aq) + c->out_len;
 		c->result = NULL;
 		c->result_len = 0;
 		if (len == 0) {
 			c->err = -EPROTO;
 			snprintf(c->msg, sizeof(c->msg), "%s: the device "
 			    "returned the command unprocessed (used length 0)",
-			    va_op_name(c->opcode));
+			    cmd_name(c->aq, c->opcode));
 		} else if (len > wlen) {
 			c->err = -EPROTO;
 			snprintf(c->msg, sizeof(c->msg), "%s: the device claims "
 			    "it wrote %u bytes into a %zu-byte buffer",
-			    va_op_name(c->opcode), len, wlen);
+			    cmd_name(c->aq, c->opcode), len, wlen);
+		} else if (cvq_framed(aq)) {
+			cvq_answer(c, w, wlen, len);
 		} else if (va_status_get(w, len, &c->status, &c->qual, why,
 		    sizeof(why)) != 0) {
 			c->err = -EPROTO;
 			snprintf(c->msg, sizeof(c->msg), "%s: %s",
-			    va_op_name(c->opcode), why);
+			    cmd_name(c->aq, c->opcode), why);
 		} else if (c->status != VA_STATUS_OK) {
+			c->answered = 1;
 			c->err = va_status_errno(c->status);
 			snprintf(c->msg, sizeof(c->msg), "%s: device status "
 			    "%s (%u), qualifier %s (%u)",
-			    va_op_name(c->opcode), va_status_name(c->status),
+			    cmd_name(c->aq, c->opcode), va_status_name(c->status),
 			    c->status, va_qual_name(c->qual), c->qual);
 		} else {
+			c->answered = 1;
 			c->result = w + VA_STATUS_LEN;
 			c->result_len = len - VA_STATUS_LEN;
 		}
@@ -479,7 +555,7 @@ aq_fail_all(struct va_aq *aq, int err, const char *why)
 			TAILQ_REMOVE(&aq->pending[lane], c, entry);
 			c->err = err;
 			snprintf(c->msg, sizeof(c->msg), "%s: %s",
-			    va_op_name(c->opcode), why);
+			    cmd_name(c->aq, c->opcode), why);
 			cmd_complete(c);
 			cmd_free(c);
 		}
@@ -492,7 +568,7 @@ aq_fail_all(struct va_aq *aq, int err, const char *why)
 			c->state = VA_CMD_ABANDONED;
 			c->err = err;
 			snprintf(c->msg, sizeof(c->msg), "%s: %s",
-			    va_op_name(c->opcode), why);
+			    cmd_name(c->aq, c->opcode), why);
 			cmd_complete(c);
 		}
 	}

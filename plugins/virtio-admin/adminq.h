@@ -49,7 +49,7 @@ struct va_cmd {
 	int		 lane;
 	unsigned int	 q;
 
-	uint8_t		 data[32];	/* fixed part of the data */
+	uint8_t		 data[64];	/* fixed part of the data */
 	size_t		 data_len;
 	const uint8_t	*tail;		/* caller bytes after data[] */
 	size_t		 tail_len;
@@ -64,6 +64,7 @@ struct va_cmd {
 
 	/* Outcome, valid in the callback. */
 	int		 err;		/* 0 or -errno */
+	int		 answered;	/* the device gave a status (or ack) */
 	uint16_t	 status;
 	uint16_t	 qual;
 	const uint8_t	*result;
@@ -89,13 +90,17 @@ struct va_aq	*va_aq_new(struct va_transport *, struct event_base *,
 /* Cancel everything (callbacks see -ECANCELED), close the transport. */
 void		 va_aq_free(struct va_aq *);
 struct va_transport *va_aq_transport(struct va_aq *);
+/* The dialect whose framing and names the queue's commands use (before
+ * the first command; default: the draft's admin framing). */
+struct va_dialect;
+void		 va_aq_set_dialect(struct va_aq *, const struct va_dialect *);
 void		 va_aq_stats(struct va_aq *, struct va_aq_stats *);
 /* Largest data + result a single command may carry with this pool. */
 size_t		 va_aq_max_cmd(struct va_aq *);
 int		 va_aq_dead(struct va_aq *);
 
 /*
- * A new command. data (up to 32 bytes) is copied; tail (if any) is read
+ * A new command. data (up to 64 bytes) is copied; tail (if any) is read
  * when the command enters the ring, so it must stay valid until the
  * callback. result_cap is rounded up to a multiple of 8.
  */

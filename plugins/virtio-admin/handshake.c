@@ -210,7 +210,16 @@ va_ack_get(const uint8_t *p, size_t len, struct va_ack *a, char *err,
 const char *
 va_dialect_name(uint32_t d)
 {
-	return (d == VA_DIALECT_DRAFT ? "draft" : "unknown");
+	switch (d) {
+	case VA_DIALECT_DRAFT:
+		return ("draft");
+	case VA_DIALECT_V14:
+		return ("v14");
+	case VA_DIALECT_CVQ:
+		return ("cvq");
+	default:
+		return ("unknown");
+	}
 }
 
 const char *

@@ -37,10 +37,14 @@
 #define VA_HS_MAX_LEN		(VA_HS_SETUP_HDR + VA_HS_MAX_QUEUES * VA_HS_SETUP_Q)
 #define VA_HS_MAX_FDS		(1 + 2 * VA_HS_MAX_QUEUES)
 
-#define VA_DIALECT_DRAFT	1
+/* The HELLO's dialect (dialect.h: what each one is). */
+#define VA_DIALECT_DRAFT	1	/* draft write-recording commands */
+#define VA_DIALECT_V14		2	/* virtio 1.4 device parts */
+#define VA_DIALECT_CVQ		3	/* the control-virtqueue proposal */
 #define VA_DEVTYPE_NET		1	/* virtio device id */
 
 #define VA_HS_F_CTX_READ_ACTIVE	0x1	/* DEV_CTX_READ allowed while active */
+#define VA_HS_F_INDIRECT	0x2	/* indirect descriptors (cvq push maps) */
 
 struct va_hello {
 	uint32_t	 status;	/* 0, or errno: connection refused */

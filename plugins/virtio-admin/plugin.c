@@ -1,13 +1,19 @@
 /*
- * plugin.c: the virtio-admin backend (include/vmig/backend.h), draft
- * dialect: the PF's admin queue (adminq.c over a transport) driving its
- * VFs' modes, device context and write records.
+ * plugin.c: the virtio backend (include/vmig/backend.h): one core for
+ * every virtio dialect (dialect.h: the draft admin commands, virtio 1.4
+ * device parts, the control-virtqueue proposal). The core knows no
+ * dialect: a PF's HELLO names one, and from then on every ABI call is one
+ * of that dialect's operations (struct va_dop, its step tables in
+ * dialect_<name>.c) whose commands the core sends through the PF's queue
+ * (adminq.c over a transport, framed as the dialect says) and whose
+ * answers it feeds back, until the operation is done; `done` then runs
+ * once, on the loop, with a message that names the VF.
  *
- * Every ABI call becomes an operation (struct va_op) that issues admin
- * commands one after the other (a mode change may take two steps, a
- * context write is split into chunks, a dirty read keeps reading while the
- * device says more is pending) and calls `done` once at the end, on the
- * loop, with a message that names the VF.
+ * What the core adds to the operations: device state goes out and comes
+ * in in the canonical form (devstate.h), converted from and to the
+ * dialect's native image here, so VFs of different dialects can migrate
+ * into each other; a tracker per VF, or none when the dialect has no
+ * dirty tracking (virtio 1.4: every mapped page is dirty, always).
  */
 #include "config.h"
 
@@ -25,43 +31,63 @@
 #include "util.h"
 #include "admin.h"
 #include "adminq.h"
-#include "devctx.h"
+#include "devstate.h"
+#include "dialect.h"
 #include "transport.h"
-#include "writerec.h"
 
 #define VA_NAME		"virtio-admin"
-#define VA_IFACE	"virtio-admin/draft"
 #define DEF_TIMEOUT_MS	5000
-#define OPEN_TIMEOUT_MS	5000
-#define CHUNK_MAX	(256u << 10)	/* context bytes per command */
-#define WR_READ_RECS	4096		/* records per WRITE_RECORDS_READ */
-#define WR_READ_ROUNDS	64		/* reads per range per dirty_read */
-#define MAX_RANGES	VA_WR_MAX_RANGES
+#define CHUNK_MAX	(256u << 10)	/* state bytes per command */
+#define SAVE_DEFAULT	(1u << 20)	/* a native image, when unknown */
+#define ALL_DIALECTS	((1u << VA_DIALECT_DRAFT) | (1u << VA_DIALECT_V14) | \
+			    (1u << VA_DIALECT_CVQ))
 
 static const struct vmig_host *va_host;
 
 static void va_hostlog(int, const char *, ...)
     __attribute__((format(printf, 2, 3)));
+static void va_dlog(const char *, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+va_vhostlog(int level, const char *fmt, va_list ap)
+{
+	char	buf[512];
+
+	if (va_host == NULL || va_host->log == NULL)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_host->log(level, "%s: %s", VA_NAME, buf);
+}
 
 static void
 va_hostlog(int level, const char *fmt, ...)
 {
-	char	buf[512];
 	va_list	ap;
 
-	if (va_host == NULL || va_host->log == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_vhostlog(level, fmt, ap);
 	va_end(ap);
-	va_host->log(level, "%s: %s", VA_NAME, buf);
+}
+
+/* The dialects' step transitions (dialect.c), at debug level. */
+static void
+va_dlog(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	va_vhostlog(VMIG_LOG_DEBUG, fmt, ap);
+	va_end(ap);
 }
 
 struct va_vf {
 	struct vmig_dev_info	 info;
-	int			 mode;		/* device mode, -1 unknown */
+	struct va_dvf		 dvf;		/* the dialect's per-VF state */
 	struct vmig_dev		*dev;		/* open handle */
 };
+
+struct va_opening;
 
 struct vmig_pf {
 	char			 name[64];
@@ -70,52 +96,44 @@ struct vmig_pf {
 	struct va_transport	*tp;
 	struct event_base	*base;
 	struct va_opening	*opening;	/* until the open is done */
+	const struct va_dialect	*d;
+	struct va_dpf		 dpf;		/* the dialect's per-PF state */
 	uint32_t		 num_vfs;
 	struct va_vf		*vfs;
-	size_t			 chunk;		/* context bytes per command */
-	size_t			 wr_recs;	/* records per read */
-};
-
-enum va_opkind {
-	OP_GET_MODE, OP_SET_MODE, OP_STATE_SIZE, OP_STATE_READ,
-	OP_STATE_WRITE, OP_STATE_DISCARD, OP_DIRTY_START, OP_DIRTY_READ,
-	OP_DIRTY_STOP,
-};
-
-static const char *const va_opnames[] = {
-	"get_mode", "set_mode", "state_size", "state_read", "state_write",
-	"state_discard", "dirty_start", "dirty_read", "dirty_stop",
 };
 
 struct va_op;
-typedef void (*va_step_fn)(struct va_op *, struct va_cmd *);
+/* What an operation does with its outcome (0: done, or chains on). */
+typedef int (*va_fin_fn)(struct va_op *, int err);
 
 struct va_op {
 	TAILQ_ENTRY(va_op)	 entry;
-	struct vmig_dev		*dev;
-	enum va_opkind		 kind;
-	int			 lane;
+	struct vmig_pf		*pf;
+	struct vmig_dev		*dev;		/* NULL: a PF operation */
+	const char		*what;		/* ABI call, for messages */
+	struct va_dop		 dop;
+	struct va_dcmd		 dc;		/* the command in flight */
+	struct va_cmd		*cmd;
+	va_fin_fn		 fin;
 	vmig_done_fn		 done;
 	void			*arg;
 	struct vmig_result	 res;
 	char			 msg[400];
-	struct va_cmd		*cmd;		/* outstanding command */
-	va_step_fn		 step;		/* what to do with its result */
-	struct event		*ev_fail;	/* deferred completion */
+	struct event		*ev_later;	/* completion from the loop */
 	uint8_t			*owned;		/* freed with the op */
-
-	/* Per kind. */
-	uint8_t			 target;	/* set_mode: device mode */
-	uint8_t			*buf;		/* state_read/write */
-	size_t			 len;
-	size_t			 off;
-	size_t			 cur;		/* bytes in the command */
-	struct vmig_dirty_map	*maps;
-	unsigned int		 nmaps;
-	unsigned int		 range;		/* dirty_read: range index */
-	unsigned int		 rounds;
-	uint64_t		 outside;
-	uint64_t		 outside_iova;
+	/* state_write: the canonical image, decoded, and the base */
+	struct vds		*vds;
+	struct vds		*base;
+	uint8_t			*canon;		/* the image vds points into */
+	uint8_t			*native;	/* what LOAD writes */
+	uint32_t		 vf_i;		/* open: the VF being probed */
+	uint8_t			*ubuf;		/* state_read: the caller's */
+	size_t			 ucap;
+	/* state_write: the mode to go back to after the load, -1 none;
+	 * a failed load's error and message while it goes back */
+	int			 back_mode;
+	int			 load_err;
+	char			 load_msg[400];
 };
 
 TAILQ_HEAD(va_opq, va_op);
@@ -127,52 +145,24 @@ struct vmig_dev {
 	char			 name[96];	/* "sim0/vf3" for messages */
 	struct va_opq		 ops;
 	int			 closing;
-	/* Context write: where the image being loaded ends. */
-	struct va_ctx_tracker	 wtrk;
-	/* Write recording. */
-	int			 recording;
-	uint64_t		 page_size;
-	unsigned int		 nranges;
-	struct va_wr_range	 ranges[MAX_RANGES];
+	/* Out: the canonical image being read, in chunks. */
+	uint8_t			*img;
+	size_t			 img_len;
+	size_t			 img_off;
+	/* In: the canonical image being written, until it is whole. */
+	uint8_t			*in;
+	size_t			 in_len;
+	size_t			 in_cap;
 };
 
 /* ------------------------------------------------------------ operations */
 
-static struct va_op *
-op_new(struct vmig_dev *dev, enum va_opkind kind, int lane,
-    vmig_done_fn done, void *arg)
+static void	op_step(struct va_op *);
+
+static const char *
+op_who(const struct va_op *op)
 {
-	struct va_op	*op;
-
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		return (NULL);
-	op->dev = dev;
-	op->kind = kind;
-	op->lane = lane;
-	op->done = done;
-	op->arg = arg;
-	TAILQ_INSERT_TAIL(&dev->ops, op, entry);
-	return (op);
-}
-
-static void
-op_finish(struct va_op *op, int err)
-{
-	struct vmig_dev	*dev = op->dev;
-
-	TAILQ_REMOVE(&dev->ops, op, entry);
-	if (op->ev_fail != NULL)
-		event_free(op->ev_fail);
-	op->res.err = err;
-	if (op->msg[0] != '\0')
-		op->res.msg = op->msg;
-	if (err != 0)
-		va_hostlog(VMIG_LOG_DEBUG, "%s: %s %s: %s", __func__,
-		    dev->name, va_opnames[op->kind], op->msg);
-	/* done may close the device: touch nothing of dev afterwards. */
-	op->done(op->arg, &op->res);
-	free(op->owned);
-	free(op);
+	return (op->dev != NULL ? op->dev->name : op->pf->name);
 }
 
 static void op_msg(struct va_op *, const char *, ...)
@@ -181,38 +171,96 @@ static void op_msg(struct va_op *, const char *, ...)
 static void
 op_msg(struct va_op *op, const char *fmt, ...)
 {
-	char	buf[256];
+	char	buf[296];
 	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	snprintf(op->msg, sizeof(op->msg), "%s: %s", op->dev->name, buf);
+	snprintf(op->msg, sizeof(op->msg), "%s: %s", op_who(op), buf);
+}
+
+static struct va_op *
+op_new(struct vmig_pf *pf, struct vmig_dev *dev, const char *what,
+    enum va_dop_kind kind, int lane, va_fin_fn fin, vmig_done_fn done,
+    void *arg)
+{
+	struct va_op	*op;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return (NULL);
+	op->pf = pf;
+	op->dev = dev;
+	op->what = what;
+	op->fin = fin;
+	op->done = done;
+	op->arg = arg;
+	va_dop_init(&op->dop, kind, &pf->dpf, dev != NULL ? &dev->vf->dvf :
+	    NULL);
+	op->dop.lane = lane;
+	if (dev != NULL)
+		TAILQ_INSERT_TAIL(&dev->ops, op, entry);
+	return (op);
 }
 
 static void
-op_fail_cb(evutil_socket_t fd, short ev, void *arg)
+op_free(struct va_op *op)
+{
+	if (op->dev != NULL)
+		TAILQ_REMOVE(&op->dev->ops, op, entry);
+	if (op->ev_later != NULL)
+		event_free(op->ev_later);
+	free(op->owned);
+	free(op->vds);
+	free(op->canon);
+	free(op->base);
+	free(op->native);
+	free(op);
+}
+
+/* The end of an operation: its fin may chain another, else done. */
+static void
+op_end(struct va_op *op, int err)
+{
+	if (op->fin != NULL && op->fin(op, err) == 1)
+		return;		/* chained: the op goes on */
+	op->res.err = err;
+	if (op->msg[0] != '\0')
+		op->res.msg = op->msg;
+	if (err != 0)
+		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: %s", __func__, op->what,
+		    op->msg);
+	if (op->done != NULL)
+		op->done(op->arg, &op->res);
+	/* done may close the device: touch nothing of it afterwards. */
+	op_free(op);
+}
+
+static void
+op_later_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct va_op	*op = arg;
 
-	op_finish(op, op->res.err);
+	if (op->res.err != 0)
+		op_end(op, op->res.err);
+	else
+		op_step(op);
 }
 
-/* Complete with an error from the loop, never from inside the call. */
+/* Go on from the loop, never from inside the ABI call. */
 static int
-op_fail_later(struct va_op *op, int err)
+op_later(struct va_op *op, int err)
 {
 	struct timeval	tv = { 0, 0 };
 
 	op->res.err = err;
-	op->ev_fail = evtimer_new(op->dev->pf->base, op_fail_cb, op);
-	if (op->ev_fail == NULL) {
-		TAILQ_REMOVE(&op->dev->ops, op, entry);
-		free(op->owned);
-		free(op);
+	if (op->ev_later == NULL)
+		op->ev_later = evtimer_new(op->pf->base, op_later_cb, op);
+	if (op->ev_later == NULL) {
+		op_free(op);
 		return (-ENOMEM);
 	}
-	evtimer_add(op->ev_fail, &tv);
+	evtimer_add(op->ev_later, &tv);
 	return (0);
 }
 
@@ -220,93 +268,100 @@ static void
 op_cmd_done(struct va_cmd *c, void *arg)
 {
 	struct va_op	*op = arg;
+	struct va_dres	 r;
+	char		 why[300];
+	int		 rc;
 
 	op->cmd = NULL;
+	if (!c->answered) {
+		/* No answer (timeout, device gone, a bad chain). */
+		op_msg(op, "%s", c->msg);
+		if (op->dop.d->ops_steps[op->dop.kind].fail != NULL)
+			op->dop.d->ops_steps[op->dop.kind].fail(&op->dop,
+			    c->err);
+		op_end(op, c->err != 0 ? c->err : -EIO);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.status = c->status;
+	r.qual = c->qual;
+	r.result = c->result;
+	r.result_len = c->result_len;
 	if (c->err != 0) {
 		op->res.dev_status = c->status;
 		op->res.dev_qualifier = c->qual;
-		/* The wire carries no reason; add what we know. */
-		if (op->kind == OP_STATE_WRITE && c->status != 0 &&
-		    op->dev->vf->mode == VA_MODE_ACTIVE)
-			op_msg(op, "%s; the VF is active: stop or freeze it "
-			    "before loading a state", c->msg);
-		else if (op->kind == OP_STATE_WRITE && c->status != 0)
-			op_msg(op, "%s; the device refused the state image "
-			    "(the VF keeps its previous state)", c->msg);
-		else
-			op_msg(op, "%s", c->msg);
-		if (op->kind == OP_SET_MODE)
-			op->dev->vf->mode = -1;
-		if (op->kind == OP_STATE_WRITE)
-			va_ctx_track_init(&op->dev->wtrk);
-		op_finish(op, c->err);
+	}
+	if ((rc = va_dop_feed(&op->dop, &r, why, sizeof(why))) != 0) {
+		op_msg(op, "%s", why);
+		op_end(op, rc);
 		return;
 	}
-	op->step(op, c);
+	op_step(op);
 }
 
-/* Issue the op's next command; on failure finish the op (later). */
+/*
+ * The operation's next command: 1 (submitted), 0 (the operation has
+ * ended: op_end ran), or, with first (inside the ABI call), -errno when it
+ * could not be submitted: the op is freed and done never runs.
+ */
 static int
-op_issue(struct va_op *op, uint16_t opcode, const void *data, size_t dlen,
-    const void *tail, size_t tlen, size_t rcap, va_step_fn step)
+op_issue(struct va_op *op, int first)
 {
-	struct vmig_dev	*dev = op->dev;
-	struct va_cmd	*c;
-	int		 rc;
+	char	 why[300];
+	int	 rc, lane;
 
-	op->step = step;
-	c = va_cmd_new(dev->pf->aq, opcode, VA_GROUP_SRIOV, dev->member,
-	    op->lane, data, dlen, tail, tlen, rcap, op_cmd_done, op);
-	if (c == NULL) {
-		op_msg(op, "%s: out of memory", va_op_name(opcode));
-		return (op_fail_later(op, -ENOMEM));
+	rc = va_dop_next(&op->dop, &op->dc, why, sizeof(why));
+	if (rc <= 0) {
+		if (rc < 0)
+			op_msg(op, "%s", why);
+		if (first)
+			return (op_later(op, rc) == 0 ? 0 : -ENOMEM);
+		op_end(op, rc);
+		return (0);
 	}
-	if ((rc = va_cmd_submit(c)) != 0) {
-		op_msg(op, "%s: cannot submit: %s", va_op_name(opcode),
-		    strerror(-rc));
-		return (op_fail_later(op, rc));
-	}
-	op->cmd = c;
-	return (0);
-}
-
-/* The first command of an op: a submit failure is returned, no done. */
-static int
-op_start(struct va_op *op, uint16_t opcode, const void *data, size_t dlen,
-    const void *tail, size_t tlen, size_t rcap, va_step_fn step)
-{
-	struct vmig_dev	*dev = op->dev;
-	struct va_cmd	*c;
-	int		 rc;
-
-	op->step = step;
-	c = va_cmd_new(dev->pf->aq, opcode, VA_GROUP_SRIOV, dev->member,
-	    op->lane, data, dlen, tail, tlen, rcap, op_cmd_done, op);
-	rc = c == NULL ? -ENOMEM : va_cmd_submit(c);
-	if (rc != 0) {
+	lane = op->dc.critical ? VMIG_LANE_CRITICAL : op->dop.lane;
+	op->cmd = va_cmd_new(op->pf->aq, op->dc.opcode, op->dc.group,
+	    op->dc.member, lane, op->dc.data, op->dc.data_len, op->dc.tail,
+	    op->dc.tail_len, op->dc.result_cap, op_cmd_done, op);
+	rc = op->cmd == NULL ? -ENOMEM : va_cmd_submit(op->cmd);
+	if (rc == 0)
+		return (1);
+	op->cmd = NULL;
+	if (first) {
 		va_hostlog(VMIG_LOG_WARN, "%s: %s: %s: cannot submit: %s",
-		    __func__, dev->name, va_op_name(opcode), strerror(-rc));
-		TAILQ_REMOVE(&dev->ops, op, entry);
-		free(op->owned);
-		free(op);
+		    __func__, op_who(op), va_dialect_op_name(op->pf->d,
+		    op->dc.opcode), strerror(-rc));
+		op->fin = NULL;
+		op_free(op);
 		return (rc);
 	}
-	op->cmd = c;
+	op_msg(op, "%s: cannot submit: %s", va_dialect_op_name(op->pf->d,
+	    op->dc.opcode), strerror(-rc));
+	op_end(op, rc);
 	return (0);
 }
 
-/* A device result that makes no sense ends the op with -EPROTO. */
 static void
-op_bad_result(struct va_op *op, const char *why)
+op_step(struct va_op *op)
 {
-	op_msg(op, "%s", why);
-	op_finish(op, -EPROTO);
+	(void)op_issue(op, 0);
+}
+
+/* Start an ABI call's operation: its first command now, so a queue that
+ * cannot take it is the call's error; an operation without one (a mode
+ * the dialect remembers) ends from the loop. */
+static int
+op_start(struct va_op *op)
+{
+	int	rc = op_issue(op, 1);
+
+	return (rc > 0 ? 0 : rc);
 }
 
 static int
-dev_check(struct vmig_dev *dev, int lane)
+dev_check(struct vmig_dev *dev, int lane, vmig_done_fn done)
 {
-	if (dev == NULL)
+	if (dev == NULL || done == NULL)
 		return (-EINVAL);
 	if (dev->closing)
 		return (-ESHUTDOWN);
@@ -317,53 +372,43 @@ dev_check(struct vmig_dev *dev, int lane)
 	return (0);
 }
 
-/* -------------------------------------------------------------- modes */
-
-static const struct {
-	enum vmig_mode	 vm;
-	uint8_t		 dm;
-} va_modemap[] = {
-	{ VMIG_MODE_ACTIVE, VA_MODE_ACTIVE },
-	{ VMIG_MODE_STOPPED, VA_MODE_STOP },
-	{ VMIG_MODE_FROZEN, VA_MODE_FREEZE },
-};
-
-/* Device transitions: freeze is entered and left through stop. */
-static const uint8_t va_mode_next[3][3] = {
-	/* to:		active		stop		freeze */
-	[VA_MODE_ACTIVE] = { VA_MODE_ACTIVE, VA_MODE_STOP, VA_MODE_STOP },
-	[VA_MODE_STOP] = { VA_MODE_ACTIVE, VA_MODE_STOP, VA_MODE_FREEZE },
-	[VA_MODE_FREEZE] = { VA_MODE_STOP, VA_MODE_STOP, VA_MODE_FREEZE },
-};
-
-static uint32_t
-mode_to_vmig(uint8_t dm)
+/* An ABI call as one operation of the dialect. */
+static int
+dev_op(struct vmig_dev *dev, const char *what, enum va_dop_kind kind,
+    int lane, va_fin_fn fin, vmig_done_fn done, void *arg,
+    struct va_op **opp)
 {
-	size_t	i;
+	struct va_op	*op;
+	int		 rc;
 
-	for (i = 0; i < nitems(va_modemap); i++) {
-		if (va_modemap[i].dm == dm)
-			return (va_modemap[i].vm);
-	}
-	return (VMIG_MODE_UNKNOWN);
+	if ((rc = dev_check(dev, lane, done)) != 0)
+		return (rc);
+	if ((op = op_new(dev->pf, dev, what, kind, lane, fin, done,
+	    arg)) == NULL)
+		return (-ENOMEM);
+	*opp = op;
+	return (0);
 }
 
-static void
-get_mode_step(struct va_op *op, struct va_cmd *c)
-{
-	uint8_t	mode;
-	char	why[160];
+/* -------------------------------------------------------------- modes */
 
-	if (va_mode_get(c->result, c->result_len, &mode, why,
-	    sizeof(why)) != 0) {
-		op->dev->vf->mode = -1;
-		op_bad_result(op, why);
-		return;
-	}
-	op->dev->vf->mode = mode;
-	op->dev->vf->info.mode = mode_to_vmig(mode);
-	op->res.u.mode = mode_to_vmig(mode);
-	op_finish(op, 0);
+static uint32_t
+vf_vmig_mode(const struct vmig_pf *pf, int mode)
+{
+	if (mode < 0 || mode >= pf->d->nmodes)
+		return (VMIG_MODE_UNKNOWN);
+	return (pf->d->mode_vmig[mode]);
+}
+
+static int
+mode_fin(struct va_op *op, int err)
+{
+	struct va_vf	*vf = op->dev->vf;
+
+	vf->info.mode = vf_vmig_mode(op->pf, vf->dvf.mode);
+	if (err == 0 && op->dop.kind == VA_DOP_GET_MODE)
+		op->res.u.mode = op->dop.mode;
+	return (0);
 }
 
 static int
@@ -372,59 +417,10 @@ va_get_mode(struct vmig_dev *dev, int lane, vmig_done_fn done, void *arg)
 	struct va_op	*op;
 	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if ((op = op_new(dev, OP_GET_MODE, lane, done, arg)) == NULL)
-		return (-ENOMEM);
-	return (op_start(op, VA_OP_DEV_MODE_GET, NULL, 0, NULL, 0,
-	    VA_MODE_LEN, get_mode_step));
-}
-
-static void set_mode_step(struct va_op *, struct va_cmd *);
-
-static int
-set_mode_next(struct va_op *op, int first)
-{
-	uint8_t	data[VA_MODE_LEN], next;
-	int	cur = op->dev->vf->mode;
-
-	next = va_mode_next[cur][op->target];
-	va_mode_put(data, next);
-	op->cur = next;
-	if (first)
-		return (op_start(op, VA_OP_DEV_MODE_SET, data, sizeof(data),
-		    NULL, 0, 0, set_mode_step));
-	return (op_issue(op, VA_OP_DEV_MODE_SET, data, sizeof(data), NULL, 0,
-	    0, set_mode_step));
-}
-
-static void
-set_mode_learned(struct va_op *op, struct va_cmd *c)
-{
-	uint8_t	mode;
-	char	why[160];
-
-	if (va_mode_get(c->result, c->result_len, &mode, why,
-	    sizeof(why)) != 0) {
-		op_bad_result(op, why);
-		return;
-	}
-	op->dev->vf->mode = mode;
-	set_mode_next(op, 0);
-}
-
-static void
-set_mode_step(struct va_op *op, struct va_cmd *c)
-{
-	struct va_vf	*vf = op->dev->vf;
-
-	vf->mode = (int)op->cur;
-	vf->info.mode = mode_to_vmig((uint8_t)op->cur);
-	if (vf->mode == op->target) {
-		op_finish(op, 0);
-		return;
-	}
-	set_mode_next(op, 0);
+	if ((rc = dev_op(dev, "get_mode", VA_DOP_GET_MODE, lane, mode_fin,
+	    done, arg, &op)) != 0)
+		return (rc);
+	return (op_start(op));
 }
 
 static int
@@ -432,42 +428,33 @@ va_set_mode(struct vmig_dev *dev, enum vmig_mode mode, int lane,
     vmig_done_fn done, void *arg)
 {
 	struct va_op	*op;
-	size_t		 i;
-	int		 rc, target = -1;
+	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	for (i = 0; i < nitems(va_modemap); i++) {
-		if (va_modemap[i].vm == mode)
-			target = va_modemap[i].dm;
-	}
-	if (target < 0) {
-		va_hostlog(VMIG_LOG_WARN, "%s: %s: mode %d cannot be set",
-		    __func__, dev->name, (int)mode);
+	if (dev != NULL && dev->pf->d->mode_device(mode) < 0) {
+		va_hostlog(VMIG_LOG_WARN, "%s: %s: mode %d cannot be set in "
+		    "the %s dialect", __func__, dev->name, (int)mode,
+		    dev->pf->d->name);
 		return (-EINVAL);
 	}
-	if ((op = op_new(dev, OP_SET_MODE, lane, done, arg)) == NULL)
-		return (-ENOMEM);
-	op->target = (uint8_t)target;
-	if (dev->vf->mode < 0)	/* unknown: learn it first */
-		return (op_start(op, VA_OP_DEV_MODE_GET, NULL, 0, NULL, 0,
-		    VA_MODE_LEN, set_mode_learned));
-	return (set_mode_next(op, 1));
+	if ((rc = dev_op(dev, "set_mode", VA_DOP_SET_MODE, lane, mode_fin,
+	    done, arg, &op)) != 0)
+		return (rc);
+	/* An image read before is not this mode's: read afresh. */
+	free(dev->img);
+	dev->img = NULL;
+	dev->img_len = dev->img_off = 0;
+	op->dop.target = mode;
+	return (op_start(op));
 }
 
 /* -------------------------------------------------------------- state */
 
-static void
-state_size_step(struct va_op *op, struct va_cmd *c)
+static int
+size_fin(struct va_op *op, int err)
 {
-	char	why[160];
-
-	if (va_size_get(c->result, c->result_len, &op->res.u.size, why,
-	    sizeof(why)) != 0) {
-		op_bad_result(op, why);
-		return;
-	}
-	op_finish(op, 0);
+	if (err == 0)
+		op->res.u.size = op->dop.size;
+	return (0);
 }
 
 static int
@@ -476,42 +463,94 @@ va_state_size(struct vmig_dev *dev, int lane, vmig_done_fn done, void *arg)
 	struct va_op	*op;
 	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if ((op = op_new(dev, OP_STATE_SIZE, lane, done, arg)) == NULL)
-		return (-ENOMEM);
-	return (op_start(op, VA_OP_DEV_CTX_SIZE_GET, NULL, 0, NULL, 0,
-	    VA_CTX_SIZE_LEN, state_size_step));
+	if ((rc = dev_op(dev, "state_size", VA_DOP_STATE_SIZE, lane, size_fin,
+	    done, arg, &op)) != 0)
+		return (rc);
+	return (op_start(op));
 }
 
-static void
-state_read_step(struct va_op *op, struct va_cmd *c)
+static size_t
+save_cap(const struct vmig_dev *dev)
 {
-	const uint8_t	*bytes;
-	uint32_t	 size, remaining;
-	char		 why[160];
+	uint32_t	m = dev->vf->dvf.caps.state_max_bytes;
 
-	if (va_ctxread_get(c->result, c->result_len, &size, &remaining,
-	    &bytes, why, sizeof(why)) != 0) {
-		op_bad_result(op, why);
-		return;
+	return (m > 0 ? m : SAVE_DEFAULT);
+}
+
+/*
+ * The native image a SAVE read, as the canonical one (devstate.h): what
+ * goes on the wire, whatever the destination's dialect.
+ */
+static int
+to_canonical(struct va_op *op)
+{
+	struct vmig_dev	*dev = op->dev;
+	struct vds	*s;
+	char		 why[300];
+	long		 n;
+	int		 rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (-ENOMEM);
+	rc = op->pf->d->to_canon(op->owned, op->dop.size,
+	    op->pf->tp->dev.device_type, s, why, sizeof(why));
+	if (rc == 0 && (n = vds_encode(s, NULL, 0, why, sizeof(why))) < 0)
+		rc = (int)n;
+	if (rc == 0) {
+		dev->img = malloc((size_t)n);
+		if (dev->img == NULL)
+			rc = -ENOMEM;
+		else if ((n = vds_encode(s, dev->img, (size_t)n, why,
+		    sizeof(why))) < 0)
+			rc = (int)n;
 	}
-	if (size > op->cur) {
-		snprintf(why, sizeof(why), "DEV_CTX_READ returned %u bytes "
-		    "for a %zu-byte chunk", size, op->cur);
-		op_bad_result(op, why);
-		return;
+	free(s);
+	if (rc != 0) {
+		free(dev->img);
+		dev->img = NULL;
+		op_msg(op, "its %s state image is not one the canonical form "
+		    "holds: %s", op->pf->d->name, why);
+		return (rc);
 	}
-	if (size == 0 && remaining > 0) {
-		snprintf(why, sizeof(why), "DEV_CTX_READ returned no bytes "
-		    "with %u remaining", remaining);
-		op_bad_result(op, why);
-		return;
+	dev->img_len = (size_t)n;
+	dev->img_off = 0;
+	return (0);
+}
+
+/* Hand out the next chunk of the canonical image. */
+static void
+read_chunk(struct va_op *op)
+{
+	struct vmig_dev	*dev = op->dev;
+	size_t		 n = MIN(op->ucap, dev->img_len - dev->img_off);
+
+	memcpy(op->ubuf, dev->img + dev->img_off, n);
+	dev->img_off += n;
+	op->res.u.read.len = n;
+	op->res.u.read.remaining = dev->img_len - dev->img_off;
+	if (dev->img_off == dev->img_len) {
+		free(dev->img);
+		dev->img = NULL;
+		dev->img_len = dev->img_off = 0;
 	}
-	memcpy(op->buf, bytes, size);
-	op->res.u.read.len = size;
-	op->res.u.read.remaining = remaining;
-	op_finish(op, 0);
+}
+
+static int
+read_fin(struct va_op *op, int err)
+{
+	int	rc;
+
+	if (err != 0)
+		return (0);
+	/* The SAVE read the native image into owned: convert it once,
+	 * hand it out in chunks (the engine reads a snapshot so). */
+	if (op->dev->img == NULL && (rc = to_canonical(op)) != 0) {
+		op->fin = NULL;
+		op_end(op, rc);
+		return (1);
+	}
+	read_chunk(op);
+	return (0);
 }
 
 static int
@@ -521,99 +560,243 @@ va_state_read(struct vmig_dev *dev, void *buf, size_t cap, int lane,
 	struct va_op	*op;
 	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if (buf == NULL || cap < 8) {
-		va_hostlog(VMIG_LOG_WARN, "%s: %s: a state chunk needs at "
-		    "least 8 bytes (cap %zu)", __func__, dev->name, cap);
+	if (buf == NULL || cap == 0)
 		return (-EINVAL);
+	if ((rc = dev_op(dev, "state_read", VA_DOP_SAVE, lane, read_fin,
+	    done, arg, &op)) != 0)
+		return (rc);
+	op->ubuf = buf;
+	op->ucap = cap;
+	if (dev->img != NULL) {
+		/* The rest of an image already read: no command. */
+		op->dop.step = op->dop.d->ops_steps[VA_DOP_SAVE].n;
+		return (op_start(op));
 	}
-	if ((op = op_new(dev, OP_STATE_READ, lane, done, arg)) == NULL)
+	if ((op->owned = malloc(save_cap(dev))) == NULL) {
+		op_free(op);
 		return (-ENOMEM);
-	op->buf = buf;
-	op->cur = MIN(cap & ~(size_t)7, dev->pf->chunk);
-	return (op_start(op, VA_OP_DEV_CTX_READ, NULL, 0, NULL, 0,
-	    VA_CTX_READ_HDR + op->cur, state_read_step));
-}
-
-static void state_write_step(struct va_op *, struct va_cmd *);
-
-/* Send the next chunk of the caller's buffer. */
-static int
-state_write_next(struct va_op *op, int first)
-{
-	struct vmig_dev	*dev = op->dev;
-	uint8_t		 hdr[VA_CTX_WRITE_HDR];
-	size_t		 n, end;
-	uint32_t	 flags = 0;
-	char		 why[200];
-	int		 rc;
-
-	n = MIN(op->len - op->off, dev->pf->chunk);
-	rc = va_ctx_track(&dev->wtrk, op->buf + op->off, n, &end, why,
-	    sizeof(why));
-	if (rc < 0) {
-		va_ctx_track_init(&dev->wtrk);
-		op_msg(op, "device context refused before sending: %s", why);
-		if (first)
-			return (op_fail_later(op, -EINVAL));
-		op_finish(op, -EINVAL);
-		return (0);
 	}
-	if (rc == 1)
-		flags |= VA_CTX_WRITE_F_LAST;
-	put_le32(hdr, (uint32_t)n);
-	put_le32(hdr + 4, flags);
-	op->cur = n;
-	if (first)
-		return (op_start(op, VA_OP_DEV_CTX_WRITE, hdr, sizeof(hdr),
-		    op->buf + op->off, n, 0, state_write_step));
-	return (op_issue(op, VA_OP_DEV_CTX_WRITE, hdr, sizeof(hdr),
-	    op->buf + op->off, n, 0, state_write_step));
+	op->dop.buf = op->owned;
+	op->dop.cap = save_cap(dev);
+	return (op_start(op));
 }
 
 static void
-state_write_step(struct va_op *op, struct va_cmd *c)
+dev_drop_images(struct vmig_dev *dev)
+{
+	free(dev->img);
+	dev->img = NULL;
+	dev->img_len = dev->img_off = 0;
+	free(dev->in);
+	dev->in = NULL;
+	dev->in_len = dev->in_cap = 0;
+}
+
+/*
+ * Loading a canonical image: the destination's own state first (the base
+ * for what the source's dialect does not carry: device config, notify
+ * offsets), then the image in this dialect's form, then LOAD.
+ */
+/* The next operation of a load's chain, on the same op. */
+static int
+load_then(struct va_op *op, enum va_dop_kind kind)
+{
+	va_dop_init(&op->dop, kind, &op->pf->dpf, &op->dev->vf->dvf);
+	op->dop.lane = VMIG_LANE_CRITICAL;
+	op_step(op);
+	return (1);
+}
+
+/* The base's SAVE ended: the image in this dialect's form, then LOAD. */
+static int
+load_convert(struct va_op *op, int err)
+{
+	const struct va_dialect *d = op->pf->d;
+	const struct vds *base = NULL;
+	char		 why[sizeof(op->msg)];
+	long		 n;
+
+	/* Without a base, the image stands alone. */
+	if (err == 0 && (op->base = calloc(1, sizeof(*op->base))) != NULL &&
+	    d->to_canon(op->owned, op->dop.size, op->pf->tp->dev.device_type,
+	    op->base, why, sizeof(why)) == 0)
+		base = op->base;
+	else if (err != 0)
+		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: no base state (%s): the "
+		    "image stands alone", __func__, op->dev->name, op->msg);
+	op->msg[0] = '\0';
+	op->res.dev_status = op->res.dev_qualifier = 0;
+	n = d->from_canon(op->vds, base, NULL, 0, why, sizeof(why));
+	if (n > 0 && (op->native = malloc((size_t)n)) == NULL)
+		n = -ENOMEM;
+	if (n > 0)
+		n = d->from_canon(op->vds, base, op->native, (size_t)n, why,
+		    sizeof(why));
+	if (n <= 0) {
+		op_msg(op, "the state cannot be expressed in the %s dialect: "
+		    "%s (the VF keeps its previous state)", d->name, why);
+		op->fin = NULL;
+		op_end(op, n < 0 ? (int)n : -EINVAL);
+		return (1);
+	}
+	va_dop_init(&op->dop, VA_DOP_LOAD, &op->pf->dpf, &op->dev->vf->dvf);
+	op->dop.lane = VMIG_LANE_CRITICAL;
+	op->dop.buf = op->native;
+	op->dop.len = (size_t)n;
+	op_step(op);
+	return (1);
+}
+
+/*
+ * Loading a canonical image is a chain: into the frozen mode if the
+ * dialect loads only there (the control-vq restores only FREEZED), the
+ * VF's own
+ * state (the base for what the source's dialect does not carry:
+ * device config, notify offsets), the image in this dialect's form, LOAD,
+ * and back to the mode the engine had set (also after a failed LOAD).
+ */
+static int
+load_fin(struct va_op *op, int err)
 {
 	struct vmig_dev	*dev = op->dev;
-	size_t		 end;
-	char		 why[8];
+	const struct va_dialect *d = op->pf->d;
+	char		 why[sizeof(op->msg)];
 
-	op->off += op->cur;
-	/* The tracker said this chunk ended the image: start afresh. */
-	if (va_ctx_track(&dev->wtrk, NULL, 0, &end, why, sizeof(why)) == 1)
-		va_ctx_track_init(&dev->wtrk);
-	if (op->off >= op->len) {
-		op_finish(op, 0);
-		return;
+	switch (op->dop.kind) {
+	case VA_DOP_SET_MODE:
+		if (op->native == NULL)		/* frozen for the load */
+			return (err != 0 ? 0 : load_then(op, VA_DOP_SAVE));
+		if (op->load_err != 0) {	/* back after a failed load */
+			snprintf(op->msg, sizeof(op->msg), "%s", op->load_msg);
+			op->fin = NULL;
+			op_end(op, op->load_err);
+			return (1);
+		}
+		return (0);
+	case VA_DOP_SAVE:
+		return (load_convert(op, err));
+	case VA_DOP_LOAD:
+		/* The device took it, or kept its previous state. */
+		if (err != 0 && dev->vf->dvf.mode == d->mode_device(
+		    VMIG_MODE_ACTIVE)) {
+			snprintf(why, sizeof(why), "%s", op->msg);
+			snprintf(op->msg, sizeof(op->msg), "%.330s; the VF is "
+			    "running: stop or freeze it before loading a "
+			    "state", why);
+		}
+		if (op->back_mode < 0)
+			return (0);
+		if (err != 0) {
+			op->load_err = err;
+			snprintf(op->load_msg, sizeof(op->load_msg), "%s",
+			    op->msg);
+		}
+		va_dop_init(&op->dop, VA_DOP_SET_MODE, &op->pf->dpf,
+		    &dev->vf->dvf);
+		op->dop.lane = VMIG_LANE_CRITICAL;
+		op->dop.target = (enum vmig_mode)op->back_mode;
+		op_step(op);
+		return (1);
+	default:
+		return (0);
 	}
-	state_write_next(op, 0);
 }
 
 static int
 va_state_write(struct vmig_dev *dev, const void *buf, size_t len, int lane,
     vmig_done_fn done, void *arg)
 {
+	const struct va_dialect *d;
 	struct va_op	*op;
-	int		 rc;
+	uint32_t	 total = 0;
+	char		 why[300];
+	size_t		 cap;
+	uint8_t		*p;
+	int		 rc, frozen;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
 	if (buf == NULL || len == 0)
 		return (-EINVAL);
-	if ((op = op_new(dev, OP_STATE_WRITE, lane, done, arg)) == NULL)
+	if ((rc = dev_op(dev, "state_write", VA_DOP_SAVE, lane, load_fin,
+	    done, arg, &op)) != 0)
+		return (rc);
+	d = dev->pf->d;
+	/* Gather the chunks: the image is converted once it is whole. */
+	if (dev->in_len + len > VDS_MAX_BYTES) {
+		op_msg(op, "a state image of more than %u bytes",
+		    VDS_MAX_BYTES);
+		goto refuse;
+	}
+	if (dev->in_len + len > dev->in_cap) {
+		cap = MAX(dev->in_len + len, 2 * dev->in_cap);
+		if ((p = realloc(dev->in, cap)) == NULL) {
+			op_free(op);
+			return (-ENOMEM);
+		}
+		dev->in = p;
+		dev->in_cap = cap;
+	}
+	memcpy(dev->in + dev->in_len, buf, len);
+	dev->in_len += len;
+	rc = vds_peek_length(dev->in, dev->in_len, &total, why, sizeof(why));
+	if (rc < 0 || (rc == 1 && dev->in_len > total)) {
+		op_msg(op, "not a canonical state image: %s", rc < 0 ? why :
+		    "more bytes than its header declares");
+		goto refuse;
+	}
+	if (rc == 0 || dev->in_len < total) {
+		/* More to come: nothing for the device yet. */
+		op->fin = NULL;
+		op->dop.step = op->dop.d->ops_steps[VA_DOP_SAVE].n;
+		return (op_start(op));
+	}
+	if ((op->vds = calloc(1, sizeof(*op->vds))) == NULL) {
+		op_free(op);
 		return (-ENOMEM);
-	op->buf = (uint8_t *)(uintptr_t)buf;
-	op->len = len;
-	return (state_write_next(op, 1));
+	}
+	/* The decoded state points into the image: the op keeps it. */
+	op->owned = dev->in;
+	dev->in = NULL;
+	dev->in_len = dev->in_cap = 0;
+	if ((rc = vds_decode(op->owned, total, op->vds, why,
+	    sizeof(why))) != 0) {
+		op_msg(op, "canonical state refused: %s", why);
+		return (op_later(op, rc));
+	}
+	if (op->vds->device_type != op->pf->tp->dev.device_type) {
+		op_msg(op, "state of a %s device for a %s device",
+		    va_devtype_name(op->vds->device_type),
+		    va_devtype_name(op->pf->tp->dev.device_type));
+		return (op_later(op, -EINVAL));
+	}
+	/* The base: the VF's own state, read the dialect's way. */
+	op->canon = op->owned;
+	if ((op->owned = malloc(save_cap(dev))) == NULL) {
+		op_free(op);
+		return (-ENOMEM);
+	}
+	op->dop.buf = op->owned;
+	op->dop.cap = save_cap(dev);
+	op->dop.lane = VMIG_LANE_CRITICAL;
+	op->back_mode = -1;
+	frozen = d->mode_device(VMIG_MODE_FROZEN);
+	if (d->load_frozen && frozen >= 0 && dev->vf->dvf.mode >= 0 && dev->vf->dvf.mode !=
+	    frozen && dev->vf->dvf.mode != d->mode_device(VMIG_MODE_ACTIVE)) {
+		/* Stopped, not frozen: freeze for the load, then back. */
+		op->back_mode = (int)d->mode_vmig[dev->vf->dvf.mode];
+		va_dop_init(&op->dop, VA_DOP_SET_MODE, &op->pf->dpf,
+		    &dev->vf->dvf);
+		op->dop.lane = VMIG_LANE_CRITICAL;
+		op->dop.target = VMIG_MODE_FROZEN;
+	}
+	return (op_start(op));
+
+refuse:
+	dev_drop_images(dev);
+	op->fin = NULL;
+	return (op_later(op, -EINVAL));
 }
 
-static void
-state_discard_step(struct va_op *op, struct va_cmd *c)
-{
-	op_finish(op, 0);
-}
-
+/* Forget a partial image; the device never saw one (LOAD is whole). */
 static int
 va_state_discard(struct vmig_dev *dev, int lane, vmig_done_fn done,
     void *arg)
@@ -621,257 +804,186 @@ va_state_discard(struct vmig_dev *dev, int lane, vmig_done_fn done,
 	struct va_op	*op;
 	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if ((op = op_new(dev, OP_STATE_DISCARD, lane, done, arg)) == NULL)
-		return (-ENOMEM);
-	/* The device drops its partial image; so do we, whatever happens. */
-	va_ctx_track_init(&dev->wtrk);
-	return (op_start(op, VA_OP_DEV_CTX_DISCARD, NULL, 0, NULL, 0, 0,
-	    state_discard_step));
+	if ((rc = dev_op(dev, "state_discard", VA_DOP_SAVE, lane, NULL, done,
+	    arg, &op)) != 0)
+		return (rc);
+	dev_drop_images(dev);
+	op->dop.step = op->dop.d->ops_steps[VA_DOP_SAVE].n;
+	return (op_start(op));
 }
 
-/* -------------------------------------------------------- write records */
+/* ------------------------------------------------------------ dirty */
 
-static void
-dirty_start_step(struct va_op *op, struct va_cmd *c)
+static int
+dirty_fin(struct va_op *op, int err)
 {
-	op->dev->recording = 1;
-	op_finish(op, 0);
+	if (err == 0 && op->dop.kind == VA_DOP_DIRTY_READ) {
+		op->res.u.dirty.records = op->dop.records;
+		op->res.u.dirty.bytes = op->dop.bytes;
+		op->res.u.dirty.pages = op->dop.pages;
+		op->res.u.dirty.overflow = op->dop.overflow;
+		if (op->dop.outside > 0)
+			va_hostlog(VMIG_LOG_WARN, "%s: %s: %llu dirty reports "
+			    "outside every dirty map: not recorded", __func__,
+			    op->dev->name,
+			    (unsigned long long)op->dop.outside);
+	}
+	return (0);
+}
+
+/*
+ * Trackers: a VF tracks its own writes (write records, the control-vq's
+ * maps), so a tracker is its device's, named by it; a dialect without
+ * dirty tracking (virtio 1.4) has none, and the engine counts every
+ * mapped page dirty (VMIG_TRACK_NONE).
+ */
+struct vmig_tracker {
+	struct vmig_dev	*dev;
+};
+
+static int
+va_dev_tracker(struct vmig_dev *dev, struct vmig_tracker_info *info)
+{
+	const struct vmig_dev_caps *c = &dev->vf->info.caps;
+
+	memset(info, 0, sizeof(*info));
+	info->scope = c->track_scope;
+	info->kind = c->dirty_kind;
+	if (info->scope != VMIG_TRACK_NONE)
+		snprintf(info->key, sizeof(info->key), "%.63s", dev->name);
+	return (0);
 }
 
 static int
-va_dirty_start(struct vmig_dev *dev, const struct vmig_iova_range *ranges,
-    unsigned int n, uint64_t page_size, vmig_done_fn done, void *arg)
+va_tracker_open(struct vmig_dev *dev, struct vmig_tracker **tp, char *err,
+    size_t errlen)
 {
-	const struct vmig_dev_caps *caps;
-	struct va_wr_range	 wr[MAX_RANGES];
-	struct va_op		*op;
-	uint8_t			 data[VA_WR_START_HDR];
-	unsigned int		 i, j;
-	int			 rc, bit;
-
-	if ((rc = dev_check(dev, VMIG_LANE_BULK)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	caps = &dev->vf->info.caps;
-	if ((op = op_new(dev, OP_DIRTY_START, VMIG_LANE_BULK, done,
-	    arg)) == NULL)
+	if (dev->vf->info.caps.track_scope == VMIG_TRACK_NONE) {
+		snprintf(err, errlen, "%s: the %s dialect has no dirty "
+		    "tracking", dev->name, dev->pf->d->name);
+		return (-EOPNOTSUPP);
+	}
+	if ((*tp = calloc(1, sizeof(**tp))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", dev->name);
 		return (-ENOMEM);
+	}
+	(*tp)->dev = dev;
+	return (0);
+}
+
+/* The device is not touched: it may be closed already. */
+static void
+va_tracker_close(struct vmig_tracker *t)
+{
+	free(t);
+}
+
+/* What every dialect's tracker needs of its ranges: a sentence, or 0. */
+static int
+ranges_check(const struct vmig_dev_caps *caps,
+    const struct vmig_iova_range *r, unsigned int n, uint64_t page_size,
+    char *why, size_t len)
+{
+	unsigned int	i, j;
+	int		bit;
+
 	bit = page_size >= 4096 && (page_size & (page_size - 1)) == 0 ?
 	    __builtin_ctzll(page_size) - 12 : -1;
-	if (bit < 0 || bit > 63 || !(caps->dirty_page_sizes >> bit & 1)) {
-		op_msg(op, "page size %llu is not one the device records at "
-		    "(bitmap %#llx, bit n = 4096 << n)",
+	if (bit < 0 || bit > 63 || !(caps->dirty_page_sizes >> bit & 1))
+		return (va_err(why, len, -EINVAL, "page size %llu is not one "
+		    "the device tracks at (bitmap %#llx, bit n = 4096 << n)",
 		    (unsigned long long)page_size,
-		    (unsigned long long)caps->dirty_page_sizes);
-		return (op_fail_later(op, -EINVAL));
-	}
-	if (n == 0 || ranges == NULL || n > caps->dirty_max_ranges ||
-	    n > MAX_RANGES) {
-		op_msg(op, "%u ranges; the device records 1..%u", n,
-		    MIN(caps->dirty_max_ranges, MAX_RANGES));
-		return (op_fail_later(op, n == 0 ? -EINVAL : -E2BIG));
-	}
-	if (dev->recording) {
-		op_msg(op, "write recording is already running; stop it "
-		    "first");
-		return (op_fail_later(op, -EBUSY));
-	}
+		    (unsigned long long)caps->dirty_page_sizes));
+	if (n == 0 || r == NULL || n > caps->dirty_max_ranges)
+		return (va_err(why, len, n == 0 ? -EINVAL : -E2BIG, "%u "
+		    "ranges; the device tracks 1..%u", n,
+		    caps->dirty_max_ranges));
 	for (i = 0; i < n; i++) {
-		if (ranges[i].length == 0 || ranges[i].iova % page_size ||
-		    ranges[i].length % page_size ||
-		    ranges[i].length > UINT64_MAX - ranges[i].iova) {
-			op_msg(op, "range %u (%#llx+%llu) is empty, overflows "
-			    "or is not aligned to the page size %llu", i,
-			    (unsigned long long)ranges[i].iova,
-			    (unsigned long long)ranges[i].length,
-			    (unsigned long long)page_size);
-			return (op_fail_later(op, -EINVAL));
-		}
+		if (r[i].length == 0 || r[i].iova % page_size ||
+		    r[i].length % page_size ||
+		    r[i].length > UINT64_MAX - r[i].iova)
+			return (va_err(why, len, -EINVAL, "range %u (%#llx+"
+			    "%llu) is empty, overflows or is not aligned to the "
+			    "page size %llu", i, (unsigned long long)r[i].iova,
+			    (unsigned long long)r[i].length,
+			    (unsigned long long)page_size));
 		for (j = 0; j < i; j++) {
-			if (ranges[i].iova < ranges[j].iova +
-			    ranges[j].length && ranges[j].iova <
-			    ranges[i].iova + ranges[i].length) {
-				op_msg(op, "ranges %u and %u overlap", j, i);
-				return (op_fail_later(op, -EINVAL));
-			}
-		}
-		wr[i].iova = ranges[i].iova;
-		wr[i].pages = ranges[i].length / page_size;
-	}
-	memcpy(dev->ranges, wr, sizeof(wr[0]) * n);
-	dev->nranges = n;
-	dev->page_size = page_size;
-	/* Header in the fixed part, the entries as the tail (which must
-	 * live until the command enters the ring: the op owns it). */
-	va_wrstart_put(data, page_size, NULL, 0);
-	put_le32(data + 8, n);
-	if ((op->owned = malloc((size_t)n * VA_WR_ENTRY_LEN)) == NULL) {
-		op_msg(op, "out of memory");
-		return (op_fail_later(op, -ENOMEM));
-	}
-	for (i = 0; i < n; i++) {
-		put_le64(op->owned + (size_t)i * VA_WR_ENTRY_LEN, wr[i].iova);
-		put_le64(op->owned + (size_t)i * VA_WR_ENTRY_LEN + 8,
-		    wr[i].pages);
-	}
-	op->buf = op->owned;
-	op->len = (size_t)n * VA_WR_ENTRY_LEN;
-	return (op_start(op, VA_OP_WRITE_RECORDS_START, data, sizeof(data),
-	    op->buf, op->len, 0, dirty_start_step));
-}
-
-static void dirty_read_step(struct va_op *, struct va_cmd *);
-
-static int
-dirty_read_issue(struct va_op *op, int first)
-{
-	struct vmig_dev	*dev = op->dev;
-	struct va_wr_range *r = &dev->ranges[op->range];
-	uint8_t		 data[VA_WR_READ_LEN];
-	size_t		 rcap;
-
-	va_wrread_put(data, r->iova, r->pages * dev->page_size);
-	rcap = VA_WR_RECS_HDR + dev->pf->wr_recs * VA_WR_REC_LEN;
-	if (first)
-		return (op_start(op, VA_OP_WRITE_RECORDS_READ, data,
-		    sizeof(data), NULL, 0, rcap, dirty_read_step));
-	return (op_issue(op, VA_OP_WRITE_RECORDS_READ, data, sizeof(data),
-	    NULL, 0, rcap, dirty_read_step));
-}
-
-static void
-dirty_read_finish(struct va_op *op)
-{
-	if (op->outside > 0)
-		va_hostlog(VMIG_LOG_WARN, "%s: %s: %llu write records outside "
-		    "every dirty map (first at iova %#llx): not recorded",
-		    __func__, op->dev->name, (unsigned long long)op->outside,
-		    (unsigned long long)op->outside_iova);
-	op_finish(op, 0);
-}
-
-static void
-dirty_read_step(struct va_op *op, struct va_cmd *c)
-{
-	struct vmig_dev	*dev = op->dev;
-	struct va_wr_range *r = &dev->ranges[op->range];
-	const uint8_t	*recs;
-	uint32_t	 count, flags, i;
-	uint64_t	 iova, len, rlen;
-	char		 why[160];
-
-	if (va_wrrecs_get(c->result, c->result_len, &count, &flags, &recs,
-	    why, sizeof(why)) != 0) {
-		op_bad_result(op, why);
-		return;
-	}
-	rlen = r->pages * dev->page_size;
-	for (i = 0; i < count; i++) {
-		va_wrrec_get(recs, i, &iova, &len);
-		op->res.u.dirty.records++;
-		op->res.u.dirty.bytes += len;
-		if (!va_wr_apply(op->maps, op->nmaps, iova, len,
-		    &op->res.u.dirty.pages)) {
-			if (op->outside++ == 0)
-				op->outside_iova = iova;
+			if (r[i].iova < r[j].iova + r[j].length &&
+			    r[j].iova < r[i].iova + r[i].length)
+				return (va_err(why, len, -EINVAL, "ranges %u "
+				    "and %u overlap", j, i));
 		}
 	}
-	if (flags & VA_WR_F_LOST) {
-		/* The device lost track: the whole range is suspect. */
-		op->res.u.dirty.overflow = 1;
-		va_maps_set_whole(op->maps, op->nmaps, r->iova, rlen,
-		    &op->res.u.dirty.pages);
-		va_hostlog(VMIG_LOG_INFO, "%s: %s: device lost write records "
-		    "in %#llx+%llu: range marked dirty", __func__, dev->name,
-		    (unsigned long long)r->iova, (unsigned long long)rlen);
-	}
-	if ((flags & VA_WR_F_MORE) && ++op->rounds < WR_READ_ROUNDS) {
-		dirty_read_issue(op, 0);
-		return;
-	}
-	if (flags & VA_WR_F_MORE)
-		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: still records pending after "
-		    "%u reads; the next dirty_read takes them", __func__,
-		    dev->name, op->rounds);
-	op->rounds = 0;
-	if (++op->range < dev->nranges) {
-		dirty_read_issue(op, 0);
-		return;
-	}
-	dirty_read_finish(op);
+	return (0);
 }
 
 static int
-va_dirty_read(struct vmig_dev *dev, struct vmig_dirty_map *maps,
+va_tracker_start(struct vmig_tracker *t, const struct vmig_iova_range *r,
+    unsigned int n, uint64_t page_size, vmig_done_fn done, void *arg)
+{
+	struct va_op	*op;
+	char		 why[200];
+	int		 rc;
+
+	if ((rc = dev_op(t->dev, "tracker_start", VA_DOP_DIRTY_START,
+	    VMIG_LANE_BULK, dirty_fin, done, arg, &op)) != 0)
+		return (rc);
+	if (t->dev->vf->dvf.recording || t->dev->vf->dvf.track_mode != 0) {
+		op_msg(op, "dirty tracking is already running; stop it first");
+		op->fin = NULL;
+		return (op_later(op, -EBUSY));
+	}
+	if ((rc = ranges_check(&t->dev->vf->info.caps, r, n, page_size, why,
+	    sizeof(why))) != 0) {
+		op_msg(op, "%s", why);
+		op->fin = NULL;
+		return (op_later(op, rc));
+	}
+	op->dop.ranges = r;
+	op->dop.nranges = n;
+	op->dop.page_size = page_size;
+	return (op_start(op));
+}
+
+static int
+va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
     unsigned int n, int lane, vmig_done_fn done, void *arg)
 {
 	struct va_op	*op;
-	char		 why[160];
 	int		 rc;
 
-	if ((rc = dev_check(dev, lane)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if ((op = op_new(dev, OP_DIRTY_READ, lane, done, arg)) == NULL)
-		return (-ENOMEM);
-	if ((rc = va_maps_check(maps, n, why, sizeof(why))) != 0) {
-		op_msg(op, "%s", why);
-		return (op_fail_later(op, rc));
-	}
-	if (!dev->recording) {
-		op_msg(op, "write recording is not running");
-		return (op_fail_later(op, -EINVAL));
-	}
-	op->maps = maps;
-	op->nmaps = n;
-	return (dirty_read_issue(op, 1));
-}
-
-static void
-dirty_stop_step(struct va_op *op, struct va_cmd *c)
-{
-	op->dev->recording = 0;
-	op_finish(op, 0);
+	if ((rc = dev_op(t->dev, "tracker_read", VA_DOP_DIRTY_READ, lane,
+	    dirty_fin, done, arg, &op)) != 0)
+		return (rc);
+	op->dop.maps = maps;
+	op->dop.nmaps = n;
+	return (op_start(op));
 }
 
 static int
-va_dirty_stop(struct vmig_dev *dev, vmig_done_fn done, void *arg)
+va_tracker_stop(struct vmig_tracker *t, vmig_done_fn done, void *arg)
 {
 	struct va_op	*op;
 	int		 rc;
 
-	if ((rc = dev_check(dev, VMIG_LANE_CRITICAL)) != 0 || done == NULL)
-		return (rc != 0 ? rc : -EINVAL);
-	if ((op = op_new(dev, OP_DIRTY_STOP, VMIG_LANE_CRITICAL, done,
-	    arg)) == NULL)
-		return (-ENOMEM);
-	return (op_start(op, VA_OP_WRITE_RECORDS_STOP, NULL, 0, NULL, 0, 0,
-	    dirty_stop_step));
+	if ((rc = dev_op(t->dev, "tracker_stop", VA_DOP_DIRTY_STOP,
+	    VMIG_LANE_CRITICAL, dirty_fin, done, arg, &op)) != 0)
+		return (rc);
+	return (op_start(op));
 }
 
 /* ------------------------------------------------------------- PF, VFs */
 
 /*
- * Opening a PF is asynchronous (ABI 2): the transport's handshake and the
- * first admin commands (LIST_QUERY, LIST_USE, each VF's write-record
- * capabilities and mode) each end in a callback on the loop that starts
- * the next, and the daemon's done runs at the end. Nothing polls.
+ * Opening a PF is asynchronous (ABI 2): the transport's handshake (its
+ * HELLO names the dialect), then the dialect's PF_OPEN and each VF's
+ * VF_PROBE operations, each command's completion starting the next; the
+ * daemon's done runs at the end. Nothing polls.
  */
 enum va_open_step {
 	OPEN_HELLO,		/* the sim's Hello is awaited */
 	OPEN_ACK,		/* its Ack */
-	OPEN_LIST,		/* LIST_QUERY */
-	OPEN_USE,		/* LIST_USE */
-	OPEN_VFS,		/* per VF: write-record caps, mode */
-};
-
-struct sync_slot {
-	struct va_opening *op;
-	struct va_cmd	*cmd;		/* until it completes */
-	int		 err;
-	char		 msg[192];
-	uint8_t		 res[64];
-	size_t		 res_len;
+	OPEN_OPS,		/* the dialect's operations */
 };
 
 struct va_opening {
@@ -882,14 +994,9 @@ struct va_opening {
 	int			 timeout_ms;
 	enum va_open_step	 step;
 	struct event		*ev;		/* socket readable, or timeout */
-	struct sync_slot	*slots;
-	unsigned int		 nslots;
-	int			 pending;
-	uint8_t			 list[8];
+	struct va_op		*op;		/* the operation in flight */
 	char			 msg[512];
 };
-
-static void	open_next(struct va_opening *);
 
 static void
 pf_free(struct vmig_pf *pf)
@@ -902,325 +1009,184 @@ pf_free(struct vmig_pf *pf)
 	free(pf);
 }
 
-static void
-open_cancel_slots(struct va_opening *op)
-{
-	unsigned int	i;
-
-	for (i = 0; i < op->nslots; i++) {
-		if (op->slots[i].cmd != NULL)
-			va_cmd_cancel(op->slots[i].cmd);
-		op->slots[i].cmd = NULL;
-	}
-	free(op->slots);
-	op->slots = NULL;
-	op->nslots = 0;
-	op->pending = 0;
-}
-
 /* The open is over: tell the daemon (err 0: the PF is usable). */
 static void
-open_finish(struct va_opening *op, int err)
+open_finish(struct va_opening *o, int err)
 {
-	struct vmig_pf		*pf = op->pf;
+	struct vmig_pf		*pf = o->pf;
 	struct vmig_result	 res;
 
 	memset(&res, 0, sizeof(res));
 	res.err = err;
 	if (err != 0) {
-		res.msg = op->msg;
-		va_hostlog(VMIG_LOG_WARN, "%s: %s", __func__, op->msg);
+		res.msg = o->msg;
+		va_hostlog(VMIG_LOG_WARN, "%s: %s", __func__, o->msg);
 	}
-	open_cancel_slots(op);
-	if (op->ev != NULL)
-		event_free(op->ev);
+	if (o->op != NULL) {
+		if (o->op->cmd != NULL)
+			va_cmd_cancel(o->op->cmd);
+		o->op->fin = NULL;
+		op_free(o->op);
+	}
+	if (o->ev != NULL)
+		event_free(o->ev);
 	pf->opening = NULL;
-	op->done(op->arg, &res);
-	free(op);
+	o->done(o->arg, &res);
+	free(o);
 }
 
 static void
-open_fail(struct va_opening *op, int err, const char *fmt, ...)
+open_fail(struct va_opening *o, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-open_fail(struct va_opening *op, int err, const char *fmt, ...)
+open_fail(struct va_opening *o, int err, const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(op->msg, sizeof(op->msg), fmt, ap);
+	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
 	va_end(ap);
-	open_finish(op, err < 0 ? err : -EIO);
+	open_finish(o, err < 0 ? err : -EIO);
 }
 
+/* A VF as the daemon sees it, from what its probe learned. */
 static void
-sync_cb(struct va_cmd *c, void *arg)
+open_vf_info(struct vmig_pf *pf, uint32_t i)
 {
-	struct sync_slot	*s = arg;
-	struct va_opening	*op = s->op;
+	struct va_vf		*vf = &pf->vfs[i];
+	struct vmig_dev_caps	*c = &vf->info.caps;
 
-	s->cmd = NULL;
-	s->err = c->err;
-	snprintf(s->msg, sizeof(s->msg), "%s", c->msg);
-	if (c->err == 0) {
-		s->res_len = MIN(c->result_len, sizeof(s->res));
-		memcpy(s->res, c->result, s->res_len);
-	}
-	if (--op->pending == 0)
-		open_next(op);
+	snprintf(vf->info.name, sizeof(vf->info.name), "vf%u", i + 1);
+	snprintf(vf->info.type, sizeof(vf->info.type), "%s",
+	    va_devtype_name(pf->tp->dev.device_type));
+	vf->info.member_id = i + 1;
+	/* A dialect that cannot read a mode (virtio 1.4 has no
+	 * DEV_MODE_GET): a VF nobody has stopped runs. */
+	if (vf->dvf.mode < 0)
+		vf->dvf.mode = pf->d->mode_device(VMIG_MODE_ACTIVE);
+	vf->info.mode = vf_vmig_mode(pf, vf->dvf.mode);
+	*c = vf->dvf.caps;
+	c->state_kind = VMIG_STATE_SNAPSHOT;
+	/* The canonical image is what goes out: room for its header. */
+	if (c->state_max_bytes > 0)
+		c->state_max_bytes = MIN((uint64_t)c->state_max_bytes * 2 +
+		    4096, VDS_MAX_BYTES);
+	c->track_scope = c->dirty_kind == VMIG_DIRTY_NONE ? VMIG_TRACK_NONE :
+	    VMIG_TRACK_DEVICE;
 }
 
-/* Submit n commands (slots prepared); their completions go on. */
 static int
-open_submit(struct va_opening *op, const uint16_t *opcodes,
-    const uint64_t *members, const void *data, size_t dlen, size_t rcap,
-    unsigned int n)
+open_op_fin(struct va_op *op, int err)
 {
-	struct vmig_pf	*pf = op->pf;
-	unsigned int	 i;
-	int		 rc;
+	struct vmig_pf		*pf = op->pf;
+	struct va_opening	*o = pf->opening;
+	uint32_t		 i;
 
-	open_cancel_slots(op);
-	op->slots = calloc(n, sizeof(*op->slots));
-	if (op->slots == NULL)
-		return (-ENOMEM);
-	op->nslots = n;
-	for (i = 0; i < n; i++) {
-		op->slots[i].op = op;
-		op->slots[i].cmd = va_cmd_new(pf->aq, opcodes[i],
-		    VA_GROUP_SRIOV, members[i], VMIG_LANE_CRITICAL, data, dlen,
-		    NULL, 0, rcap, sync_cb, &op->slots[i]);
-		if (op->slots[i].cmd == NULL)
-			return (-ENOMEM);
+	if (err != 0) {
+		snprintf(o->msg, sizeof(o->msg), "%s", op->msg);
+		o->op = NULL;
+		op->done = NULL;
+		open_finish(o, err);
+		return (0);
 	}
-	for (i = 0; i < n; i++) {
-		if ((rc = va_cmd_submit(op->slots[i].cmd)) != 0) {
-			op->slots[i].cmd = NULL;	/* freed by submit */
-			snprintf(op->msg, sizeof(op->msg), "%s: cannot submit "
-			    "%s: %s", pf->name, va_op_name(opcodes[i]),
-			    strerror(-rc));
-			return (rc);
+	if (op->dop.kind == VA_DOP_PF_OPEN) {
+		pf->vfs = calloc(pf->num_vfs > 0 ? pf->num_vfs : 1,
+		    sizeof(*pf->vfs));
+		if (pf->vfs == NULL) {
+			snprintf(o->msg, sizeof(o->msg), "%s: out of memory",
+			    pf->name);
+			o->op = NULL;
+			op->done = NULL;
+			open_finish(o, -ENOMEM);
+			return (0);
 		}
-		op->pending++;
+		for (i = 0; i < pf->num_vfs; i++)
+			va_dvf_init(&pf->vfs[i].dvf, i + 1);
+		op->vf_i = 0;
+	} else
+		op->vf_i++;
+	if (op->vf_i < pf->num_vfs) {
+		va_dop_init(&op->dop, VA_DOP_VF_PROBE, &pf->dpf,
+		    &pf->vfs[op->vf_i].dvf);
+		op->dop.lane = VMIG_LANE_CRITICAL;
+		op_step(op);
+		return (1);
 	}
+	for (i = 0; i < pf->num_vfs; i++)
+		open_vf_info(pf, i);
+	va_hostlog(VMIG_LOG_INFO, "%s: %s: %u VFs (%s), dialect %s, %u "
+	    "queue(s) of %u, timeout %d ms", __func__, pf->name, pf->num_vfs,
+	    va_devtype_name(pf->tp->dev.device_type), pf->d->name,
+	    pf->tp->nqueues, pf->tp->q[0].ring.size, o->timeout_ms);
+	o->op = NULL;
+	op->done = NULL;
+	open_finish(o, 0);
 	return (0);
 }
 
-/* The queues are up: the admin queue driver, then LIST_QUERY. */
+/* The queues are up: the queue driver, then the dialect's PF_OPEN. */
 static int
-open_queues(struct va_opening *op)
+open_queues(struct va_opening *o)
 {
-	struct vmig_pf	*pf = op->pf;
-	static const uint16_t q = VA_OP_LIST_QUERY;
-	static const uint64_t zero;
+	struct vmig_pf	*pf = o->pf;
+	size_t		 chunk;
 
-	pf->aq = va_aq_new(pf->tp, pf->base, op->timeout_ms, op->msg,
-	    sizeof(op->msg));
+	if ((pf->d = va_dialect_find(pf->tp->dev.dialect)) == NULL) {
+		snprintf(o->msg, sizeof(o->msg), "%s: dialect %u is none we "
+		    "know", pf->name, pf->tp->dev.dialect);
+		return (-EPROTONOSUPPORT);
+	}
+	pf->aq = va_aq_new(pf->tp, pf->base, o->timeout_ms, o->msg,
+	    sizeof(o->msg));
 	if (pf->aq == NULL)
 		return (-ENOMEM);
 	pf->tp = va_aq_transport(pf->aq);
-	pf->chunk = MIN((size_t)CHUNK_MAX, va_aq_max_cmd(pf->aq) / 2) &
-	    ~(size_t)7;
-	pf->wr_recs = MIN((size_t)WR_READ_RECS, (va_aq_max_cmd(pf->aq) / 2 -
-	    VA_WR_RECS_HDR) / VA_WR_REC_LEN);
+	va_aq_set_dialect(pf->aq, pf->d);
 	pf->num_vfs = pf->tp->dev.num_vfs;
-	op->step = OPEN_LIST;
-	return (open_submit(op, &q, &zero, NULL, 0, 8, 1));
+	chunk = MIN((size_t)CHUNK_MAX, va_aq_max_cmd(pf->aq) / 2) &
+	    ~(size_t)7;
+	va_dpf_init(&pf->dpf, pf->d, pf->num_vfs, chunk);
+	pf->dpf.flags = pf->tp->dev.flags;
+	pf->dpf.max_state = pf->tp->dev.max_ctx_bytes;
+	o->op = op_new(pf, NULL, "pf_open", VA_DOP_PF_OPEN,
+	    VMIG_LANE_CRITICAL, open_op_fin, NULL, NULL);
+	if (o->op == NULL)
+		return (-ENOMEM);
+	o->step = OPEN_OPS;
+	op_step(o->op);
+	return (0);
 }
 
 static void
 open_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct va_opening	*op = arg;
-	struct vmig_pf		*pf = op->pf;
+	struct va_opening	*o = arg;
+	struct vmig_pf		*pf = o->pf;
 	struct timeval		 tv;
 	int			 rc;
 
 	if (what & EV_TIMEOUT) {
-		open_fail(op, -ETIMEDOUT, "sim:%s: no answer from the "
+		open_fail(o, -ETIMEDOUT, "sim:%s: no answer from the "
 		    "simulated PF within %d ms", pf->tp->target,
-		    op->tpp.timeout_ms);
+		    o->tpp.timeout_ms);
 		return;
 	}
-	if (op->step == OPEN_HELLO) {
-		if ((rc = va_sim_on_hello(pf->tp, &op->tpp, op->msg,
-		    sizeof(op->msg))) != 0) {
-			open_finish(op, rc);
+	if (o->step == OPEN_HELLO) {
+		if ((rc = va_sim_on_hello(pf->tp, &o->tpp, o->msg,
+		    sizeof(o->msg))) != 0) {
+			open_finish(o, rc);
 			return;
 		}
-		op->step = OPEN_ACK;
-		tv.tv_sec = op->tpp.timeout_ms / 1000;
-		tv.tv_usec = (op->tpp.timeout_ms % 1000) * 1000;
-		event_add(op->ev, &tv);
+		o->step = OPEN_ACK;
+		tv.tv_sec = o->tpp.timeout_ms / 1000;
+		tv.tv_usec = (o->tpp.timeout_ms % 1000) * 1000;
+		event_add(o->ev, &tv);
 		return;
 	}
-	if ((rc = va_sim_on_ack(pf->tp, op->msg, sizeof(op->msg))) != 0 ||
-	    (rc = open_queues(op)) != 0)
-		open_finish(op, rc);
-}
-
-/* LIST_QUERY answered: use what we need, if the PF offers it all. */
-static int
-open_use(struct va_opening *op)
-{
-	struct vmig_pf		*pf = op->pf;
-	struct sync_slot	*qs = &op->slots[0];
-	static const uint16_t	 u = VA_OP_LIST_USE;
-	static const uint64_t	 zero;
-	static const uint16_t	 need[] = {
-		VA_OP_DEV_MODE_GET, VA_OP_DEV_MODE_SET, VA_OP_DEV_CTX_SIZE_GET,
-		VA_OP_DEV_CTX_READ, VA_OP_DEV_CTX_WRITE, VA_OP_DEV_CTX_DISCARD,
-		VA_OP_WRITE_RECORD_CAP_QUERY, VA_OP_WRITE_RECORDS_START,
-		VA_OP_WRITE_RECORDS_STOP, VA_OP_WRITE_RECORDS_READ,
-	};
-	uint8_t			 use[8];
-	unsigned int		 i;
-
-	if (qs->err != 0 || qs->res_len < 8) {
-		snprintf(op->msg, sizeof(op->msg), "%s: LIST_QUERY failed: %s",
-		    pf->name, qs->err != 0 ? qs->msg : "result shorter than 8 "
-		    "bytes");
-		return (qs->err != 0 ? qs->err : -EPROTO);
-	}
-	memcpy(op->list, qs->res, sizeof(op->list));
-	memset(use, 0, sizeof(use));
-	va_list_set(use, sizeof(use), VA_OP_LIST_QUERY);
-	va_list_set(use, sizeof(use), VA_OP_LIST_USE);
-	for (i = 0; i < nitems(need); i++) {
-		if (!va_list_has(op->list, sizeof(op->list), need[i])) {
-			snprintf(op->msg, sizeof(op->msg), "%s: the PF does not "
-			    "offer %s (LIST_QUERY %#llx): not the draft "
-			    "migration commands", pf->name, va_op_name(need[i]),
-			    (unsigned long long)get_le64(op->list));
-			return (-EOPNOTSUPP);
-		}
-		va_list_set(use, sizeof(use), need[i]);
-	}
-	op->step = OPEN_USE;
-	return (open_submit(op, &u, &zero, use, sizeof(use), 0, 1));
-}
-
-/* LIST_USE answered: each VF's write-record caps and mode at once. */
-static int
-open_vfs(struct va_opening *op)
-{
-	struct vmig_pf	*pf = op->pf;
-	uint16_t	*opcodes;
-	uint64_t	*members;
-	uint32_t	 i, n = pf->num_vfs;
-	int		 rc;
-
-	if (op->slots[0].err != 0) {
-		snprintf(op->msg, sizeof(op->msg), "%s: LIST_USE failed: %s",
-		    pf->name, op->slots[0].msg);
-		return (op->slots[0].err);
-	}
-	pf->vfs = calloc(n > 0 ? n : 1, sizeof(*pf->vfs));
-	opcodes = calloc(n > 0 ? 2 * n : 1, sizeof(*opcodes));
-	members = calloc(n > 0 ? 2 * n : 1, sizeof(*members));
-	if (pf->vfs == NULL || opcodes == NULL || members == NULL) {
-		free(opcodes);
-		free(members);
-		snprintf(op->msg, sizeof(op->msg), "%s: out of memory",
-		    pf->name);
-		return (-ENOMEM);
-	}
-	for (i = 0; i < 2 * n; i++) {
-		opcodes[i] = i < n ? VA_OP_WRITE_RECORD_CAP_QUERY :
-		    VA_OP_DEV_MODE_GET;
-		members[i] = i % n + 1;
-	}
-	op->step = OPEN_VFS;
-	rc = n == 0 ? 0 : open_submit(op, opcodes, members, NULL, 0, 8, 2 * n);
-	free(opcodes);
-	free(members);
-	if (rc == 0 && n == 0)
-		open_finish(op, 0);	/* a PF without VFs: nothing to ask */
-	return (rc);
-}
-
-/* A VF's description, from its two answers. */
-static int
-open_vf(struct va_opening *op, uint32_t i)
-{
-	struct vmig_pf		*pf = op->pf;
-	struct va_vf		*vf = &pf->vfs[i];
-	struct sync_slot	*cap = &op->slots[i];
-	struct sync_slot	*mode = &op->slots[pf->num_vfs + i];
-	struct vmig_dev_caps	*c = &vf->info.caps;
-	uint32_t		 pgs, ranges;
-	uint8_t			 m;
-	char			 why[160];
-
-	if (cap->err != 0 || va_wrcap_get(cap->res, cap->res_len, &pgs,
-	    &ranges, why, sizeof(why)) != 0) {
-		snprintf(op->msg, sizeof(op->msg), "%s: vf%u: %s", pf->name,
-		    i + 1, cap->err != 0 ? cap->msg : why);
-		return (cap->err != 0 ? cap->err : -EPROTO);
-	}
-	vf->mode = -1;
-	if (mode->err == 0 && va_mode_get(mode->res, mode->res_len, &m, why,
-	    sizeof(why)) == 0)
-		vf->mode = m;
-	snprintf(vf->info.name, sizeof(vf->info.name), "vf%u", i + 1);
-	snprintf(vf->info.type, sizeof(vf->info.type), "%s",
-	    va_devtype_name(pf->tp->dev.device_type));
-	vf->info.member_id = i + 1;
-	vf->info.mode = vf->mode >= 0 ? mode_to_vmig((uint8_t)vf->mode) :
-	    VMIG_MODE_UNKNOWN;
-	snprintf(c->interface, sizeof(c->interface), "%s", VA_IFACE);
-	c->modes = VMIG_MODE_BIT(VMIG_MODE_ACTIVE) |
-	    VMIG_MODE_BIT(VMIG_MODE_STOPPED) | VMIG_MODE_BIT(VMIG_MODE_FROZEN);
-	c->flags = VMIG_CAP_STATE_CHUNKED | VMIG_CAP_STATE_DISCARD;
-	if (pf->tp->dev.flags & VA_HS_F_CTX_READ_ACTIVE)
-		c->flags |= VMIG_CAP_STATE_PRECOPY;
-	/* the draft's device context: whole images, the newest wins */
-	c->state_kind = VMIG_STATE_SNAPSHOT;
-	c->state_max_bytes = pf->tp->dev.max_ctx_bytes;
-	/* its own write records: a tracker per device */
-	c->dirty_kind = VMIG_DIRTY_WRITE_RECORDS;
-	c->track_scope = VMIG_TRACK_DEVICE;
-	c->dirty_max_ranges = MIN(ranges, MAX_RANGES);
-	/* The seed's bitmap: bit n = 4 KiB << n, as ours. */
-	c->dirty_page_sizes = pgs;
-	return (0);
-}
-
-static void
-open_next(struct va_opening *op)
-{
-	struct vmig_pf	*pf = op->pf;
-	uint32_t	 i;
-	int		 rc = 0;
-
-	switch (op->step) {
-	case OPEN_LIST:
-		rc = open_use(op);
-		break;
-	case OPEN_USE:
-		rc = open_vfs(op);
-		break;
-	case OPEN_VFS:
-		for (i = 0; i < pf->num_vfs && rc == 0; i++)
-			rc = open_vf(op, i);
-		if (rc == 0) {
-			va_hostlog(VMIG_LOG_INFO, "%s: %s: %u VFs (%s), %u "
-			    "admin queue(s) of %u, timeout %d ms", __func__,
-			    pf->name, pf->num_vfs,
-			    va_devtype_name(pf->tp->dev.device_type),
-			    pf->tp->nqueues, pf->tp->q[0].ring.size,
-			    op->timeout_ms);
-			open_finish(op, 0);
-			return;
-		}
-		break;
-	default:
-		rc = -EPROTO;
-		break;
-	}
-	if (rc != 0)
-		open_finish(op, rc);
+	if ((rc = va_sim_on_ack(pf->tp, o->msg, sizeof(o->msg))) != 0 ||
+	    (rc = open_queues(o)) != 0)
+		open_finish(o, rc);
 }
 
 /* "sim:PATH[,timeout=MS][,qsize=N][,queues=N][,pool=BYTES]" */
@@ -1285,7 +1251,7 @@ va_pf_open(void *priv, const char *name, const char *spec,
 {
 	const struct vmig_host	*host = priv;
 	struct vmig_pf		*pf;
-	struct va_opening	*op;
+	struct va_opening	*o;
 	struct timeval		 tv;
 	char			 base[300];
 	int			 rc, timeout_ms = DEF_TIMEOUT_MS;
@@ -1296,27 +1262,28 @@ va_pf_open(void *priv, const char *name, const char *spec,
 		return (-EINVAL);
 	}
 	if ((pf = calloc(1, sizeof(*pf))) == NULL ||
-	    (op = calloc(1, sizeof(*op))) == NULL) {
+	    (o = calloc(1, sizeof(*o))) == NULL) {
 		free(pf);
 		snprintf(err, errlen, "%s: out of memory", name);
 		return (-ENOMEM);
 	}
-	if ((rc = parse_spec(spec, base, sizeof(base), &op->tpp, &timeout_ms,
+	if ((rc = parse_spec(spec, base, sizeof(base), &o->tpp, &timeout_ms,
 	    err, errlen)) != 0)
 		goto fail;
-	if (op->tpp.timeout_ms <= 0)
-		op->tpp.timeout_ms = 2000;	/* the handshake's */
+	if (o->tpp.timeout_ms <= 0)
+		o->tpp.timeout_ms = 2000;	/* the handshake's */
+	o->tpp.dialects = ALL_DIALECTS;
 	snprintf(pf->name, sizeof(pf->name), "%s", name);
 	snprintf(pf->spec, sizeof(pf->spec), "%s", spec);
 	pf->base = host->base;
-	op->pf = pf;
-	op->done = done;
-	op->arg = arg;
-	op->timeout_ms = timeout_ms;
-	op->step = OPEN_HELLO;
+	o->pf = pf;
+	o->done = done;
+	o->arg = arg;
+	o->timeout_ms = timeout_ms;
+	o->step = OPEN_HELLO;
 	if (strncmp(base, "sim:", 4) != 0 || base[4] == '\0') {
 		/* vfio:BDF is no transport on this host yet: it says why */
-		if ((rc = va_transport_open(base, &op->tpp, &pf->tp, err,
+		if ((rc = va_transport_open(base, &o->tpp, &pf->tp, err,
 		    errlen)) != 0)
 			goto fail;
 		rc = -EOPNOTSUPP;
@@ -1325,26 +1292,25 @@ va_pf_open(void *priv, const char *name, const char *spec,
 	}
 	if ((rc = va_sim_connect(base + 4, &pf->tp, err, errlen)) != 0)
 		goto fail;
-	op->ev = event_new(host->base, pf->tp->sock, EV_READ, open_sock_cb,
-	    op);
-	if (op->ev == NULL) {
+	o->ev = event_new(host->base, pf->tp->sock, EV_READ, open_sock_cb, o);
+	if (o->ev == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
-	tv.tv_sec = op->tpp.timeout_ms / 1000;
-	tv.tv_usec = (op->tpp.timeout_ms % 1000) * 1000;
-	event_add(op->ev, &tv);
+	tv.tv_sec = o->tpp.timeout_ms / 1000;
+	tv.tv_usec = (o->tpp.timeout_ms % 1000) * 1000;
+	event_add(o->ev, &tv);
 	if (nfds != 0)
 		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: %u fds handed over (the "
 		    "sim transport needs none)", __func__, name, nfds);
-	pf->opening = op;
+	pf->opening = o;
 	*pfp = pf;
 	return (0);
 
 fail:
 	va_hostlog(VMIG_LOG_WARN, "%s: %s", __func__, err);
-	free(op);
+	free(o);
 	pf_free(pf);
 	return (rc < 0 ? rc : -EIO);
 }
@@ -1359,10 +1325,11 @@ dev_cancel_ops(struct vmig_dev *dev)
 			va_cmd_cancel(op->cmd);
 			op->cmd = NULL;
 		}
+		op->fin = NULL;
 		snprintf(op->msg, sizeof(op->msg), "%s: cancelled: the device "
 		    "was closed", dev->name);
 		op->res.dev_status = 0;
-		op_finish(op, -ECANCELED);
+		op_end(op, -ECANCELED);
 	}
 }
 
@@ -1373,6 +1340,7 @@ va_dev_close(struct vmig_dev *dev)
 		return;
 	dev->closing = 1;
 	dev_cancel_ops(dev);
+	dev_drop_images(dev);
 	dev->vf->dev = NULL;
 	free(dev);
 }
@@ -1398,7 +1366,8 @@ static int
 va_pf_info(struct vmig_pf *pf, struct vmig_pf_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	snprintf(info->interface, sizeof(info->interface), "%s", VA_IFACE);
+	snprintf(info->interface, sizeof(info->interface), "%s",
+	    pf->d != NULL ? pf->d->iface : "virtio");
 	info->num_vfs = pf->num_vfs;
 	info->queue_depth = pf->tp->q[0].ring.size;
 	info->max_inflight = pf->tp->nqueues * pf->tp->q[0].ring.size / 2;
@@ -1445,67 +1414,62 @@ va_dev_open(struct vmig_pf *pf, uint64_t member, const struct vmig_fd *fds,
 	snprintf(dev->name, sizeof(dev->name), "%s/vf%llu", pf->name,
 	    (unsigned long long)member);
 	TAILQ_INIT(&dev->ops);
-	va_ctx_track_init(&dev->wtrk);
 	vf->dev = dev;
 	*devp = dev;
 	return (0);
 }
 
 /*
- * Trackers: each VF records its own writes (write records), so a tracker
- * is its device's, named by it; the calls are the device's.
+ * Cross-dialect migration: the canonical state goes over the wire, so a
+ * VF of one dialect may take another's state, unless the source keeps an
+ * item the destination needs somewhere we do not read (v1.4 keeps each
+ * queue's avail index in the used ring, in guest memory). The rest
+ * (device-owned descriptors a dialect cannot express, items the
+ * destination provisions itself) are conditions, checked with the state
+ * itself at the load, the field named.
  */
-struct vmig_tracker {
-	struct vmig_dev	*dev;
-};
-
-static int
-va_dev_tracker(struct vmig_dev *dev, struct vmig_tracker_info *info)
+static const struct va_dialect *
+dialect_by_iface(const char *iface)
 {
-	memset(info, 0, sizeof(*info));
-	info->scope = VMIG_TRACK_DEVICE;
-	info->kind = VMIG_DIRTY_WRITE_RECORDS;
-	snprintf(info->key, sizeof(info->key), "%.63s", dev->name);
-	return (0);
-}
+	const struct va_dialect	*d;
+	uint32_t		 id;
 
-static int
-va_tracker_open(struct vmig_dev *dev, struct vmig_tracker **tp, char *err,
-    size_t errlen)
-{
-	if ((*tp = calloc(1, sizeof(**tp))) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", dev->name);
-		return (-ENOMEM);
+	for (id = 0; id < 32; id++) {
+		if ((d = va_dialect_find(id)) != NULL &&
+		    strcmp(d->iface, iface) == 0)
+			return (d);
 	}
-	(*tp)->dev = dev;
-	return (0);
-}
-
-/* The device is not touched: it may be closed already. */
-static void
-va_tracker_close(struct vmig_tracker *t)
-{
-	free(t);
+	return (NULL);
 }
 
 static int
-va_tracker_start(struct vmig_tracker *t, const struct vmig_iova_range *r,
-    unsigned int n, uint64_t page_size, vmig_done_fn done, void *arg)
+va_pf_state_compat(struct vmig_pf *pf, uint64_t member, const char *src_iface,
+    char *err, size_t errlen)
 {
-	return (va_dirty_start(t->dev, r, n, page_size, done, arg));
-}
+	const struct va_dialect	*src, *dst = pf->d;
+	int			 i;
 
-static int
-va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
-    unsigned int n, int lane, vmig_done_fn done, void *arg)
-{
-	return (va_dirty_read(t->dev, maps, n, lane, done, arg));
-}
-
-static int
-va_tracker_stop(struct vmig_tracker *t, vmig_done_fn done, void *arg)
-{
-	return (va_dirty_stop(t->dev, done, arg));
+	if (dst == NULL || member == 0 || member > pf->num_vfs) {
+		snprintf(err, errlen, "%s: no VF %llu", pf->name,
+		    (unsigned long long)member);
+		return (-ENOENT);
+	}
+	if ((src = dialect_by_iface(src_iface)) == NULL) {
+		snprintf(err, errlen, "%s is not a virtio dialect we know "
+		    "(draft, v14, cvq)", src_iface);
+		return (-EPROTONOSUPPORT);
+	}
+	for (i = 0; i < VA_CI_N; i++) {
+		if (dst->carry[i] == VA_C_CARRIED &&
+		    src->carry[i] == VA_C_RING) {
+			snprintf(err, errlen, "%s: the %s dialect needs it and "
+			    "%s keeps it in each used ring in guest memory, "
+			    "where this backend does not read it",
+			    va_citem_name(i), dst->name, src->name);
+			return (-EPROTONOSUPPORT);
+		}
+	}
+	return (va_dialect_compat(src, dst, err, errlen));
 }
 
 static int
@@ -1517,6 +1481,7 @@ va_init(const struct vmig_host *host, void **priv)
 		return (-EPROTONOSUPPORT);
 	va_host = host;
 	va_logfn = va_hostlog;
+	va_dlogfn = va_dlog;
 	*priv = (void *)(uintptr_t)host;
 	return (0);
 }
@@ -1525,6 +1490,7 @@ static void
 va_fini(void *priv)
 {
 	va_logfn = NULL;
+	va_dlogfn = NULL;
 	va_host = NULL;
 }
 
@@ -1534,8 +1500,9 @@ const struct vmig_backend vmig_backend = {
 	.abi_minor = VMIG_BACKEND_ABI_MINOR,
 	.name = VA_NAME,
 	.version = PACKAGE_VERSION,
-	.description = "virtio PF admin virtqueue, draft dialect (device "
-	    "context TLVs, write records); sim:PATH or vfio:BDF",
+	.description = "virtio PF: the draft admin commands, virtio 1.4 "
+	    "device parts or the control-vq proposal, whichever the PF "
+	    "speaks; sim:PATH or vfio:BDF",
 	.init = va_init,
 	.fini = va_fini,
 	.pf_open = va_pf_open,
@@ -1556,4 +1523,5 @@ const struct vmig_backend vmig_backend = {
 	.tracker_start = va_tracker_start,
 	.tracker_read = va_tracker_read,
 	.tracker_stop = va_tracker_stop,
+	.state_compat = va_pf_state_compat,
 };

@@ -10,6 +10,15 @@
  *		socket (transport_sim.c, handshake.h)
  *   vfio:BDF	a PF bound to vfio-pci with BAR-mapped rings: not available
  *		on this host yet (transport_vfio.c says so)
+ *
+ * The queues are the PF's admin queues, or, in the control-vq dialect,
+ * its control virtqueue: the same rings, only the command framing differs
+ * (dialect.h). A vfio transport programs them through the common config
+ * (queue_select, queue_desc/driver/device, queue_enable), maps the memory
+ * for the device at an IOVA of its choosing (descriptor addresses are
+ * then that IOVA plus the offsets used here), kicks by writing the notify
+ * address and gets the call eventfd from VFIO_DEVICE_SET_IRQS: what this
+ * struct describes does not change.
  */
 #ifndef VA_TRANSPORT_H
 #define VA_TRANSPORT_H
@@ -27,6 +36,7 @@ struct va_tp_params {
 	uint64_t	 pool_bytes;	/* 0: 4 MiB */
 	uint32_t	 max_queues;	/* 0: VA_TP_MAX_QUEUES */
 	int		 timeout_ms;	/* handshake; 0: 2000 */
+	uint32_t	 dialects;	/* bit per VA_DIALECT_*; 0: draft */
 };
 
 struct va_tp_queue {

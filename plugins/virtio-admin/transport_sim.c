@@ -162,9 +162,12 @@ va_sim_on_hello(struct va_transport *tp, const struct va_tp_params *p,
 		    path, tp->dev.msg);
 		return (-(int)tp->dev.status);
 	}
-	if (tp->dev.dialect != VA_DIALECT_DRAFT) {
-		snprintf(err, errlen, "sim:%s: PF speaks dialect %u, this "
-		    "plugin speaks the draft dialect", path, tp->dev.dialect);
+	if (tp->dev.dialect >= 32 || !((p->dialects != 0 ? p->dialects :
+	    1u << VA_DIALECT_DRAFT) & (1u << tp->dev.dialect))) {
+		snprintf(err, errlen, "sim:%s: PF speaks dialect %u (%s), %s",
+		    path, tp->dev.dialect, va_dialect_name(tp->dev.dialect),
+		    p->dialects == 0 ? "this plugin speaks the draft dialect" :
+		    "not one this driver accepts");
 		return (-EPROTONOSUPPORT);
 	}
 

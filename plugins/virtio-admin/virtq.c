@@ -248,6 +248,83 @@ chain_break(struct vq_chain *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* One descriptor into the chain: checked against the mapping. */
+static int
+seg_add(const struct vq_device *v, struct vq_chain *c, unsigned int n,
+    uint32_t i, uint64_t addr, uint32_t len, uint16_t flags, int *seen_write)
+{
+	if (!in_map(addr, len, v->memsize)) {
+		chain_break(c, "descriptor %u points outside the mapping "
+		    "(addr %#llx)", i, (unsigned long long)addr);
+		return (-1);
+	}
+	c->seg[n].addr = addr;
+	c->seg[n].len = len;
+	c->seg[n].flags = flags;
+	if (flags & VQ_DESC_F_WRITE) {
+		*seen_write = 1;
+		c->wlen += len;
+	} else {
+		if (*seen_write)
+			c->misordered = 1;
+		else
+			c->nread++;
+		c->rlen += len;
+	}
+	c->nseg = n + 1;
+	return (0);
+}
+
+/*
+ * An indirect head: the whole chain is in the table it points to (as
+ * Linux builds it); no nesting, links inside the table only.
+ */
+static void
+pop_indirect(struct vq_device *v, struct vq_chain *c, uint32_t head,
+    uint64_t taddr, uint32_t tlen)
+{
+	const uint8_t	*p;
+	uint32_t	 tn = tlen / VQ_DESC_LEN, i = 0, n, len;
+	uint16_t	 flags, next;
+	uint64_t	 addr;
+	int		 seen_write = 0;
+
+	if (tlen == 0 || tlen % VQ_DESC_LEN != 0 || tn > VQ_CHAIN_MAX ||
+	    !in_map(taddr, tlen, v->memsize)) {
+		chain_break(c, "indirect table of descriptor %u: %u bytes at "
+		    "%#llx (whole descriptors, at most %d, in the mapping)",
+		    head, tlen, (unsigned long long)taddr, VQ_CHAIN_MAX);
+		return;
+	}
+	for (n = 0;; n++) {
+		if (n >= tn) {
+			chain_break(c, "indirect table of descriptor %u loops",
+			    head);
+			return;
+		}
+		p = v->mem + taddr + (size_t)i * VQ_DESC_LEN;
+		addr = get_le64(p);
+		len = get_le32(p + 8);
+		flags = get_le16(p + 12);
+		next = get_le16(p + 14);
+		if (flags & VQ_DESC_F_INDIRECT) {
+			chain_break(c, "nested indirect table in descriptor "
+			    "%u", head);
+			return;
+		}
+		if (seg_add(v, c, n, i, addr, len, flags, &seen_write) != 0)
+			return;
+		if (!(flags & VQ_DESC_F_NEXT))
+			return;
+		if (next >= tn) {
+			chain_break(c, "indirect entry %u links to %u, past "
+			    "the table", i, next);
+			return;
+		}
+		i = next;
+	}
+}
+
 int
 vq_device_pop(struct vq_device *v, struct vq_chain *c)
 {
@@ -289,30 +366,18 @@ vq_device_pop(struct vq_device *v, struct vq_chain *c)
 		flags = get_le16(p + 12);
 		next = get_le16(p + 14);
 		if (flags & VQ_DESC_F_INDIRECT) {
-			chain_break(c, "descriptor %u is indirect (not "
-			    "negotiated)", i);
-			return (1);
-		}
-		if (!in_map(addr, len, v->memsize)) {
-			chain_break(c, "descriptor %u points outside the "
-			    "mapping (addr %#llx)", i,
-			    (unsigned long long)addr);
-			return (1);
-		}
-		c->seg[n].addr = addr;
-		c->seg[n].len = len;
-		c->seg[n].flags = flags;
-		if (flags & VQ_DESC_F_WRITE) {
-			seen_write = 1;
-			c->wlen += len;
-		} else {
-			if (seen_write)
-				c->misordered = 1;
+			if (!v->indirect)
+				chain_break(c, "descriptor %u is indirect "
+				    "(not negotiated)", i);
+			else if (n != 0 || (flags & VQ_DESC_F_NEXT))
+				chain_break(c, "indirect descriptor %u is not "
+				    "alone in its chain", i);
 			else
-				c->nread++;
-			c->rlen += len;
+				pop_indirect(v, c, i, addr, len);
+			return (1);
 		}
-		c->nseg = n + 1;
+		if (seg_add(v, c, n, i, addr, len, flags, &seen_write) != 0)
+			return (1);
 		if (!(flags & VQ_DESC_F_NEXT))
 			break;
 		if (next >= v->r.size) {

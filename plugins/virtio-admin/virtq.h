@@ -124,6 +124,7 @@ struct vq_device {
 	uint16_t	 last_avail;
 	uint16_t	 used_idx;
 	int		 broken;	/* avail->idx ran away: stop serving */
+	int		 indirect;	/* accept an indirect head (cvq push) */
 };
 
 void	 vq_device_init(struct vq_device *, const struct vq_ring *,
@@ -132,8 +133,10 @@ void	 vq_device_init(struct vq_device *, const struct vq_ring *,
  * Pop the next available chain: 1 (chain filled; check c->broken), 0 if
  * none, -EPROTO if the ring itself is broken (more entries published than
  * the ring holds). A chain with bad addresses, a loop, an indirect
- * descriptor or too many segments comes back with c->broken set and a
- * reason; it must still be returned with vq_device_push(len 0).
+ * descriptor (unless v->indirect: then an indirect head alone, its table
+ * holding the whole chain) or too many segments comes back with
+ * c->broken set and a reason; it must still be returned with
+ * vq_device_push(len 0).
  */
 int	 vq_device_pop(struct vq_device *, struct vq_chain *);
 /* Gather readable bytes [off, off+len) of a chain into buf. */

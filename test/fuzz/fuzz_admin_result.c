@@ -1,8 +1,9 @@
 /*
  * fuzz_admin_result.c: every decoder the driver applies to what a device
  * (or the simulator's socket) hands it: status, each command's result,
- * the handshake messages, and write records into bitmaps sized exactly
- * (ASan sees any bit set out of bounds).
+ * the handshake messages, write records into bitmaps sized exactly
+ * (ASan sees any bit set out of bounds), and the draft dialect's
+ * operations run against fuzzed answers (fuzz_ops.h).
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include "admin.h"
 #include "handshake.h"
 #include "writerec.h"
+#include "fuzz_ops.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -77,5 +79,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)va_list_has(data, size, (uint16_t)(size * 7));
 	free(b0);
 	free(b1);
+	fuzz_ops(&va_dialect_draft, data, size);
 	return (0);
 }

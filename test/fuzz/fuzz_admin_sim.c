@@ -1,12 +1,15 @@
 /*
- * fuzz_admin_sim.c: the simulator's command decoding (sim_cmd_exec and
- * all it calls: LIST_USE rules, modes, context read/write/apply, write
- * records) and its descriptor-chain parsing (vq_device_pop over a ring
- * the input writes), with a DMA workload in between so records exist.
+ * fuzz_admin_sim.c: the simulator's command decoding in each dialect (the
+ * dialect's exec and all it calls: LIST_USE rules, modes, context read /
+ * write / apply, write records; v1.4 objects and parts; control-vq
+ * states, dirty maps, save and restore) and its descriptor-chain parsing
+ * (vq_device_pop over a ring the input writes, indirect heads allowed),
+ * with a DMA workload in between so records and dirty pages exist.
  *
- * Input: byte 0 = flags (bit 0: LIST_USE done first), then records
+ * Input: byte 0 = flags (bit 0: LIST_USE and DRIVER_CAP_SET done first;
+ * bits 1-2: the dialect, draft, v14, cvq), then records
  *	u8 kind; le16 len; le16 outcap; u8 bytes[len]
- * kind 0: one admin command (header + data) with outcap writable bytes;
+ * kind 0: one command (header + data) with outcap writable bytes;
  * kind 1: bytes are a ring of 16 descriptors + avail ring: pop and gather;
  * kind 2: step the DMA of VF (bytes[0] % 4 + 1) by bytes[1] % 64 writes.
  */
@@ -39,13 +42,20 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-sim_setup(struct sim *sim, int listed)
+sim_setup(struct sim *sim, int flags)
 {
+	static const struct sim_dialect *const dls[] = { &sim_draft,
+	    &sim_v14, &sim_cvq, &sim_draft };
 	unsigned int	i;
 	char		a0[] = "hot", a1[] = "seed=3", *argv[] = { a0, a1 };
 	char		err[200];
 
 	memset(sim, 0, sizeof(*sim));
+	sim->dl = dls[(flags >> 1) & 3];
+	sim->o.parts_objs = 4;
+	sim->o.cvq_modes = CVQ_CAP_ALL;
+	sim->o.cvq_log_bitmap = SIM_CVQ_LOG_BITMAP;
+	sim->o.cvq_log_bytemap = SIM_CVQ_LOG_BYTEMAP;
 	sim->o.nvfs = NVFS;
 	sim->o.admin_queues = 1;
 	sim->o.queue_size = 16;
@@ -65,9 +75,11 @@ sim_setup(struct sim *sim, int listed)
 		(void)sim_dma_configure(&sim->vfs[i], 2, argv, err,
 		    sizeof(err));
 	}
-	if (listed) {
+	if (flags & 1) {
 		sim->list_in_use = 1;
-		put_le64(sim->list_used, 0x1ff83);
+		put_le64(sim->list_used, ~0ULL);
+		sim->caps_set = 1;
+		sim->drv_get_objs = sim->drv_set_objs = 4;
 	}
 }
 
@@ -103,6 +115,7 @@ ring(const uint8_t *b, size_t len)
 	if (vq_ring_map(&r, mem, sizeof(mem), &l, err, sizeof(err)) != 0)
 		abort();
 	vq_device_init(&v, &r, mem, sizeof(mem));
+	v.indirect = len > 0 && (b[0] & 1);
 	while (k++ < 64 && vq_device_pop(&v, &c) == 1) {
 		if (!c.broken) {
 			if (c.rlen > 0)
@@ -121,13 +134,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sim	 sim;
 	struct sim_vf	*vf;
-	size_t		 off = 1, len, outcap, n;
+	struct sim_answer a;
+	size_t		 off = 1, len, outcap;
 	unsigned int	 k, steps;
 	uint8_t		 kind;
 
 	if (size < 1)
 		return (0);
-	sim_setup(&sim, data[0] & 1);
+	sim_setup(&sim, data[0]);
 	while (off + 5 <= size) {
 		kind = data[off];
 		len = get_le16(data + off + 1);
@@ -137,10 +151,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		switch (kind % 3) {
 		case 0:
-			n = sim_cmd_exec(&sim, data + off, len, outbuf,
-			    outcap);
-			if (n > outcap || (outcap >= VA_STATUS_LEN &&
-			    n < VA_STATUS_LEN))
+			sim.dl->exec(&sim, NULL, data + off, len, outbuf,
+			    outcap, &a);
+			if (a.len > outcap || (sim.dl != &sim_cvq &&
+			    outcap >= VA_STATUS_LEN && a.len < VA_STATUS_LEN))
 				abort();
 			break;
 		case 1:
@@ -151,7 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			vf = &sim.vfs[data[off] % NVFS];
 			steps = data[off + 1] % 64;
-			if (vf->mode == VA_MODE_ACTIVE)
+			if (sim_vf_active(&sim, vf))
 				for (k = 0; k < steps; k++)
 					(void)sim_dma_write_one(&sim, vf);
 			break;

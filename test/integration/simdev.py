@@ -242,8 +242,12 @@ class SimPF:
         st["last_error"] = "" if last == "-" else last
         return st
 
-    def digest(self, vf):
-        return int(self.cmd(f"digest {vf}"), 16)
+    def digest(self, vf, any_dialect=False):
+        """The VF's device state digest as its dialect reads it; with
+        any_dialect, one that is the same whichever dialect the PF
+        speaks (what a cross-dialect migration must keep)."""
+        return int(self.cmd(f"digest {vf}" + (" any" if any_dialect
+                                                else "")), 16)
 
     def memdigest(self, vf):
         return int(self.cmd(f"memdigest {vf}"), 16)

@@ -70,9 +70,9 @@ class Host:
     """One host: a simulated PF with `vfs` VFs and a vmigd managing it."""
 
     def __init__(self, tmp, name, vfs, config="", spec_opts="",
-                 log_level="info", wrap=(), args=()):
+                 log_level="info", wrap=(), args=(), sim_args=()):
         self.name = name
-        self.sim = SimPF(vfs=vfs, name=name + "pf")
+        self.sim = SimPF(vfs=vfs, name=name + "pf", args=sim_args)
         self.sim.start()
         plugin = vmigtest.backend_plugin("virtio-admin")
         self.spec_opts = spec_opts

@@ -240,6 +240,74 @@ class Workloads(Base):
                 s.memdigest(1)
 
 
+class Dialects(Base):
+    """The v1.4 and control-vq devices: same control channel, their modes."""
+
+    def test_info_and_modes(self):
+        with SimPF(vfs=2, args=["--dialect", "v14"]) as s:
+            self.assertEqual(s.info()["dialect"], "v14")
+            self.assertEqual(s.mode(1), "running")
+            s.mode(1, "stopped")
+            s.mode(1, "running")
+            s.mode(1, "stop")  # the draft's names work everywhere
+            self.assertEqual(s.mode(1), "stopped")
+            with self.assertRaises(SimError) as cm:
+                s.mode(1, "freeze")
+            self.assertIn("one of running stopped", str(cm.exception))
+            self.assertEqual(s.state(1)["track"], "off")
+        with SimPF(vfs=1, args=["--dialect", "cvq"]) as s:
+            self.assertEqual(s.info()["dialect"], "cvq")
+            self.assertEqual(s.mode(1), "running")
+            with self.assertRaises(SimError) as cm:
+                s.mode(1, "freezed")
+            self.assertIn("running to freezed is not a transition",
+                          str(cm.exception))
+            s.mode(1, "quiesced")
+            s.mode(1, "freezed")
+            s.mode(1, "init")  # an FLR
+            self.assertEqual(s.mode(1), "init")
+            with self.assertRaises(SimError):
+                s.mode(1, "quiesced")
+            s.mode(1, "running")
+
+    def test_digest_is_the_dialects_image(self):
+        digests = {}
+        for dialect in ("draft", "v14", "cvq"):
+            with SimPF(vfs=1, args=["--dialect", dialect]) as s:
+                d = s.digest(1)
+                s.cvq(1, vlan=5)
+                self.assertNotEqual(s.digest(1), d, dialect)
+                digests[dialect] = d
+        # Three layouts of the same state: three different images.
+        self.assertEqual(len(set(digests.values())), 3)
+
+    def test_quiet_when_not_running(self):
+        with SimPF(vfs=1, args=["--dialect", "cvq"]) as s:
+            self.mem("q")
+            s.attach(1, self.files[-1], MEM, IOVA)
+            s.workload(1, "flood", seed=6)
+            s.wait_for(1, "writes", lambda w: w > 0)
+            for mode in ("quiesced", "freezed", "init"):
+                s.mode(1, mode)
+                w0 = s.state(1)["writes"]
+                time.sleep(0.05)  # ticks pass; still nothing
+                self.assertEqual(s.state(1)["writes"], w0, mode)
+            with self.assertRaises(SimError):
+                s.step(1, 1)
+            s.mode(1, "running")
+            s.wait_for(1, "writes", lambda w: w > w0)
+
+    def test_faults_by_the_dialects_names(self):
+        with SimPF(vfs=1, args=["--dialect", "v14"]) as s:
+            s.fault("fail", op="DEV_PARTS_GET", status=12)
+            self.assertIn("fail:op=DEV_PARTS_GET", s.faults())
+            with self.assertRaises(SimError):
+                s.fault("fail", op="DEV_CTX_READ", status=12)
+        with SimPF(vfs=1, args=["--dialect", "cvq"]) as s:
+            s.fault("drop", op="SAVE_STATE")
+            self.assertIn("drop:op=SAVE_STATE", s.faults())
+
+
 class Process(Base):
     def run_sim(self, *args):
         return subprocess.run([simdev_path(), *args], capture_output=True,
@@ -249,7 +317,11 @@ class Process(Base):
         sock = os.path.join(self.tmp, "x.sock")
         for args, why in [
             (["--vfs", "2"], "usage"),
-            (["--socket", sock, "--dialect", "v1.4"], "not implemented"),
+            (["--socket", sock, "--dialect", "v2"], "unknown dialect"),
+            (["--socket", sock, "--dialect", "cvq", "--admin-queues", "2"],
+             "one control virtqueue"),
+            (["--socket", sock, "--parts-objects", "0"], "--parts-objects"),
+            (["--socket", sock, "--cvq-modes", "16"], "--cvq-modes"),
             (["--socket", sock, "--vfs", "0"], "--vfs"),
             (["--socket", sock, "--queue-size", "100"], "power of two"),
             (["--socket", sock, "--admin-queues", "9"], "--admin-queues"),

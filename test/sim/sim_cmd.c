@@ -1,11 +1,13 @@
 /*
- * sim_cmd.c: the admin commands, device side, draft dialect.
+ * sim_cmd.c: the admin commands, device side: the framing the draft and
+ * virtio 1.4 share, and the draft dialect's commands.
  *
- * sim_cmd_exec() takes one command as the driver wrote it (header + data,
- * gathered from the readable descriptors) and produces the status and the
- * result. The checks every command gets (group, opcode, LIST_USE, member,
- * data and result sizes from the table in admin.c) come first; each
- * handler then checks its own fields. Nothing here touches the ring.
+ * sim_admin_exec() takes one command as the driver wrote it (header +
+ * data, gathered from the readable descriptors) and produces the status
+ * and the result. The checks every command gets (group, opcode, LIST_USE,
+ * member, data and result sizes from the dialect's opcode table) come
+ * first; each handler then checks its own fields. Nothing here touches
+ * the ring.
  */
 #include "config.h"
 
@@ -18,27 +20,10 @@
 #include "util.h"
 #include "sim.h"
 
-struct sim_req {
-	struct sim		*sim;
-	struct sim_vf		*vf;
-	const struct va_opinfo	*oi;
-	const uint8_t		*data;
-	size_t			 dlen;
-	uint8_t			*res;		/* after the status */
-	size_t			 rcap;
-	size_t			 rlen;		/* result bytes written */
-	uint16_t		 qual;
-};
-
-typedef uint16_t (*sim_cmd_fn)(struct sim_req *);
-
 /* A failed command keeps a reason the control channel can show. */
-static uint16_t req_fail(struct sim_req *, uint16_t, uint16_t,
-    const char *, ...) __attribute__((format(printf, 4, 5)));
-
-static uint16_t
-req_fail(struct sim_req *r, uint16_t status, uint16_t qual, const char *fmt,
-    ...)
+uint16_t
+sim_req_fail(struct sim_req *r, uint16_t status, uint16_t qual,
+    const char *fmt, ...)
 {
 	char	buf[200];
 	va_list	ap;
@@ -56,31 +41,34 @@ req_fail(struct sim_req *r, uint16_t status, uint16_t qual, const char *fmt,
 	return (status);
 }
 
+#define req_fail	sim_req_fail
+
+/* The opcodes of the PF's dialect that have a handler (0..63). */
 static uint64_t
-supported_list(void)
+supported_list(const struct sim *sim)
 {
 	uint64_t	bits = 0;
-	unsigned int	op;
+	size_t		i;
 
-	for (op = 0; op <= VA_OP_MAX; op++) {
-		if (va_op_find((uint16_t)op) != NULL)
-			bits |= 1ULL << op;
+	for (i = 0; i < sim->dl->nfns; i++) {
+		if (sim->dl->fns[i].opcode < 64)
+			bits |= 1ULL << sim->dl->fns[i].opcode;
 	}
 	return (bits);
 }
 
-static uint16_t
-cmd_list_query(struct sim_req *r)
+uint16_t
+sim_cmd_list_query(struct sim_req *r)
 {
 	r->rlen = 8;
-	put_le64(r->res, supported_list());
+	put_le64(r->res, supported_list(r->sim));
 	return (VA_STATUS_OK);
 }
 
-static uint16_t
-cmd_list_use(struct sim_req *r)
+uint16_t
+sim_cmd_list_use(struct sim_req *r)
 {
-	uint64_t	want, have = supported_list();
+	uint64_t	want, have = supported_list(r->sim);
 	size_t		i;
 
 	if (r->dlen % 8 != 0)
@@ -364,12 +352,9 @@ cmd_wr_read(struct sim_req *r)
 	return (VA_STATUS_OK);
 }
 
-static const struct {
-	uint16_t	 opcode;
-	sim_cmd_fn	 fn;
-} sim_cmdtab[] = {
-	{ VA_OP_LIST_QUERY, cmd_list_query },
-	{ VA_OP_LIST_USE, cmd_list_use },
+static const struct sim_handler draft_fns[] = {
+	{ VA_OP_LIST_QUERY, sim_cmd_list_query },
+	{ VA_OP_LIST_USE, sim_cmd_list_use },
 	{ VA_OP_DEV_MODE_GET, cmd_mode_get },
 	{ VA_OP_DEV_MODE_SET, cmd_mode_set },
 	{ VA_OP_DEV_CTX_SIZE_GET, cmd_ctx_size },
@@ -382,18 +367,57 @@ static const struct {
 	{ VA_OP_WRITE_RECORDS_READ, cmd_wr_read },
 };
 
-size_t
-sim_cmd_status(uint8_t *out, size_t outcap, uint16_t status, uint16_t qual)
+const char *
+sim_admin_frame_check(const struct vq_chain *ch)
 {
-	if (outcap < VA_STATUS_LEN)
-		return (0);
-	va_status_put(out, status, qual);
-	return (VA_STATUS_LEN);
+	if (ch->misordered || ch->rlen % 8 != 0 || ch->wlen % 8 != 0 ||
+	    ch->rlen < VA_HDR_LEN || ch->wlen < VA_STATUS_LEN ||
+	    ch->rlen > VA_HDR_LEN + VA_DATA_MAX)
+		return ("need a 24-byte header, an 8-byte status, multiples "
+		    "of 8");
+	return (NULL);
 }
 
-size_t
-sim_cmd_exec(struct sim *sim, const uint8_t *in, size_t inlen, uint8_t *out,
-    size_t outcap)
+void
+sim_admin_status(uint8_t *out, uint16_t status, uint16_t qual,
+    struct sim_answer *a)
+{
+	va_status_put(out, status, qual);
+	a->len = VA_STATUS_LEN;
+	a->ack = -1;
+}
+
+void
+sim_admin_key(const uint8_t *in, size_t inlen, uint16_t *opcode,
+    uint64_t *member)
+{
+	struct va_hdr	h;
+
+	*opcode = 0xffff;
+	*member = 0;
+	if (inlen < VA_HDR_LEN)
+		return;
+	va_hdr_get(in, &h);
+	*opcode = h.opcode;
+	*member = h.member;
+}
+
+/* The group a command must name: Self (member 0) or SR-IOV. */
+static uint16_t
+check_group(struct sim_req *r, const struct va_hdr *h)
+{
+	uint16_t want = r->oi->self ? VA_GROUP_SELF : VA_GROUP_SRIOV;
+
+	if (h->group != want)
+		return (req_fail(r, VA_STATUS_EINVAL, VA_Q_INVALID_GROUP,
+		    "group type %u (%s takes %s, %u)", h->group, r->oi->name,
+		    want == VA_GROUP_SELF ? "Self" : "SR-IOV", want));
+	return (VA_STATUS_OK);
+}
+
+void
+sim_admin_exec(struct sim *sim, const struct vq_chain *ch, const uint8_t *in,
+    size_t inlen, uint8_t *out, size_t outcap, struct sim_answer *a)
 {
 	struct sim_req	 r;
 	struct va_hdr	 h;
@@ -401,10 +425,13 @@ sim_cmd_exec(struct sim *sim, const uint8_t *in, size_t inlen, uint8_t *out,
 	uint16_t	 status;
 	size_t		 i;
 
+	a->len = 0;
+	a->ack = -1;
 	if (outcap < VA_STATUS_LEN)
-		return (0);
+		return;
 	memset(&r, 0, sizeof(r));
 	r.sim = sim;
+	r.ch = ch;
 	sim->n_cmds++;
 	if (inlen < VA_HDR_LEN) {
 		status = req_fail(&r, VA_STATUS_EINVAL, VA_Q_INVALID_COMMAND,
@@ -416,12 +443,12 @@ sim_cmd_exec(struct sim *sim, const uint8_t *in, size_t inlen, uint8_t *out,
 	r.dlen = inlen - VA_HDR_LEN;
 	r.res = out + VA_STATUS_LEN;
 	r.rcap = outcap - VA_STATUS_LEN;
-	r.oi = va_op_find(h.opcode);
-	for (i = 0; i < nitems(sim_cmdtab); i++) {
-		if (sim_cmdtab[i].opcode == h.opcode)
-			fn = sim_cmdtab[i].fn;
+	r.oi = va_dialect_op(sim->dl->d, h.opcode);
+	for (i = 0; i < sim->dl->nfns; i++) {
+		if (sim->dl->fns[i].opcode == h.opcode)
+			fn = sim->dl->fns[i].fn;
 	}
-	if (h.group != VA_GROUP_SRIOV) {
+	if (h.group != VA_GROUP_SRIOV && (r.oi == NULL || !r.oi->self)) {
 		status = req_fail(&r, VA_STATUS_EINVAL, VA_Q_INVALID_GROUP,
 		    "group type %u (only SR-IOV, 1)", h.group);
 		goto done;
@@ -431,6 +458,8 @@ sim_cmd_exec(struct sim *sim, const uint8_t *in, size_t inlen, uint8_t *out,
 		    "unknown opcode %#x", h.opcode);
 		goto done;
 	}
+	if ((status = check_group(&r, &h)) != VA_STATUS_OK)
+		goto done;
 	/* Before LIST_USE only 0 and 1; after, only what was chosen. */
 	if (h.opcode > VA_OP_LIST_USE && (!sim->list_in_use ||
 	    !va_list_has(sim->list_used, sizeof(sim->list_used), h.opcode))) {
@@ -470,5 +499,54 @@ done:
 	if (status != VA_STATUS_OK)
 		r.rlen = 0;
 	va_status_put(out, status, status == VA_STATUS_OK ? VA_Q_OK : r.qual);
-	return (VA_STATUS_LEN + r.rlen);
+	a->len = VA_STATUS_LEN + r.rlen;
 }
+
+int
+sim_mode_parse(struct sim *sim, const char *name)
+{
+	int	m;
+
+	for (m = 0; m < sim->dl->d->nmodes; m++) {
+		if (strcmp(name, sim->dl->d->mode_names[m]) == 0)
+			return (m);
+	}
+	/* The draft's names work in every dialect: active, stop, freeze. */
+	if (strcmp(name, "active") == 0)
+		return (sim->dl->active);
+	if (strcmp(name, "stop") == 0)
+		return (sim->dl->stopped);
+	if (strcmp(name, "freeze") == 0)
+		return (sim->dl->frozen);
+	return (-1);
+}
+
+static long
+draft_image(struct sim *sim, struct sim_vf *vf, uint8_t *buf, size_t cap)
+{
+	return (sim_vf_ctx_build(sim, vf, buf, cap));
+}
+
+static void
+draft_reset(struct sim *sim)
+{
+}
+
+const struct sim_dialect sim_draft = {
+	.d = &va_dialect_draft,
+	.mode_hint = "go through stop",
+	.fns = draft_fns,
+	.nfns = nitems(draft_fns),
+	.active = VA_MODE_ACTIVE,
+	.stopped = VA_MODE_STOP,
+	.frozen = VA_MODE_FREEZE,
+	.mode_ok = sim_draft_mode_ok,
+	.frame_check = sim_admin_frame_check,
+	.exec = sim_admin_exec,
+	.status = sim_admin_status,
+	.key = sim_admin_key,
+	.image = draft_image,
+	.reset = draft_reset,
+	.mode_check = sim_draft_mode_check,
+	.mode_set = sim_draft_mode_set,
+};

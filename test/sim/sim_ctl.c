@@ -80,9 +80,10 @@ c_ping(struct sim *sim, int argc, char **argv, char *r, size_t len)
 static void
 c_info(struct sim *sim, int argc, char **argv, char *r, size_t len)
 {
-	ctl_reply(r, len, "ok name=%s vfs=%u dialect=draft device=virtio-net "
+	ctl_reply(r, len, "ok name=%s vfs=%u dialect=%s device=virtio-net "
 	    "queues=%u qsize=%u connected=%d commands=%llu malformed=%llu "
-	    "faulted=%llu", sim->o.name, sim->o.nvfs, sim->o.admin_queues,
+	    "faulted=%llu", sim->o.name, sim->o.nvfs, sim->dl->d->name,
+	    sim->o.admin_queues,
 	    sim->o.queue_size, sim->conn != NULL,
 	    (unsigned long long)sim->n_cmds,
 	    (unsigned long long)sim->n_malformed,
@@ -147,9 +148,9 @@ c_step(struct sim *sim, int argc, char **argv, char *r, size_t len)
 		ctl_reply(r, len, "err step: bad count '%s'", argv[2]);
 		return;
 	}
-	if (vf->mode != VA_MODE_ACTIVE) {
+	if (!sim_vf_active(sim, vf)) {
 		ctl_reply(r, len, "err step vf%u: not active (%s)", vf->id,
-		    va_mode_name(vf->mode));
+		    sim_mode_name(sim, vf->mode));
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -163,23 +164,33 @@ c_step(struct sim *sim, int argc, char **argv, char *r, size_t len)
 	    (unsigned long long)vf->st.dma.writes);
 }
 
+/* "mode VF init" in the control-vq dialect is an FLR: INIT from anywhere. */
 static void
 c_mode(struct sim *sim, int argc, char **argv, char *r, size_t len)
 {
 	struct sim_vf	*vf = arg_vf(sim, argv[1]);
 	char		 why[200];
-	int		 m;
+	int		 m, i;
+	size_t		 off;
 
 	if (argc < 3) {
-		ctl_reply(r, len, "ok %s", va_mode_name(vf->mode));
+		ctl_reply(r, len, "ok %s", sim_mode_name(sim, vf->mode));
 		return;
 	}
-	for (m = VA_MODE_ACTIVE; m <= VA_MODE_FREEZE; m++) {
-		if (strcmp(argv[2], va_mode_name((uint8_t)m)) == 0)
-			break;
+	if ((m = sim_mode_parse(sim, argv[2])) < 0) {
+		if (sim->dl == &sim_draft) {
+			ctl_reply(r, len, "err mode: active, stop or freeze");
+			return;
+		}
+		off = (size_t)snprintf(r, len, "err mode: one of");
+		for (i = 0; i < sim->dl->d->nmodes && off < len; i++)
+			off += (size_t)snprintf(r + off, len - off, " %s",
+			    sim->dl->d->mode_names[i]);
+		return;
 	}
-	if (m > VA_MODE_FREEZE) {
-		ctl_reply(r, len, "err mode: active, stop or freeze");
+	if (sim->dl == &sim_cvq && m == CVQ_S_INIT) {
+		sim_cvq_flr(sim, vf);
+		ctl_reply(r, len, "ok");
 		return;
 	}
 	if (sim_vf_set_mode(sim, vf, (uint8_t)m, why, sizeof(why)) != 0) {
@@ -203,13 +214,14 @@ c_state(struct sim *sim, int argc, char **argv, char *r, size_t len)
 	    "writes=%llu bytes=%llu hash=%016llx recording=%d ranges=%u "
 	    "records=%u lost=%d records_made=%llu records_dropped=%llu "
 	    "ctx_reading=%d ctx_pending=%zu rx_avail_idx=%u cmds=%llu "
-	    "last_error=%s", va_mode_name(vf->mode), vf->held,
+	    "track=%s last_error=%s", sim_mode_name(sim, vf->mode), vf->held,
 	    vf->mem.p != NULL, sim_dma_kind_name(d->kind),
 	    (unsigned long long)d->writes, (unsigned long long)d->bytes,
 	    (unsigned long long)d->hash, vf->recording, vf->nranges,
 	    vf->nrecs, lost, (unsigned long long)vf->recs_made,
 	    (unsigned long long)vf->recs_dropped, vf->rd != NULL, vf->wr_len,
 	    vf->st.vq[0].avail_idx, (unsigned long long)vf->cmds,
+	    sim_cvq_track_name(vf->track.mode),
 	    vf->last_error[0] != '\0' ? vf->last_error : "-");
 	/* A reason may hold spaces; the line stays one line. */
 	for (i = 0; r[i] != '\0'; i++) {
@@ -222,8 +234,10 @@ static void
 c_digest(struct sim *sim, int argc, char **argv, char *r, size_t len)
 {
 	uint64_t	h;
+	int		any = argc > 2 && strcmp(argv[2], "any") == 0;
 
-	if (sim_vf_ctx_digest(sim, arg_vf(sim, argv[1]), &h) != 0) {
+	/* "digest VF any": the same for every dialect (cross-dialect). */
+	if (sim_vf_state_digest(sim, arg_vf(sim, argv[1]), any, &h) != 0) {
 		ctl_reply(r, len, "err digest: cannot build the context");
 		return;
 	}
@@ -353,9 +367,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hold", 1, 1, c_hold, "hold VF" },
 	{ "release", 1, 1, c_hold, "release VF" },
 	{ "step", 2, 1, c_step, "step VF N" },
-	{ "mode", 1, 1, c_mode, "mode VF [active|stop|freeze]" },
+	{ "mode", 1, 1, c_mode, "mode VF [MODE] (the dialect's, or "
+	  "active|stop|freeze)" },
 	{ "state", 1, 1, c_state, "state VF" },
-	{ "digest", 1, 1, c_digest, "digest VF" },
+	{ "digest", 1, 2, c_digest, "digest VF [any]" },
 	{ "memdigest", 1, 1, c_memdigest, "memdigest VF" },
 	{ "cvq", 1, 1, c_cvq, "cvq VF key=value..." },
 	{ "fault", 1, 0, c_fault, "fault fail|delay|drop|more|lost|clear|list "

@@ -268,7 +268,7 @@ sim_dma_tick(struct sim *sim, struct sim_vf *vf, uint64_t now_ns)
 	uint64_t	 done = 0, period;
 	int		 n;
 
-	if (vf->mode != VA_MODE_ACTIVE || vf->held || vf->mem.p == NULL ||
+	if (!sim_vf_active(sim, vf) || vf->held || vf->mem.p == NULL ||
 	    d->kind == SIM_DMA_IDLE) {
 		p->last_ns = 0;
 		p->credit = 0;

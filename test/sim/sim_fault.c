@@ -30,12 +30,12 @@ static const char *const fault_names[] = {
 };
 
 static int
-parse_op(const char *s, uint16_t *op)
+parse_op(struct sim *sim, const char *s, uint16_t *op)
 {
 	const struct va_opinfo *oi;
 	uint64_t	 v;
 
-	if ((oi = va_op_byname(s)) != NULL) {
+	if ((oi = va_dialect_op_byname(sim->dl->d, s)) != NULL) {
 		*op = oi->opcode;
 		return (0);
 	}
@@ -102,7 +102,7 @@ sim_fault_parse(struct sim *sim, int argc, char **argv, char *err,
 		}
 		*val++ = '\0';
 		if (strcmp(key, "op") == 0) {
-			if (parse_op(val, &f.opcode) != 0) {
+			if (parse_op(sim, val, &f.opcode) != 0) {
 				snprintf(err, errlen, "op=%s: not an opcode "
 				    "name or number", val);
 				return (-EINVAL);
@@ -163,7 +163,7 @@ sim_fault_parse(struct sim *sim, int argc, char **argv, char *err,
 	*nf = f;
 	TAILQ_INSERT_TAIL(&sim->faults, nf, entry);
 	log_info("%s: %s %s vf %u count %d", __func__, fault_names[f.kind],
-	    va_op_name(f.opcode), f.vf, f.count);
+	    va_dialect_op_name(sim->dl->d, f.opcode), f.vf, f.count);
 	return (0);
 }
 
@@ -217,7 +217,7 @@ sim_fault_list(struct sim *sim, char *buf, size_t len)
 	TAILQ_FOREACH(f, &sim->faults, entry) {
 		n = snprintf(buf + off, len - off, "%s%s:op=%s,vf=%u,count=%d,"
 		    "hits=%llu", off > 0 ? " " : "", fault_names[f->kind],
-		    va_op_name(f->opcode), f->vf, f->count,
+		    va_dialect_op_name(sim->dl->d, f->opcode), f->vf, f->count,
 		    (unsigned long long)f->hits);
 		if (n < 0 || (size_t)n >= len - off)
 			break;

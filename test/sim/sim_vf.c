@@ -49,12 +49,15 @@ sim_vf_init(struct sim *sim, struct sim_vf *vf, unsigned int id)
 
 	memset(vf, 0, sizeof(*vf));
 	vf->id = id;
-	vf->mode = VA_MODE_ACTIVE;
+	vf->mode = (uint8_t)sim_dl(sim)->active;
 	vf->mem.fd = -1;
 	feat = F_CSUM | F_GUEST_CSUM | F_MAC | F_MRG_RXBUF | F_STATUS |
 	    F_CTRL_VQ | F_CTRL_RX | F_CTRL_VLAN | F_VERSION_1;
 	st->features[0] = feat;
 	st->features[1] = 0;
+	/* The driver took every feature offered. */
+	st->drv_features[0] = feat;
+	st->drv_features[1] = 0;
 
 	/* A driver that got as far as DRIVER_OK with three queues. */
 	put_le32(st->common + 4, (uint32_t)feat);	/* device_feature */
@@ -84,10 +87,11 @@ sim_vf_init(struct sim *sim, struct sim_vf *vf, unsigned int id)
 		st->vq[i].driver = st->vq[i].desc + 16 * SIM_VQ_SIZE;
 		st->vq[i].device = st->vq[i].desc + 0x8000;
 		st->vq[i].enabled = 1;
+		st->vq[i].notify_off = (uint16_t)i;
+		st->vq[i].notif_data = (uint16_t)i;
 	}
 	memcpy(st->cvq.mac, st->devcfg, 6);
 	sim_dma_defaults(&st->dma, id);
-	(void)sim;
 }
 
 void
@@ -108,6 +112,9 @@ sim_vf_reset_records(struct sim_vf *vf)
 void
 sim_vf_free(struct sim_vf *vf)
 {
+	/* The control-vq's dirty map, whichever dialect runs. */
+	free(vf->track.map);
+	memset(&vf->track, 0, sizeof(vf->track));
 	sim_vf_detach(vf);
 	free(vf->recs);
 	free(vf->rd);
@@ -198,15 +205,30 @@ sim_vf_ctx_build(struct sim *sim, struct sim_vf *vf, uint8_t *buf,
 	return (va_ctx_end(&b));
 }
 
+/*
+ * The digest of the VF's state as its dialect reads it, or (any) as the
+ * draft's image lays it out, whatever the dialect: what a migration
+ * between dialects must keep.
+ */
 int
 sim_vf_ctx_digest(struct sim *sim, struct sim_vf *vf, uint64_t *out)
 {
+	return (sim_vf_state_digest(sim, vf, 0, out));
+}
+
+int
+sim_vf_state_digest(struct sim *sim, struct sim_vf *vf, int any,
+    uint64_t *out)
+{
+	long	 (*image)(struct sim *, struct sim_vf *, uint8_t *, size_t);
 	uint8_t	*buf;
 	long	 n;
 
-	n = sim_vf_ctx_build(sim, vf, NULL, 0);
+	image = any ? sim_vf_plain.image : sim_dl(sim)->image;
+	if ((n = image(sim, vf, NULL, 0)) < 0)
+		return ((int)n);
 	buf = xmalloc((size_t)n);
-	if (sim_vf_ctx_build(sim, vf, buf, (size_t)n) != n) {
+	if (image(sim, vf, buf, (size_t)n) != n) {
 		free(buf);
 		return (-EIO);
 	}
@@ -388,46 +410,113 @@ out:
 /* ------------------------------------------------------------- modes */
 
 /* Allowed device transitions: freeze is entered and left via stop. */
-static const uint8_t sim_mode_ok[3][3] = {
+const uint8_t sim_draft_mode_ok[4][4] = {
 	/* to:		active	stop	freeze */
 	[VA_MODE_ACTIVE] = { 1, 1, 0 },
 	[VA_MODE_STOP] = { 1, 1, 1 },
 	[VA_MODE_FREEZE] = { 0, 1, 1 },
 };
 
-int
-sim_vf_set_mode(struct sim *sim, struct sim_vf *vf, uint8_t mode, char *err,
-    size_t errlen)
+static long
+plain_image(struct sim *sim, struct sim_vf *vf, uint8_t *buf, size_t cap)
 {
-	if (mode > VA_MODE_FREEZE) {
-		snprintf(err, errlen, "unknown mode %u", mode);
-		return (-EINVAL);
-	}
-	if (!sim_mode_ok[vf->mode][mode]) {
-		snprintf(err, errlen, "%s to %s is not a transition (go "
-		    "through stop)", va_mode_name(vf->mode),
-		    va_mode_name(mode));
-		return (-EINVAL);
-	}
+	return (sim_vf_ctx_build(sim, vf, buf, cap));
+}
+
+int
+sim_draft_mode_check(struct sim_vf *vf, int mode, char *err, size_t errlen)
+{
 	if (mode == VA_MODE_ACTIVE && vf->wr != NULL) {
 		snprintf(err, errlen, "a partial device context (%zu bytes) "
 		    "is pending: finish or discard it first", vf->wr_len);
 		return (-EINVAL);
 	}
-	if (mode == vf->mode)
-		return (0);
-	log_info("%s: vf%u: %s -> %s", __func__, vf->id,
-	    va_mode_name(vf->mode), va_mode_name(mode));
-	vf->mode = mode;
+	return (0);
+}
+
+void
+sim_draft_mode_set(struct sim_vf *vf, int mode)
+{
 	/* A mode change ends a context read in progress. */
 	free(vf->rd);
 	vf->rd = NULL;
 	vf->rd_len = vf->rd_pos = 0;
+	(void)mode;
+}
+
+/* The VF side of the draft without its admin commands (sim_cmd.c). */
+const struct sim_dialect sim_vf_plain = {
+	.d = &va_dialect_draft,
+	.mode_hint = "go through stop",
+	.active = VA_MODE_ACTIVE,
+	.stopped = VA_MODE_STOP,
+	.frozen = VA_MODE_FREEZE,
+	.mode_ok = sim_draft_mode_ok,
+	.image = plain_image,
+	.mode_check = sim_draft_mode_check,
+	.mode_set = sim_draft_mode_set,
+};
+
+const struct sim_dialect *
+sim_dl(const struct sim *sim)
+{
+	return (sim->dl != NULL ? sim->dl : &sim_vf_plain);
+}
+
+const char *
+sim_mode_name(struct sim *sim, int mode)
+{
+	return (va_dialect_mode_name(sim_dl(sim)->d, mode));
+}
+
+int
+sim_vf_active(struct sim *sim, const struct sim_vf *vf)
+{
+	return (vf->mode == sim_dl(sim)->active);
+}
+
+void
+sim_vf_drop_sessions(struct sim_vf *vf)
+{
+	free(vf->rd);
+	vf->rd = NULL;
+	vf->rd_len = vf->rd_pos = 0;
+	free(vf->wr);
+	vf->wr = NULL;
+	vf->wr_len = vf->wr_cap = 0;
+}
+
+int
+sim_vf_set_mode(struct sim *sim, struct sim_vf *vf, uint8_t mode, char *err,
+    size_t errlen)
+{
+	const struct sim_dialect *dl = sim_dl(sim);
+	int	 rc;
+
+	if (mode >= dl->d->nmodes) {
+		snprintf(err, errlen, "unknown mode %u", mode);
+		return (-EINVAL);
+	}
+	if (!dl->mode_ok[vf->mode][mode]) {
+		snprintf(err, errlen, "%s to %s is not a transition (%s)",
+		    sim_mode_name(sim, vf->mode), sim_mode_name(sim, mode),
+		    dl->mode_hint);
+		return (-EINVAL);
+	}
+	if (dl->mode_check != NULL &&
+	    (rc = dl->mode_check(vf, mode, err, errlen)) != 0)
+		return (rc);
+	if (mode == vf->mode)
+		return (0);
+	log_info("%s: vf%u: %s -> %s", __func__, vf->id,
+	    sim_mode_name(sim, vf->mode), sim_mode_name(sim, mode));
+	vf->mode = mode;
+	if (dl->mode_set != NULL)
+		dl->mode_set(vf, mode);
 	/* No catching up on what was not written while stopped. */
 	vf->pace.credit = 0;
 	vf->pace.last_ns = 0;
 	vf->pace.next_burst_ns = 0;
-	(void)sim;
 	return (0);
 }
 
@@ -442,6 +531,10 @@ sim_vf_record(struct sim *sim, struct sim_vf *vf, uint64_t iova,
 	uint64_t	 s, e;
 	unsigned int	 i;
 
+	if (sim_dl(sim)->record != NULL) {
+		sim_dl(sim)->record(sim, vf, iova, len);
+		return;
+	}
 	if (!vf->recording)
 		return;
 	if (vf->recs == NULL)

@@ -1,18 +1,22 @@
 /*
  * simdev.c: vmig-simdev, the simulated PF process.
  *
- *	vmig-simdev --socket PATH --vfs N [--dialect draft] [--control PATH]
- *	    [--admin-queues N] [--queue-size N] [--tick-ms N]
+ *	vmig-simdev --socket PATH --vfs N [--dialect draft|v14|cvq]
+ *	    [--control PATH] [--admin-queues N] [--queue-size N] [--tick-ms N]
  *	    [--records-max N] [--wr-ranges N] [--wr-page-sizes BITMAP]
+ *	    [--parts-objects N] [--cvq-modes BITMAP]
  *	    [--no-precopy] [--fault SPEC]... [--name NAME] [--log-level L]
  *
- * A driver connects to --socket and takes the admin queues over
- * (handshake.h); the simulator then serves its rings: on each kick it
- * takes every available chain, checks it against the mapping, runs the
- * command (sim_cmd.c), writes status and result, returns the chain in the
- * used ring and signals the call eventfd. A malformed chain gets EINVAL /
- * Q_INVALID_COMMAND if there is room for a status, or is returned with
- * length 0; it never stops the simulator.
+ * A driver connects to --socket and takes the queues over (handshake.h):
+ * the admin queues (draft, v14) or the PF's control virtqueue (cvq: the
+ * same transport, one queue). The simulator then serves the rings: on
+ * each kick it takes every available chain, checks it against the
+ * mapping and the dialect's framing, runs the command (sim_cmd.c,
+ * sim_v14.c, sim_cvq.c), writes status and result (or result and ack),
+ * returns the chain in the used ring and signals the call eventfd. A
+ * malformed chain gets EINVAL / Q_INVALID_COMMAND (cvq: ack ERR) if there
+ * is room for it, or is returned with length 0; it never stops the
+ * simulator.
  */
 #include "config.h"
 
@@ -87,6 +91,24 @@ conn_signal(struct sim_conn *c, unsigned int q)
 		log_warn("%s: call eventfd of queue %u", __func__, q);
 }
 
+/* Put an answer in the chain's writable part; returns the used length. */
+static uint32_t
+chain_answer(struct vq_device *vq, const struct vq_chain *ch,
+    const uint8_t *out, const struct sim_answer *a)
+{
+	uint8_t	ack;
+	size_t	n;
+
+	n = vq_chain_write(vq, ch, 0, out, MIN(a->len, (size_t)ch->wlen));
+	if (a->ack >= 0 && ch->wlen > 0) {
+		/* The control-vq ack: the last writable byte. */
+		ack = (uint8_t)a->ack;
+		if (vq_chain_write(vq, ch, ch->wlen - 1, &ack, 1) == 1)
+			n++;
+	}
+	return ((uint32_t)n);
+}
+
 /* Run a well-formed command and return its chain. */
 static void
 run_and_push(struct sim_conn *c, unsigned int qi, const struct vq_chain *ch,
@@ -94,12 +116,12 @@ run_and_push(struct sim_conn *c, unsigned int qi, const struct vq_chain *ch,
 {
 	struct sim	*sim = c->sim;
 	struct vq_device *vq = &c->q[qi].vq;
-	size_t		 outcap, n;
+	struct sim_answer a;
+	size_t		 outcap;
 
 	outcap = MIN((size_t)ch->wlen, (size_t)VA_STATUS_LEN + VA_DATA_MAX);
-	n = sim_cmd_exec(sim, in, inlen, sim->outbuf, outcap);
-	n = vq_chain_write(vq, ch, 0, sim->outbuf, n);
-	vq_device_push(vq, ch->head, (uint32_t)n);
+	sim->dl->exec(sim, ch, in, inlen, sim->outbuf, outcap, &a);
+	vq_device_push(vq, ch->head, chain_answer(vq, ch, sim->outbuf, &a));
 }
 
 static void
@@ -128,15 +150,15 @@ static void
 refuse_chain(struct sim_conn *c, unsigned int qi, const struct vq_chain *ch)
 {
 	struct vq_device *vq = &c->q[qi].vq;
+	struct sim_answer a;
 	uint8_t		 st[VA_STATUS_LEN];
-	size_t		 n = 0;
+	uint32_t	 n = 0;
 
 	c->sim->n_malformed++;
-	if (!ch->broken && ch->wlen >= VA_STATUS_LEN) {
-		va_status_put(st, VA_STATUS_EINVAL, VA_Q_INVALID_COMMAND);
-		n = vq_chain_write(vq, ch, 0, st, sizeof(st));
-	}
-	vq_device_push(vq, ch->head, (uint32_t)n);
+	c->sim->dl->status(st, VA_STATUS_EINVAL, VA_Q_INVALID_COMMAND, &a);
+	if (!ch->broken && ch->wlen >= a.len + (a.ack >= 0))
+		n = chain_answer(vq, ch, st, &a);
+	vq_device_push(vq, ch->head, n);
 }
 
 /* One chain: check its framing, apply faults, run or delay it. */
@@ -147,10 +169,13 @@ serve_chain(struct sim_conn *c, unsigned int qi, struct vq_chain *ch)
 	struct vq_device *vq = &c->q[qi].vq;
 	struct sim_fault *f;
 	struct sim_delayed *d;
-	struct va_hdr	 h;
+	struct sim_answer a;
 	struct timeval	 tv;
 	uint8_t		 st[VA_STATUS_LEN];
-	size_t		 inlen, n;
+	uint64_t	 member;
+	uint16_t	 opcode;
+	const char	*why;
+	size_t		 inlen;
 
 	if (ch->broken) {
 		log_warnx("%s: queue %u: malformed chain: %s", __func__, qi,
@@ -158,33 +183,32 @@ serve_chain(struct sim_conn *c, unsigned int qi, struct vq_chain *ch)
 		refuse_chain(c, qi, ch);
 		return;
 	}
-	if (ch->misordered || ch->rlen % 8 != 0 || ch->wlen % 8 != 0 ||
-	    ch->rlen < VA_HDR_LEN || ch->wlen < VA_STATUS_LEN ||
-	    ch->rlen > VA_HDR_LEN + VA_DATA_MAX) {
+	if ((why = sim->dl->frame_check(ch)) != NULL) {
 		log_warnx("%s: queue %u: chain %u refused: %llu readable, "
-		    "%llu writable bytes%s (need a 24-byte header, an 8-byte "
-		    "status, multiples of 8)", __func__, qi, ch->head,
+		    "%llu writable bytes%s (%s)", __func__, qi, ch->head,
 		    (unsigned long long)ch->rlen, (unsigned long long)ch->wlen,
-		    ch->misordered ? ", readable after writable" : "");
+		    ch->misordered ? ", readable after writable" : "", why);
 		refuse_chain(c, qi, ch);
 		return;
 	}
 	inlen = vq_chain_read(vq, ch, 0, sim->inbuf, (size_t)ch->rlen);
-	va_hdr_get(sim->inbuf, &h);
-	if ((f = sim_fault_match(sim, h.opcode, h.member)) != NULL) {
+	sim->dl->key(sim->inbuf, inlen, &opcode, &member);
+	if ((f = sim_fault_match(sim, opcode, member)) != NULL) {
 		switch (f->kind) {
 		case SIM_FAULT_FAIL:
-			va_status_put(st, f->status, f->qual);
-			n = vq_chain_write(vq, ch, 0, st, sizeof(st));
-			vq_device_push(vq, ch->head, (uint32_t)n);
+			sim->dl->status(st, f->status, f->qual, &a);
+			vq_device_push(vq, ch->head, chain_answer(vq, ch, st,
+			    &a));
 			log_debug("%s: %s failed on purpose (%u/%u)", __func__,
-			    va_op_name(h.opcode), f->status, f->qual);
+			    va_dialect_op_name(sim->dl->d, opcode), f->status,
+			    f->qual);
 			sim_fault_consume(sim, f);
 			return;
 		case SIM_FAULT_DROP:
 			/* Never returned: the driver must time it out. */
 			log_debug("%s: %s dropped on purpose (head %u)",
-			    __func__, va_op_name(h.opcode), ch->head);
+			    __func__, va_dialect_op_name(sim->dl->d, opcode),
+			    ch->head);
 			sim_fault_consume(sim, f);
 			return;
 		case SIM_FAULT_DELAY:
@@ -267,9 +291,12 @@ conn_free(struct sim_conn *c)
 	close(c->sock);
 	if (sim->conn == c) {
 		sim->conn = NULL;
+		sim->shm = NULL;
+		sim->shm_size = 0;
 		/* A new driver starts with LIST_QUERY / LIST_USE again. */
 		sim->list_in_use = 0;
 		memset(sim->list_used, 0, sizeof(sim->list_used));
+		sim->dl->reset(sim);
 	}
 	free(c);
 }
@@ -334,6 +361,8 @@ conn_setup(struct sim_conn *c, const uint8_t *buf, size_t len, int *fds,
 		return (-ENOMEM);
 	}
 	c->memsize = s.mem_size;
+	sim->shm = c->mem;
+	sim->shm_size = c->memsize;
 	for (i = 0; i < s.nqueues; i++) {
 		if (s.q[i].size > sim->o.queue_size) {
 			snprintf(err, errlen, "queue %u: size %u exceeds the "
@@ -344,6 +373,7 @@ conn_setup(struct sim_conn *c, const uint8_t *buf, size_t len, int *fds,
 		    errlen) != 0)
 			return (-EINVAL);
 		vq_device_init(&c->q[i].vq, &ring, c->mem, c->memsize);
+		c->q[i].vq.indirect = sim->dl == &sim_cvq;
 		c->q[i].kick_fd = fds[1 + 2 * i];
 		c->q[i].call_fd = fds[2 + 2 * i];
 		fds[1 + 2 * i] = fds[2 + 2 * i] = -1;
@@ -404,10 +434,13 @@ hello_fill(struct sim *sim, struct va_hello *h)
 	memset(h, 0, sizeof(*h));
 	h->device_type = VA_DEVTYPE_NET;
 	h->num_vfs = sim->o.nvfs;
-	h->dialect = VA_DIALECT_DRAFT;
+	h->dialect = sim->dl->d->id;
 	h->admin_queues = sim->o.admin_queues;
 	h->max_queue_size = sim->o.queue_size;
-	h->flags = sim->o.precopy ? VA_HS_F_CTX_READ_ACTIVE : 0;
+	h->flags = sim->dl == &sim_draft && sim->o.precopy ?
+	    VA_HS_F_CTX_READ_ACTIVE : 0;
+	if (sim->dl == &sim_cvq)
+		h->flags |= VA_HS_F_INDIRECT;
 	h->max_ctx_bytes = VA_CTX_MAX_BYTES;
 	snprintf(h->name, sizeof(h->name), "%s", sim->o.name);
 }
@@ -507,11 +540,13 @@ static __attribute__((noreturn)) void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: vmig-simdev --socket PATH [--vfs N] [--dialect draft]\n"
-	    "    [--control PATH] [--admin-queues N] [--queue-size N]\n"
-	    "    [--tick-ms N] [--records-max N] [--wr-ranges N]\n"
-	    "    [--wr-page-sizes BITMAP] [--no-precopy] [--fault SPEC]...\n"
-	    "    [--name NAME] [--log-level error|warn|info|debug]\n");
+	    "usage: vmig-simdev --socket PATH [--vfs N]\n"
+	    "    [--dialect draft|v14|cvq] [--control PATH]\n"
+	    "    [--admin-queues N] [--queue-size N] [--tick-ms N]\n"
+	    "    [--records-max N] [--wr-ranges N] [--wr-page-sizes BITMAP]\n"
+	    "    [--parts-objects N] [--cvq-modes BITMAP] [--no-precopy]\n"
+	    "    [--fault SPEC]... [--name NAME]\n"
+	    "    [--log-level error|warn|info|debug]\n");
 	exit(2);
 }
 
@@ -543,6 +578,8 @@ main(int argc, char **argv)
 		{ "wr-ranges", required_argument, NULL, 'R' },
 		{ "wr-page-sizes", required_argument, NULL, 'P' },
 		{ "no-precopy", no_argument, NULL, 'N' },
+		{ "parts-objects", required_argument, NULL, 'O' },
+		{ "cvq-modes", required_argument, NULL, 'M' },
 		{ "fault", required_argument, NULL, 'f' },
 		{ "name", required_argument, NULL, 'a' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -550,6 +587,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sim	 sim;
+	const struct va_dialect *d;
 	char		*faults[32], why[200], *fargv[16], *save, *tok;
 	int		 ch, nfaults = 0, level = LOG_LEVEL_INFO, i, fargc;
 	unsigned int	 k;
@@ -567,6 +605,10 @@ main(int argc, char **argv)
 	sim.o.precopy = 1;
 	sim.o.name = "simpf";
 	sim.o.max_tick_bytes = 32u << 20;
+	sim.dl = &sim_draft;
+	sim.o.cvq_modes = CVQ_CAP_ALL;
+	sim.o.cvq_log_bitmap = SIM_CVQ_LOG_BITMAP;
+	sim.o.cvq_log_bytemap = SIM_CVQ_LOG_BYTEMAP;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -576,11 +618,22 @@ main(int argc, char **argv)
 			sim.o.nvfs = opt_uint("vfs", optarg, 1, SIM_MAX_VFS);
 			break;
 		case 'd':
-			if (strcmp(optarg, "draft") != 0) {
-				fprintf(stderr, "vmig-simdev: dialect '%s' is "
-				    "not implemented (draft only)\n", optarg);
+			d = va_dialect_byname(optarg);
+			if (d == NULL) {
+				fprintf(stderr, "vmig-simdev: unknown dialect "
+				    "'%s' (draft, v14, cvq)\n", optarg);
 				exit(2);
 			}
+			sim.dl = d == &va_dialect_v14 ? &sim_v14 :
+			    d == &va_dialect_cvq ? &sim_cvq : &sim_draft;
+			break;
+		case 'O':
+			sim.o.parts_objs = opt_uint("parts-objects", optarg, 1,
+			    255);
+			break;
+		case 'M':
+			sim.o.cvq_modes = (uint16_t)opt_uint("cvq-modes",
+			    optarg, 0, CVQ_CAP_ALL);
 			break;
 		case 'c':
 			sim.o.control = optarg;
@@ -637,6 +690,14 @@ main(int argc, char **argv)
 	}
 	if (sim.o.socket == NULL || optind != argc)
 		usage();
+	if (sim.dl == &sim_cvq && sim.o.admin_queues > 1) {
+		/* The proposal drives a PF through its one control vq. */
+		fprintf(stderr, "vmig-simdev: the cvq dialect has one control "
+		    "virtqueue (--admin-queues 1)\n");
+		exit(2);
+	}
+	if (sim.o.parts_objs == 0)
+		sim.o.parts_objs = MIN(255u, 2 * sim.o.nvfs);
 	log_init(level, "vmig-simdev");
 	signal(SIGPIPE, SIG_IGN);
 
@@ -684,9 +745,9 @@ main(int argc, char **argv)
 	    sim.o.socket, sim.o.control != NULL ? sim.o.control : "-",
 	    sim.o.nvfs, sim.o.admin_queues);
 	fflush(stdout);
-	log_info("%s: %s: %u VFs, %u admin queue(s) up to %u entries",
-	    __func__, sim.o.name, sim.o.nvfs, sim.o.admin_queues,
-	    sim.o.queue_size);
+	log_info("%s: %s: %u VFs (%s dialect), %u queue(s) up to %u entries",
+	    __func__, sim.o.name, sim.o.nvfs, sim.dl->d->name,
+	    sim.o.admin_queues, sim.o.queue_size);
 
 	event_base_dispatch(sim.base);
 

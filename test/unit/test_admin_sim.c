@@ -25,86 +25,19 @@
 #include "admin.h"
 #include "devctx.h"
 #include "handshake.h"
-#include "simproc.h"
+#include "simpump.h"
 #include "transport.h"
 
 TestSuite(admin_sim, .timeout = 60);
 
-struct raw {
-	struct simproc		 sp;
-	struct va_transport	*tp;
-	struct vq_ring		*r;
-	uint16_t		 avail;
-	uint16_t		 used;
-	uint8_t			*pool;
-};
-
-struct rdesc {
-	uint64_t	addr;		/* offset in the pool */
-	uint32_t	len;
-	uint16_t	flags;
-	uint16_t	next;
-};
-
+/* The pump's raw side: our own descriptors, posted one at a time. */
 static void
-raw_open(struct raw *x, const char *const *extra)
+raw_open(struct simpump *x, const char *const *extra)
 {
-	struct va_tp_params p;
-	char		 err[256];
+	char	err[256];
 
-	memset(x, 0, sizeof(*x));
-	cr_assert_eq(simproc_start(&x->sp, 3, extra), 0);
-	memset(&p, 0, sizeof(p));
-	p.qsize = 16;
-	p.pool_bytes = 1 << 20;
-	cr_assert_eq(va_transport_sim_open(x->sp.sock, &p, &x->tp, err,
-	    sizeof(err)), 0, "%s", err);
-	x->r = &x->tp->q[0].ring;
-	x->pool = x->tp->mem + x->tp->pool_off;
-}
-
-static void
-raw_close(struct raw *x)
-{
-	va_transport_close(x->tp);
-	simproc_stop(&x->sp);
-}
-
-/* Post a chain of hand-made descriptors (indices 0..n-1), head given;
- * returns 1 and the used entry, or 0 if nothing came back. */
-static int
-raw_post(struct raw *x, const struct rdesc *d, int n, uint16_t head,
-    uint32_t *id, uint32_t *len, int wait_ms)
-{
-	struct pollfd	 pfd;
-	uint8_t		*e;
-	uint64_t	 one = 1, v;
-	int		 i;
-
-	for (i = 0; i < n; i++) {
-		e = x->r->desc + i * 16;
-		put_le64(e, x->tp->pool_off + d[i].addr);
-		put_le32(e + 8, d[i].len);
-		put_le16(e + 12, d[i].flags);
-		put_le16(e + 14, d[i].next);
-	}
-	put_le16(x->r->avail + 4 + 2 * (x->avail % x->r->size), head);
-	x->avail++;
-	__atomic_store_n((uint16_t *)(void *)(x->r->avail + 2), x->avail,
-	    __ATOMIC_RELEASE);
-	cr_assert_eq(write(x->tp->q[0].kick_fd, &one, 8), 8);
-	pfd.fd = x->tp->q[0].call_fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, wait_ms) <= 0)
-		return (0);
-	(void)read(x->tp->q[0].call_fd, &v, 8);
-	cr_assert_neq(__atomic_load_n((uint16_t *)(void *)(x->r->used + 2),
-	    __ATOMIC_ACQUIRE), x->used);
-	e = x->r->used + 4 + 8 * (x->used % x->r->size);
-	*id = get_le32(e);
-	*len = get_le32(e + 4);
-	x->used++;
-	return (1);
+	cr_assert_eq(simpump_open(x, 3, extra, err, sizeof(err)), 0, "%s",
+	    err);
 }
 
 struct reply {
@@ -116,10 +49,10 @@ struct reply {
 
 /* One well-framed command: header + data readable, status + wcap. */
 static struct reply
-cmd(struct raw *x, uint16_t op, uint16_t group, uint64_t member,
+cmd(struct simpump *x, uint16_t op, uint16_t group, uint64_t member,
     const void *data, size_t dlen, size_t wcap)
 {
-	struct rdesc	 d[2];
+	struct simpump_desc d[2];
 	struct reply	 r;
 	uint32_t	 id;
 	size_t		 olen = (VA_HDR_LEN + dlen + 7) & ~(size_t)7;
@@ -129,9 +62,9 @@ cmd(struct raw *x, uint16_t op, uint16_t group, uint64_t member,
 	if (dlen > 0)
 		memcpy(x->pool + VA_HDR_LEN, data, dlen);
 	memset(x->pool + 65536, 0xee, wcap);
-	d[0] = (struct rdesc){ 0, (uint32_t)olen, 1, 1 };
-	d[1] = (struct rdesc){ 65536, (uint32_t)wcap, 2, 0 };
-	cr_assert_eq(raw_post(x, d, 2, 0, &id, &r.len, 5000), 1,
+	d[0] = (struct simpump_desc){ 0, (uint32_t)olen, 1, 1 };
+	d[1] = (struct simpump_desc){ 65536, (uint32_t)wcap, 2, 0 };
+	cr_assert_eq(simpump_post(x, d, 2, 0, &id, &r.len, 5000), 1,
 	    "no answer to %s", va_op_name(op));
 	cr_assert_eq(id, 0);
 	r.status = get_le16(x->pool + 65536);
@@ -141,7 +74,7 @@ cmd(struct raw *x, uint16_t op, uint16_t group, uint64_t member,
 }
 
 static void
-list_use(struct raw *x)
+list_use(struct simpump *x)
 {
 	struct reply	r;
 	uint8_t		b[8];
@@ -154,7 +87,7 @@ list_use(struct raw *x)
 }
 
 static void
-alive(struct raw *x)
+alive(struct simpump *x)
 {
 	char	reply[256];
 
@@ -163,7 +96,7 @@ alive(struct raw *x)
 
 Test(admin_sim, list_query_use)
 {
-	struct raw	 x;
+	struct simpump	 x;
 	struct reply	 r;
 	uint8_t		 b[16];
 	uint64_t	 bits;
@@ -200,12 +133,12 @@ Test(admin_sim, list_query_use)
 	cr_assert_eq(r.res[0], VA_MODE_ACTIVE);
 	r = cmd(&x, VA_OP_DEV_CTX_SIZE_GET, 1, 1, NULL, 0, 16);
 	cr_assert_eq(r.qual, VA_Q_INVALID_OPCODE);
-	raw_close(&x);
+	simpump_close(&x);
 }
 
 Test(admin_sim, header_checks)
 {
-	struct raw	 x;
+	struct simpump	 x;
 	struct reply	 r;
 	uint8_t		 m[8] = { 7 };
 
@@ -250,98 +183,98 @@ Test(admin_sim, header_checks)
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(r.len, 16);
 	alive(&x);
-	raw_close(&x);
+	simpump_close(&x);
 }
 
 Test(admin_sim, malformed_chains)
 {
-	struct raw	 x;
-	struct rdesc	 d[4];
+	struct simpump	 x;
+	struct simpump_desc d[4];
 	uint32_t	 id, len;
 
 	raw_open(&x, NULL);
 	list_use(&x);
 	va_hdr_put(x.pool, VA_OP_DEV_MODE_GET, 1, 1);
 	/* Readable part not a multiple of 8: EINVAL, INVALID_COMMAND. */
-	d[0] = (struct rdesc){ 0, 28, 1, 1 };
-	d[1] = (struct rdesc){ 65536, 16, 2, 0 };
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	d[0] = (struct simpump_desc){ 0, 28, 1, 1 };
+	d[1] = (struct simpump_desc){ 65536, 16, 2, 0 };
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 8);
 	cr_assert_eq(get_le16(x.pool + 65536), VA_STATUS_EINVAL);
 	cr_assert_eq(get_le16(x.pool + 65538), VA_Q_INVALID_COMMAND);
 	/* Shorter than a header. */
 	d[0].len = 16;
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 8);
 	/* Writable part too small for a status: returned with length 0. */
 	d[0].len = 24;
 	d[1].len = 0;
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
 	d[0].flags = 0;
-	cr_assert(raw_post(&x, d, 1, 0, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 1, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
 	/* Writable before readable. */
-	d[0] = (struct rdesc){ 65536, 16, 2 | 1, 1 };
-	d[1] = (struct rdesc){ 0, 24, 0, 0 };
+	d[0] = (struct simpump_desc){ 65536, 16, 2 | 1, 1 };
+	d[1] = (struct simpump_desc){ 0, 24, 0, 0 };
 	memset(x.pool + 65536, 0, 16);
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 8);
 	cr_assert_eq(get_le16(x.pool + 65536), VA_STATUS_EINVAL);
 	/* Writable part not a multiple of 8. */
-	d[0] = (struct rdesc){ 0, 24, 1, 1 };
-	d[1] = (struct rdesc){ 65536, 20, 2, 0 };
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	d[0] = (struct simpump_desc){ 0, 24, 1, 1 };
+	d[1] = (struct simpump_desc){ 65536, 20, 2, 0 };
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 8);
 	/* Pointing outside the shared memory. */
-	d[1] = (struct rdesc){ 8ULL << 30, 16, 2, 0 };
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	d[1] = (struct simpump_desc){ 8ULL << 30, 16, 2, 0 };
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
-	d[1] = (struct rdesc){ (1 << 20) - 8, 16, 2, 0 };
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	d[1] = (struct simpump_desc){ SIMPUMP_POOL - 8, 16, 2, 0 };
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
 	/* A loop, an indirect table, a link out of range. */
-	d[0] = (struct rdesc){ 0, 24, 1, 1 };
-	d[1] = (struct rdesc){ 65536, 16, 2 | 1, 0 };
-	cr_assert(raw_post(&x, d, 2, 0, &id, &len, 5000));
+	d[0] = (struct simpump_desc){ 0, 24, 1, 1 };
+	d[1] = (struct simpump_desc){ 65536, 16, 2 | 1, 0 };
+	cr_assert(simpump_post(&x, d, 2, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
-	d[0] = (struct rdesc){ 0, 32, 4, 0 };
-	cr_assert(raw_post(&x, d, 1, 0, &id, &len, 5000));
+	d[0] = (struct simpump_desc){ 0, 32, 4, 0 };
+	cr_assert(simpump_post(&x, d, 1, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
-	d[0] = (struct rdesc){ 0, 24, 1, 99 };
-	cr_assert(raw_post(&x, d, 1, 0, &id, &len, 5000));
+	d[0] = (struct simpump_desc){ 0, 24, 1, 99 };
+	cr_assert(simpump_post(&x, d, 1, 0, &id, &len, 5000));
 	cr_assert_eq(len, 0);
 	/* A head outside the ring comes back as is, length 0. */
-	cr_assert(raw_post(&x, d, 0, 40, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 0, 40, &id, &len, 5000));
 	cr_assert_eq(id, 40);
 	cr_assert_eq(len, 0);
 	/* Split over several descriptors: fine. */
-	d[0] = (struct rdesc){ 0, 8, 1, 1 };
-	d[1] = (struct rdesc){ 8, 16, 1, 2 };
-	d[2] = (struct rdesc){ 65536, 8, 2 | 1, 3 };
-	d[3] = (struct rdesc){ 70000, 8, 2, 0 };
+	d[0] = (struct simpump_desc){ 0, 8, 1, 1 };
+	d[1] = (struct simpump_desc){ 8, 16, 1, 2 };
+	d[2] = (struct simpump_desc){ 65536, 8, 2 | 1, 3 };
+	d[3] = (struct simpump_desc){ 70000, 8, 2, 0 };
 	va_hdr_put(x.pool, VA_OP_DEV_MODE_GET, 1, 2);
-	cr_assert(raw_post(&x, d, 4, 0, &id, &len, 5000));
+	cr_assert(simpump_post(&x, d, 4, 0, &id, &len, 5000));
 	cr_assert_eq(len, 16);
 	cr_assert_eq(get_le16(x.pool + 65536), 0);
 	cr_assert_eq(x.pool[70000], VA_MODE_ACTIVE);
 	alive(&x);
-	raw_close(&x);
+	simpump_close(&x);
 }
 
 /* A ring whose avail index runs away stops; the simulator does not. */
 Test(admin_sim, runaway_ring)
 {
-	struct raw	 x;
+	struct simpump	 x;
 	struct va_tp_params p;
 	struct va_transport *tp2;
-	struct rdesc	 d[1] = { { 0, 24, 0, 0 } };
+	struct simpump_desc d[1] = { { 0, 24, 0, 0 } };
 	uint32_t	 id, len;
 	char		 err[256], reply[256];
 
 	raw_open(&x, NULL);
 	x.avail += 40;	/* 41 entries published in a 16-entry ring */
-	cr_assert_eq(raw_post(&x, d, 1, 0, &id, &len, 300), 0);
+	cr_assert_eq(simpump_post(&x, d, 1, 0, &id, &len, 300), 0);
 	alive(&x);
 	cr_assert_eq(simproc_cmd(&x.sp, reply, sizeof(reply), "info"), 0);
 	cr_assert_not_null(strstr(reply, "connected=1"));
@@ -359,7 +292,7 @@ Test(admin_sim, runaway_ring)
 	x.pool = tp2->mem + tp2->pool_off;
 	x.avail = x.used = 0;
 	list_use(&x);
-	raw_close(&x);
+	simpump_close(&x);
 }
 
 /* What the simulator refuses at the handshake. */
@@ -450,7 +383,7 @@ Test(admin_sim, handshake_refusals)
 /* The device side of the context write: LAST with a bad image. */
 Test(admin_sim, ctx_write_device_checks)
 {
-	struct raw	 x;
+	struct simpump	 x;
 	struct reply	 r;
 	static uint8_t	 img[8192], data[8192 + 8];
 	uint8_t		 m[8] = { VA_MODE_STOP };
@@ -501,13 +434,13 @@ Test(admin_sim, ctx_write_device_checks)
 		cr_assert_eq(simproc_hex(&x.sp, &b, "digest 2"), 0);
 		cr_assert_eq(a, b);
 	}
-	raw_close(&x);
+	simpump_close(&x);
 }
 
 /* Reading a sub-range splits records; nothing is lost or doubled. */
 Test(admin_sim, records_subrange)
 {
-	struct raw	 x;
+	struct simpump	 x;
 	struct reply	 r;
 	uint8_t		 data[32];
 	char		 path[128];
@@ -570,5 +503,5 @@ Test(admin_sim, records_subrange)
 	r = cmd(&x, VA_OP_WRITE_RECORDS_START, 1, 1, data,
 	    va_wrstart_put(data, 4096, &rg, 1), 8);
 	cr_assert_eq(r.qual, VA_Q_INVALID_COMMAND);
-	raw_close(&x);
+	simpump_close(&x);
 }

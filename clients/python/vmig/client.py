@@ -171,14 +171,16 @@ class Client:
         return pb.MigrationPolicy(**policy)
 
     def prepare_incoming(self, device, regions, policy=None, vm="",
-                         group=()):
+                         group=(), source_interfaces=()):
         """Destination: returns PrepareIncomingResponse (job_id, token,
         stream_url, job_ids). group: the VM's other devices, which move
-        with device as one job (one memory, one downtime)."""
+        with device as one job (one memory, one downtime).
+        source_interfaces: the source devices' interfaces (device, then
+        group), checked before anything is touched."""
         return self.call(pb.Request(prepare_incoming=pb.PrepareIncomingRequest(
             device=device, regions=self._regions(regions),
-            policy=self._policy(policy), vm=vm,
-            group=list(group)))).prepare_incoming
+            policy=self._policy(policy), vm=vm, group=list(group),
+            source_interfaces=list(source_interfaces)))).prepare_incoming
 
     def start_migration(self, device, regions, dest_url, token, policy=None,
                         vm="", group=(), all_ids=False):
@@ -189,6 +191,14 @@ class Client:
             token=token, policy=self._policy(policy), vm=vm,
             group=list(group)))).start_migration
         return list(r.job_ids) if all_ids else r.job_id
+
+    def check_compat(self, device, source_interface):
+        """May a device of source_interface migrate into device (on this
+        daemon)? CheckCompatResponse: compatible, conditions, reason,
+        interface. Touches nothing."""
+        return self.call(pb.Request(check_compat=pb.CheckCompatRequest(
+            device=device,
+            source_interface=source_interface))).check_compat
 
     def get_job(self, job_id):
         return self.call(pb.Request(
