@@ -33,7 +33,7 @@ const struct vmigctl_cmd vmigctl_devices_cmd = {
 
 const struct vmigctl_cmd vmigctl_compat_cmd = {
 	"compat", "SRC DST", "may device SRC migrate into DST (DEVICE or "
-	"DEVICE@URL: on another vmigd)",
+	"DEVICE@URL: on another vmigd)", NULL,
 	vmigctl_compat
 };
 
@@ -328,14 +328,17 @@ vmigctl_compat(struct vmigctl *ctl, const struct vmigctl_cmd *cmd,
 	char				*src, *dst, iface[64], sb[256], db[256];
 	int				 rv;
 
-	if (argc != 3)
-		return (vmigctl_usage(cmd, "a source and a destination device"));
-	src = vmigctl_at(ctl, argv[1], &sc, sb, sizeof(sb));
+	if (vmigctl_getopt(cmd, argc, argv) != -1)
+		return (VMIGCTL_EXIT_USAGE);
+	if ((rv = vmigctl_nargs(cmd, argc, argv, 2, 2,
+	    "a source and a destination device")) != VMIGCTL_EXIT_OK)
+		return (rv);
+	src = vmigctl_at(ctl, argv[optind], &sc, sb, sizeof(sb));
 	rv = vmigctl_iface(&sc, src, iface, sizeof(iface));
 	vmigctl_at_done(ctl, &sc);
 	if (rv != VMIGCTL_EXIT_OK)
 		return (rv);
-	dst = vmigctl_at(ctl, argv[2], &dc, db, sizeof(db));
+	dst = vmigctl_at(ctl, argv[optind + 1], &dc, db, sizeof(db));
 	dc.json = ctl->json;
 	q.device = dst;
 	q.source_interface = iface;
