@@ -69,6 +69,8 @@ struct job_in {
 	struct frame_layout	 layout;
 	struct in_dev		 dev[JOB_GROUP_MAX];
 	uint64_t		 applied;	/* payload bytes applied */
+	uint64_t		 data_applied;	/* of them, by the data link */
+	char			 data_url[256];
 	uint64_t		 last_seq;
 	uint64_t		 source_job;
 	int			 hello_ok;
@@ -171,7 +173,8 @@ job_in_create(struct engine *eng, const struct job_request *req,
 	int		 rc;
 
 	job = job_new(eng, &job_kind_incoming, req->device);
-	if ((rc = job_claim(job, req, MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
+	if ((rc = job_claim(job, req, MEM_MAP_WRITE | MEM_MAP_POPULATE |
+	    (eng->prefault ? MEM_MAP_PREFAULT : 0), err,
 	    errlen)) != 0) {
 		job_discard(job);
 		return (rc);
@@ -348,6 +351,34 @@ in_send_frame(struct job *job, StreamFrame *f)
 		    frame_kind_name(f->kind_case), strerror(-rc));
 }
 
+static const struct dlink_ops in_dlink_ops;
+
+/*
+ * Data connections for the source that showed the token (so nothing
+ * listens before the Hello); without them pages come on the stream.
+ */
+static void
+in_data_listen(struct job *job)
+{
+	struct job_in	*in = job->in;
+	char		 err[256];
+	int		 rc;
+
+	if (job->eng->data_conns == 0)
+		return;
+	rc = dlink_listen(job->eng->base, job->eng->stream_bind, &job->mem,
+	    &in->layout, in->token, sizeof(in->token), &in_dlink_ops, job,
+	    &job->dlink, in->data_url, sizeof(in->data_url), err,
+	    sizeof(err));
+	if (rc != 0) {
+		log_info("job %" PRIu64 ": pages come on the stream: %s",
+		    job->id, err);
+		in->data_url[0] = '\0';
+		return;
+	}
+	dlink_set_priority(job->dlink, VMIG_PRIO_BULK);
+}
+
 static void
 in_start(struct job *job)
 {
@@ -356,9 +387,14 @@ in_start(struct job *job)
 
 	job_set_phase(job, JOB_SETUP, NULL);
 	job_arm_deadline(job);
+	in_data_listen(job);
 	a.protocol_version = STREAM_PROTOCOL_VERSION;
 	a.dest_job_id = job->id;
 	a.window_bytes = JOB_WINDOW_BYTES;
+	if (job->dlink != NULL) {
+		a.data_url = job->in->data_url;
+		a.data_connections = job->eng->data_conns;
+	}
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK;
 	f.hello_ack = &a;
 	in_send_frame(job, &f);
@@ -561,7 +597,8 @@ in_ack(struct job *job, uint64_t seq)
 	int			 rc;
 
 	a.seq = seq;
-	a.bytes = in->applied;
+	a.bytes = in->applied - in->data_applied;
+	a.data_bytes = in->data_applied;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ACK;
 	f.ack = &a;
 	rc = stream_send(job->stream, &f, NULL, 0);
@@ -605,11 +642,44 @@ in_pages(struct job *job, const struct frame *fr)
 	}
 	in->applied += fr->payload_len;
 	job_account_pages(job, fr->payload_len, pages, zero);
-	job->st.bytes_sent = stream_stats(job->stream)->bytes_in;
+	job->st.bytes_sent = job_wire_bytes(job);
 	if (fr->hdr->pages->iteration > job->st.memory_iteration)
 		job->st.memory_iteration = fr->hdr->pages->iteration;
 	in_ack(job, fr->hdr->pages->seq);
 }
+
+/* Batches the data connections landed (datalink.c checked them). */
+static void
+in_data_applied(void *arg, const struct dlink_applied *a)
+{
+	struct job	*job = arg;
+	struct job_in	*in = job->in;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	in->applied += a->bytes;
+	in->data_applied += a->bytes;
+	job_account_pages(job, a->bytes, a->pages, a->zero_pages);
+	job->st.bytes_sent = job_wire_bytes(job);
+	if (a->iteration > job->st.memory_iteration)
+		job->st.memory_iteration = a->iteration;
+	in_ack(job, in->last_seq);
+}
+
+static void
+in_data_failed(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	in_protocol_error(job, P_PROTO, "%s", reason);
+}
+
+static const struct dlink_ops in_dlink_ops = {
+	.applied = in_data_applied,
+	.failed = in_data_failed,
+};
 
 static void	in_load(struct job *);
 
@@ -752,6 +822,9 @@ in_switchover(struct job *job, const Vmig__Stream__V1__Switchover *s)
 		    "digests for %u devices", s->n_state_digests, job->ndevs);
 		return;
 	}
+	/* every page was acknowledged: no byte may land from here on */
+	dlink_close(job->dlink);
+	job->dlink = NULL;
 	for (i = 0; i < job->ndevs && i < s->n_state_digests; i++)
 		in->dev[i].src_state_digest = s->state_digests[i];
 	in->src_memory_digest = s->memory_digest;
@@ -816,6 +889,7 @@ in_frame(void *arg, const struct frame *fr)
 	case K(STOPCOPY):
 		/* the guest waits from now on: serve this stream first */
 		stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
+		dlink_set_priority(job->dlink, VMIG_PRIO_CRITICAL);
 		job_set_phase(job, JOB_STOPCOPY, NULL);
 		break;
 	case K(SWITCHOVER):
