@@ -40,6 +40,7 @@
 
 #define IN_STATE_MAX		(256u * 1024 * 1024)
 #define IN_LINGER_MS		2000	/* after Done, for the source to close */
+#define IN_DATA_FAIL_GRACE_MS	500	/* see in_data_failed() */
 
 /*
  * One device's state as it arrives (dev[i] is job->devs[i]'s). A
@@ -71,6 +72,8 @@ struct job_in {
 	uint64_t		 applied;	/* payload bytes applied */
 	uint64_t		 data_applied;	/* of them, by the data link */
 	char			 data_url[256];
+	struct event		*ev_data_fail;	/* in_data_failed()'s grace */
+	char			 data_fail[384];
 	uint64_t		 last_seq;
 	uint64_t		 source_job;
 	int			 hello_ok;
@@ -210,6 +213,8 @@ in_free(struct job *job)
 			XXH3_freeState(job->in->dev[i].xs);
 	}
 	free(job->in->load_buf);
+	if (job->in->ev_data_fail != NULL)
+		event_free(job->in->ev_data_fail);
 	free(job->in);
 	job->in = NULL;
 }
@@ -667,13 +672,35 @@ in_data_applied(void *arg, const struct dlink_applied *a)
 }
 
 static void
-in_data_failed(void *arg, int err, const char *reason)
+in_data_fail_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct job	*job = arg;
 
 	if (job_phase_terminal(job->phase) || job->failing)
 		return;
-	in_protocol_error(job, P_PROTO, "%s", reason);
+	in_protocol_error(job, P_PROTO, "%s", job->in->data_fail);
+}
+
+/*
+ * A source that aborts (a cancel) closes its data connections as it
+ * sends its Abort on the stream, maybe inside a batch: the failure
+ * waits IN_DATA_FAIL_GRACE_MS for the Abort, which says why. Nothing
+ * more lands meanwhile: the connection that failed reads no more.
+ */
+static void
+in_data_failed(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+	struct timeval	 tv = { 0, IN_DATA_FAIL_GRACE_MS * 1000 };
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	strlcpy_v(job->in->data_fail, reason, sizeof(job->in->data_fail));
+	log_debug("%s: job %" PRIu64 ": %s", __func__, job->id, reason);
+	if (job->in->ev_data_fail == NULL)
+		job->in->ev_data_fail = evtimer_new(job->eng->base,
+		    in_data_fail_cb, job);
+	evtimer_add(job->in->ev_data_fail, &tv);
 }
 
 static const struct dlink_ops in_dlink_ops = {
