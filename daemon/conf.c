@@ -76,6 +76,13 @@ static const struct conf_key conf_keys[] = {
 	  4096, 1ull << 30, 0, "16M", "largest control request accepted" },
 	{ "daemon", "rpc_workers", CT_UINT, OFF(rpc_workers), 1, 256, 0,
 	  "16", "control requests received in parallel" },
+	{ "daemon", "data_connections", CT_UINT, OFF(data_connections), 0, 16,
+	  CK_RELOAD, "2", "page connections per migration beside its stream "
+	  "(tcp:// only; 0: pages on the stream)" },
+	{ "daemon", "prefault_memory", CT_UINT, OFF(prefault_memory), 0, 1,
+	  CK_RELOAD, "0", "1: touch each page of a job's memory once from user "
+	  "space and once through the kernel when it is mapped (hosts whose "
+	  "hypervisor fills page tables lazily; slow there)" },
 	{ "daemon", "status_interval", CT_DURATION, OFF(status_interval_ms),
 	  1000, 86400000, CK_RELOAD, "30s", "how often STATUS= goes to systemd" },
 	{ "daemon", "metrics_listen", CT_LISTEN, OFF(metrics_listen), 0, 0, 0,

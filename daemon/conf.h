@@ -52,6 +52,8 @@ struct config {
 	int		 log_level;	/* enum log_level */
 	uint64_t	 max_message_bytes;
 	uint32_t	 rpc_workers;
+	uint32_t	 data_connections;	/* per migration, 0: none */
+	uint32_t	 prefault_memory;	/* MEM_MAP_PREFAULT */
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
 	char		*metrics_listen;	/* "host:port"; "": no metrics */
 	char		*state_dir;	/* journal, history (journal.h) */

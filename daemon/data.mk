@@ -1,10 +1,12 @@
 # daemon/data.mk: the data plane — page sets, guest memory, stream frames,
-# the nng peer link, page transfer, the bandwidth token bucket.
+# the nng peer link, its data connections, page transfer, the bandwidth
+# token bucket.
 libvmig_a_SOURCES += daemon/pageset.c daemon/pageset.h \
 	daemon/memory.c daemon/memory.h \
 	daemon/frame.c daemon/frame.h \
 	daemon/stream.c daemon/stream.h \
 	daemon/xfer.c daemon/xfer.h \
+	daemon/datalink.c daemon/datalink.h \
 	daemon/tbucket.c daemon/tbucket.h
 
 # Unit tests (Criterion), each linking the real modules from libvmig.a.
@@ -33,6 +35,10 @@ DATA_TESTS += test/unit/test_xfer
 test_unit_test_xfer_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_xfer_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_xfer_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_datalink
+test_unit_test_datalink_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_datalink_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_datalink_LDADD = $(DATA_TEST_LDADD)
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif

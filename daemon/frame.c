@@ -37,12 +37,14 @@ static const char *const frame_kind_names[] = {
 	[VMIG__STREAM__V1__FRAME__KIND_ABORT] = "abort",
 	[VMIG__STREAM__V1__FRAME__KIND_ACK] = "ack",
 	[VMIG__STREAM__V1__FRAME__KIND_STOPCOPY] = "stopcopy",
+	[VMIG__STREAM__V1__FRAME__KIND_DATA_HELLO] = "data-hello",
 };
 
 const char *
 frame_kind_name(int kind)
 {
-	if (kind < 0 || (size_t)kind >= nitems(frame_kind_names))
+	if (kind < 0 || (size_t)kind >= nitems(frame_kind_names) ||
+	    frame_kind_names[kind] == NULL)
 		return ("unknown");
 	return (frame_kind_names[kind]);
 }
@@ -252,6 +254,11 @@ frame_check_pages(const struct frame_layout *l, const StreamPageBatch *pb,
 		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
 		    "region %u carries %zu payload bytes, more than the limit "
 		    "of %zu", seq, pb->region, payload_len, payload_max));
+	if (pb->payload_bytes != 0 && pb->payload_bytes != payload_len)
+		return (err_set(err, errlen, -EPROTO, "page batch %llu for "
+		    "region %u declares %llu payload bytes and carries %zu",
+		    seq, pb->region, (unsigned long long)pb->payload_bytes,
+		    payload_len));
 	for (i = 0; i < pb->n_runs; i++) {
 		run = pb->runs[i];
 		if (run->count == 0)

@@ -89,6 +89,7 @@ engine_new(struct event_base *base, struct backends *backends)
 	eng->base = base;
 	eng->backends = backends;
 	eng->stream_bind = xstrdup("tcp://127.0.0.1");
+	eng->data_conns = DLINK_CONNS_DEFAULT;
 	TAILQ_INIT(&eng->jobs);
 	eng->next_id = 1;
 	eng->next_seq = 1;
@@ -129,6 +130,27 @@ engine_set_stream_bind(struct engine *eng, const char *url)
 {
 	free(eng->stream_bind);
 	eng->stream_bind = xstrdup(url != NULL ? url : "tcp://127.0.0.1");
+}
+
+void
+engine_set_data_conns(struct engine *eng, unsigned n)
+{
+	eng->data_conns = MIN(n, DLINK_CONNS_MAX);
+}
+
+uint64_t
+job_wire_bytes(const struct job *job)
+{
+	const struct stream_stats	*ss = stream_stats(job->stream);
+
+	return ((job->kind->sends ? ss->bytes_out : ss->bytes_in) +
+	    (job->dlink != NULL ? dlink_bytes(job->dlink) : 0));
+}
+
+void
+engine_set_prefault(struct engine *eng, int on)
+{
+	eng->prefault = on != 0;
 }
 
 void
@@ -269,6 +291,8 @@ engine_freeze(struct engine *eng)
 		evtimer_del(job->ev_deadline);
 		if (job->kind->freeze != NULL)
 			job->kind->freeze(job);
+		dlink_close(job->dlink);	/* before the memory goes */
+		job->dlink = NULL;
 		stream_close(job->stream);
 		job->stream = NULL;
 		job_release_devices(job);
@@ -543,6 +567,7 @@ job_free(struct job *job)
 {
 	VMIG_ASSERT(!job->dev_busy);
 	job->kind->free(job);
+	dlink_close(job->dlink);	/* no byte lands after this */
 	stream_close(job->stream);
 	job_close_memory(job);
 	job_release_devices(job);
@@ -1094,6 +1119,8 @@ job_finish(struct job *job, enum job_phase end)
 	job->steps = NULL;
 	job->nsteps = 0;
 	job->running_step = 0;
+	dlink_close(job->dlink);	/* no byte lands after this */
+	job->dlink = NULL;
 	stream_close(job->stream);
 	job->stream = NULL;
 	job_close_memory(job);

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "converge.h"
+#include "datalink.h"
 #include "journal.h"
 #include "memory.h"
 #include "sched.h"
@@ -266,6 +267,8 @@ struct engine {
 	struct event_base	*base;
 	struct backends		*backends;
 	char			*stream_bind;	/* where incoming jobs listen */
+	unsigned		 data_conns;	/* per job, 0: pages on the stream */
+	int			 prefault;	/* MEM_MAP_PREFAULT every map */
 	struct engine_hooks	 hooks;
 	struct engine_journal	 journal;
 	TAILQ_HEAD(, job)	 jobs;		/* live and kept finished */
@@ -352,6 +355,7 @@ struct job {
 	struct mem_map		 mem;
 	int			 mem_open;
 	struct stream		*stream;
+	struct dlink		*dlink;		/* data connections (or NULL) */
 
 	/* times (now_ms) */
 	uint64_t		 created_ms;
@@ -425,6 +429,16 @@ void		 engine_set_journal(struct engine *,
 /* Job ids start at id or above (those of a previous run are taken). */
 void		 engine_set_first_id(struct engine *, uint64_t id);
 void		 engine_set_stream_bind(struct engine *, const char *url);
+/*
+ * Data connections per job (datalink.h; 0: page batches go on the
+ * control stream): the source dials as many as both sides allow, the
+ * destination offers this many.
+ */
+void		 engine_set_data_conns(struct engine *, unsigned n);
+/* Bytes on the wire so far: the stream's and the data connections'. */
+uint64_t	 job_wire_bytes(const struct job *);
+/* Touch every page of a job's memory when it is mapped (memory.h). */
+void		 engine_set_prefault(struct engine *, int on);
 void		 engine_set_limits(struct engine *, uint32_t max_out,
 		    uint32_t max_in, uint32_t max_per_pf, uint64_t bw);
 /* Run admission and shares on the next loop turn. */

@@ -40,6 +40,7 @@
 
 #define IN_STATE_MAX		(256u * 1024 * 1024)
 #define IN_LINGER_MS		2000	/* after Done, for the source to close */
+#define IN_DATA_FAIL_GRACE_MS	500	/* see in_data_failed() */
 
 /*
  * One device's state as it arrives (dev[i] is job->devs[i]'s). A
@@ -69,6 +70,10 @@ struct job_in {
 	struct frame_layout	 layout;
 	struct in_dev		 dev[JOB_GROUP_MAX];
 	uint64_t		 applied;	/* payload bytes applied */
+	uint64_t		 data_applied;	/* of them, by the data link */
+	char			 data_url[256];
+	struct event		*ev_data_fail;	/* in_data_failed()'s grace */
+	char			 data_fail[384];
 	uint64_t		 last_seq;
 	uint64_t		 source_job;
 	int			 hello_ok;
@@ -197,7 +202,8 @@ job_in_create(struct engine *eng, const struct job_request *req,
 	int		 rc;
 
 	job = job_new(eng, &job_kind_incoming, req->device);
-	if ((rc = job_claim(job, req, MEM_MAP_WRITE | MEM_MAP_POPULATE, err,
+	if ((rc = job_claim(job, req, MEM_MAP_WRITE | MEM_MAP_POPULATE |
+	    (eng->prefault ? MEM_MAP_PREFAULT : 0), err,
 	    errlen)) != 0) {
 		job_discard(job);
 		return (rc);
@@ -233,6 +239,8 @@ in_free(struct job *job)
 			XXH3_freeState(job->in->dev[i].xs);
 	}
 	free(job->in->load_buf);
+	if (job->in->ev_data_fail != NULL)
+		event_free(job->in->ev_data_fail);
 	free(job->in);
 	job->in = NULL;
 }
@@ -374,6 +382,34 @@ in_send_frame(struct job *job, StreamFrame *f)
 		    frame_kind_name(f->kind_case), strerror(-rc));
 }
 
+static const struct dlink_ops in_dlink_ops;
+
+/*
+ * Data connections for the source that showed the token (so nothing
+ * listens before the Hello); without them pages come on the stream.
+ */
+static void
+in_data_listen(struct job *job)
+{
+	struct job_in	*in = job->in;
+	char		 err[256];
+	int		 rc;
+
+	if (job->eng->data_conns == 0)
+		return;
+	rc = dlink_listen(job->eng->base, job->eng->stream_bind, &job->mem,
+	    &in->layout, in->token, sizeof(in->token), &in_dlink_ops, job,
+	    &job->dlink, in->data_url, sizeof(in->data_url), err,
+	    sizeof(err));
+	if (rc != 0) {
+		log_info("job %" PRIu64 ": pages come on the stream: %s",
+		    job->id, err);
+		in->data_url[0] = '\0';
+		return;
+	}
+	dlink_set_priority(job->dlink, VMIG_PRIO_BULK);
+}
+
 static void
 in_start(struct job *job)
 {
@@ -382,9 +418,14 @@ in_start(struct job *job)
 
 	job_set_phase(job, JOB_SETUP, NULL);
 	job_arm_deadline(job);
+	in_data_listen(job);
 	a.protocol_version = STREAM_PROTOCOL_VERSION;
 	a.dest_job_id = job->id;
 	a.window_bytes = JOB_WINDOW_BYTES;
+	if (job->dlink != NULL) {
+		a.data_url = job->in->data_url;
+		a.data_connections = job->eng->data_conns;
+	}
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK;
 	f.hello_ack = &a;
 	in_send_frame(job, &f);
@@ -589,7 +630,8 @@ in_ack(struct job *job, uint64_t seq)
 	int			 rc;
 
 	a.seq = seq;
-	a.bytes = in->applied;
+	a.bytes = in->applied - in->data_applied;
+	a.data_bytes = in->data_applied;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_ACK;
 	f.ack = &a;
 	rc = stream_send(job->stream, &f, NULL, 0);
@@ -633,11 +675,66 @@ in_pages(struct job *job, const struct frame *fr)
 	}
 	in->applied += fr->payload_len;
 	job_account_pages(job, fr->payload_len, pages, zero);
-	job->st.bytes_sent = stream_stats(job->stream)->bytes_in;
+	job->st.bytes_sent = job_wire_bytes(job);
 	if (fr->hdr->pages->iteration > job->st.memory_iteration)
 		job->st.memory_iteration = fr->hdr->pages->iteration;
 	in_ack(job, fr->hdr->pages->seq);
 }
+
+/* Batches the data connections landed (datalink.c checked them). */
+static void
+in_data_applied(void *arg, const struct dlink_applied *a)
+{
+	struct job	*job = arg;
+	struct job_in	*in = job->in;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	in->applied += a->bytes;
+	in->data_applied += a->bytes;
+	job_account_pages(job, a->bytes, a->pages, a->zero_pages);
+	job->st.bytes_sent = job_wire_bytes(job);
+	if (a->iteration > job->st.memory_iteration)
+		job->st.memory_iteration = a->iteration;
+	in_ack(job, in->last_seq);
+}
+
+static void
+in_data_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*job = arg;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	in_protocol_error(job, P_PROTO, "%s", job->in->data_fail);
+}
+
+/*
+ * A source that aborts (a cancel) closes its data connections as it
+ * sends its Abort on the stream, maybe inside a batch: the failure
+ * waits IN_DATA_FAIL_GRACE_MS for the Abort, which says why. Nothing
+ * more lands meanwhile: the connection that failed reads no more.
+ */
+static void
+in_data_failed(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+	struct timeval	 tv = { 0, IN_DATA_FAIL_GRACE_MS * 1000 };
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	strlcpy_v(job->in->data_fail, reason, sizeof(job->in->data_fail));
+	log_debug("%s: job %" PRIu64 ": %s", __func__, job->id, reason);
+	if (job->in->ev_data_fail == NULL)
+		job->in->ev_data_fail = evtimer_new(job->eng->base,
+		    in_data_fail_cb, job);
+	evtimer_add(job->in->ev_data_fail, &tv);
+}
+
+static const struct dlink_ops in_dlink_ops = {
+	.applied = in_data_applied,
+	.failed = in_data_failed,
+};
 
 static void	in_load(struct job *);
 
@@ -780,6 +877,9 @@ in_switchover(struct job *job, const Vmig__Stream__V1__Switchover *s)
 		    "digests for %u devices", s->n_state_digests, job->ndevs);
 		return;
 	}
+	/* every page was acknowledged: no byte may land from here on */
+	dlink_close(job->dlink);
+	job->dlink = NULL;
 	for (i = 0; i < job->ndevs && i < s->n_state_digests; i++)
 		in->dev[i].src_state_digest = s->state_digests[i];
 	in->src_memory_digest = s->memory_digest;
@@ -844,6 +944,7 @@ in_frame(void *arg, const struct frame *fr)
 	case K(STOPCOPY):
 		/* the guest waits from now on: serve this stream first */
 		stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
+		dlink_set_priority(job->dlink, VMIG_PRIO_CRITICAL);
 		job_set_phase(job, JOB_STOPCOPY, NULL);
 		break;
 	case K(SWITCHOVER):

@@ -36,6 +36,8 @@
 #include "util.h"
 #include "vmigd.h"
 
+#define OUT_DATA_FAIL_GRACE_MS	500
+
 static const struct stream_ops out_stream_ops;
 
 static int	out_check_mode(struct job *);
@@ -187,7 +189,8 @@ job_out_create(struct engine *eng, const struct job_request *req,
 		    "the token PrepareIncoming returned (1 to %zu bytes)",
 		    req->tokenlen, sizeof(o->token)));
 	job = job_new(eng, &job_kind_outgoing, req->device);
-	if ((rc = job_claim(job, req, MEM_MAP_POPULATE, err, errlen)) != 0) {
+	if ((rc = job_claim(job, req, MEM_MAP_POPULATE |
+	    (job->eng->prefault ? MEM_MAP_PREFAULT : 0), err, errlen)) != 0) {
 		/* never started: a record of the refusal is of no use */
 		job_discard(job);
 		return (rc);
@@ -218,6 +221,8 @@ out_free(struct job *job)
 
 	if (o == NULL)
 		return;
+	if (o->ev_data_fail != NULL)
+		event_free(o->ev_data_fail);
 	out_pump_free(job);
 	out_dirty_free(job);
 	out_state_free(job);
@@ -456,6 +461,7 @@ out_enter_stopcopy(struct job *job, const char *why)
 {
 	/* the guest is about to wait: our acks before others' bulk work */
 	stream_set_priority(job->stream, VMIG_PRIO_CRITICAL);
+	dlink_set_priority(job->dlink, VMIG_PRIO_CRITICAL);
 	out_stopcopy_begin(job);
 	job->sstate = SCHED_STOPCOPY;
 	job_set_phase(job, JOB_STOPCOPY, why);
@@ -931,6 +937,95 @@ out_protocol_error(struct job *job, const char *fmt, const char *what)
 }
 
 static void
+out_data_connected(void *arg)
+{
+	struct job	*job = arg;
+
+	if (job->out->waiting != OUT_WAIT_DATA || job->failing)
+		return;
+	job->out->waiting = OUT_WAIT_NONE;
+	job_timer_stop(job);
+	log_debug("%s: job %" PRIu64 ": %u data connections up", __func__,
+	    job->id, dlink_conns(job->dlink));
+	job_step_done(job, 0, NULL);
+}
+
+static void
+out_data_writable(void *arg)
+{
+	out_writable_pump(arg);
+}
+
+static void
+out_data_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job	*job = arg;
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	job_fail(job, "data connections: %s", job->out->data_fail);
+}
+
+/*
+ * A destination that aborts closes its data connections as it sends its
+ * Abort on the stream, and the broken pipe may be seen first: the
+ * failure waits OUT_DATA_FAIL_GRACE_MS for the Abort, which says why.
+ */
+static void
+out_data_failed(void *arg, int err, const char *reason)
+{
+	struct job	*job = arg;
+	struct job_out	*o = job->out;
+	struct timeval	 tv = { 0, OUT_DATA_FAIL_GRACE_MS * 1000 };
+
+	if (job_phase_terminal(job->phase) || job->failing)
+		return;
+	strlcpy_v(o->data_fail, reason, sizeof(o->data_fail));
+	log_debug("%s: job %" PRIu64 ": %s", __func__, job->id, reason);
+	evtimer_add(o->ev_data_fail, &tv);
+}
+
+static const struct dlink_ops out_dlink_ops = {
+	.connected = out_data_connected,
+	.writable = out_data_writable,
+	.failed = out_data_failed,
+};
+
+/*
+ * The destination offers data connections: dial as many as both allow.
+ * 1: dialing (out_data_connected() ends the step); 0: pages go on the
+ * control stream.
+ */
+static int
+out_data_dial(struct job *job, const Vmig__Stream__V1__HelloAck *a)
+{
+	struct job_out	*o = job->out;
+	unsigned	 n;
+	char		 err[256];
+	int		 rc;
+
+	n = MIN(job->eng->data_conns, a->data_connections);
+	if (n == 0 || a->data_url == NULL || *a->data_url == '\0')
+		return (0);
+	rc = dlink_dial(job->eng->base, a->data_url, n, o->token, o->tokenlen,
+	    job->eng->window != 0 ? job->eng->window : JOB_WINDOW_BYTES,
+	    &out_dlink_ops, job, &job->dlink, err, sizeof(err));
+	if (rc != 0) {
+		log_warnx("job %" PRIu64 ": no data connections, pages go on "
+		    "the stream: %s", job->id, err);
+		return (0);
+	}
+	dlink_set_priority(job->dlink, VMIG_PRIO_BULK);
+	if (o->ev_data_fail == NULL)
+		o->ev_data_fail = evtimer_new(job->eng->base, out_data_fail_cb,
+		    job);
+	o->waiting = OUT_WAIT_DATA;
+	job->timer_fail = "the data connections did not come up in time";
+	job_timer(job, JOB_CONNECT_TIMEOUT_MS);
+	return (1);
+}
+
+static void
 out_frame(void *arg, const struct frame *fr)
 {
 	struct job		*job = arg;
@@ -970,6 +1065,8 @@ out_frame(void *arg, const struct frame *fr)
 		    job->eng->window != 0 ? job->eng->window :
 		    JOB_WINDOW_BYTES));
 		o->waiting = OUT_WAIT_NONE;
+		if (out_data_dial(job, f->hello_ack))
+			break;	/* out_data_connected() goes on */
 		job_step_done(job, 0, NULL);
 		break;
 	case VMIG__STREAM__V1__FRAME__KIND_ACK:
@@ -980,7 +1077,9 @@ out_frame(void *arg, const struct frame *fr)
 		}
 		o->acked_seq = f->ack->seq;
 		o->ack_ms = now_ms();
-		if ((rc = stream_acked(job->stream, f->ack->bytes)) != 0) {
+		if ((rc = stream_acked(job->stream, f->ack->bytes)) != 0 ||
+		    (job->dlink == NULL ? f->ack->data_bytes != 0 :
+		    dlink_acked(job->dlink, f->ack->data_bytes) != 0)) {
 			out_protocol_error(job, "%s", "an ack for bytes never "
 			    "sent");
 			return;

@@ -46,6 +46,7 @@ enum out_wait {
 	OUT_WAIT_NONE = 0,
 	OUT_WAIT_CONNECT,	/* the peer's pipe */
 	OUT_WAIT_HELLO_ACK,
+	OUT_WAIT_DATA,		/* the data connections (datalink.h) */
 	OUT_WAIT_DONE,
 };
 
@@ -108,6 +109,10 @@ struct job_out {
 	uint64_t		 rd_bytes;
 	uint64_t		 rd_pages;
 	uint64_t		 hot_pages;
+
+	/* data connections failed: the reason, reported after a grace */
+	struct event		*ev_data_fail;
+	char			 data_fail[256];
 
 	/* out_pump.c */
 	enum out_pump_state	 pump;

@@ -89,6 +89,8 @@ vmigd_set_limits(struct vmigd *d)
 {
 	engine_set_limits(d->engine, d->conf->max_outgoing,
 	    d->conf->max_incoming, d->conf->max_per_pf, d->conf->bandwidth);
+	engine_set_data_conns(d->engine, d->conf->data_connections);
+	engine_set_prefault(d->engine, d->conf->prefault_memory);
 }
 
 /* The control API's TLS files, as tls.h takes them. */

@@ -24,6 +24,8 @@
 #include "memory.h"
 #include "util.h"
 
+static int	mem_region_prefault(struct mem_region *, uint64_t);
+
 static const char *
 spec_path(const struct mem_region_spec *s)
 {
@@ -172,12 +174,59 @@ mem_region_open(struct mem_region *r, const struct mem_region_spec *s,
 		    (unsigned long long)s->file_offset, strerror(-rc)));
 	}
 	r->base = base;
+	if ((flags & MEM_MAP_PREFAULT) != 0 &&
+	    (rc = mem_region_prefault(r, s->file_offset)) != 0)
+		return (err_set(err, errlen, rc, "region %zu (%s): cannot "
+		    "prefault: %s", i, s->path, strerror(-rc)));
 	pageset_init(&r->dirty, r->npages);
 	log_debug("%s: region %zu (%s) iova 0x%llx length %llu page %u %s",
 	    __func__, i, s->path, (unsigned long long)r->iova,
 	    (unsigned long long)r->length, r->page_size,
 	    r->writable ? "rw" : "ro");
 	return (0);
+}
+
+/* MEM_MAP_PREFAULT (memory.h): each 4 KiB once by us, once by the kernel. */
+static int
+mem_region_prefault(struct mem_region *r, uint64_t file_offset)
+{
+	volatile const uint8_t	*p = r->base;
+	uint8_t			 sink[4096];
+	uint64_t		 off;
+	int			 pfd[2], rc = 0;
+	size_t			 k = 0;
+
+	if (!r->writable && pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == -1)
+		return (-errno);
+	for (off = 0; off < r->length; off += 4096) {
+		(void)p[off];
+		/* the kernel copies the page's first byte: to itself (a
+		 * write, as a receive will) or into a pipe (a read) */
+		if (r->writable) {
+			if (pread(r->fd, r->base + off, 1,
+			    (off_t)(file_offset + off)) != 1) {
+				rc = -EIO;
+				break;
+			}
+			continue;
+		}
+		if (write(pfd[1], r->base + off, 1) != 1) {
+			rc = -EIO;
+			break;
+		}
+		if (++k == sizeof(sink)) {
+			if (read(pfd[0], sink, k) != (ssize_t)k) {
+				rc = -EIO;
+				break;
+			}
+			k = 0;
+		}
+	}
+	if (!r->writable) {
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	return (rc);
 }
 
 static void

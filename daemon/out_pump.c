@@ -123,6 +123,9 @@ out_window(struct job *job)
 	if (job->stream != NULL && job->out->waiting != OUT_WAIT_CONNECT &&
 	    job->out->waiting != OUT_WAIT_HELLO_ACK)
 		stream_set_window(job->stream, job->eng->window);
+	if (job->dlink != NULL)
+		dlink_set_window(job->dlink, job->eng->window != 0 ?
+		    job->eng->window : JOB_WINDOW_BYTES);
 }
 
 /* Another job's stop-copy ended. */
@@ -144,7 +147,7 @@ void
 out_acks_moved(struct job *job)
 {
 	if (job->out->pump == PUMP_WAIT_ACKS &&
-	    stream_unacked(job->stream) == 0)
+	    stream_unacked(job->stream) == 0 && dlink_unacked(job->dlink) == 0)
 		out_pump_resume(job->out);
 }
 
@@ -259,8 +262,13 @@ out_pump_batch(struct job *job)
 	}
 	skip = o->defer_hot && !o->pump_final ? &o->hot[o->pump_region] :
 	    NULL;
-	rc = xfer_send(&o->xs, job->stream, r, &o->pump_cursor, skip,
-	    o->seq + 1, o->iteration, &res);
+	/* data connections number their batches apart from the stream */
+	if (job->dlink != NULL)
+		rc = dlink_send(job->dlink, &o->xs, r, &o->pump_cursor, skip,
+		    o->iteration, &res);
+	else
+		rc = xfer_send(&o->xs, job->stream, r, &o->pump_cursor, skip,
+		    o->seq + 1, o->iteration, &res);
 	if (rc == -EAGAIN) {
 		out_pump_set(o, PUMP_BLOCKED);	/* writable() resumes us */
 		return (0);
@@ -276,13 +284,14 @@ out_pump_batch(struct job *job)
 		o->pump_cursor = 0;
 		return (1);
 	}
-	o->seq++;
+	if (job->dlink == NULL)
+		o->seq++;
 	tbucket_consume(&o->tb, res.bytes, now_ns());
 	o->pump_bytes += res.bytes;
 	job_account_pages(job, res.bytes, res.pages, res.zero_pages);
 	/* what is left falls as pages go (the sent ones are clear) */
 	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
-	job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
+	job->st.bytes_sent = job_wire_bytes(job);
 	return (1);
 }
 
@@ -303,7 +312,8 @@ out_pump(struct job *job)
 		/* past a forcing deadline the round ends: the policy decides */
 		if (o->pump_region >= job->mem.nregions ||
 		    (o->deadline && !o->pump_final)) {
-			if (stream_unacked(job->stream) != 0) {
+			if (stream_unacked(job->stream) != 0 ||
+			    dlink_unacked(job->dlink) != 0) {
 				out_pump_set(o, PUMP_WAIT_ACKS);
 				return;	/* the last Ack resumes us */
 			}

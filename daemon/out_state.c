@@ -225,7 +225,7 @@ out_state_pump(struct job *job)
 		}
 		o->seq++;
 		od->state_off += n;
-		job->st.bytes_sent = stream_stats(job->stream)->bytes_out;
+		job->st.bytes_sent = job_wire_bytes(job);
 		if (final)
 			o->state_sending = 0;
 	}

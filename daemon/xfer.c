@@ -86,22 +86,32 @@ xfer_gather(struct xfer_src *xs, struct mem_region *r, uint64_t *cursor,
     StreamPageBatch *batch, struct xfer_result *res)
 {
 	uint64_t	 pos = *cursor, first, count, p, pages_max, scanned = 0;
+	uint64_t	 limit;
 	size_t		 ps = r->page_size, data_max, ndata = 0;
 	uint32_t	 nruns = 0, i;
 	const uint8_t	*src;
-	int		 zero, full = 0;
+	int		 zero, full = 0, cut;
 
 	memset(res, 0, sizeof *res);
 	data_max = payload_max / ps;
 	pages_max = xs->pages_max ? xs->pages_max :
 	    MAX((uint64_t)(xs->budget / ps), 1) * XFER_ZERO_FACTOR;
 
+	limit = xs->limit != 0 && xs->limit < r->npages ? xs->limit :
+	    r->npages;
 	while (!full && scanned < pages_max) {
 		if (!pageset_next_run_mask(&r->dirty, skip, &pos,
 		    pages_max - scanned, &first, &count)) {
 			res->end = 1;
 			break;
 		}
+		if (first >= limit) {	/* the next stripe's: not this batch */
+			pos = first;
+			break;
+		}
+		cut = first + count > limit;
+		if (cut)
+			count = limit - first;
 		for (p = first; p < first + count; p++) {
 			src = r->base + (p << r->page_shift);
 			zero = page_is_zero(src, ps);
@@ -114,13 +124,18 @@ xfer_gather(struct xfer_src *xs, struct mem_region *r, uint64_t *cursor,
 				break;
 			}
 			if (!zero) {
-				memcpy(payload + ndata * ps, src, ps);
+				if (payload != NULL)
+					memcpy(payload + ndata * ps, src, ps);
 				ndata++;
 			}
 			scanned++;
 		}
 		if (full)
 			pos = p;
+		else if (cut) {
+			pos = limit;
+			break;
+		}
 	}
 	*cursor = pos;
 

@@ -32,6 +32,7 @@ struct xfer_src {
 	uint32_t	 runs_max;
 	size_t		 budget;	/* payload bytes per batch */
 	uint64_t	 pages_max;	/* pages per batch, zero pages included */
+	uint64_t	 limit;		/* a batch ends before this page (0: none) */
 };
 
 struct xfer_result {
@@ -50,7 +51,10 @@ void	 xfer_src_free(struct xfer_src *);
  * Build one batch into payload (room for payload_max bytes, at least one
  * page): the runs go to batch->runs (pointing into xs), the bytes to
  * payload, the bits are cleared in r->dirty and *cursor moves on. No I/O.
- * res->pages == 0 and res->end set when nothing is left.
+ * res->pages == 0 and res->end set when nothing is left. With payload
+ * NULL nothing is copied: the caller sends the runs from r itself
+ * (datalink.c). The batch stops before page xs->limit (a stripe's end)
+ * when that is set: res->end then stays 0.
  */
 void	 xfer_gather(struct xfer_src *, struct mem_region *, uint64_t *cursor,
 	    const struct pageset *skip, uint8_t *payload, size_t payload_max,

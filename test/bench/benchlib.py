@@ -128,13 +128,20 @@ def _install_cleanup():
 def memfile(tag, size, fill="zero"):
     """A guest-memory file in /dev/shm, registered for clean-up.
 
-    fill: "zero" (a sparse file), "random" (no zero pages: every page is
-    sent with its data), or a float f in (0, 1): the first f of the file
-    random, the rest zero.
+    fill: "zero" (a sparse file), "written" (zeros, but every page
+    written: allocated, like the pinned memory of a VM with a passthrough
+    device), "random" (no zero pages: every page is sent with its data),
+    or a float f in (0, 1): the first f of the file random, the rest zero.
     """
     path = f"/dev/shm/vmig-bench-{os.getpid()}-{tag}"
     with _lock:
         _files.add(path)
+    if fill == "written":
+        with open(path, "wb") as f:
+            zeros = bytes(4 * MiB)
+            for off in range(0, size, len(zeros)):
+                f.write(zeros[:min(len(zeros), size - off)])
+        return path
     data = size if fill == "random" else (
         0 if fill == "zero" else int(size * float(fill)) & ~4095)
     with open(path, "wb") as f:
@@ -417,16 +424,17 @@ class Pair:
 
     # ------------------------------------------------------- one VM
 
-    def vm(self, pf, vf, size, fill="random", tag=None, smem=None):
+    def vm(self, pf, vf, size, fill="random", tag=None, smem=None,
+           dst_fill="zero"):
         """Memory files on both sides, attached to the VFs; the destination
         VF is held so it writes nothing once it runs the restored state.
         smem: use this source file (kept by finish()) instead of a new
-        one."""
+        one; dst_fill: the destination file's (memfile())."""
         tag = tag or f"pf{pf}-vf{vf}"
         keep = smem is not None
         if smem is None:
             smem = memfile(f"src-{tag}", size, fill)
-        dmem = memfile(f"dst-{tag}", size, "zero")
+        dmem = memfile(f"dst-{tag}", size, dst_fill)
         vm = VM(pf, vf, size, smem, dmem)
         vm.keep_src = keep
         self.src.sims[pf].attach(vf, smem, size, IOVA)

@@ -1,0 +1,1049 @@
+/*
+ * datalink.c: a job's data connections (datalink.h has the contract).
+ *
+ * Each connection runs one aio at a time on nng's threads: the source's
+ * writes a batch's segments out, at most 4 iov entries per operation
+ * (nng's limit), resuming after short writes; the destination's reads a
+ * header in two steps (the le32 length, then the header), checks it, and
+ * reads the payload into guest memory, again 4 segments at a time,
+ * resuming after short reads. The loop and nng's threads share only
+ * what sits under dl->mtx (counters, the failure, slot ownership); the
+ * loop learns of changes through dl->efd.
+ */
+#include <config.h>
+
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nng/nng.h>
+
+#include "datalink.h"
+#include "frame.h"
+#include "log.h"
+#include "util.h"
+
+#define DLINK_SLOTS		4	/* batches queued per connection */
+#define DLINK_ACCEPT_MAX	(2 * DLINK_CONNS_MAX)
+#define DLINK_IOV_MAX		4	/* nng 1.5.2: iov entries per aio */
+#define DLINK_HDR_BUF		(FRAME_PREFIX + FRAME_HDR_MAX)
+#define DLINK_TOKEN_MAX		64
+
+struct dlink_seg {
+	uint8_t		*p;
+	size_t		 len;
+};
+
+/* A queued batch (source): the header, then payload segments. */
+struct dlink_slot {
+	uint8_t		*hdr;		/* FRAME_PREFIX + header */
+	uint8_t		*stage;		/* short runs copied (lazily) */
+	struct dlink_seg *segs;
+	unsigned	 nseg;
+};
+
+enum dlink_rx {
+	RX_PREFIX,
+	RX_HEADER,
+	RX_PAYLOAD,
+};
+
+struct dlink_conn {
+	struct dlink	*dl;
+	unsigned	 idx;
+	nng_stream	*st;
+	nng_aio		*aio;		/* sends or receives */
+	nng_aio		*dial_aio;	/* source: the connect */
+
+	/* source; slots [completed, submitted) are queued (mtx) */
+	struct dlink_slot slots[DLINK_SLOTS];
+	unsigned	 submitted;
+	unsigned	 completed;
+	int		 sending;
+	uint64_t	 seq;		/* loop: batches numbered */
+	struct dlink_seg hello_seg;
+	uint8_t		*hello;
+	int		 hello_done;
+	/* the operation in progress (nng thread) */
+	struct dlink_seg *cur;
+	unsigned	 cur_n;
+	unsigned	 cur_i;
+	size_t		 cur_off;
+
+	/* destination (nng thread, but for setup and close) */
+	enum dlink_rx	 rx;
+	uint8_t		*hbuf;
+	size_t		 have;
+	size_t		 need;
+	struct frame	 frame;
+	int		 authed;
+	uint64_t	 rx_seq;
+	struct dlink_seg *rsegs;
+	uint64_t	 rx_payload;
+	struct dlink_applied part;	/* of the batch being read */
+	const StreamPageBatch *rx_batch;
+};
+
+struct dlink {
+	struct event_base *base;
+	struct dlink_ops ops;
+	void		*arg;
+	int		 source;
+	char		 url[256];
+	uint8_t		 token[DLINK_TOKEN_MAX];
+	size_t		 tokenlen;
+
+	int		 efd;
+	struct event	*ev;
+	pthread_mutex_t	 mtx;
+	atomic_int	 closing;
+
+	/* under mtx */
+	int		 failed;
+	int		 fail_err;
+	char		 fail_reason[384];
+	int		 fail_told;
+	unsigned	 up;		/* source: connections dialed */
+	int		 connected_told;
+	struct dlink_applied applied;
+	unsigned	 refused;
+	unsigned	 refused_told;
+
+	struct dlink_conn *conns[DLINK_ACCEPT_MAX];
+	unsigned	 nconns;
+
+	/* source (loop) */
+	nng_stream_dialer *dialer;
+	uint64_t	 window;
+	uint64_t	 sent;
+	uint64_t	 acked;
+	int		 want_writable;
+
+	/* destination */
+	nng_stream_listener *listener;
+	nng_aio		*accept_aio;
+	struct mem_map	*map;
+	struct frame_layout layout;
+	uint64_t	 total_applied;	/* loop */
+};
+
+static void	dlink_tx_cb(void *);
+static void	dlink_rx_cb(void *);
+
+static void
+dlink_wake(struct dlink *dl)
+{
+	uint64_t	one = 1;
+
+	if (write(dl->efd, &one, sizeof(one)) == -1) {
+		/* a counter at its maximum still wakes the loop */
+	}
+}
+
+/* Any thread: the first failure wins; the loop reports it. */
+static void
+dlink_fail(struct dlink *dl, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+dlink_fail(struct dlink *dl, int err, const char *fmt, ...)
+{
+	va_list	ap;
+
+	pthread_mutex_lock(&dl->mtx);
+	if (!dl->failed) {
+		dl->failed = 1;
+		dl->fail_err = err;
+		va_start(ap, fmt);
+		vsnprintf(dl->fail_reason, sizeof(dl->fail_reason), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+}
+
+static int
+dlink_nng_errno(int rv)
+{
+	switch (rv) {
+	case NNG_ECLOSED:
+	case NNG_ECONNSHUT:
+		return (-EPIPE);
+	case NNG_ECONNRESET:
+		return (-ECONNRESET);
+	case NNG_ECONNREFUSED:
+		return (-ECONNREFUSED);
+	case NNG_ENOMEM:
+		return (-ENOMEM);
+	case NNG_ETIMEDOUT:
+		return (-ETIMEDOUT);
+	default:
+		return ((rv & NNG_ESYSERR) ? -(rv & ~NNG_ESYSERR) : -EIO);
+	}
+}
+
+/* Set up to 4 iov entries from the current segment on. */
+static unsigned
+dlink_iov(struct dlink_conn *c, nng_iov *iov)
+{
+	unsigned	i, n = 0;
+	size_t		off = c->cur_off;
+
+	for (i = c->cur_i; i < c->cur_n && n < DLINK_IOV_MAX; i++) {
+		iov[n].iov_buf = c->cur[i].p + off;
+		iov[n].iov_len = c->cur[i].len - off;
+		off = 0;
+		n++;
+	}
+	return (n);
+}
+
+/* Move past n bytes; 1 when every segment is done. */
+static int
+dlink_advance(struct dlink_conn *c, size_t n)
+{
+	size_t	left;
+
+	while (n != 0 && c->cur_i < c->cur_n) {
+		left = c->cur[c->cur_i].len - c->cur_off;
+		if (n < left) {
+			c->cur_off += n;
+			return (0);
+		}
+		n -= left;
+		c->cur_i++;
+		c->cur_off = 0;
+	}
+	while (c->cur_i < c->cur_n && c->cur[c->cur_i].len == 0)
+		c->cur_i++;
+	return (c->cur_i == c->cur_n);
+}
+
+static void
+dlink_io(struct dlink_conn *c, int send)
+{
+	nng_iov		iov[DLINK_IOV_MAX];
+	unsigned	n;
+
+	n = dlink_iov(c, iov);
+	if (nng_aio_set_iov(c->aio, n, iov) != 0) {
+		dlink_fail(c->dl, -EINVAL, "data connection %u: cannot set "
+		    "up the transfer", c->idx);
+		return;
+	}
+	if (send)
+		nng_stream_send(c->st, c->aio);
+	else
+		nng_stream_recv(c->st, c->aio);
+}
+
+/* ------------------------------------------------------------ source */
+
+/* The next thing to write: the greeting, then queued slots. mtx held. */
+static int
+dlink_tx_next(struct dlink_conn *c)
+{
+	struct dlink_slot	*sl;
+
+	if (c->sending || atomic_load(&c->dl->closing))
+		return (0);
+	if (!c->hello_done) {
+		c->cur = &c->hello_seg;
+		c->cur_n = 1;
+	} else if (c->completed != c->submitted) {
+		sl = &c->slots[c->completed % DLINK_SLOTS];
+		c->cur = sl->segs;
+		c->cur_n = sl->nseg;
+	} else
+		return (0);
+	c->cur_i = 0;
+	c->cur_off = 0;
+	c->sending = 1;
+	return (1);
+}
+
+static void
+dlink_tx_cb(void *arg)
+{
+	struct dlink_conn	*c = arg;
+	struct dlink		*dl = c->dl;
+	int			 rv, more;
+
+	if ((rv = nng_aio_result(c->aio)) != 0) {
+		if (!atomic_load(&dl->closing))
+			dlink_fail(dl, dlink_nng_errno(rv), "data connection "
+			    "%u to %s: send failed: %s", c->idx, dl->url,
+			    nng_strerror(rv));
+		return;
+	}
+	if (!dlink_advance(c, nng_aio_count(c->aio))) {
+		dlink_io(c, 1);		/* a short write: the rest */
+		return;
+	}
+	pthread_mutex_lock(&dl->mtx);
+	if (!c->hello_done)
+		c->hello_done = 1;
+	else
+		c->completed++;
+	c->sending = 0;
+	more = dlink_tx_next(c);
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+	if (more)
+		dlink_io(c, 1);
+}
+
+static void
+dlink_dial_cb(void *arg)
+{
+	struct dlink_conn	*c = arg;
+	struct dlink		*dl = c->dl;
+	int			 rv, more;
+
+	if ((rv = nng_aio_result(c->dial_aio)) != 0) {
+		if (!atomic_load(&dl->closing))
+			dlink_fail(dl, dlink_nng_errno(rv), "data connection "
+			    "%u: cannot connect to %s: %s", c->idx, dl->url,
+			    nng_strerror(rv));
+		return;
+	}
+	c->st = nng_aio_get_output(c->dial_aio, 0);
+	pthread_mutex_lock(&dl->mtx);
+	dl->up++;
+	more = dlink_tx_next(c);	/* the greeting */
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+	if (more)
+		dlink_io(c, 1);
+}
+
+static int
+dlink_pack(const StreamFrame *f, uint8_t *buf, size_t buflen)
+{
+	size_t	n;
+
+	n = frame_encode_header(f, buf, buflen);
+	return (n == 0 ? -EMSGSIZE : (int)n);
+}
+
+unsigned
+dlink_stripe_conn(uint32_t region, uint64_t page, unsigned page_shift,
+    unsigned nconns)
+{
+	uint64_t	sp = MAX(DLINK_STRIPE_BYTES >> page_shift, 1);
+
+	return ((unsigned)((page / sp + region) % nconns));
+}
+
+int
+dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
+    uint64_t *cursor, const struct pageset *skip, uint32_t iteration,
+    struct xfer_result *res)
+{
+	StreamFrame		 f = VMIG__STREAM__V1__FRAME__INIT;
+	StreamPageBatch		 b = VMIG__STREAM__V1__PAGE_BATCH__INIT;
+	struct dlink_conn	*c;
+	struct dlink_slot	*sl;
+	struct dlink_seg	*sg;
+	uint64_t		 probe = *cursor, first, count, stripe, sp;
+	size_t			 budget, len, stage_off = 0;
+	uint32_t		 i;
+	int			 n, free_slot, more;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&dl->mtx);
+	n = dl->failed;
+	free_slot = dl->up < dl->nconns;
+	pthread_mutex_unlock(&dl->mtx);
+	if (n)
+		return (-EAGAIN);	/* failed() tells the user */
+	if (free_slot || atomic_load(&dl->closing))
+		return (-EPIPE);
+	if (!pageset_next_run_mask(&r->dirty, skip, &probe, 1, &first,
+	    &count)) {
+		*cursor = r->npages;
+		res->end = 1;
+		return (0);
+	}
+	budget = xs->budget - xs->budget % r->page_size;
+	if (budget == 0)
+		budget = r->page_size;
+	/* the stripe decides the connection: a page always takes the same */
+	sp = MAX(DLINK_STRIPE_BYTES >> r->page_shift, 1);
+	stripe = first / sp;
+	c = dl->conns[dlink_stripe_conn(r->index, first, r->page_shift,
+	    dl->nconns)];
+	pthread_mutex_lock(&dl->mtx);
+	free_slot = c->submitted - c->completed < DLINK_SLOTS;
+	pthread_mutex_unlock(&dl->mtx);
+	if (!free_slot || (dl->window != 0 && dl->sent != dl->acked &&
+	    dl->sent - dl->acked + budget > dl->window)) {
+		dl->want_writable = 1;
+		return (-EAGAIN);
+	}
+	sl = &c->slots[c->submitted % DLINK_SLOTS];
+
+	xs->limit = (stripe + 1) * sp;
+	xfer_gather(xs, r, cursor, skip, NULL, budget, &b, res);
+	xs->limit = 0;
+	if (res->pages == 0)
+		return (0);
+
+	/* segments: the header, then long runs in place, short ones staged */
+	sl->nseg = 1;
+	for (i = 0; i < b.n_runs; i++) {
+		if (b.runs[i]->zero)
+			continue;
+		len = (size_t)b.runs[i]->count * r->page_size;
+		sg = &sl->segs[sl->nseg - 1];
+		if (len >= DLINK_DIRECT_MIN) {
+			sg = &sl->segs[sl->nseg++];
+			sg->p = r->base + (b.runs[i]->first << r->page_shift);
+			sg->len = len;
+			continue;
+		}
+		if (sl->stage == NULL)
+			sl->stage = xmalloc(budget);
+		VMIG_ASSERT(stage_off + len <= budget);
+		memcpy(sl->stage + stage_off, r->base + (b.runs[i]->first <<
+		    r->page_shift), len);
+		if (sl->nseg == 1 || sg->p + sg->len != sl->stage + stage_off) {
+			sg = &sl->segs[sl->nseg++];
+			sg->p = sl->stage + stage_off;
+			sg->len = 0;
+		}
+		sg->len += len;
+		stage_off += len;
+	}
+	b.seq = ++c->seq;
+	b.iteration = iteration;
+	b.payload_bytes = res->bytes;
+	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_PAGES;
+	f.pages = &b;
+	if ((n = dlink_pack(&f, sl->hdr, DLINK_HDR_BUF)) < 0)
+		fatalx("%s: a batch header over %d bytes", __func__,
+		    FRAME_HDR_MAX);
+	sl->segs[0].p = sl->hdr;
+	sl->segs[0].len = (size_t)n;
+
+	pthread_mutex_lock(&dl->mtx);
+	c->submitted++;
+	more = dlink_tx_next(c);
+	pthread_mutex_unlock(&dl->mtx);
+	if (more)
+		dlink_io(c, 1);
+	dl->sent += res->bytes;
+	return (0);
+}
+
+int
+dlink_acked(struct dlink *dl, uint64_t total)
+{
+	if (total < dl->acked || total > dl->sent)
+		return (-EPROTO);
+	dl->acked = total;
+	if (dl->want_writable)
+		dlink_wake(dl);
+	return (0);
+}
+
+uint64_t
+dlink_unacked(const struct dlink *dl)
+{
+	return (dl == NULL ? 0 : dl->sent - dl->acked);
+}
+
+void
+dlink_set_window(struct dlink *dl, uint64_t bytes)
+{
+	dl->window = bytes;
+	if (dl->want_writable)
+		dlink_wake(dl);
+}
+
+unsigned
+dlink_conns(const struct dlink *dl)
+{
+	return (dl == NULL ? 0 : dl->nconns);
+}
+
+uint64_t
+dlink_bytes(const struct dlink *dl)
+{
+	return (dl->source ? dl->sent : dl->total_applied);
+}
+
+/* ------------------------------------------------------------ destination */
+
+/* A connection that has not shown the token is closed; mtx not held. */
+static void
+dlink_refuse(struct dlink_conn *c)
+{
+	struct dlink	*dl = c->dl;
+
+	nng_stream_close(c->st);
+	pthread_mutex_lock(&dl->mtx);
+	dl->refused++;
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+}
+
+static void
+dlink_rx_start(struct dlink_conn *c, enum dlink_rx rx, uint8_t *p, size_t len)
+{
+	c->rx = rx;
+	c->hello_seg.p = p;
+	c->hello_seg.len = len;
+	c->cur = &c->hello_seg;
+	c->cur_n = 1;
+	c->cur_i = 0;
+	c->cur_off = 0;
+	dlink_io(c, 0);
+}
+
+static int
+dlink_token_ok(const struct dlink *dl, const ProtobufCBinaryData *t)
+{
+	uint8_t	diff = 0;
+	size_t	i;
+
+	if (t->len != dl->tokenlen)
+		return (0);
+	for (i = 0; i < t->len; i++)	/* constant time: a secret */
+		diff |= t->data[i] ^ dl->token[i];
+	return (diff == 0);
+}
+
+/*
+ * A header arrived: check it, then read its payload into guest memory.
+ * 0: go on; -1: the connection stops (failed or refused).
+ */
+static int
+dlink_rx_header(struct dlink_conn *c)
+{
+	struct dlink		*dl = c->dl;
+	const StreamPageBatch	*pb;
+	const StreamPageRun	*run;
+	struct mem_region	*r;
+	char			 err[256];
+	size_t			 i;
+	int			 rc;
+
+	rc = frame_decode(&c->frame, c->hbuf, c->need, 0, err, sizeof(err));
+	if (rc == 0 && !c->authed) {
+		/* nothing but a greeting with the token counts first */
+		if (c->frame.hdr->kind_case !=
+		    VMIG__STREAM__V1__FRAME__KIND_DATA_HELLO ||
+		    !dlink_token_ok(dl, &c->frame.hdr->data_hello->token)) {
+			frame_clear(&c->frame);
+			dlink_refuse(c);
+			return (-1);
+		}
+		frame_clear(&c->frame);
+		c->authed = 1;
+		dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+		return (0);
+	}
+	if (rc != 0) {
+		dlink_fail(dl, -EPROTO, "data connection %u: %s", c->idx, err);
+		return (-1);
+	}
+	if (c->frame.hdr->kind_case != VMIG__STREAM__V1__FRAME__KIND_PAGES) {
+		dlink_fail(dl, -EPROTO, "data connection %u: a %s frame, only "
+		    "page batches come here", c->idx,
+		    frame_kind_name(c->frame.hdr->kind_case));
+		return (-1);
+	}
+	pb = c->frame.hdr->pages;
+	if (pb->seq != c->rx_seq + 1) {
+		dlink_fail(dl, -EPROTO, "data connection %u: page batch %llu "
+		    "after %llu", c->idx, (unsigned long long)pb->seq,
+		    (unsigned long long)c->rx_seq);
+		return (-1);
+	}
+	/* every run inside the region, the payload exactly the runs' */
+	if (pb->payload_bytes > SIZE_MAX ||
+	    frame_check_pages(&dl->layout, pb, (size_t)pb->payload_bytes,
+	    err, sizeof(err)) != 0) {
+		dlink_fail(dl, -EPROTO, "data connection %u: %s", c->idx, err);
+		return (-1);
+	}
+	c->rx_seq = pb->seq;
+	r = &dl->map->regions[pb->region];
+	memset(&c->part, 0, sizeof(c->part));
+	c->cur_n = 0;
+	for (i = 0; i < pb->n_runs; i++) {
+		run = pb->runs[i];
+		c->part.pages += run->count;
+		if (run->zero) {
+			c->part.zero_pages += run->count;
+			continue;
+		}
+		c->rsegs[c->cur_n].p = r->base + (run->first << r->page_shift);
+		c->rsegs[c->cur_n].len = (size_t)run->count * r->page_size;
+		c->cur_n++;
+	}
+	c->part.bytes = pb->payload_bytes;
+	c->part.iteration = pb->iteration;
+	c->rx_batch = pb;
+	c->rx = RX_PAYLOAD;
+	c->cur = c->rsegs;
+	c->cur_i = 0;
+	c->cur_off = 0;
+	return (0);
+}
+
+/* The payload is in: clear the zero runs, tell the loop. */
+static void
+dlink_rx_done(struct dlink_conn *c)
+{
+	struct dlink		*dl = c->dl;
+	const StreamPageBatch	*pb = c->rx_batch;
+	struct mem_region	*r = &dl->map->regions[pb->region];
+	uint8_t			*p;
+	size_t			 i, ps = r->page_size;
+	uint64_t		 k;
+
+	for (i = 0; i < pb->n_runs; i++) {
+		p = r->base + (pb->runs[i]->first << r->page_shift);
+		if (!pb->runs[i]->zero) {
+			/*
+			 * The kernel wrote these pages; we read one byte of
+			 * each now. Where a hypervisor fills page tables per
+			 * mode on first touch (our test VMs: ~10 us a page),
+			 * the verify digest would otherwise pay it for every
+			 * page inside the downtime; on hardware this is one
+			 * cached load per page.
+			 */
+			for (k = 0; k < pb->runs[i]->count; k++)
+				(void)((volatile uint8_t *)p)[k * ps];
+			continue;
+		}
+		/* a page that is zero already is left alone (no first touch) */
+		for (k = 0; k < pb->runs[i]->count; k++, p += ps) {
+			if (!page_is_zero(p, ps))
+				memset(p, 0, ps);
+		}
+	}
+	frame_clear(&c->frame);
+	c->rx_batch = NULL;
+	pthread_mutex_lock(&dl->mtx);
+	dl->applied.batches++;
+	dl->applied.pages += c->part.pages;
+	dl->applied.zero_pages += c->part.zero_pages;
+	dl->applied.bytes += c->part.bytes;
+	if (c->part.iteration > dl->applied.iteration)
+		dl->applied.iteration = c->part.iteration;
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+}
+
+static void
+dlink_rx_cb(void *arg)
+{
+	struct dlink_conn	*c = arg;
+	struct dlink		*dl = c->dl;
+	uint32_t		 hlen;
+	int			 rv;
+
+	if ((rv = nng_aio_result(c->aio)) != 0) {
+		if (atomic_load(&dl->closing))
+			return;
+		/* between frames a source may close; inside one it broke */
+		if (c->authed && (c->rx != RX_PREFIX || c->cur_off != 0 ||
+		    c->cur_i != 0))
+			dlink_fail(dl, dlink_nng_errno(rv), "data connection "
+			    "%u ended inside a frame (%s)", c->idx,
+			    c->rx == RX_PAYLOAD ? "in a page batch's payload" :
+			    "in its header");
+		nng_stream_close(c->st);
+		return;
+	}
+	if (!dlink_advance(c, nng_aio_count(c->aio))) {
+		dlink_io(c, 0);		/* a short read: the rest */
+		return;
+	}
+	switch (c->rx) {
+	case RX_PREFIX:
+		hlen = get_le32(c->hbuf);
+		if (hlen == 0 || hlen > FRAME_HDR_MAX) {
+			if (!c->authed) {
+				dlink_refuse(c);
+				return;
+			}
+			dlink_fail(dl, -EPROTO, "data connection %u: a header "
+			    "of %u bytes (the limit is %d)", c->idx, hlen,
+			    FRAME_HDR_MAX);
+			return;
+		}
+		c->need = FRAME_PREFIX + hlen;
+		dlink_rx_start(c, RX_HEADER, c->hbuf + FRAME_PREFIX, hlen);
+		return;
+	case RX_HEADER:
+		if (dlink_rx_header(c) != 0 || c->rx != RX_PAYLOAD)
+			return;
+		if (c->cur_n != 0) {
+			dlink_io(c, 0);
+			return;
+		}
+		break;		/* only zero runs: done */
+	case RX_PAYLOAD:
+		break;
+	}
+	dlink_rx_done(c);
+	dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+}
+
+static void
+dlink_accept_cb(void *arg)
+{
+	struct dlink		*dl = arg;
+	struct dlink_conn	*c;
+	nng_stream		*st;
+	int			 rv;
+
+	if ((rv = nng_aio_result(dl->accept_aio)) != 0) {
+		if (!atomic_load(&dl->closing))
+			log_debug("%s: %s: accept: %s", __func__, dl->url,
+			    nng_strerror(rv));
+		return;
+	}
+	st = nng_aio_get_output(dl->accept_aio, 0);
+	pthread_mutex_lock(&dl->mtx);
+	if (atomic_load(&dl->closing) || dl->nconns == DLINK_ACCEPT_MAX) {
+		pthread_mutex_unlock(&dl->mtx);
+		nng_stream_free(st);
+		return;	/* enough: no more accepts */
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->dl = dl;
+	c->idx = dl->nconns;
+	c->st = st;
+	c->hbuf = xmalloc(DLINK_HDR_BUF);
+	c->rsegs = xcalloc(FRAME_RUNS_MAX, sizeof(*c->rsegs));
+	frame_init(&c->frame);
+	if (nng_aio_alloc(&c->aio, dlink_rx_cb, c) != 0) {
+		pthread_mutex_unlock(&dl->mtx);
+		nng_stream_free(st);
+		free(c->hbuf);
+		free(c->rsegs);
+		free(c);
+		return;
+	}
+	dl->conns[dl->nconns++] = c;
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+	nng_stream_listener_accept(dl->listener, dl->accept_aio);
+}
+
+/* ------------------------------------------------------------ loop */
+
+static void
+dlink_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlink		*dl = arg;
+	struct dlink_applied	 a;
+	char			 reason[384];
+	uint64_t		 v;
+	unsigned		 refused = 0;
+	int			 fail = 0, err = 0, connected = 0, writable = 0;
+	unsigned		 i;
+
+	if (read(dl->efd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		log_warn("%s: read eventfd", __func__);
+	pthread_mutex_lock(&dl->mtx);
+	a = dl->applied;
+	memset(&dl->applied, 0, sizeof(dl->applied));
+	if (dl->failed && !dl->fail_told) {
+		dl->fail_told = fail = 1;
+		err = dl->fail_err;
+		strlcpy_v(reason, dl->fail_reason, sizeof(reason));
+	}
+	if (dl->source && !dl->connected_told && dl->up == dl->nconns) {
+		dl->connected_told = connected = 1;
+	}
+	if (dl->refused != dl->refused_told) {
+		refused = dl->refused - dl->refused_told;
+		dl->refused_told = dl->refused;
+	}
+	if (dl->source && dl->want_writable) {
+		for (i = 0; i < dl->nconns; i++) {
+			if (dl->conns[i]->submitted - dl->conns[i]->completed <
+			    DLINK_SLOTS)
+				writable = 1;
+		}
+	}
+	pthread_mutex_unlock(&dl->mtx);
+
+	if (refused != 0)
+		log_warnx("%s: refused %u data connection(s) that did not "
+		    "show the job's token", dl->url, refused);
+	if (fail) {
+		if (dl->ops.failed != NULL)
+			dl->ops.failed(dl->arg, err, reason);
+		return;	/* the user closes us */
+	}
+	if (a.batches != 0) {
+		dl->total_applied += a.bytes;
+		if (dl->ops.applied != NULL)
+			dl->ops.applied(dl->arg, &a);
+		return;	/* the callback may have closed us */
+	}
+	if (connected && dl->ops.connected != NULL) {
+		dl->ops.connected(dl->arg);
+		return;
+	}
+	if (writable && (dl->window == 0 || dl->sent == dl->acked ||
+	    dl->sent - dl->acked < dl->window)) {
+		dl->want_writable = 0;
+		if (dl->ops.writable != NULL)
+			dl->ops.writable(dl->arg);
+	}
+}
+
+static int
+dlink_new(struct event_base *base, const char *url,
+    const uint8_t *token, size_t tokenlen, const struct dlink_ops *ops,
+    void *arg, struct dlink **dlp, char *err, size_t errlen)
+{
+	struct dlink	*dl;
+
+	*dlp = NULL;
+	if (tokenlen > DLINK_TOKEN_MAX)
+		return (err_set(err, errlen, -EINVAL, "a token of %zu bytes, "
+		    "over %d", tokenlen, DLINK_TOKEN_MAX));
+	dl = xcalloc(1, sizeof(*dl));
+	dl->base = base;
+	dl->ops = *ops;
+	dl->arg = arg;
+	strlcpy_v(dl->url, url, sizeof(dl->url));
+	memcpy(dl->token, token, tokenlen);
+	dl->tokenlen = tokenlen;
+	pthread_mutex_init(&dl->mtx, NULL);
+	if ((dl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		free(dl);
+		return (err_set(err, errlen, -errno, "data link %s: eventfd: "
+		    "%s", url, strerror(errno)));
+	}
+	dl->ev = event_new(base, dl->efd, EV_READ | EV_PERSIST,
+	    dlink_event_cb, dl);
+	if (dl->ev == NULL) {
+		close(dl->efd);
+		free(dl);
+		return (err_set(err, errlen, -ENOMEM, "data link %s: no "
+		    "event", url));
+	}
+	event_add(dl->ev, NULL);
+	*dlp = dl;
+	return (0);
+}
+
+int
+dlink_listen_url(const char *bind_url, char *out, size_t outlen)
+{
+	const char	*host, *end;
+	size_t		 n;
+
+	if (strncmp(bind_url, "tcp://", 6) != 0)
+		return (-ENOTSUP);
+	host = bind_url + 6;
+	if (*host == '[')
+		end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : NULL;
+	else
+		end = strchr(host, ':');
+	n = end != NULL ? (size_t)(end - host) : strlen(host);
+	if ((size_t)snprintf(out, outlen, "tcp://%.*s:0", (int)n, host) >=
+	    outlen)
+		return (-ENAMETOOLONG);
+	return (0);
+}
+
+int
+dlink_listen(struct event_base *base, const char *bind_url,
+    struct mem_map *map, const struct frame_layout *layout,
+    const uint8_t *token, size_t tokenlen, const struct dlink_ops *ops,
+    void *arg, struct dlink **dlp, char *url, size_t urllen, char *err,
+    size_t errlen)
+{
+	struct dlink	*dl;
+	char		 u[300];
+	const char	*colon;
+	int		 rc, rv, port;
+
+	if ((rc = dlink_listen_url(bind_url, u, sizeof(u))) != 0)
+		return (err_set(err, errlen, rc, "data connections need a "
+		    "tcp:// bind address, not %s", bind_url));
+	if ((rc = dlink_new(base, u, token, tokenlen, ops, arg, &dl, err,
+	    errlen)) != 0)
+		return (rc);
+	dl->map = map;
+	dl->layout = *layout;
+	if ((rv = nng_stream_listener_alloc(&dl->listener, u)) != 0 ||
+	    (rv = nng_stream_listener_set_bool(dl->listener,
+	    NNG_OPT_TCP_NODELAY, true)) != 0 ||
+	    (rv = nng_stream_listener_listen(dl->listener)) != 0 ||
+	    (rv = nng_stream_listener_get_int(dl->listener,
+	    NNG_OPT_TCP_BOUND_PORT, &port)) != 0 ||
+	    (rv = nng_aio_alloc(&dl->accept_aio, dlink_accept_cb, dl)) != 0) {
+		rc = err_set(err, errlen, dlink_nng_errno(rv), "data link: "
+		    "cannot listen on %s: %s", u, nng_strerror(rv));
+		dlink_close(dl);
+		return (rc);
+	}
+	colon = strrchr(u, ':');
+	snprintf(dl->url, sizeof(dl->url), "%.*s:%d", (int)(colon - u), u,
+	    port);
+	snprintf(url, urllen, "%s", dl->url);
+	nng_stream_listener_accept(dl->listener, dl->accept_aio);
+	log_debug("%s: data connections on %s", __func__, dl->url);
+	*dlp = dl;
+	return (0);
+}
+
+int
+dlink_dial(struct event_base *base, const char *url, unsigned nconns,
+    const uint8_t *token, size_t tokenlen, uint64_t window,
+    const struct dlink_ops *ops, void *arg, struct dlink **dlp, char *err,
+    size_t errlen)
+{
+	StreamFrame		 f = VMIG__STREAM__V1__FRAME__INIT;
+	Vmig__Stream__V1__DataHello h = VMIG__STREAM__V1__DATA_HELLO__INIT;
+	struct dlink		*dl;
+	struct dlink_conn	*c;
+	unsigned		 i, k;
+	int			 rc, rv, n;
+
+	if (nconns == 0 || nconns > DLINK_CONNS_MAX)
+		return (err_set(err, errlen, -EINVAL, "%u data connections: "
+		    "1 to %d", nconns, DLINK_CONNS_MAX));
+	if (strncmp(url, "tcp://", 6) != 0)
+		return (err_set(err, errlen, -ENOTSUP, "data connections are "
+		    "tcp://, not %s", url));
+	if ((rc = dlink_new(base, url, token, tokenlen, ops, arg, &dl, err,
+	    errlen)) != 0)
+		return (rc);
+	dl->source = 1;
+	dl->window = window;
+	if ((rv = nng_stream_dialer_alloc(&dl->dialer, url)) != 0 ||
+	    (rv = nng_stream_dialer_set_bool(dl->dialer, NNG_OPT_TCP_NODELAY,
+	    true)) != 0) {
+		rc = err_set(err, errlen, dlink_nng_errno(rv), "data link: "
+		    "cannot dial %s: %s", url, nng_strerror(rv));
+		dlink_close(dl);
+		return (rc);
+	}
+	for (i = 0; i < nconns; i++) {
+		c = xcalloc(1, sizeof(*c));
+		c->dl = dl;
+		c->idx = i;
+		for (k = 0; k < DLINK_SLOTS; k++) {
+			c->slots[k].hdr = xmalloc(DLINK_HDR_BUF);
+			/* the header, and at most one segment per run */
+			c->slots[k].segs = xcalloc(FRAME_RUNS_MAX + 1,
+			    sizeof(struct dlink_seg));
+		}
+		h.token.data = (uint8_t *)token;
+		h.token.len = tokenlen;
+		h.connection = i;
+		f.kind_case = VMIG__STREAM__V1__FRAME__KIND_DATA_HELLO;
+		f.data_hello = &h;
+		c->hello = xmalloc(FRAME_PREFIX + 256);
+		if ((n = dlink_pack(&f, c->hello, FRAME_PREFIX + 256)) < 0)
+			fatalx("%s: data hello does not fit", __func__);
+		c->hello_seg.p = c->hello;
+		c->hello_seg.len = (size_t)n;
+		dl->conns[dl->nconns++] = c;
+	}
+	for (i = 0; i < nconns; i++) {
+		c = dl->conns[i];
+		if (nng_aio_alloc(&c->dial_aio, dlink_dial_cb, c) != 0 ||
+		    nng_aio_alloc(&c->aio, dlink_tx_cb, c) != 0) {
+			rc = err_set(err, errlen, -ENOMEM, "data link: no aio");
+			dlink_close(dl);
+			return (rc);
+		}
+	}
+	for (i = 0; i < nconns; i++) {
+		c = dl->conns[i];
+		nng_stream_dialer_dial(dl->dialer, c->dial_aio);
+	}
+	log_debug("%s: %u data connections to %s", __func__, nconns, url);
+	*dlp = dl;
+	return (0);
+}
+
+void
+dlink_set_priority(struct dlink *dl, int priority)
+{
+	if (dl != NULL && event_priority_set(dl->ev, priority) != 0)
+		log_debug("%s: %s: event active, priority unchanged",
+		    __func__, dl->url);
+}
+
+void
+dlink_close(struct dlink *dl)
+{
+	struct dlink_conn	*c;
+	unsigned		 i, k;
+
+	if (dl == NULL)
+		return;
+	atomic_store(&dl->closing, 1);
+	/* close first (pending operations end), then wait for callbacks */
+	if (dl->listener != NULL)
+		nng_stream_listener_close(dl->listener);
+	if (dl->accept_aio != NULL)
+		nng_aio_stop(dl->accept_aio);
+	if (dl->dialer != NULL)
+		nng_stream_dialer_close(dl->dialer);
+	pthread_mutex_lock(&dl->mtx);
+	k = dl->nconns;
+	pthread_mutex_unlock(&dl->mtx);
+	for (i = 0; i < k; i++) {
+		c = dl->conns[i];
+		if (c->dial_aio != NULL)
+			nng_aio_stop(c->dial_aio);	/* c->st is set now */
+		if (c->st != NULL)
+			nng_stream_close(c->st);
+		if (c->aio != NULL)
+			nng_aio_stop(c->aio);
+	}
+	for (i = 0; i < k; i++) {
+		c = dl->conns[i];
+		if (c->aio != NULL)
+			nng_aio_free(c->aio);
+		if (c->dial_aio != NULL)
+			nng_aio_free(c->dial_aio);
+		if (c->st != NULL)
+			nng_stream_free(c->st);
+		for (unsigned j = 0; j < DLINK_SLOTS; j++) {
+			free(c->slots[j].hdr);
+			free(c->slots[j].stage);
+			free(c->slots[j].segs);
+		}
+		free(c->hello);
+		free(c->hbuf);
+		free(c->rsegs);
+		frame_free(&c->frame);
+		free(c);
+	}
+	if (dl->accept_aio != NULL)
+		nng_aio_free(dl->accept_aio);
+	if (dl->listener != NULL)
+		nng_stream_listener_free(dl->listener);
+	if (dl->dialer != NULL)
+		nng_stream_dialer_free(dl->dialer);
+	event_free(dl->ev);
+	close(dl->efd);
+	pthread_mutex_destroy(&dl->mtx);
+	free(dl);
+}
