@@ -386,16 +386,20 @@ out_live_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct job	*job = arg;
 	struct job_out	*o = job->out;
-	uint64_t	 now = now_ms(), out;
+	uint64_t	 now = now_ms(), out, data;
 
 	if (job->failing || (job->phase != JOB_PRECOPY &&
 	    job->phase != JOB_SWITCHOVER_READY && job->phase != JOB_STOPCOPY))
 		return;
-	if (job->stream == NULL || (out = stream_unacked(job->stream)) == 0 ||
-	    o->acked_seq == o->seq) {
+	/* Pages on the data connections are acknowledged on the stream too
+	 * (Ack.data_bytes): they count as outstanding like its own frames. */
+	data = job->dlink != NULL ? dlink_unacked(job->dlink) : 0;
+	if (job->stream == NULL || ((out = stream_unacked(job->stream)) == 0 ||
+	    o->acked_seq == o->seq) && data == 0) {
 		o->ack_ms = now;	/* nothing awaits an Ack */
 		return;
 	}
+	out += data;
 	if (now - o->ack_ms < JOB_ACK_TIMEOUT_MS)
 		return;
 	job_fail(job, "the destination acknowledged nothing for %" PRIu64
