@@ -55,7 +55,8 @@ const struct vmigctl_cmd vmigctl_migrate_cmd = {
 	"migrate", "DEVICE [DEVICE...] --to URL --token HEX --region R [...]"
 	" [--downtime MS]"
 	" [--ceiling MS] [--bandwidth B/s] [--timeout S] [--manual] [--bulk]"
-	" [--verify] [--baseline] [--force-on-timeout] [--forced-downtime MS]"
+	" [--verify] [--baseline [--baseline-ramp] [--ramp-delay MS_PER_GIB]]"
+	" [--progress-timeout S] [--force-on-timeout] [--forced-downtime MS]"
 	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
 	"source: migrate a VF (a VM's VFs, in prepare's order) to a prepared"
 	" destination",
@@ -494,6 +495,17 @@ policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol,
 		pol->convergence =
 		    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
 		break;
+	case 'R':
+		pol->baseline_ramp = 1;
+		break;
+	case 'D':
+		bad = parse_u32(arg, &pol->ramp_delay_ms_per_gib);
+		want = "--ramp-delay wants ms per GiB";
+		break;
+	case 'P':
+		bad = parse_u32(arg, &pol->progress_timeout_s);
+		want = "--progress-timeout wants seconds";
+		break;
 	case 'F':
 		pol->timeout_action =
 		    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
@@ -521,6 +533,9 @@ vmigctl_migrate(struct vmigctl *ctl, const struct vmigctl_cmd *cmd, int argc,
 		{ "bulk", no_argument, NULL, 'B' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "baseline", no_argument, NULL, 'L' },
+		{ "baseline-ramp", no_argument, NULL, 'R' },
+		{ "ramp-delay", required_argument, NULL, 'D' },
+		{ "progress-timeout", required_argument, NULL, 'P' },
 		{ "force-on-timeout", no_argument, NULL, 'F' },
 		{ "forced-downtime", required_argument, NULL, 'f' },
 		{ "max-iterations", required_argument, NULL, 'i' },

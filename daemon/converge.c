@@ -229,7 +229,7 @@ apply_policy(struct converge *c, const struct converge_policy *p)
 		q->max_downtime_ms = CONVERGE_DEFAULT_DOWNTIME_MS;
 	c->ceiling_ms = q->downtime_ceiling_ms;
 	if (c->ceiling_ms < q->max_downtime_ms ||
-	    q->kind == CONVERGE_KIND_BASELINE)
+	    (q->kind == CONVERGE_KIND_BASELINE && !q->baseline_ramp))
 		c->ceiling_ms = q->max_downtime_ms;
 	c->forced_ms = q->forced_downtime_ms;
 	if (c->forced_ms == 0)
@@ -248,6 +248,18 @@ converge_init(struct converge *c, const struct converge_policy *p)
 	memset(c, 0, sizeof *c);
 	apply_policy(c, p);
 	c->best_bytes = UINT64_MAX;
+	c->progress_low = UINT64_MAX;
+}
+
+uint64_t
+converge_ramp_delay_ms(uint64_t data_bytes, uint32_t per_gib_ms)
+{
+	double	ms;
+
+	if (per_gib_ms == 0)
+		per_gib_ms = CONVERGE_NOVA_DELAY_MS_PER_GIB;
+	ms = (double)per_gib_ms * (double)data_bytes / (1024.0 * 1024 * 1024);
+	return (ms < 1.0 ? 1 : d2u(ms));
 }
 
 void
@@ -697,6 +709,46 @@ terminal(struct converge *c, const struct converge_obs *o,
 	return (d->action);
 }
 
+/*
+ * KubeVirt's progress timeout: the bytes to move at switchover made no new
+ * low (its progressWatermark) for progress_timeout_s. Fills why.
+ */
+static int
+progress_timed_out(struct converge *c, const struct converge_obs *o,
+    uint64_t bytes, char *why, size_t len)
+{
+	char	a[32];
+
+	if (bytes < c->progress_low) {
+		c->progress_low = bytes;
+		c->progress_at_ms = o->now_ms;
+		return (0);
+	}
+	if (c->pol.progress_timeout_s == 0 || o->now_ms <
+	    c->progress_at_ms + (uint64_t)c->pol.progress_timeout_s * 1000)
+		return (0);
+	say(why, len, "no progress for the %u s progress timeout: %s to move "
+	    "has not gone below its low of %llu ms ago",
+	    c->pol.progress_timeout_s, fmt_bytes(a, sizeof a,
+	    (double)c->progress_low),
+	    (unsigned long long)(o->now_ms - c->progress_at_ms));
+	return (1);
+}
+
+/* KubeVirt aborts on a stall whatever the timeout action says. */
+static enum converge_action
+abort_no_progress(struct converge *c, const struct converge_obs *o,
+    const struct pred *p, const char *why, struct converge_decision *d)
+{
+	char	desc[160];
+
+	describe(p, desc, sizeof desc);
+	fill(c, o, p, d, CONVERGE_ABORT);
+	say(d->reason, sizeof d->reason, "%s: aborting (%s, target %u ms)",
+	    why, desc, c->target_ms);
+	return (d->action);
+}
+
 /* Hard stops both policies obey; fills why and returns non-zero. */
 static int
 limits_reached(const struct converge *c, const struct converge_obs *o,
@@ -831,6 +883,9 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		return (d->action);
 	}
 
+	if (progress_timed_out(c, o, sat_add(p.moving, p.state), why,
+	    sizeof why))
+		return (abort_no_progress(c, o, &p, why, d));
 	if (limits_reached(c, o, why, sizeof why, &hard))
 		return (terminal(c, o, &p, why, hard, 1, d));
 	if (c->terminal)
@@ -931,16 +986,48 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 	return (d->action);
 }
 
+/*
+ * Nova's ramp (migration.downtime_steps): by wall clock, step i at i x the
+ * step delay. Returns the step count it moved up (0: none).
+ */
+static uint32_t
+nova_ramp(struct converge *c, const struct converge_obs *o)
+{
+	uint64_t	delay, step;
+	uint32_t	old = c->ramp_step;
+
+	if (!c->pol.baseline_ramp || c->ceiling_ms <= c->pol.max_downtime_ms)
+		return (0);
+	delay = converge_ramp_delay_ms(sat_add(o->total_bytes, o->state_bytes),
+	    c->pol.ramp_delay_ms_per_gib);
+	step = o->now_ms / delay;
+	if (step > CONVERGE_RAMP_STEPS)
+		step = CONVERGE_RAMP_STEPS;
+	if (step <= c->ramp_step)
+		return (0);
+	c->ramp_step = (uint32_t)step;
+	c->target_ms = ramp_target(c, c->ramp_step);
+	return (c->ramp_step - old);
+}
+
 /* QEMU's migration_iteration_run(): pending < bandwidth x limit. */
 static enum converge_action
 decide_baseline(struct converge *c, const struct converge_obs *o,
     uint32_t ps, struct converge_decision *d)
 {
 	struct pred	p;
-	char		a[32], b[32], why[200];
+	char		a[32], b[32], why[200], ramp[96];
 	double		threshold;
 	uint64_t	pending;
+	uint32_t	old = c->target_ms, steps;
 	int		hard = 0;
+
+	steps = nova_ramp(c, o);
+	ramp[0] = '\0';
+	if (steps > 0)
+		say(ramp, sizeof ramp, " (target raised from %u ms by the "
+		    "time ramp, step %u of %d)", old, c->ramp_step,
+		    CONVERGE_RAMP_STEPS);
 
 	memset(&p, 0, sizeof p);
 	p.remaining = sat_mul(o->dirty_pages, ps);
@@ -964,19 +1051,22 @@ decide_baseline(struct converge *c, const struct converge_obs *o,
 	if (pending == 0 || (double)pending < threshold) {
 		fill(c, o, &p, d, CONVERGE_SWITCHOVER);
 		say(d->reason, sizeof d->reason, "pending %s is below "
-		    "%s x %u ms (expected downtime %llu ms)",
+		    "%s x %u ms%s (expected downtime %llu ms)",
 		    fmt_bytes(a, sizeof a, (double)pending),
-		    fmt_rate(b, sizeof b, p.bw), c->target_ms,
+		    fmt_rate(b, sizeof b, p.bw), c->target_ms, ramp,
 		    (unsigned long long)p.downtime_ms);
 		return (d->action);
 	}
+	if (progress_timed_out(c, o, pending, why, sizeof why))
+		return (abort_no_progress(c, o, &p, why, d));
 	if (limits_reached(c, o, why, sizeof why, &hard))
 		return (terminal(c, o, &p, why, hard, 0, d));
 
-	fill(c, o, &p, d, CONVERGE_ITERATE);
+	fill(c, o, &p, d, steps > 0 ? CONVERGE_RAMP_DOWNTIME :
+	    CONVERGE_ITERATE);
 	say(d->reason, sizeof d->reason, "pending %s is not below %s x "
-	    "%u ms; iterating", fmt_bytes(a, sizeof a, (double)pending),
-	    fmt_rate(b, sizeof b, p.bw), c->target_ms);
+	    "%u ms%s; iterating", fmt_bytes(a, sizeof a, (double)pending),
+	    fmt_rate(b, sizeof b, p.bw), c->target_ms, ramp);
 	return (d->action);
 }
 

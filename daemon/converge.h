@@ -107,11 +107,26 @@
  *		in time).
  *
  * BASELINE is QEMU's rule (migration_iteration_run): switch over when
- * pending < bandwidth of the last iteration (no smoothing) x max_downtime,
+ * pending < bandwidth of the last iteration (no smoothing) x target,
  * or pending == 0; pending includes the device state (QEMU adds the VFIO
  * stop-copy size). No load-time term, no unseen dirtying, no hot-set
- * deferral, no stall detection, no ramp, no delay. It obeys the completion
- * timeout and max_iterations like ADAPTIVE (force or abort).
+ * deferral, no stall detection, no delay. It obeys the completion
+ * timeout and max_iterations like ADAPTIVE (force or abort). Bare, its
+ * target stays at max_downtime. Nobody runs it bare, so two options make
+ * it what operators run (the fair baseline of bench/converge.py):
+ *
+ *   baseline_ramp	Nova's downtime ramp (migration.downtime_steps): the
+ *			target rises by wall clock, not by stall, in
+ *			CONVERGE_RAMP_STEPS linear steps from max_downtime to
+ *			downtime_ceiling (the adaptive policy's steps and
+ *			ceiling), step i at i x delay, delay = ramp_delay_ms
+ *			_per_gib x the data size (memory total + device state;
+ *			Nova: live_migration_downtime_delay, 75 s/GiB; Nova
+ *			also rounds the data up to 2 GiB, left out here).
+ *   progress_timeout_s	KubeVirt's progressTimeout (either policy): abort
+ *			when the bytes to move at switchover have made no new
+ *			low for that long (its progressWatermark), whatever
+ *			timeout_action says.
  *
  * EWMA weights: bandwidth alpha 0.4 (KubeVirt's stall detector); dirty
  * rate alpha 0.5, and the prediction uses max(EWMA, last sample): a burst
@@ -150,6 +165,7 @@
 #define CONVERGE_IDLE_DELAY_MS		50	/* nothing to send: don't spin */
 #define CONVERGE_HIST			8	/* reads kept for the growth fit */
 #define CONVERGE_REASON_MAX		512
+#define CONVERGE_NOVA_DELAY_MS_PER_GIB	75000	/* live_migration_downtime_delay */
 
 enum converge_kind {
 	CONVERGE_KIND_ADAPTIVE = 0,	/* = CONVERGE_ADAPTIVE in vmig.proto */
@@ -176,6 +192,9 @@ struct converge_policy {
 	uint32_t	forced_downtime_ms;	/* 0: 2 x ceiling */
 	uint32_t	max_iterations;		/* 0: no limit */
 	uint64_t	bandwidth_limit_bps;	/* job's own limit, 0: none */
+	int		baseline_ramp;		/* BASELINE: Nova's time ramp */
+	uint32_t	ramp_delay_ms_per_gib;	/* 0: Nova's 75000 */
+	uint32_t	progress_timeout_s;	/* 0: none (KubeVirt: 150) */
 };
 
 /* What the engine saw in the iteration that just ended. */
@@ -296,6 +315,10 @@ struct converge {
 	uint64_t	prev_bytes[3];	/* recent remaining bytes, newest first */
 	unsigned int	nprev;
 
+	/* Progress timeout: the lowest bytes to move seen, and when. */
+	uint64_t	progress_low;
+	uint64_t	progress_at_ms;
+
 	uint32_t	decisions;
 	struct converge_decision last;
 };
@@ -327,6 +350,12 @@ uint64_t converge_drain_interval(uint64_t cur_ms, int overflow);
  */
 uint64_t converge_round_delay(uint64_t decided_ms, uint64_t drain_ms,
 	    int ready_waiting);
+
+/*
+ * The baseline ramp's step delay for data_bytes (Nova: delay per GiB x
+ * GiB), at least 1 ms; per_gib_ms 0 means Nova's default.
+ */
+uint64_t converge_ramp_delay_ms(uint64_t data_bytes, uint32_t per_gib_ms);
 
 const char *converge_action_name(enum converge_action);	/* "iterate", ... */
 const char *converge_kind_name(enum converge_kind);	/* "adaptive", ... */

@@ -115,6 +115,9 @@ struct job_policy {
 	uint32_t	forced_downtime_ms;
 	uint32_t	priority;
 	uint32_t	max_iterations;
+	int		baseline_ramp;		/* Nova's ramp (baseline) */
+	uint32_t	ramp_delay_ms_per_gib;
+	uint32_t	progress_timeout_s;	/* KubeVirt's; 0: none */
 };
 
 struct job_stats {

@@ -208,6 +208,9 @@ out_set_policy(struct job *job)
 	cp.forced_downtime_ms = job->pol.forced_downtime_ms;
 	cp.max_iterations = job->pol.max_iterations;
 	cp.bandwidth_limit_bps = job->pol.bandwidth_limit_bps;
+	cp.baseline_ramp = job->pol.baseline_ramp;
+	cp.ramp_delay_ms_per_gib = job->pol.ramp_delay_ms_per_gib;
+	cp.progress_timeout_s = job->pol.progress_timeout_s;
 	if (job->out->conv.decisions == 0 && job->phase <= JOB_QUEUED)
 		converge_init(&job->out->conv, &cp);
 	else

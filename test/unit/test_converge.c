@@ -637,6 +637,89 @@ static const struct row base_max_iter_rows[] = {
 	END
 };
 
+/*
+ * Nova's ramp: 16 MiB at 64 s/GiB is a 1000 ms step; the target goes
+ * 300, 400, 500, ... 1000 ms (7 steps) by the clock, whatever progress.
+ */
+#define RND100(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = (pages), \
+			.dirty_pages = (pages)
+static const struct row base_nova_ramp_rows[] = {
+	{ "bulk done at 160 ms, 40 MiB pending, 30 MiB threshold",
+	  .iter_ms = 160, BULK16, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "no step before 1000 ms", RND100(10240), .repeat = 8,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "1060 ms: step 1, 400 ms: threshold 40 MiB, pending not below it",
+	  RND100(10240), .expect = CONVERGE_RAMP_DOWNTIME, .target = 400 },
+	{ "the next step waits for 2000 ms", RND100(10240), .repeat = 9,
+	  .expect = CONVERGE_ITERATE, .target = 400 },
+	{ "2060 ms: step 2, 500 ms: 40 MiB < 50 MiB: switch",
+	  RND100(10240), .expect = CONVERGE_SWITCHOVER, .target = 500 },
+	END
+};
+
+static const struct row base_nova_ceiling_rows[] = {
+	{ "bulk done, 400 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "a late first round jumps the steps the clock passed (3340 ms: 3)",
+	  .iter_ms = 3180, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 600 },
+	{ "8340 ms: past step 7, held at the 1000 ms ceiling",
+	  .iter_ms = 5000, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 1000 },
+	{ "and stays there", .iter_ms = 5000, .sent_bytes = 10 * MiB,
+	  .send_ms = 100, .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_ITERATE, .target = 1000 },
+	END
+};
+
+/* KubeVirt's progress timeout (1 s): no new low of pending for 1 s. */
+static const struct row base_progress_rows[] = {
+	{ "bulk done, 40 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "shrinking: each round a new low", RND100(10000), .expect =
+	  CONVERGE_ITERATE },
+	{ "", RND100(9900), .expect = CONVERGE_ITERATE },
+	{ "", RND100(9800), .expect = CONVERGE_ITERATE },
+	{ "then stuck at or above the low (9800 pages at 460 ms)",
+	  RND100(9900), .repeat = 9, .expect = CONVERGE_ITERATE },
+	{ "1460 ms: 1 s without a new low: abort, though force is allowed",
+	  RND100(9800), .expect = CONVERGE_ABORT },
+	END
+};
+
+/* The adaptive policy: the same timeout, slow steady progress passes it. */
+#define SLOW(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = 10, .dirty_pages = (pages), \
+			.cost_ms = 1
+static const struct row progress_adaptive_rows[] = {
+	{ "bulk done, 40 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240, .cost_ms = 1,
+	  .expect = CONVERGE_ITERATE },
+	{ "a new low every round for 1.5 s: no abort", SLOW(10000),
+	  .expect = CONVERGE_ITERATE },
+	{ "", SLOW(9000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(8000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(7000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(6000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(5000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(4000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(3000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2500), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1600), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1200), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1000), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(800), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(600), .expect = CONVERGE_ITERATE },
+	END
+};
+
 static const struct ccase cases[] = {
 	{ "quiet", { ADAPTIVE }, 0, quiet_rows },
 	{ "nothing_at_all", { ADAPTIVE }, 0, nothing_at_all_rows },
@@ -687,6 +770,16 @@ static const struct ccase cases[] = {
 	  base_force_rows },
 	{ "base_max_iter", { BASELINE, .max_iterations = 2 }, 0,
 	  base_max_iter_rows },
+	{ "base_nova_ramp", { BASELINE, .downtime_ceiling_ms = 1000,
+	  .baseline_ramp = 1, .ramp_delay_ms_per_gib = 64000 }, 0,
+	  base_nova_ramp_rows },
+	{ "base_nova_ceiling", { BASELINE, .downtime_ceiling_ms = 1000,
+	  .baseline_ramp = 1, .ramp_delay_ms_per_gib = 64000 }, 0,
+	  base_nova_ceiling_rows },
+	{ "base_progress", { BASELINE, .progress_timeout_s = 1,
+	  .timeout_force = 1 }, 0, base_progress_rows },
+	{ "progress_adaptive", { ADAPTIVE, .max_downtime_ms = 10,
+	  .progress_timeout_s = 1 }, 0, progress_adaptive_rows },
 };
 
 static const struct ccase *
@@ -735,11 +828,15 @@ CASE(base_state25)
 CASE(base_diverge)
 CASE(base_force)
 CASE(base_max_iter)
+CASE(base_nova_ramp)
+CASE(base_nova_ceiling)
+CASE(base_progress)
+CASE(progress_adaptive)
 
 /* Every case in the table has a Test above. */
 Test(converge, every_case_runs)
 {
-	cr_assert_eq(sizeof cases / sizeof cases[0], 32,
+	cr_assert_eq(sizeof cases / sizeof cases[0], 36,
 	    "add a CASE() line for the new case");
 }
 
@@ -1003,6 +1100,38 @@ Test(converge, half_timeout_ramps_slow_progress)
 	cr_assert_not_null(strstr(d.reason, "half of the 4 s completion "
 	    "timeout is gone"), "%s", d.reason);
 	LEAK_CHECK();
+}
+
+/* Nova: the step delay is the per-GiB delay times the data size. */
+Test(converge, ramp_delay_scales_with_data)
+{
+	cr_assert_eq(converge_ramp_delay_ms(1024 * MiB, 0), 75000);
+	cr_assert_eq(converge_ramp_delay_ms(128 * MiB, 0), 9375);
+	cr_assert_eq(converge_ramp_delay_ms(128 * MiB, 18750), 2343);
+	cr_assert_eq(converge_ramp_delay_ms(0, 0), 1, "never a 0 ms step");
+	cr_assert_eq(converge_ramp_delay_ms(UINT64_MAX, UINT32_MAX) > 0, 1);
+}
+
+/* Without baseline_ramp the baseline keeps its target: the bare rule. */
+Test(converge, bare_baseline_never_ramps)
+{
+	struct converge_policy		p = { BASELINE,
+	    .downtime_ceiling_ms = 1000, .ramp_delay_ms_per_gib = 1 };
+	struct converge			c;
+	struct converge_obs		o = { .read_interval_ms = 100,
+	    .new_pages = 102400, .dirty_pages = 102400,
+	    .sent_bytes = 10 * MiB, .send_us = 100000,
+	    .total_bytes = 16 * MiB };
+	struct converge_decision	d;
+	int				i;
+
+	converge_init(&c, &p);
+	for (i = 1; i <= 50; i++) {
+		o.iteration = (uint32_t)i;
+		o.now_ms = (uint64_t)i * 1000;
+		cr_assert_eq(converge_decide(&c, &o, &d), CONVERGE_ITERATE);
+		cr_assert_eq(d.target_ms, 300);
+	}
 }
 
 Test(converge, drain_interval_halves_on_overflow)
