@@ -673,9 +673,10 @@ print_stats(const Vmig__V1__JobStats *s)
 	    vmigctl_bytes(s->device_dirty_rate_bps, c, sizeof(c)),
 	    s->device_write_records, s->hot_pages_deferred);
 	printf("  downtime: target %" PRIu64 " ms, expected %" PRIu64
-	    " ms, measured %" PRIu64 " ms (destination load %" PRIu64
-	    " ms)\n", s->downtime_target_ms, s->expected_downtime_ms,
-	    s->downtime_ms, s->device_load_time_ms);
+	    " ms, predicted at switchover %" PRIu64 " ms, measured %" PRIu64
+	    " ms (destination load %" PRIu64 " ms)\n", s->downtime_target_ms,
+	    s->expected_downtime_ms, s->predicted_downtime_ms, s->downtime_ms,
+	    s->device_load_time_ms);
 	printf("  stream: %s sent, share %s/s\n",
 	    vmigctl_bytes(s->bytes_sent, a, sizeof(a)),
 	    s->bandwidth_share_bps ? vmigctl_bytes(s->bandwidth_share_bps, b,

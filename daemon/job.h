@@ -139,6 +139,7 @@ struct job_stats {
 	uint64_t	device_dirty_rate_bps;
 	uint64_t	device_write_records;
 	uint64_t	expected_downtime_ms;
+	uint64_t	predicted_downtime_ms;	/* at the switchover decision */
 	uint64_t	device_load_time_ms;
 	uint64_t	bytes_sent;
 	uint64_t	downtime_target_ms;

@@ -462,6 +462,8 @@ out_decide(struct job *job)
 	switch (d.action) {
 	case CONVERGE_SWITCHOVER:
 	case CONVERGE_FORCE_SWITCHOVER:
+		/* kept beside the measured downtime: the prediction's error */
+		job->st.predicted_downtime_ms = job->st.expected_downtime_ms;
 		/* the deadline's forced switchover does not wait for a call */
 		if (job->pol.manual_switchover && !o->deadline) {
 			if (job->phase == JOB_PRECOPY)

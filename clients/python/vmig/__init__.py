@@ -11,7 +11,8 @@ vmig_pb2 generated from proto/vmig.proto by the build (BUILDDIR/clients/
 python must be on PYTHONPATH).
 """
 
-from .client import Client, Events, default_url, events, pb  # noqa: F401
+from .client import (Client, Events, default_url,  # noqa: F401
+                     downtime_prediction, events, pb)
 from .errors import *  # noqa: F401,F403
 from .errors import VmigError, error_for  # noqa: F401
 
