@@ -32,7 +32,8 @@ ENGINE_PY_TESTS = test/integration/test_migration.py \
 	test/integration/test_migration_cancel.py \
 	test/integration/test_migration_faults.py \
 	test/integration/test_migration_peer.py \
-	test/integration/test_migration_stream.py
+	test/integration/test_migration_stream.py \
+	test/integration/test_migration_phases.py
 TESTS += $(ENGINE_PY_TESTS)
 EXTRA_DIST += $(ENGINE_PY_TESTS) test/integration/test_migration_lib.py \
 	test/integration/streampeer.py
