@@ -274,7 +274,14 @@ static void
 measure_bandwidth(struct converge *c, const struct converge_obs *o)
 {
 	double	sample;
+	int	starved = o->starved_pct >= CONVERGE_STARVED_PCT;
 
+	c->starved_sample = 0.0;
+	if (starved) {
+		if (c->starved_run < UINT32_MAX)
+			c->starved_run++;
+	} else
+		c->starved_run = 0;
 	if (o->send_us == 0)
 		return;		/* nothing was sent: no sample */
 
@@ -289,13 +296,30 @@ measure_bandwidth(struct converge *c, const struct converge_obs *o)
 		return;
 	sample = (double)c->acc_bytes * 1000.0 / (double)c->acc_us;
 	c->acc_bytes = c->acc_us = 0;
-	if (!c->have_bw)
-		c->bw_ewma = sample;
-	else
+	if (!c->have_bw) {
+		c->bw_ewma = c->bw_last = sample;
+		c->have_bw = 1;
+		return;
+	}
+	/*
+	 * A starved round's low sample is the host's, not the link's: set
+	 * aside, unless the host has stayed busy for rounds; then only the
+	 * EWMA takes it (converge.h).
+	 */
+	if (starved && sample < c->bw_ewma) {
+		if (c->starved_run < CONVERGE_STARVED_ROUNDS) {
+			c->starved_sample = sample;
+			return;
+		}
 		c->bw_ewma = CONVERGE_BW_ALPHA * sample +
 		    (1.0 - CONVERGE_BW_ALPHA) * c->bw_ewma;
+		if (c->bw_last > c->bw_ewma)
+			c->bw_last = c->bw_ewma;
+		return;
+	}
+	c->bw_ewma = CONVERGE_BW_ALPHA * sample +
+	    (1.0 - CONVERGE_BW_ALPHA) * c->bw_ewma;
 	c->bw_last = sample;
-	c->have_bw = 1;
 }
 
 /* Least squares of ln(pages) on ln(interval) over the kept reads. */
@@ -349,30 +373,50 @@ fit_growth(struct converge *c)
 	c->growth_known = 1;
 }
 
+/* The accumulated reads become a dirty-rate sample once long enough. */
 static void
-measure_dirty(struct converge *c, const struct converge_obs *o, uint32_t ps)
+fold_dirty(struct converge *c)
 {
 	double	sample;
 
+	if (c->dacc_ms < CONVERGE_MIN_SAMPLE_US / 1000)
+		return;
+	sample = (double)c->dacc_bytes / (double)c->dacc_ms;
+	c->dacc_bytes = c->dacc_ms = 0;
+	if (!c->have_dirty)
+		c->dirty_ewma = sample;
+	else
+		c->dirty_ewma = CONVERGE_DIRTY_ALPHA * sample +
+		    (1.0 - CONVERGE_DIRTY_ALPHA) * c->dirty_ewma;
+	c->dirty_last = sample;
+	c->have_dirty = 1;
+}
+
+static void
+measure_dirty(struct converge *c, const struct converge_obs *o, uint32_t ps)
+{
+	uint64_t	pages = o->new_pages;
+
+	if (o->overflow) {
+		/* a lost read marks every page: not the device's rate */
+		if (pages > o->records)
+			pages = o->records;
+		if (o->read_interval_ms == 0)
+			return;
+		c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(pages, ps));
+		c->dacc_ms = sat_add(c->dacc_ms, o->read_interval_ms);
+		fold_dirty(c);
+		return;
+	}
 	c->hot_frac = o->new_pages == 0 ? 0.0 :
 	    (double)(o->hot_pages > o->new_pages ? o->new_pages : o->hot_pages) /
 	    (double)o->new_pages;
 
 	if (o->read_interval_ms == 0)
 		return;		/* first read: no interval to divide by */
-	c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(o->new_pages, ps));
+	c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(pages, ps));
 	c->dacc_ms = sat_add(c->dacc_ms, o->read_interval_ms);
-	if (c->dacc_ms >= CONVERGE_MIN_SAMPLE_US / 1000) {
-		sample = (double)c->dacc_bytes / (double)c->dacc_ms;
-		c->dacc_bytes = c->dacc_ms = 0;
-		if (!c->have_dirty)
-			c->dirty_ewma = sample;
-		else
-			c->dirty_ewma = CONVERGE_DIRTY_ALPHA * sample +
-			    (1.0 - CONVERGE_DIRTY_ALPHA) * c->dirty_ewma;
-		c->dirty_last = sample;
-		c->have_dirty = 1;
-	}
+	fold_dirty(c);
 
 	if (o->new_pages > 0) {
 		c->hist_t[c->hist_next] = (double)o->read_interval_ms;
@@ -1070,6 +1114,20 @@ decide_baseline(struct converge *c, const struct converge_obs *o,
 	return (d->action);
 }
 
+/* The reason says when a starved round's sample was set aside. */
+static void
+note_starved(const struct converge *c, const struct converge_obs *o,
+    struct converge_decision *d)
+{
+	char	r[32];
+	size_t	n = strlen(d->reason);
+
+	say(d->reason + n, sizeof d->reason - n, "; the round was starved "
+	    "of CPU (%u%% waiting for one): its %s sample is the host's, not "
+	    "the link's, set aside", o->starved_pct,
+	    fmt_rate(r, sizeof r, c->starved_sample));
+}
+
 enum converge_action
 converge_decide(struct converge *c, const struct converge_obs *o,
     struct converge_decision *d)
@@ -1083,6 +1141,8 @@ converge_decide(struct converge *c, const struct converge_obs *o,
 		decide_baseline(c, o, ps, d);
 	else
 		decide_adaptive(c, o, ps, d);
+	if (c->starved_sample > 0.0 && c->pol.kind != CONVERGE_KIND_BASELINE)
+		note_starved(c, o, d);
 	remember(c, d->remaining_bytes);
 	c->decisions++;
 	c->last = *d;

@@ -42,7 +42,17 @@
  *		 measure latency): a collapse shows at once,
  *		 a recovery only as it is confirmed. No measurement means no
  *		 prediction: it never switches over on no data (unless there
- *		 is nothing at all to move).
+ *		 is nothing at all to move). A round starved of CPU (the
+ *		 daemon's loop waited for a CPU for CONVERGE_STARVED_PCT of
+ *		 it or more: obs.starved_pct) says nothing about the link:
+ *		 its sample, if below the estimate, is set aside; only when
+ *		 CONVERGE_STARVED_ROUNDS rounds in a row are starved (the
+ *		 host stays busy, and that is the rate a switchover would
+ *		 get) does it count, and then only through the EWMA, never as
+ *		 the "collapse" last sample. A busy host so slows the
+ *		 estimate by at most alpha per round; a slow link (rounds not
+ *		 starved) still shows at once. (One starved round's 20 KiB/s
+ *		 sample once predicted 130 s and aborted a demo VF.)
  *
  * and climbs an escalation ladder only when progress stalls:
  *
@@ -165,6 +175,8 @@
 #define CONVERGE_IDLE_DELAY_MS		50	/* nothing to send: don't spin */
 #define CONVERGE_HIST			8	/* reads kept for the growth fit */
 #define CONVERGE_REASON_MAX		512
+#define CONVERGE_STARVED_PCT		25	/* of a round waiting for CPU */
+#define CONVERGE_STARVED_ROUNDS		3	/* in a row: the host is busy */
 #define CONVERGE_NOVA_DELAY_MS_PER_GIB	75000	/* live_migration_downtime_delay */
 
 enum converge_kind {
@@ -209,8 +221,15 @@ struct converge_obs {
 	uint64_t	written_bytes;	/* bytes the device reported (unused:
 					   partial-page writes blur it) */
 	uint64_t	new_pages;	/* distinct pages dirtied in the interval */
-	uint64_t	records;	/* write records read (unused so far) */
+	uint64_t	records;	/* write records read */
 	uint64_t	hot_pages;	/* dirty in this read and the previous one */
+	/*
+	 * The device's record buffer overflowed: every page was marked
+	 * dirty, so new_pages says nothing about the device. Its dirty-rate
+	 * sample is the pages its records named (at most records, a lower
+	 * bound), and the read is left out of the growth fit and hot share.
+	 */
+	int		overflow;
 
 	/* The dirty set after the read. */
 	uint64_t	dirty_pages;	/* to send in the next round */
@@ -222,6 +241,12 @@ struct converge_obs {
 	uint64_t	sent_bytes;
 	uint64_t	send_us;	/* 0: nothing was sent (no sample) */
 	uint64_t	share_bps;	/* scheduler's share, 0: unlimited */
+	/*
+	 * Share (percent) of the time since the previous decision the
+	 * daemon's loop was runnable but waited for a CPU (0: not starved or
+	 * not known): a busy host, not a slow link.
+	 */
+	uint32_t	starved_pct;
 
 	/* Device. */
 	uint64_t	state_bytes;	/* pending state at stop-copy */
@@ -279,6 +304,8 @@ struct converge {
 	int		have_bw;
 	uint64_t	acc_bytes;	/* short sends, accumulated */
 	uint64_t	acc_us;
+	uint32_t	starved_run;	/* starved rounds in a row */
+	double		starved_sample;	/* set aside this decision; 0: none */
 	double		last_bw_raw;	/* baseline: last iteration as is */
 
 	/* Dirty rate, bytes per ms. */

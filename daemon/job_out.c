@@ -23,10 +23,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <xxhash.h>
@@ -339,6 +341,47 @@ out_connect(struct job *job)
 	return (0);
 }
 
+/*
+ * How long this (the loop's) thread has waited for a CPU while runnable,
+ * in us (/proc/thread-self/schedstat, second field, ns); 0 where unknown.
+ */
+static uint64_t
+loop_runq_wait_us(void)
+{
+	char			 buf[128];
+	unsigned long long	 run, wait;
+	ssize_t			 n;
+	int			 fd;
+
+	if ((fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC))
+	    == -1)
+		return (0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return (0);
+	return (wait / 1000);
+}
+
+/*
+ * Percent of the time since the previous decision the loop waited for a
+ * CPU: a round starved by a busy host is no measure of the link.
+ */
+static uint32_t
+out_starved_pct(struct job_out *o)
+{
+	uint64_t	now = now_us(), wait = loop_runq_wait_us(), pct = 0;
+
+	if (o->runq_at_us != 0 && now > o->runq_at_us && wait >= o->runq_us)
+		pct = (wait - o->runq_us) * 100 / (now - o->runq_at_us);
+	o->runq_us = wait;
+	o->runq_at_us = now;
+	return (pct > 100 ? 100 : (uint32_t)pct);
+}
+
 static int
 out_enter_precopy(struct job *job)
 {
@@ -353,6 +396,7 @@ out_enter_precopy(struct job *job)
 	}
 	o->iter_start_ms = now_ms();
 	o->last_read_ms = o->iter_start_ms;
+	(void)out_starved_pct(o);	/* the first round's starting point */
 	job->st.memory_remaining = mem_dirty_count(&job->mem) *
 	    o->page_size;
 	job_run_steps(job, out_iter_steps, NSTEPS(out_iter_steps));
@@ -410,6 +454,7 @@ out_decide(struct job *job)
 	obs.new_pages = o->rd_pages;
 	obs.records = o->rd_records;
 	obs.hot_pages = o->hot_pages;
+	obs.overflow = o->rd_overflow;
 	obs.dirty_pages = mem_dirty_count(&job->mem) - deferred;
 	obs.deferred_pages = deferred;
 	obs.page_size = o->page_size;
@@ -417,6 +462,7 @@ out_decide(struct job *job)
 	obs.sent_bytes = o->send_bytes;
 	obs.send_us = o->send_us;
 	obs.share_bps = job->share_bps;
+	obs.starved_pct = out_starved_pct(o);
 	/* what must still move: a stream's unread pre-copy part included */
 	obs.state_bytes = job->st.device_state_pending;
 	cost = engine_switch_cost(job->eng, job->devs[0].dev->pf->name);

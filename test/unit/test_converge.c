@@ -42,6 +42,12 @@ struct row {
 	uint64_t	 state_bytes;
 	uint64_t	 cost_ms;	/* 0: let the policy estimate */
 	int		 deadline;	/* the engine's deadline passed */
+	uint32_t	 starved;	/* starved_pct */
+	int		 overflow;	/* the read lost records */
+	uint64_t	 records;
+	uint64_t	 dirty_max;	/* expected dirty_rate_bps <=, 0: no */
+	uint64_t	 bw_min;	/* expected bandwidth_bps range, */
+	uint64_t	 bw_max;	/* 0: unchecked */
 	enum converge_action expect;
 	int		 flags;
 	uint32_t	 target;	/* expected target after, 0: unchecked */
@@ -109,6 +115,9 @@ run_case(const struct ccase *cc)
 			o.total_bytes = cc->total_bytes ? cc->total_bytes :
 			    16 * MiB;
 			o.deadline = r->deadline;
+			o.starved_pct = r->starved;
+			o.overflow = r->overflow;
+			o.records = r->records;
 			o.sent_bytes = r->sent_bytes;
 			o.send_us = r->send_ms * 1000;
 			o.share_bps = r->share_bps;
@@ -165,6 +174,24 @@ run_case(const struct ccase *cc)
 				    "iteration %u: need %llu not above share",
 				    cc->name, iter,
 				    (unsigned long long)d.need_bps);
+			if (r->dirty_max != 0)
+				cr_assert(d.dirty_rate_bps <= r->dirty_max,
+				    "%s: iteration %u: dirty rate %llu > %llu: "
+				    "%s", cc->name, iter,
+				    (unsigned long long)d.dirty_rate_bps,
+				    (unsigned long long)r->dirty_max, d.reason);
+			if (r->bw_min != 0)
+				cr_assert(d.bandwidth_bps >= r->bw_min, "%s: "
+				    "iteration %u: bandwidth %llu < %llu: %s",
+				    cc->name, iter,
+				    (unsigned long long)d.bandwidth_bps,
+				    (unsigned long long)r->bw_min, d.reason);
+			if (r->bw_max != 0)
+				cr_assert(d.bandwidth_bps <= r->bw_max, "%s: "
+				    "iteration %u: bandwidth %llu > %llu: %s",
+				    cc->name, iter,
+				    (unsigned long long)d.bandwidth_bps,
+				    (unsigned long long)r->bw_max, d.reason);
 			if (r->target != 0)
 				cr_assert_eq(d.target_ms, r->target, "%s: "
 				    "iteration %u: target %u, expected %u",
@@ -720,6 +747,76 @@ static const struct row progress_adaptive_rows[] = {
 	END
 };
 
+/*
+ * A busy host: the demo's starved round (20 KiB/s) must not become the
+ * estimate; the same sample from a round not starved is a collapse.
+ */
+#define R100(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = 10, .dirty_pages = (pages)
+#define STARVED_SAMPLE	.iter_ms = 5000, .sent_bytes = 100 * KiB, \
+			.send_ms = 5000, .new_pages = 10
+static const struct row starved_round_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "rounds at 100 MiB/s", R100(10240), .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "a round starved 80 %: 20 KiB/s set aside, 10 MiB fits at 100 "
+	  "MiB/s", STARVED_SAMPLE, .dirty_pages = 2560, .starved = 80,
+	  .bw_min = 99 * MIBPS, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row collapse_unstarved_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "rounds at 100 MiB/s", R100(10240), .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "the same 20 KiB/s with the CPU to spare (10 %): the link "
+	  "collapsed, at once", STARVED_SAMPLE, .dirty_pages = 2560,
+	  .starved = 10, .bw_max = 21 * KiB, .expect = CONVERGE_ITERATE },
+	END
+};
+
+/* 50 MiB/s on a host busy for rounds: it counts, gently (EWMA only). */
+#define BUSY50(pages)	.iter_ms = 200, .sent_bytes = 10 * MiB, \
+			.send_ms = 200, .new_pages = 10, .dirty_pages = (pages), \
+			.starved = 50
+static const struct row busy_host_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "starved rounds at 50 MiB/s: the first two are set aside",
+	  BUSY50(9600), .bw_min = 99 * MIBPS, .expect = CONVERGE_ITERATE },
+	{ "", BUSY50(9000), .bw_min = 99 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "the third in a row: the host stays busy, the EWMA takes it "
+	  "(0.4 x 50 + 0.6 x 100 = 80 MiB/s)", BUSY50(8400),
+	  .bw_min = 79 * MIBPS, .bw_max = 81 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "and the next: 68 MiB/s", BUSY50(7800),
+	  .bw_min = 67 * MIBPS, .bw_max = 69 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "a round with CPU to spare at 100 MiB/s resets the count",
+	  R100(7200), .expect = CONVERGE_ITERATE },
+	{ "a starved round is set aside again", BUSY50(6600),
+	  .bw_min = 80 * MIBPS, .expect = CONVERGE_ITERATE },
+	END
+};
+
+/*
+ * A read that lost records marks all 16 MiB dirty: to send, but not the
+ * device's rate (a loaded demo's flood once showed "dirty 18.4 GiB/s").
+ */
+static const struct row overflow_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 256, .records = 256, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "a 100 ms read lost records: 4096 pages marked, 256 named: "
+	  "10 MiB/s dirty (not 160), 16 MiB to send: 181 ms fits",
+	  R100(4096), .new_pages = 4096, .records = 256, .overflow = 1,
+	  .dirty_max = 11 * MIBPS, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
 static const struct ccase cases[] = {
 	{ "quiet", { ADAPTIVE }, 0, quiet_rows },
 	{ "nothing_at_all", { ADAPTIVE }, 0, nothing_at_all_rows },
@@ -778,6 +875,10 @@ static const struct ccase cases[] = {
 	  base_nova_ceiling_rows },
 	{ "base_progress", { BASELINE, .progress_timeout_s = 1,
 	  .timeout_force = 1 }, 0, base_progress_rows },
+	{ "starved_round", { ADAPTIVE }, 0, starved_round_rows },
+	{ "collapse_unstarved", { ADAPTIVE }, 0, collapse_unstarved_rows },
+	{ "busy_host", { ADAPTIVE }, 0, busy_host_rows },
+	{ "overflow", { ADAPTIVE }, 0, overflow_rows },
 	{ "progress_adaptive", { ADAPTIVE, .max_downtime_ms = 10,
 	  .progress_timeout_s = 1 }, 0, progress_adaptive_rows },
 };
@@ -832,11 +933,15 @@ CASE(base_nova_ramp)
 CASE(base_nova_ceiling)
 CASE(base_progress)
 CASE(progress_adaptive)
+CASE(starved_round)
+CASE(collapse_unstarved)
+CASE(busy_host)
+CASE(overflow)
 
 /* Every case in the table has a Test above. */
 Test(converge, every_case_runs)
 {
-	cr_assert_eq(sizeof cases / sizeof cases[0], 36,
+	cr_assert_eq(sizeof cases / sizeof cases[0], 40,
 	    "add a CASE() line for the new case");
 }
 
