@@ -68,6 +68,12 @@
  *		(1 - 0.6^5 = 92 %). (Twice the bulk time, the first choice,
  *		let a 128 MiB VF on a 64 MiB/s link climb only two of the
  *		seven ramp steps before a 25 s timeout: bench/converge.py.)
+ *		Progress too slow to matter is a stall too: over such a
+ *		window the prediction came down by less than it is still
+ *		over the target (slow steady progress keeps restarting the
+ *		4 % window; a 50 % hot set at 120 % of the link once sat at
+ *		331 ms against 300 for 13 s while QEMU's rule with Nova's
+ *		clock ramp switched at 5 s).
  *		Once half of the completion timeout is gone with the
  *		prediction still over a target that can still be ramped, every
  *		iteration counts as stalled: slow but steady progress restarts
@@ -330,6 +336,9 @@ struct converge {
 	uint64_t	win_start_ms;
 	uint32_t	win_start_iter;
 	uint32_t	fast_stall;
+	uint64_t	gap_pred;	/* too slow: prediction at start, 0: off */
+	uint64_t	gap_start_ms;
+	uint32_t	gap_start_iter;
 	uint32_t	floor_high;	/* decisions with floor > target */
 	uint64_t	floor_high_since;
 	uint64_t	floor_best;

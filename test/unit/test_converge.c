@@ -728,22 +728,23 @@ static const struct row progress_adaptive_rows[] = {
 	{ "bulk done, 40 MiB pending", .iter_ms = 160, BULK16,
 	  .new_pages = 10240, .dirty_pages = 10240, .cost_ms = 1,
 	  .expect = CONVERGE_ITERATE },
-	{ "a new low every round for 1.5 s: no abort", SLOW(10000),
+	{ "a new low every round for 1.5 s, a fifth less each (fast enough "
+	  "not to be too slow): no abort", SLOW(8192),
 	  .expect = CONVERGE_ITERATE },
-	{ "", SLOW(9000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(8000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(7000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(6000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(5000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(4000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(3000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(2500), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(2000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(1600), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(1200), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(1000), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(800), .expect = CONVERGE_ITERATE },
-	{ "", SLOW(600), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(6554), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(5243), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(4194), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(3355), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2684), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2147), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1718), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1374), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1099), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(879), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(703), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(563), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(450), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(360), .expect = CONVERGE_ITERATE },
 	END
 };
 
@@ -780,24 +781,25 @@ static const struct row collapse_unstarved_rows[] = {
 /* 50 MiB/s on a host busy for rounds: it counts, gently (EWMA only). */
 #define BUSY50(pages)	.iter_ms = 200, .sent_bytes = 10 * MiB, \
 			.send_ms = 200, .new_pages = 10, .dirty_pages = (pages), \
-			.starved = 50
+			.starved = 50, .cost_ms = 1
 static const struct row busy_host_rows[] = {
 	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
-	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	  .new_pages = 10, .dirty_pages = 10240, .cost_ms = 1,
+	  .expect = CONVERGE_ITERATE },
 	{ "starved rounds at 50 MiB/s: the first two are set aside",
-	  BUSY50(9600), .bw_min = 99 * MIBPS, .expect = CONVERGE_ITERATE },
-	{ "", BUSY50(9000), .bw_min = 99 * MIBPS,
+	  BUSY50(7168), .bw_min = 99 * MIBPS, .expect = CONVERGE_ITERATE },
+	{ "", BUSY50(5018), .bw_min = 99 * MIBPS,
 	  .expect = CONVERGE_ITERATE },
 	{ "the third in a row: the host stays busy, the EWMA takes it "
-	  "(0.4 x 50 + 0.6 x 100 = 80 MiB/s)", BUSY50(8400),
+	  "(0.4 x 50 + 0.6 x 100 = 80 MiB/s)", BUSY50(3512),
 	  .bw_min = 79 * MIBPS, .bw_max = 81 * MIBPS,
 	  .expect = CONVERGE_ITERATE },
-	{ "and the next: 68 MiB/s", BUSY50(7800),
+	{ "and the next: 68 MiB/s", BUSY50(2458),
 	  .bw_min = 67 * MIBPS, .bw_max = 69 * MIBPS,
 	  .expect = CONVERGE_ITERATE },
 	{ "a round with CPU to spare at 100 MiB/s resets the count",
-	  R100(7200), .expect = CONVERGE_ITERATE },
-	{ "a starved round is set aside again", BUSY50(6600),
+	  R100(1721), .cost_ms = 1, .expect = CONVERGE_ITERATE },
+	{ "a starved round is set aside again", BUSY50(1205),
 	  .bw_min = 80 * MIBPS, .expect = CONVERGE_ITERATE },
 	END
 };
@@ -814,6 +816,24 @@ static const struct row overflow_rows[] = {
 	  "10 MiB/s dirty (not 160), 16 MiB to send: 181 ms fits",
 	  R100(4096), .new_pages = 4096, .records = 256, .overflow = 1,
 	  .dirty_max = 11 * MIBPS, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+/*
+ * Slow steady progress: a 4.5 % new low every fourth round keeps the 4 %
+ * window from ever completing, but over a window (500 ms, 5 rounds) the
+ * prediction came down 17 ms while still 83 ms over the target: a stall,
+ * so the target ramps now rather than at half the completion timeout.
+ */
+static const struct row too_slow_rows[] = {
+	{ "bulk done, 38 MiB: about 400 ms", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 9728, .expect = CONVERGE_ITERATE },
+	{ "no new low", R100(9728), .repeat = 3, .expect = CONVERGE_ITERATE },
+	{ "a 4.5 % new low restarts the 4 % window", R100(9290),
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "a window on, 17 ms gained, 83 ms to go: too slow; the target "
+	  "steps to 400 ms, which the 383 ms fit", R100(9290),
+	  .expect = CONVERGE_SWITCHOVER, .target = 400 },
 	END
 };
 
@@ -877,8 +897,11 @@ static const struct ccase cases[] = {
 	  .timeout_force = 1 }, 0, base_progress_rows },
 	{ "starved_round", { ADAPTIVE }, 0, starved_round_rows },
 	{ "collapse_unstarved", { ADAPTIVE }, 0, collapse_unstarved_rows },
-	{ "busy_host", { ADAPTIVE }, 0, busy_host_rows },
+	{ "busy_host", { ADAPTIVE, .max_downtime_ms = 10 }, 0,
+	  busy_host_rows },
 	{ "overflow", { ADAPTIVE }, 0, overflow_rows },
+	{ "too_slow", { ADAPTIVE, .downtime_ceiling_ms = 1000 }, 0,
+	  too_slow_rows },
 	{ "progress_adaptive", { ADAPTIVE, .max_downtime_ms = 10,
 	  .progress_timeout_s = 1 }, 0, progress_adaptive_rows },
 };
@@ -937,11 +960,12 @@ CASE(starved_round)
 CASE(collapse_unstarved)
 CASE(busy_host)
 CASE(overflow)
+CASE(too_slow)
 
 /* Every case in the table has a Test above. */
 Test(converge, every_case_runs)
 {
-	cr_assert_eq(sizeof cases / sizeof cases[0], 40,
+	cr_assert_eq(sizeof cases / sizeof cases[0], 41,
 	    "add a CASE() line for the new case");
 }
 
