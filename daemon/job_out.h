@@ -141,6 +141,7 @@ struct job_out {
 
 	/* switchover */
 	uint64_t		 stop_us;
+	uint64_t		 stop_runq_us;	/* loop's CPU wait at the stop */
 	uint64_t		 stop_unix_us;
 	uint64_t		 final_send_us;	/* stop-copy transfer time */
 	/* when each downtime step began (now_us), for the breakdown */
