@@ -397,17 +397,9 @@ measure_dirty(struct converge *c, const struct converge_obs *o, uint32_t ps)
 {
 	uint64_t	pages = o->new_pages;
 
-	if (o->overflow) {
-		/* a lost read marks every page: not the device's rate */
-		if (pages > o->records)
-			pages = o->records;
-		if (o->read_interval_ms == 0)
-			return;
-		c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(pages, ps));
-		c->dacc_ms = sat_add(c->dacc_ms, o->read_interval_ms);
-		fold_dirty(c);
+	/* a lost read marks every page: no measure of the device's rate */
+	if (o->overflow)
 		return;
-	}
 	c->hot_frac = o->new_pages == 0 ? 0.0 :
 	    (double)(o->hot_pages > o->new_pages ? o->new_pages : o->hot_pages) /
 	    (double)o->new_pages;

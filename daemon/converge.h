@@ -231,9 +231,10 @@ struct converge_obs {
 	uint64_t	hot_pages;	/* dirty in this read and the previous one */
 	/*
 	 * The device's record buffer overflowed: every page was marked
-	 * dirty, so new_pages says nothing about the device. Its dirty-rate
-	 * sample is the pages its records named (at most records, a lower
-	 * bound), and the read is left out of the growth fit and hot share.
+	 * dirty, so new_pages says nothing about the device, nor do records
+	 * (repeats included: a flood of a 4 MiB window fills 65536 of them).
+	 * The read gives no dirty-rate sample and stays out of the growth
+	 * fit and the hot share; the estimate is the previous reads'.
 	 */
 	int		overflow;
 

@@ -812,8 +812,9 @@ static const struct row overflow_rows[] = {
 	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
 	  .new_pages = 256, .records = 256, .dirty_pages = 10240,
 	  .expect = CONVERGE_ITERATE },
-	{ "a 100 ms read lost records: 4096 pages marked, 256 named: "
-	  "10 MiB/s dirty (not 160), 16 MiB to send: 181 ms fits",
+	{ "a 100 ms read lost records: 4096 pages marked: no sample, the "
+	  "dirty rate stays the bulk read's (not 160 MiB/s), 16 MiB to "
+	  "send: 181 ms fits",
 	  R100(4096), .new_pages = 4096, .records = 256, .overflow = 1,
 	  .dirty_max = 11 * MIBPS, .expect = CONVERGE_SWITCHOVER },
 	END
