@@ -63,6 +63,9 @@ static const struct option migrate_opts[] = {
 	{ "bulk", no_argument, NULL, 'B' },
 	{ "verify", no_argument, NULL, 'V' },
 	{ "baseline", no_argument, NULL, 'L' },
+	{ "baseline-ramp", no_argument, NULL, 'R' },
+	{ "ramp-delay", required_argument, NULL, 'D' },
+	{ "progress-timeout", required_argument, NULL, 'P' },
 	{ "force-on-timeout", no_argument, NULL, 'F' },
 	{ "forced-downtime", required_argument, NULL, 'f' },
 	{ "max-iterations", required_argument, NULL, 'i' },
@@ -102,7 +105,8 @@ const struct vmigctl_cmd vmigctl_prepare_cmd = {
 const struct vmigctl_cmd vmigctl_migrate_cmd = {
 	"migrate", "DEVICE [DEVICE...] --to URL --token HEX --region R [...] [--downtime MS]"
 	" [--ceiling MS] [--bandwidth B/s] [--timeout S] [--manual] [--bulk]"
-	" [--verify] [--baseline] [--force-on-timeout] [--forced-downtime MS]"
+	" [--verify] [--baseline [--baseline-ramp] [--ramp-delay MS_PER_GIB]]"
+	" [--progress-timeout S] [--force-on-timeout] [--forced-downtime MS]"
 	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
 	"source: migrate a VF (a VM's VFs, in prepare's order) to a prepared"
 	" destination",
@@ -172,6 +176,12 @@ static const struct vmigctl_num num_iterations = {
 };
 static const struct vmigctl_num num_priority = {
 	"--priority", NULL, 0, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_ramp_delay = {
+	"--ramp-delay", "milliseconds per GiB", 1, UINT32_MAX, 0
+};
+static const struct vmigctl_num num_progress = {
+	"--progress-timeout", "seconds", 1, 7 * 86400, 0
 };
 static const struct vmigctl_num num_job_id = {
 	"job ID", NULL, 1, UINT64_MAX, 0
@@ -416,52 +426,63 @@ policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol, char *err,
 	int	bad = 0;
 
 	switch (c) {
-		case 'd':
-			bad = vmigctl_number32(&num_downtime, arg,
-			    &pol->max_downtime_ms, err, len);
-			break;
-		case 'c':
-			bad = vmigctl_number32(&num_ceiling, arg,
-			    &pol->downtime_ceiling_ms, err, len);
-			break;
-		case 'b':
-			bad = vmigctl_number(&num_bandwidth, arg,
-			    &pol->bandwidth_limit_bps, err, len);
-			break;
-		case 'T':
-			bad = vmigctl_number32(&num_timeout, arg,
-			    &pol->completion_timeout_s, err, len);
-			break;
-		case 'f':
-			bad = vmigctl_number32(&num_forced, arg,
-			    &pol->forced_downtime_ms, err, len);
-			break;
-		case 'i':
-			bad = vmigctl_number32(&num_iterations, arg,
-			    &pol->max_iterations, err, len);
-			break;
-		case 'p':
-			bad = vmigctl_number32(&num_priority, arg,
-			    &pol->priority, err, len);
-			break;
-		case 'M':
-			pol->switchover =
-			    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
-			break;
-		case 'B':
-			pol->bulk_copy = 1;
-			break;
-		case 'V':
-			pol->verify = 1;
-			break;
-		case 'L':
-			pol->convergence =
-			    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
-			break;
-		case 'F':
-			pol->timeout_action =
-			    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
-			break;
+	case 'd':
+		bad = vmigctl_number32(&num_downtime, arg,
+		    &pol->max_downtime_ms, err, len);
+		break;
+	case 'c':
+		bad = vmigctl_number32(&num_ceiling, arg,
+		    &pol->downtime_ceiling_ms, err, len);
+		break;
+	case 'b':
+		bad = vmigctl_number(&num_bandwidth, arg,
+		    &pol->bandwidth_limit_bps, err, len);
+		break;
+	case 'T':
+		bad = vmigctl_number32(&num_timeout, arg,
+		    &pol->completion_timeout_s, err, len);
+		break;
+	case 'f':
+		bad = vmigctl_number32(&num_forced, arg,
+		    &pol->forced_downtime_ms, err, len);
+		break;
+	case 'i':
+		bad = vmigctl_number32(&num_iterations, arg,
+		    &pol->max_iterations, err, len);
+		break;
+	case 'p':
+		bad = vmigctl_number32(&num_priority, arg,
+		    &pol->priority, err, len);
+		break;
+	case 'M':
+		pol->switchover =
+		    VMIG__V1__SWITCHOVER_MODE__SWITCHOVER_MANUAL;
+		break;
+	case 'B':
+		pol->bulk_copy = 1;
+		break;
+	case 'V':
+		pol->verify = 1;
+		break;
+	case 'L':
+		pol->convergence =
+		    VMIG__V1__CONVERGENCE_POLICY__CONVERGE_BASELINE;
+		break;
+	case 'R':
+		pol->baseline_ramp = 1;
+		break;
+	case 'D':
+		bad = vmigctl_number32(&num_ramp_delay, arg,
+		    &pol->ramp_delay_ms_per_gib, err, len);
+		break;
+	case 'P':
+		bad = vmigctl_number32(&num_progress, arg,
+		    &pol->progress_timeout_s, err, len);
+		break;
+	case 'F':
+		pol->timeout_action =
+		    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
+		break;
 	default:
 		return (0);
 	}
@@ -705,9 +726,10 @@ print_stats(const Vmig__V1__JobStats *s)
 	    fmt_rate(c, sizeof(c), (double)s->device_dirty_rate_bps),
 	    s->device_write_records, s->hot_pages_deferred);
 	printf("  downtime: target %" PRIu64 " ms, expected %" PRIu64
-	    " ms, measured %" PRIu64 " ms (destination load %" PRIu64
-	    " ms)\n", s->downtime_target_ms, s->expected_downtime_ms,
-	    s->downtime_ms, s->device_load_time_ms);
+	    " ms, predicted at switchover %" PRIu64 " ms, measured %" PRIu64
+	    " ms (destination load %" PRIu64 " ms)\n", s->downtime_target_ms,
+	    s->expected_downtime_ms, s->predicted_downtime_ms, s->downtime_ms,
+	    s->device_load_time_ms);
 	printf("  stream: %s sent, share %s\n",
 	    fmt_bytes(a, sizeof(a), (double)s->bytes_sent),
 	    s->bandwidth_share_bps ? fmt_rate(b, sizeof(b),

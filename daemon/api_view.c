@@ -55,6 +55,9 @@ api_policy_from_proto(struct job_policy *p, const Vmig__V1__MigrationPolicy *m)
 		p->forced_downtime_ms = 2 * p->downtime_ceiling_ms;
 	p->priority = m->priority;
 	p->max_iterations = m->max_iterations;
+	p->baseline_ramp = m->baseline_ramp;
+	p->ramp_delay_ms_per_gib = m->ramp_delay_ms_per_gib;
+	p->progress_timeout_s = m->progress_timeout_s;
 }
 
 void
@@ -78,6 +81,9 @@ api_policy_to_proto(const struct job_policy *p, Vmig__V1__MigrationPolicy *m)
 	m->forced_downtime_ms = p->forced_downtime_ms;
 	m->priority = p->priority;
 	m->max_iterations = p->max_iterations;
+	m->baseline_ramp = p->baseline_ramp;
+	m->ramp_delay_ms_per_gib = p->ramp_delay_ms_per_gib;
+	m->progress_timeout_s = p->progress_timeout_s;
 }
 
 /* Limits a person would not set on purpose: say which field and why. */
@@ -149,6 +155,7 @@ api_job_stats(const struct job *job, unsigned int k, Vmig__V1__JobStats *s)
 	s->device_dirty_rate_bps = job->st.device_dirty_rate_bps;
 	s->device_write_records = job->st.device_write_records;
 	s->expected_downtime_ms = job->st.expected_downtime_ms;
+	s->predicted_downtime_ms = job->st.predicted_downtime_ms;
 	s->device_load_time_ms = job->st.device_load_time_ms;
 	s->bytes_sent = job->st.bytes_sent;
 	s->downtime_target_ms = job->st.downtime_target_ms;

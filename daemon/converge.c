@@ -154,7 +154,7 @@ apply_policy(struct converge *c, const struct converge_policy *p)
 		q->max_downtime_ms = CONVERGE_DEFAULT_DOWNTIME_MS;
 	c->ceiling_ms = q->downtime_ceiling_ms;
 	if (c->ceiling_ms < q->max_downtime_ms ||
-	    q->kind == CONVERGE_KIND_BASELINE)
+	    (q->kind == CONVERGE_KIND_BASELINE && !q->baseline_ramp))
 		c->ceiling_ms = q->max_downtime_ms;
 	c->forced_ms = q->forced_downtime_ms;
 	if (c->forced_ms == 0)
@@ -173,6 +173,18 @@ converge_init(struct converge *c, const struct converge_policy *p)
 	memset(c, 0, sizeof *c);
 	apply_policy(c, p);
 	c->best_bytes = UINT64_MAX;
+	c->progress_low = UINT64_MAX;
+}
+
+uint64_t
+converge_ramp_delay_ms(uint64_t data_bytes, uint32_t per_gib_ms)
+{
+	double	ms;
+
+	if (per_gib_ms == 0)
+		per_gib_ms = CONVERGE_NOVA_DELAY_MS_PER_GIB;
+	ms = (double)per_gib_ms * (double)data_bytes / (1024.0 * 1024 * 1024);
+	return (ms < 1.0 ? 1 : d2u(ms));
 }
 
 void
@@ -187,7 +199,14 @@ static void
 measure_bandwidth(struct converge *c, const struct converge_obs *o)
 {
 	double	sample;
+	int	starved = o->starved_pct >= CONVERGE_STARVED_PCT;
 
+	c->starved_sample = 0.0;
+	if (starved) {
+		if (c->starved_run < UINT32_MAX)
+			c->starved_run++;
+	} else
+		c->starved_run = 0;
 	if (o->send_us == 0)
 		return;		/* nothing was sent: no sample */
 
@@ -202,13 +221,30 @@ measure_bandwidth(struct converge *c, const struct converge_obs *o)
 		return;
 	sample = (double)c->acc_bytes * 1000.0 / (double)c->acc_us;
 	c->acc_bytes = c->acc_us = 0;
-	if (!c->have_bw)
-		c->bw_ewma = sample;
-	else
+	if (!c->have_bw) {
+		c->bw_ewma = c->bw_last = sample;
+		c->have_bw = 1;
+		return;
+	}
+	/*
+	 * A starved round's low sample is the host's, not the link's: set
+	 * aside, unless the host has stayed busy for rounds; then only the
+	 * EWMA takes it (converge.h).
+	 */
+	if (starved && sample < c->bw_ewma) {
+		if (c->starved_run < CONVERGE_STARVED_ROUNDS) {
+			c->starved_sample = sample;
+			return;
+		}
 		c->bw_ewma = CONVERGE_BW_ALPHA * sample +
 		    (1.0 - CONVERGE_BW_ALPHA) * c->bw_ewma;
+		if (c->bw_last > c->bw_ewma)
+			c->bw_last = c->bw_ewma;
+		return;
+	}
+	c->bw_ewma = CONVERGE_BW_ALPHA * sample +
+	    (1.0 - CONVERGE_BW_ALPHA) * c->bw_ewma;
 	c->bw_last = sample;
-	c->have_bw = 1;
 }
 
 /*
@@ -265,30 +301,42 @@ fit_growth(struct converge *c)
 	c->growth_known = 1;
 }
 
+/* The accumulated reads become a dirty-rate sample once long enough. */
 static void
-measure_dirty(struct converge *c, const struct converge_obs *o, uint32_t ps)
+fold_dirty(struct converge *c)
 {
 	double	sample;
 
+	if (c->dacc_ms < CONVERGE_MIN_SAMPLE_US / 1000)
+		return;
+	sample = (double)c->dacc_bytes / (double)c->dacc_ms;
+	c->dacc_bytes = c->dacc_ms = 0;
+	if (!c->have_dirty)
+		c->dirty_ewma = sample;
+	else
+		c->dirty_ewma = CONVERGE_DIRTY_ALPHA * sample +
+		    (1.0 - CONVERGE_DIRTY_ALPHA) * c->dirty_ewma;
+	c->dirty_last = sample;
+	c->have_dirty = 1;
+}
+
+static void
+measure_dirty(struct converge *c, const struct converge_obs *o, uint32_t ps)
+{
+	uint64_t	pages = o->new_pages;
+
+	/* a lost read marks every page: no measure of the device's rate */
+	if (o->overflow)
+		return;
 	c->hot_frac = o->new_pages == 0 ? 0.0 :
 	    (double)(o->hot_pages > o->new_pages ? o->new_pages : o->hot_pages) /
 	    (double)o->new_pages;
 
 	if (o->read_interval_ms == 0)
 		return;		/* first read: no interval to divide by */
-	c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(o->new_pages, ps));
+	c->dacc_bytes = sat_add(c->dacc_bytes, sat_mul(pages, ps));
 	c->dacc_ms = sat_add(c->dacc_ms, o->read_interval_ms);
-	if (c->dacc_ms >= CONVERGE_MIN_SAMPLE_US / 1000) {
-		sample = (double)c->dacc_bytes / (double)c->dacc_ms;
-		c->dacc_bytes = c->dacc_ms = 0;
-		if (!c->have_dirty)
-			c->dirty_ewma = sample;
-		else
-			c->dirty_ewma = CONVERGE_DIRTY_ALPHA * sample +
-			    (1.0 - CONVERGE_DIRTY_ALPHA) * c->dirty_ewma;
-		c->dirty_last = sample;
-		c->have_dirty = 1;
-	}
+	fold_dirty(c);
 
 	if (o->new_pages > 0) {
 		c->hist_t[c->hist_next] = (double)o->read_interval_ms;
@@ -468,7 +516,42 @@ reset_window(struct converge *c, const struct converge_obs *o, uint64_t bytes,
 		c->fast_stall = 0;
 		c->floor_high = 0;
 		c->stalled = 0;
+		c->gap_pred = 0;
 	}
+}
+
+/*
+ * Progress too slow to matter: over a stall window (as long, as many
+ * iterations) the prediction came down by less than it is still over the
+ * target, so at that pace the next window will not get there either.
+ * Slow steady progress restarts the 4 % window forever (a 50 % hot set at
+ * 120 % of the link sat at 331 ms against 300 for 13 s). Returns the
+ * prediction at the window's start when it was too slow, else 0.
+ */
+static uint64_t
+too_slow(struct converge *c, const struct converge_obs *o,
+    const struct pred *p, uint64_t win)
+{
+	uint64_t	start = c->gap_pred, gained;
+
+	if (p->downtime_ms == UNKNOWN_MS || p->downtime_ms <= c->target_ms) {
+		c->gap_pred = 0;
+		return (0);
+	}
+	if (start == 0 || o->iteration < c->gap_start_iter +
+	    CONVERGE_STALL_MIN_ITERS || o->now_ms < c->gap_start_ms + win) {
+		if (start == 0) {
+			c->gap_pred = p->downtime_ms;
+			c->gap_start_ms = o->now_ms;
+			c->gap_start_iter = o->iteration;
+		}
+		return (0);
+	}
+	gained = start > p->downtime_ms ? start - p->downtime_ms : 0;
+	c->gap_pred = p->downtime_ms;
+	c->gap_start_ms = o->now_ms;
+	c->gap_start_iter = o->iteration;
+	return (gained < p->downtime_ms - c->target_ms ? start : 0);
 }
 
 /* Updates the stall state; fills why with a sentence when stalled. */
@@ -476,7 +559,7 @@ static int
 track_stall(struct converge *c, const struct converge_obs *o,
     const struct pred *p, char *why, size_t len)
 {
-	uint64_t	win = stall_window_ms(c, o), bytes;
+	uint64_t	win = stall_window_ms(c, o), bytes, slow;
 	double		dirty;
 	char		a[32], b[32], r[32];
 
@@ -507,6 +590,8 @@ track_stall(struct converge *c, const struct converge_obs *o,
 	else
 		c->fast_stall = 0;
 
+	slow = too_slow(c, o, p, win);
+
 	if (c->fast_stall >= CONVERGE_FAST_STALL_ITERS) {
 		say(why, len, "the device dirties %s, at or above the "
 		    "%s it can be sent at, for %u iterations",
@@ -531,6 +616,13 @@ track_stall(struct converge *c, const struct converge_obs *o,
 		    fmt_bytes(a, sizeof a, (double)c->best_bytes),
 		    o->iteration - c->win_start_iter,
 		    (unsigned long long)(o->now_ms - c->win_start_ms));
+		c->stalled = 1;
+	} else if (slow != 0) {
+		say(why, len, "the prediction came down from %llu to %llu ms "
+		    "in %llu ms, less than it is still over the %u ms target",
+		    (unsigned long long)slow,
+		    (unsigned long long)p->downtime_ms, (unsigned long long)win,
+		    c->target_ms);
 		c->stalled = 1;
 	} else if (c->pol.completion_timeout_s > 0 &&
 	    c->target_ms < c->ceiling_ms &&
@@ -622,6 +714,46 @@ terminal(struct converge *c, const struct converge_obs *o,
 	say(d->reason, sizeof d->reason, "%s: waiting up to %d more "
 	    "iterations for %s (%s, forced bound %u ms)", why,
 	    CONVERGE_FORCE_GRACE_ITERS - waited, wait, desc, c->forced_ms);
+	return (d->action);
+}
+
+/*
+ * KubeVirt's progress timeout: the bytes to move at switchover made no new
+ * low (its progressWatermark) for progress_timeout_s. Fills why.
+ */
+static int
+progress_timed_out(struct converge *c, const struct converge_obs *o,
+    uint64_t bytes, char *why, size_t len)
+{
+	char	a[32];
+
+	if (bytes < c->progress_low) {
+		c->progress_low = bytes;
+		c->progress_at_ms = o->now_ms;
+		return (0);
+	}
+	if (c->pol.progress_timeout_s == 0 || o->now_ms <
+	    c->progress_at_ms + (uint64_t)c->pol.progress_timeout_s * 1000)
+		return (0);
+	say(why, len, "no progress for the %u s progress timeout: %s to move "
+	    "has not gone below its low of %llu ms ago",
+	    c->pol.progress_timeout_s, fmt_bytes(a, sizeof a,
+	    (double)c->progress_low),
+	    (unsigned long long)(o->now_ms - c->progress_at_ms));
+	return (1);
+}
+
+/* KubeVirt aborts on a stall whatever the timeout action says. */
+static enum converge_action
+abort_no_progress(struct converge *c, const struct converge_obs *o,
+    const struct pred *p, const char *why, struct converge_decision *d)
+{
+	char	desc[160];
+
+	describe(p, desc, sizeof desc);
+	fill(c, o, p, d, CONVERGE_ABORT);
+	say(d->reason, sizeof d->reason, "%s: aborting (%s, target %u ms)",
+	    why, desc, c->target_ms);
 	return (d->action);
 }
 
@@ -762,6 +894,9 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 		return (d->action);
 	}
 
+	if (progress_timed_out(c, o, sat_add(p.moving, p.state), why,
+	    sizeof why))
+		return (abort_no_progress(c, o, &p, why, d));
 	if (limits_reached(c, o, why, sizeof why, &hard))
 		return (terminal(c, o, &p, why, hard, 1, d));
 	if (c->terminal)
@@ -862,16 +997,48 @@ decide_adaptive(struct converge *c, const struct converge_obs *o,
 	return (d->action);
 }
 
+/*
+ * Nova's ramp (migration.downtime_steps): by wall clock, step i at i x the
+ * step delay. Returns the step count it moved up (0: none).
+ */
+static uint32_t
+nova_ramp(struct converge *c, const struct converge_obs *o)
+{
+	uint64_t	delay, step;
+	uint32_t	old = c->ramp_step;
+
+	if (!c->pol.baseline_ramp || c->ceiling_ms <= c->pol.max_downtime_ms)
+		return (0);
+	delay = converge_ramp_delay_ms(sat_add(o->total_bytes, o->state_bytes),
+	    c->pol.ramp_delay_ms_per_gib);
+	step = o->now_ms / delay;
+	if (step > CONVERGE_RAMP_STEPS)
+		step = CONVERGE_RAMP_STEPS;
+	if (step <= c->ramp_step)
+		return (0);
+	c->ramp_step = (uint32_t)step;
+	c->target_ms = ramp_target(c, c->ramp_step);
+	return (c->ramp_step - old);
+}
+
 /* QEMU's migration_iteration_run(): pending < bandwidth x limit. */
 static enum converge_action
 decide_baseline(struct converge *c, const struct converge_obs *o,
     uint32_t ps, struct converge_decision *d)
 {
 	struct pred	p;
-	char		a[32], b[32], why[200];
+	char		a[32], b[32], why[200], ramp[96];
 	double		threshold;
 	uint64_t	pending;
+	uint32_t	old = c->target_ms, steps;
 	int		hard = 0;
+
+	steps = nova_ramp(c, o);
+	ramp[0] = '\0';
+	if (steps > 0)
+		say(ramp, sizeof ramp, " (target raised from %u ms by the "
+		    "time ramp, step %u of %d)", old, c->ramp_step,
+		    CONVERGE_RAMP_STEPS);
 
 	memset(&p, 0, sizeof p);
 	p.remaining = sat_mul(o->dirty_pages, ps);
@@ -895,20 +1062,37 @@ decide_baseline(struct converge *c, const struct converge_obs *o,
 	if (pending == 0 || (double)pending < threshold) {
 		fill(c, o, &p, d, CONVERGE_SWITCHOVER);
 		say(d->reason, sizeof d->reason, "pending %s is below "
-		    "%s x %u ms (expected downtime %llu ms)",
+		    "%s x %u ms%s (expected downtime %llu ms)",
 		    fmt_bytes(a, sizeof a, (double)pending),
-		    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms,
+		    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms, ramp,
 		    (unsigned long long)p.downtime_ms);
 		return (d->action);
 	}
+	if (progress_timed_out(c, o, pending, why, sizeof why))
+		return (abort_no_progress(c, o, &p, why, d));
 	if (limits_reached(c, o, why, sizeof why, &hard))
 		return (terminal(c, o, &p, why, hard, 0, d));
 
-	fill(c, o, &p, d, CONVERGE_ITERATE);
+	fill(c, o, &p, d, steps > 0 ? CONVERGE_RAMP_DOWNTIME :
+	    CONVERGE_ITERATE);
 	say(d->reason, sizeof d->reason, "pending %s is not below %s x "
-	    "%u ms; iterating", fmt_bytes(a, sizeof a, (double)pending),
-	    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms);
+	    "%u ms%s; iterating", fmt_bytes(a, sizeof a, (double)pending),
+	    fmt_rate_ms(b, sizeof b, p.bw), c->target_ms, ramp);
 	return (d->action);
+}
+
+/* The reason says when a starved round's sample was set aside. */
+static void
+note_starved(const struct converge *c, const struct converge_obs *o,
+    struct converge_decision *d)
+{
+	char	r[32];
+	size_t	n = strlen(d->reason);
+
+	say(d->reason + n, sizeof d->reason - n, "; the round was starved "
+	    "of CPU (%u%% waiting for one): its %s sample is the host's, not "
+	    "the link's, set aside", o->starved_pct,
+	    fmt_rate_ms(r, sizeof r, c->starved_sample));
 }
 
 enum converge_action
@@ -924,6 +1108,8 @@ converge_decide(struct converge *c, const struct converge_obs *o,
 		decide_baseline(c, o, ps, d);
 	else
 		decide_adaptive(c, o, ps, d);
+	if (c->starved_sample > 0.0 && c->pol.kind != CONVERGE_KIND_BASELINE)
+		note_starved(c, o, d);
 	remember(c, d->remaining_bytes);
 	c->decisions++;
 	c->last = *d;

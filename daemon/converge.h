@@ -42,7 +42,17 @@
  *		 measure latency): a collapse shows at once,
  *		 a recovery only as it is confirmed. No measurement means no
  *		 prediction: it never switches over on no data (unless there
- *		 is nothing at all to move).
+ *		 is nothing at all to move). A round starved of CPU (the
+ *		 daemon's loop waited for a CPU for CONVERGE_STARVED_PCT of
+ *		 it or more: obs.starved_pct) says nothing about the link:
+ *		 its sample, if below the estimate, is set aside; only when
+ *		 CONVERGE_STARVED_ROUNDS rounds in a row are starved (the
+ *		 host stays busy, and that is the rate a switchover would
+ *		 get) does it count, and then only through the EWMA, never as
+ *		 the "collapse" last sample. A busy host so slows the
+ *		 estimate by at most alpha per round; a slow link (rounds not
+ *		 starved) still shows at once. (One starved round's 20 KiB/s
+ *		 sample once predicted 130 s and aborted a demo VF.)
  *
  * and climbs an escalation ladder only when progress stalls:
  *
@@ -58,6 +68,12 @@
  *		(1 - 0.6^5 = 92 %). (Twice the bulk time, the first choice,
  *		let a 128 MiB VF on a 64 MiB/s link climb only two of the
  *		seven ramp steps before a 25 s timeout: bench/converge.py.)
+ *		Progress too slow to matter is a stall too: over such a
+ *		window the prediction came down by less than it is still
+ *		over the target (slow steady progress keeps restarting the
+ *		4 % window; a 50 % hot set at 120 % of the link once sat at
+ *		331 ms against 300 for 13 s while QEMU's rule with Nova's
+ *		clock ramp switched at 5 s).
  *		Once half of the completion timeout is gone with the
  *		prediction still over a target that can still be ramped, every
  *		iteration counts as stalled: slow but steady progress restarts
@@ -107,11 +123,26 @@
  *		in time).
  *
  * BASELINE is QEMU's rule (migration_iteration_run): switch over when
- * pending < bandwidth of the last iteration (no smoothing) x max_downtime,
+ * pending < bandwidth of the last iteration (no smoothing) x target,
  * or pending == 0; pending includes the device state (QEMU adds the VFIO
  * stop-copy size). No load-time term, no unseen dirtying, no hot-set
- * deferral, no stall detection, no ramp, no delay. It obeys the completion
- * timeout and max_iterations like ADAPTIVE (force or abort).
+ * deferral, no stall detection, no delay. It obeys the completion
+ * timeout and max_iterations like ADAPTIVE (force or abort). Bare, its
+ * target stays at max_downtime. Nobody runs it bare, so two options make
+ * it what operators run (the fair baseline of bench/converge.py):
+ *
+ *   baseline_ramp	Nova's downtime ramp (migration.downtime_steps): the
+ *			target rises by wall clock, not by stall, in
+ *			CONVERGE_RAMP_STEPS linear steps from max_downtime to
+ *			downtime_ceiling (the adaptive policy's steps and
+ *			ceiling), step i at i x delay, delay = ramp_delay_ms
+ *			_per_gib x the data size (memory total + device state;
+ *			Nova: live_migration_downtime_delay, 75 s/GiB; Nova
+ *			also rounds the data up to 2 GiB, left out here).
+ *   progress_timeout_s	KubeVirt's progressTimeout (either policy): abort
+ *			when the bytes to move at switchover have made no new
+ *			low for that long (its progressWatermark), whatever
+ *			timeout_action says.
  *
  * EWMA weights: bandwidth alpha 0.4 (KubeVirt's stall detector); dirty
  * rate alpha 0.5, and the prediction uses max(EWMA, last sample): a burst
@@ -150,6 +181,9 @@
 #define CONVERGE_IDLE_DELAY_MS		50	/* nothing to send: don't spin */
 #define CONVERGE_HIST			8	/* reads kept for the growth fit */
 #define CONVERGE_REASON_MAX		512
+#define CONVERGE_STARVED_PCT		25	/* of a round waiting for CPU */
+#define CONVERGE_STARVED_ROUNDS		3	/* in a row: the host is busy */
+#define CONVERGE_NOVA_DELAY_MS_PER_GIB	75000	/* live_migration_downtime_delay */
 
 enum converge_kind {
 	CONVERGE_KIND_ADAPTIVE = 0,	/* = CONVERGE_ADAPTIVE in vmig.proto */
@@ -176,6 +210,9 @@ struct converge_policy {
 	uint32_t	forced_downtime_ms;	/* 0: 2 x ceiling */
 	uint32_t	max_iterations;		/* 0: no limit */
 	uint64_t	bandwidth_limit_bps;	/* job's own limit, 0: none */
+	int		baseline_ramp;		/* BASELINE: Nova's time ramp */
+	uint32_t	ramp_delay_ms_per_gib;	/* 0: Nova's 75000 */
+	uint32_t	progress_timeout_s;	/* 0: none (KubeVirt: 150) */
 };
 
 /* converge_obs.untracked: why iterating gains nothing. */
@@ -194,8 +231,16 @@ struct converge_obs {
 	uint64_t	written_bytes;	/* bytes the device reported (unused:
 					   partial-page writes blur it) */
 	uint64_t	new_pages;	/* distinct pages dirtied in the interval */
-	uint64_t	records;	/* write records read (unused so far) */
+	uint64_t	records;	/* write records read */
 	uint64_t	hot_pages;	/* dirty in this read and the previous one */
+	/*
+	 * The device's record buffer overflowed: every page was marked
+	 * dirty, so new_pages says nothing about the device, nor do records
+	 * (repeats included: a flood of a 4 MiB window fills 65536 of them).
+	 * The read gives no dirty-rate sample and stays out of the growth
+	 * fit and the hot share; the estimate is the previous reads'.
+	 */
+	int		overflow;
 
 	/* The dirty set after the read. */
 	uint64_t	dirty_pages;	/* to send in the next round */
@@ -207,6 +252,12 @@ struct converge_obs {
 	uint64_t	sent_bytes;
 	uint64_t	send_us;	/* 0: nothing was sent (no sample) */
 	uint64_t	share_bps;	/* scheduler's share, 0: unlimited */
+	/*
+	 * Share (percent) of the time since the previous decision the
+	 * daemon's loop was runnable but waited for a CPU (0: not starved or
+	 * not known): a busy host, not a slow link.
+	 */
+	uint32_t	starved_pct;
 
 	/* Device. */
 	uint64_t	state_bytes;	/* pending state at stop-copy */
@@ -267,6 +318,8 @@ struct converge {
 	int		have_bw;
 	uint64_t	acc_bytes;	/* short sends, accumulated */
 	uint64_t	acc_us;
+	uint32_t	starved_run;	/* starved rounds in a row */
+	double		starved_sample;	/* set aside this decision; 0: none */
 	double		last_bw_raw;	/* baseline: last iteration as is */
 
 	/* Dirty rate, bytes per ms. */
@@ -291,6 +344,9 @@ struct converge {
 	uint64_t	win_start_ms;
 	uint32_t	win_start_iter;
 	uint32_t	fast_stall;
+	uint64_t	gap_pred;	/* too slow: prediction at start, 0: off */
+	uint64_t	gap_start_ms;
+	uint32_t	gap_start_iter;
 	uint32_t	floor_high;	/* decisions with floor > target */
 	uint64_t	floor_high_since;
 	uint64_t	floor_best;
@@ -302,6 +358,10 @@ struct converge {
 	char		terminal_why[96];
 	uint64_t	prev_bytes[3];	/* recent remaining bytes, newest first */
 	unsigned int	nprev;
+
+	/* Progress timeout: the lowest bytes to move seen, and when. */
+	uint64_t	progress_low;
+	uint64_t	progress_at_ms;
 
 	uint32_t	decisions;
 	struct converge_decision last;
@@ -334,6 +394,12 @@ uint64_t converge_drain_interval(uint64_t cur_ms, int overflow);
  */
 uint64_t converge_round_delay(uint64_t decided_ms, uint64_t drain_ms,
 	    int ready_waiting);
+
+/*
+ * The baseline ramp's step delay for data_bytes (Nova: delay per GiB x
+ * GiB), at least 1 ms; per_gib_ms 0 means Nova's default.
+ */
+uint64_t converge_ramp_delay_ms(uint64_t data_bytes, uint32_t per_gib_ms);
 
 const char *converge_action_name(enum converge_action);	/* "iterate", ... */
 const char *converge_kind_name(enum converge_kind);	/* "adaptive", ... */

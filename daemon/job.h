@@ -124,6 +124,9 @@ struct job_policy {
 	uint32_t	forced_downtime_ms;
 	uint32_t	priority;
 	uint32_t	max_iterations;
+	int		baseline_ramp;		/* Nova's ramp (baseline) */
+	uint32_t	ramp_delay_ms_per_gib;
+	uint32_t	progress_timeout_s;	/* KubeVirt's; 0: none */
 };
 
 struct job_stats {
@@ -145,6 +148,7 @@ struct job_stats {
 	uint64_t	device_dirty_rate_bps;
 	uint64_t	device_write_records;
 	uint64_t	expected_downtime_ms;
+	uint64_t	predicted_downtime_ms;	/* at the switchover decision */
 	uint64_t	device_load_time_ms;
 	uint64_t	bytes_sent;
 	uint64_t	downtime_target_ms;

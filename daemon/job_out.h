@@ -108,6 +108,7 @@ struct job_out {
 	uint64_t		 rd_records;
 	uint64_t		 rd_bytes;
 	uint64_t		 rd_pages;
+	int			 rd_overflow;	/* records were lost */
 	uint64_t		 hot_pages;
 
 	/* data connections failed: the reason, reported after a grace */
@@ -128,6 +129,9 @@ struct job_out {
 	uint64_t		 iter_start_ms;
 	uint64_t		 send_bytes;
 	uint64_t		 send_us;
+	/* the loop thread's run-queue wait at the last decision (job_out.c) */
+	uint64_t		 runq_us;
+	uint64_t		 runq_at_us;
 
 	/* out_state.c: each device's state image (dev[i] is job->devs[i]'s) */
 	struct out_dev		 dev[JOB_GROUP_MAX];
@@ -146,6 +150,7 @@ struct job_out {
 
 	/* switchover */
 	uint64_t		 stop_us;
+	uint64_t		 stop_runq_us;	/* loop's CPU wait at the stop */
 	uint64_t		 stop_unix_us;
 	uint64_t		 final_send_us;	/* stop-copy transfer time */
 	/* when each downtime step began (now_us), for the breakdown */

@@ -243,6 +243,7 @@ out_take_acc(struct job *job)
 	o->rd_records = o->acc_records;
 	o->rd_bytes = o->acc_bytes;
 	o->rd_pages = newp;
+	o->rd_overflow = o->acc_overflow;
 	o->hot_pages = hot;
 	o->acc_records = o->acc_bytes = 0;
 	o->acc_overflow = 0;

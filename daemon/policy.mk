@@ -1,10 +1,15 @@
-# daemon/policy.mk: the pure policy (converge.c, sched.c) and its tests.
+# daemon/policy.mk: the pure policy (converge.c, sched.c), the page delta
+# codec it counts bytes with (delta.c), and their tests.
 libvmig_a_SOURCES += daemon/converge.c daemon/converge.h \
-	daemon/sched.c daemon/sched.h
+	daemon/sched.c daemon/sched.h daemon/delta.c daemon/delta.h
 
 if HAVE_CRITERION
-check_PROGRAMS += test/unit/test_converge test/unit/test_sched
-TESTS += test/unit/test_converge test/unit/test_sched
+check_PROGRAMS += test/unit/test_converge test/unit/test_sched \
+	test/unit/test_delta
+TESTS += test/unit/test_converge test/unit/test_sched test/unit/test_delta
+test_unit_test_delta_SOURCES = test/unit/test_delta.c
+test_unit_test_delta_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_delta_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
 test_unit_test_converge_SOURCES = test/unit/test_converge.c
 test_unit_test_converge_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_unit_test_converge_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)

@@ -218,6 +218,22 @@ class SimPF:
         kv = " ".join(f"{k}={v}" for k, v in params.items())
         self.cmd(f"workload {vf} {kind} {kv}".rstrip())
 
+    def schedule(self, vf, phases, repeat=False):
+        """A workload as phases: [(kind, {key: value}, ms or None)], each
+        for its ms (None: the last one, for good), from the first again
+        when repeat."""
+        words = []
+        for kind, params, ms in phases:
+            if words:
+                words.append("then")
+            words.append(kind)
+            words += [f"{k}={v}" for k, v in params.items()]
+            if ms is not None:
+                words.append(f"for={ms}")
+        if repeat:
+            words.append("repeat")
+        self.cmd(f"workload {vf} " + " ".join(words))
+
     def hold(self, vf):
         self.cmd(f"hold {vf}")
 

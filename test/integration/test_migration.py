@@ -234,6 +234,15 @@ class Statistics(MigrationCase):
         self.assertGreater(s.device_dirty_rate_bps, 0)
         self.assertGreater(s.memory_dirty_rate, 0)
         self.assertGreater(s.expected_downtime_ms, 0)
+        # the prediction at the switchover decision, kept beside the
+        # measured downtime (the last switching decision's own number)
+        sw = [x for x in sjob.decisions if x.action in
+              ("switchover", "force-switchover")]
+        self.assertTrue(sw)
+        self.assertEqual(s.predicted_downtime_ms,
+                         sw[-1].predicted_downtime_ms)
+        self.assertEqual(vmig.downtime_prediction(sjob),
+                         (s.predicted_downtime_ms, s.downtime_ms))
         self.assertEqual(s.downtime_target_ms, 300)
         self.assertEqual(s.bandwidth_share_bps, self.SHARE)
         if not any(x.action == "defer-hot" for x in sjob.decisions):

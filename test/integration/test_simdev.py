@@ -72,6 +72,12 @@ class Control(Base):
                 ("workload 1 hot fraction=2", "fraction=2"),
                 ("workload 1 hot speed=3", "unknown or out-of-range"),
                 ("workload 1 hot rate", "not key=value"),
+                ("workload 1 hot then idle", "phase 1 needs for=MS"),
+                ("workload 1 hot for=5 then idle repeat",
+                 "phase 2 needs for=MS"),
+                ("workload 1 hot for=5 then warp", "idle, hot, stream"),
+                ("workload 1 " + "idle for=1 then " * 8 + "idle",
+                 "at most 8 phases"),
                 ("step 1 10", "no workload or no memory"),
                 ("step 1 many", "bad count"),
                 ("mode 1 sideways", "active, stop or freeze"),
@@ -172,6 +178,39 @@ class Workloads(Base):
             self.assertLessEqual(touched, MEM // 4096 * 5 // 100 + 1)
             for vf in range(1, 5):
                 s.workload(vf, "idle")
+
+    def test_phases_follow_their_schedule(self):
+        # idle, then a flood confined to a window, then a hot set that
+        # carries the window over (unset keys carry to the next phase)
+        with SimPF(vfs=2) as s:
+            path = self.sim_with_mem(s, 1, "ph")
+            s.schedule(1, [("idle", {}, 150),
+                           ("flood", dict(offset="256K", length="128K",
+                                          rate="4M", seed=5), 150),
+                           ("hot", dict(fraction=1, size=64), None)])
+            self.assertEqual(s.state(1)["kind"], "idle")
+            s.wait_for(1, "kind", lambda k: k == "flood")
+            st = s.wait_for(1, "kind", lambda k: k == "hot")
+            n = st["writes"]
+            s.wait_for(1, "writes", lambda w: w > n + 10)
+            with open(path, "rb") as f:
+                data = f.read()
+            self.assertEqual(data[:256 << 10].count(0), 256 << 10)
+            self.assertEqual(data[384 << 10:].count(0), MEM - (384 << 10))
+            # the last phase runs for good
+            self.assertEqual(s.state(1)["kind"], "hot")
+            # a repeating schedule comes back to its first phase
+            self.sim_with_mem(s, 2, "rep")
+            s.schedule(2, [("burst", dict(bytes="4K", every=10), 60),
+                           ("idle", {}, 60)], repeat=True)
+            for kind in ("idle", "burst", "idle", "burst"):
+                s.wait_for(2, "kind", lambda k, want=kind: k == want)
+            # a plain workload replaces the schedule
+            s.workload(2, "idle")
+            n = s.state(2)["writes"]
+            time.sleep(0.2)
+            self.assertEqual(s.state(2)["kind"], "idle")
+            self.assertEqual(s.state(2)["writes"], n)
 
     def test_window_is_respected(self):
         with SimPF(vfs=1) as s:

@@ -79,11 +79,29 @@ struct sim_dma {
 	uint64_t	 stream_pos;
 };
 
+#define SIM_PHASES_MAX		8	/* 30 words fit a control line */
+
+/*
+ * A workload as a schedule of phases ("workload VF KIND k=v for=MS then
+ * KIND ... [repeat]"): each phase's parameters for its duration, the last
+ * one for good unless the schedule repeats. Host-local like the pace: the
+ * context carries the phase being run, so a destination continues it.
+ */
+struct sim_sched {
+	unsigned int	 n;		/* 0: one workload, no schedule */
+	unsigned int	 cur;
+	int		 repeat;
+	uint64_t	 end_ns;	/* of the current phase; 0: not started */
+	struct sim_dma	 ph[SIM_PHASES_MAX];
+	uint32_t	 ms[SIM_PHASES_MAX];	/* 0: for good */
+};
+
 /* Host-local pacing: not part of the context. */
 struct sim_pace {
 	double		 credit;	/* bytes we may write now */
 	uint64_t	 last_ns;
 	uint64_t	 next_burst_ns;
+	struct sim_sched sched;
 };
 
 /* ------------------------------------------------------------ VF state */

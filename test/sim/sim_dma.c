@@ -77,25 +77,29 @@ sim_dma_defaults(struct sim_dma *d, unsigned int id)
 	d->burst_ms = 100;
 }
 
-/* "workload VF KIND key=value...": argv[0] is the kind. */
-int
-sim_dma_configure(struct sim_vf *vf, int argc, char **argv, char *err,
-    size_t errlen)
+/*
+ * One phase: argv[0] is the kind, then key=value; d starts as the previous
+ * phase (or the VF's workload) so unset keys carry over. *for_ms gets the
+ * phase's for= (0: none).
+ */
+static int
+parse_phase(struct sim_dma *d, uint32_t *for_ms, int argc, char **argv,
+    char *err, size_t errlen)
 {
-	struct sim_dma	 d = vf->st.dma;
 	char		*key, *val, *end;
 	uint64_t	 v;
 	double		 f;
-	int		 i, kind, seeded = 0;
+	int		 i, kind;
 
+	*for_ms = 0;
 	if (argc < 1 || (kind = sim_dma_kind_parse(argv[0])) < 0) {
 		snprintf(err, errlen, "workload kind must be idle, hot, "
 		    "stream, burst or flood");
 		return (-EINVAL);
 	}
-	d.kind = (uint32_t)kind;
-	if (kind == SIM_DMA_FLOOD)
-		d.rate = 2ULL << 30;	/* faster than any link here */
+	if (kind == SIM_DMA_FLOOD && d->kind != SIM_DMA_FLOOD)
+		d->rate = 2ULL << 30;	/* faster than any link here */
+	d->kind = (uint32_t)kind;
 	for (i = 1; i < argc; i++) {
 		key = argv[i];
 		if ((val = strchr(key, '=')) == NULL) {
@@ -110,9 +114,9 @@ sim_dma_configure(struct sim_vf *vf, int argc, char **argv, char *err,
 				    "number in (0, 1]", val);
 				return (-EINVAL);
 			}
-			d.hot_ppm = (uint32_t)lround(f * 1e6);
-			if (d.hot_ppm == 0)
-				d.hot_ppm = 1;
+			d->hot_ppm = (uint32_t)lround(f * 1e6);
+			if (d->hot_ppm == 0)
+				d->hot_ppm = 1;
 			continue;
 		}
 		/* Sizes may carry a unit (4K, 10M); others are numbers. */
@@ -121,45 +125,141 @@ sim_dma_configure(struct sim_vf *vf, int argc, char **argv, char *err,
 			return (-EINVAL);
 		}
 		if (strcmp(key, "rate") == 0)
-			d.rate = v;
+			d->rate = v;
 		else if (strcmp(key, "size") == 0 && v >= 8 && v <= 4096)
-			d.wsize = (uint32_t)v;
-		else if (strcmp(key, "seed") == 0) {
-			d.seed = v;
-			seeded = 1;
-		} else if (strcmp(key, "offset") == 0)
-			d.win_off = v;
+			d->wsize = (uint32_t)v;
+		else if (strcmp(key, "seed") == 0)
+			d->seed = v;
+		else if (strcmp(key, "offset") == 0)
+			d->win_off = v;
 		else if (strcmp(key, "length") == 0)
-			d.win_len = v;
+			d->win_len = v;
 		else if (strcmp(key, "bufs") == 0 && v >= 1 && v <= 65536)
-			d.ring_bufs = (uint32_t)v;
+			d->ring_bufs = (uint32_t)v;
 		else if (strcmp(key, "bufsize") == 0 && v >= 64 && v <= 65536)
-			d.buf_size = (uint32_t)v;
+			d->buf_size = (uint32_t)v;
 		else if (strcmp(key, "bytes") == 0)
-			d.burst_bytes = v;
+			d->burst_bytes = v;
 		else if (strcmp(key, "every") == 0 && v >= 1 && v <= 3600000)
-			d.burst_ms = (uint32_t)v;
+			d->burst_ms = (uint32_t)v;
+		else if (strcmp(key, "for") == 0 && v >= 1 && v <= 3600000)
+			*for_ms = (uint32_t)v;
 		else {
 			snprintf(err, errlen, "unknown or out-of-range key "
 			    "%s=%s (rate size seed offset length fraction bufs "
-			    "bufsize bytes every)", key, val);
+			    "bufsize bytes every for)", key, val);
 			return (-EINVAL);
 		}
 	}
-	if (d.win_off % 4096 != 0 || d.win_len % 4096 != 0) {
+	if (d->win_off % 4096 != 0 || d->win_len % 4096 != 0) {
 		snprintf(err, errlen, "offset and length must be multiples "
 		    "of 4096");
 		return (-EINVAL);
 	}
-	/* A new workload starts its sequence from the seed. */
-	if (seeded || d.kind != vf->st.dma.kind)
-		d.prng = d.seed;
-	d.stream_pos = 0;
-	vf->st.dma = d;
+	return (0);
+}
+
+/*
+ * Run phase d from now on: its parameters, the sequence (PRNG, counters,
+ * running hash) continuing; a new kind or seed restarts it from the seed.
+ */
+static void
+start_phase(struct sim_vf *vf, const struct sim_dma *d, int reseed)
+{
+	struct sim_dma	n = *d, *cur = &vf->st.dma;
+
+	n.writes = cur->writes;
+	n.bytes = cur->bytes;
+	n.hash = cur->hash;
+	n.prng = reseed || n.kind != cur->kind ? n.seed : cur->prng;
+	n.stream_pos = 0;
+	*cur = n;
 	vf->pace.credit = 0;
 	vf->pace.last_ns = 0;
 	vf->pace.next_burst_ns = 0;
+}
+
+/*
+ * "workload VF KIND key=value... [for=MS then KIND key=value...]...
+ * [repeat]": argv[0] is the first kind. One phase without for= is a plain
+ * workload; more make a schedule (struct sim_sched).
+ */
+int
+sim_dma_configure(struct sim_vf *vf, int argc, char **argv, char *err,
+    size_t errlen)
+{
+	struct sim_sched sc;
+	struct sim_dma	 d = vf->st.dma;
+	int		 i, start = 0, repeat = 0, seeded = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	if (argc > 1 && strcmp(argv[argc - 1], "repeat") == 0) {
+		repeat = 1;
+		argc--;
+	}
+	for (i = 0; i <= argc; i++) {
+		if (i < argc && strcmp(argv[i], "then") != 0)
+			continue;
+		if (sc.n == SIM_PHASES_MAX) {
+			snprintf(err, errlen, "at most %d phases",
+			    SIM_PHASES_MAX);
+			return (-EINVAL);
+		}
+		if (parse_phase(&d, &sc.ms[sc.n], i - start, argv + start,
+		    err, errlen) != 0)
+			return (-EINVAL);
+		sc.ph[sc.n++] = d;
+		start = i + 1;
+	}
+	for (i = 0; i < (int)sc.n; i++) {
+		if (sc.ms[i] == 0 && (repeat || i + 1 < (int)sc.n)) {
+			snprintf(err, errlen, "phase %d needs for=MS (only "
+			    "the last of a schedule that does not repeat may "
+			    "run for good)", i + 1);
+			return (-EINVAL);
+		}
+	}
+	/* A new workload starts its sequence from the seed. */
+	for (i = 1; i < argc && strcmp(argv[i], "then") != 0; i++)
+		if (strncmp(argv[i], "seed", 4) == 0)
+			seeded = 1;
+	start_phase(vf, &sc.ph[0], seeded);
+	if (sc.n == 1 && sc.ms[0] == 0)
+		sc.n = 0;	/* a plain workload */
+	sc.repeat = repeat;
+	vf->pace.sched = sc;
 	return (0);
+}
+
+/* Moves the schedule on when the current phase's time is up. */
+static void
+sched_tick(struct sim_vf *vf, uint64_t now_ns)
+{
+	struct sim_sched	*sc = &vf->pace.sched;
+
+	if (sc->n == 0)
+		return;
+	if (sc->end_ns == 0) {
+		if (sc->ms[sc->cur] != 0)
+			sc->end_ns = now_ns + (uint64_t)sc->ms[sc->cur] *
+			    1000000;
+		return;
+	}
+	if (now_ns < sc->end_ns)
+		return;
+	if (sc->cur + 1 < sc->n)
+		sc->cur++;
+	else if (sc->repeat)
+		sc->cur = 0;
+	else {
+		sc->n = 0;	/* the last phase runs for good */
+		return;
+	}
+	start_phase(vf, &sc->ph[sc->cur], 0);
+	sc->end_ns = sc->ms[sc->cur] != 0 ? now_ns +
+	    (uint64_t)sc->ms[sc->cur] * 1000000 : 0;
+	if (sc->ms[sc->cur] == 0)
+		sc->n = 0;
 }
 
 /* The window the workload writes into, clipped to the attachment. */
@@ -268,6 +368,8 @@ sim_dma_tick(struct sim *sim, struct sim_vf *vf, uint64_t now_ns)
 	uint64_t	 done = 0, period;
 	int		 n;
 
+	if (sim_vf_active(sim, vf) && !vf->held && vf->mem.p != NULL)
+		sched_tick(vf, now_ns);
 	if (!sim_vf_active(sim, vf) || vf->held || vf->mem.p == NULL ||
 	    d->kind == SIM_DMA_IDLE) {
 		p->last_ns = 0;

@@ -42,6 +42,12 @@ struct row {
 	uint64_t	 state_bytes;
 	uint64_t	 cost_ms;	/* 0: let the policy estimate */
 	int		 deadline;	/* the engine's deadline passed */
+	uint32_t	 starved;	/* starved_pct */
+	int		 overflow;	/* the read lost records */
+	uint64_t	 records;
+	uint64_t	 dirty_max;	/* expected dirty_rate_bps <=, 0: no */
+	uint64_t	 bw_min;	/* expected bandwidth_bps range, */
+	uint64_t	 bw_max;	/* 0: unchecked */
 	enum converge_action expect;
 	int		 flags;
 	uint32_t	 target;	/* expected target after, 0: unchecked */
@@ -109,6 +115,9 @@ run_case(const struct ccase *cc)
 			o.total_bytes = cc->total_bytes ? cc->total_bytes :
 			    16 * MiB;
 			o.deadline = r->deadline;
+			o.starved_pct = r->starved;
+			o.overflow = r->overflow;
+			o.records = r->records;
 			o.sent_bytes = r->sent_bytes;
 			o.send_us = r->send_ms * 1000;
 			o.share_bps = r->share_bps;
@@ -165,6 +174,24 @@ run_case(const struct ccase *cc)
 				    "iteration %u: need %llu not above share",
 				    cc->name, iter,
 				    (unsigned long long)d.need_bps);
+			if (r->dirty_max != 0)
+				cr_assert(d.dirty_rate_bps <= r->dirty_max,
+				    "%s: iteration %u: dirty rate %llu > %llu: "
+				    "%s", cc->name, iter,
+				    (unsigned long long)d.dirty_rate_bps,
+				    (unsigned long long)r->dirty_max, d.reason);
+			if (r->bw_min != 0)
+				cr_assert(d.bandwidth_bps >= r->bw_min, "%s: "
+				    "iteration %u: bandwidth %llu < %llu: %s",
+				    cc->name, iter,
+				    (unsigned long long)d.bandwidth_bps,
+				    (unsigned long long)r->bw_min, d.reason);
+			if (r->bw_max != 0)
+				cr_assert(d.bandwidth_bps <= r->bw_max, "%s: "
+				    "iteration %u: bandwidth %llu > %llu: %s",
+				    cc->name, iter,
+				    (unsigned long long)d.bandwidth_bps,
+				    (unsigned long long)r->bw_max, d.reason);
 			if (r->target != 0)
 				cr_assert_eq(d.target_ms, r->target, "%s: "
 				    "iteration %u: target %u, expected %u",
@@ -637,6 +664,180 @@ static const struct row base_max_iter_rows[] = {
 	END
 };
 
+/*
+ * Nova's ramp: 16 MiB at 64 s/GiB is a 1000 ms step; the target goes
+ * 300, 400, 500, ... 1000 ms (7 steps) by the clock, whatever progress.
+ */
+#define RND100(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = (pages), \
+			.dirty_pages = (pages)
+static const struct row base_nova_ramp_rows[] = {
+	{ "bulk done at 160 ms, 40 MiB pending, 30 MiB threshold",
+	  .iter_ms = 160, BULK16, .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "no step before 1000 ms", RND100(10240), .repeat = 8,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "1060 ms: step 1, 400 ms: threshold 40 MiB, pending not below it",
+	  RND100(10240), .expect = CONVERGE_RAMP_DOWNTIME, .target = 400 },
+	{ "the next step waits for 2000 ms", RND100(10240), .repeat = 9,
+	  .expect = CONVERGE_ITERATE, .target = 400 },
+	{ "2060 ms: step 2, 500 ms: 40 MiB < 50 MiB: switch",
+	  RND100(10240), .expect = CONVERGE_SWITCHOVER, .target = 500 },
+	END
+};
+
+static const struct row base_nova_ceiling_rows[] = {
+	{ "bulk done, 400 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "a late first round jumps the steps the clock passed (3340 ms: 3)",
+	  .iter_ms = 3180, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 600 },
+	{ "8340 ms: past step 7, held at the 1000 ms ceiling",
+	  .iter_ms = 5000, .sent_bytes = 10 * MiB, .send_ms = 100,
+	  .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_RAMP_DOWNTIME, .target = 1000 },
+	{ "and stays there", .iter_ms = 5000, .sent_bytes = 10 * MiB,
+	  .send_ms = 100, .new_pages = 102400, .dirty_pages = 102400,
+	  .expect = CONVERGE_ITERATE, .target = 1000 },
+	END
+};
+
+/* KubeVirt's progress timeout (1 s): no new low of pending for 1 s. */
+static const struct row base_progress_rows[] = {
+	{ "bulk done, 40 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "shrinking: each round a new low", RND100(10000), .expect =
+	  CONVERGE_ITERATE },
+	{ "", RND100(9900), .expect = CONVERGE_ITERATE },
+	{ "", RND100(9800), .expect = CONVERGE_ITERATE },
+	{ "then stuck at or above the low (9800 pages at 460 ms)",
+	  RND100(9900), .repeat = 9, .expect = CONVERGE_ITERATE },
+	{ "1460 ms: 1 s without a new low: abort, though force is allowed",
+	  RND100(9800), .expect = CONVERGE_ABORT },
+	END
+};
+
+/* The adaptive policy: the same timeout, slow steady progress passes it. */
+#define SLOW(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = 10, .dirty_pages = (pages), \
+			.cost_ms = 1
+static const struct row progress_adaptive_rows[] = {
+	{ "bulk done, 40 MiB pending", .iter_ms = 160, BULK16,
+	  .new_pages = 10240, .dirty_pages = 10240, .cost_ms = 1,
+	  .expect = CONVERGE_ITERATE },
+	{ "a new low every round for 1.5 s, a fifth less each (fast enough "
+	  "not to be too slow): no abort", SLOW(8192),
+	  .expect = CONVERGE_ITERATE },
+	{ "", SLOW(6554), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(5243), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(4194), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(3355), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2684), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(2147), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1718), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1374), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(1099), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(879), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(703), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(563), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(450), .expect = CONVERGE_ITERATE },
+	{ "", SLOW(360), .expect = CONVERGE_ITERATE },
+	END
+};
+
+/*
+ * A busy host: the demo's starved round (20 KiB/s) must not become the
+ * estimate; the same sample from a round not starved is a collapse.
+ */
+#define R100(pages)	.iter_ms = 100, .sent_bytes = 10 * MiB, \
+			.send_ms = 100, .new_pages = 10, .dirty_pages = (pages)
+#define STARVED_SAMPLE	.iter_ms = 5000, .sent_bytes = 100 * KiB, \
+			.send_ms = 5000, .new_pages = 10
+static const struct row starved_round_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "rounds at 100 MiB/s", R100(10240), .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "a round starved 80 %: 20 KiB/s set aside, 10 MiB fits at 100 "
+	  "MiB/s", STARVED_SAMPLE, .dirty_pages = 2560, .starved = 80,
+	  .bw_min = 99 * MIBPS, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+static const struct row collapse_unstarved_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .expect = CONVERGE_ITERATE },
+	{ "rounds at 100 MiB/s", R100(10240), .repeat = 2,
+	  .expect = CONVERGE_ITERATE },
+	{ "the same 20 KiB/s with the CPU to spare (10 %): the link "
+	  "collapsed, at once", STARVED_SAMPLE, .dirty_pages = 2560,
+	  .starved = 10, .bw_max = 21 * KiB, .expect = CONVERGE_ITERATE },
+	END
+};
+
+/* 50 MiB/s on a host busy for rounds: it counts, gently (EWMA only). */
+#define BUSY50(pages)	.iter_ms = 200, .sent_bytes = 10 * MiB, \
+			.send_ms = 200, .new_pages = 10, .dirty_pages = (pages), \
+			.starved = 50, .cost_ms = 1
+static const struct row busy_host_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 10240, .cost_ms = 1,
+	  .expect = CONVERGE_ITERATE },
+	{ "starved rounds at 50 MiB/s: the first two are set aside",
+	  BUSY50(7168), .bw_min = 99 * MIBPS, .expect = CONVERGE_ITERATE },
+	{ "", BUSY50(5018), .bw_min = 99 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "the third in a row: the host stays busy, the EWMA takes it "
+	  "(0.4 x 50 + 0.6 x 100 = 80 MiB/s)", BUSY50(3512),
+	  .bw_min = 79 * MIBPS, .bw_max = 81 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "and the next: 68 MiB/s", BUSY50(2458),
+	  .bw_min = 67 * MIBPS, .bw_max = 69 * MIBPS,
+	  .expect = CONVERGE_ITERATE },
+	{ "a round with CPU to spare at 100 MiB/s resets the count",
+	  R100(1721), .cost_ms = 1, .expect = CONVERGE_ITERATE },
+	{ "a starved round is set aside again", BUSY50(1205),
+	  .bw_min = 80 * MIBPS, .expect = CONVERGE_ITERATE },
+	END
+};
+
+/*
+ * A read that lost records marks all 16 MiB dirty: to send, but not the
+ * device's rate (a loaded demo's flood once showed "dirty 18.4 GiB/s").
+ */
+static const struct row overflow_rows[] = {
+	{ "bulk at 100 MiB/s, 40 MiB dirty", .iter_ms = 160, BULK16,
+	  .new_pages = 256, .records = 256, .dirty_pages = 10240,
+	  .expect = CONVERGE_ITERATE },
+	{ "a 100 ms read lost records: 4096 pages marked: no sample, the "
+	  "dirty rate stays the bulk read's (not 160 MiB/s), 16 MiB to "
+	  "send: 181 ms fits",
+	  R100(4096), .new_pages = 4096, .records = 256, .overflow = 1,
+	  .dirty_max = 11 * MIBPS, .expect = CONVERGE_SWITCHOVER },
+	END
+};
+
+/*
+ * Slow steady progress: a 4.5 % new low every fourth round keeps the 4 %
+ * window from ever completing, but over a window (500 ms, 5 rounds) the
+ * prediction came down 17 ms while still 83 ms over the target: a stall,
+ * so the target ramps now rather than at half the completion timeout.
+ */
+static const struct row too_slow_rows[] = {
+	{ "bulk done, 38 MiB: about 400 ms", .iter_ms = 160, BULK16,
+	  .new_pages = 10, .dirty_pages = 9728, .expect = CONVERGE_ITERATE },
+	{ "no new low", R100(9728), .repeat = 3, .expect = CONVERGE_ITERATE },
+	{ "a 4.5 % new low restarts the 4 % window", R100(9290),
+	  .expect = CONVERGE_ITERATE, .target = 300 },
+	{ "a window on, 17 ms gained, 83 ms to go: too slow; the target "
+	  "steps to 400 ms, which the 383 ms fit", R100(9290),
+	  .expect = CONVERGE_SWITCHOVER, .target = 400 },
+	END
+};
+
 static const struct ccase cases[] = {
 	{ "quiet", { ADAPTIVE }, 0, quiet_rows },
 	{ "nothing_at_all", { ADAPTIVE }, 0, nothing_at_all_rows },
@@ -687,6 +888,23 @@ static const struct ccase cases[] = {
 	  base_force_rows },
 	{ "base_max_iter", { BASELINE, .max_iterations = 2 }, 0,
 	  base_max_iter_rows },
+	{ "base_nova_ramp", { BASELINE, .downtime_ceiling_ms = 1000,
+	  .baseline_ramp = 1, .ramp_delay_ms_per_gib = 64000 }, 0,
+	  base_nova_ramp_rows },
+	{ "base_nova_ceiling", { BASELINE, .downtime_ceiling_ms = 1000,
+	  .baseline_ramp = 1, .ramp_delay_ms_per_gib = 64000 }, 0,
+	  base_nova_ceiling_rows },
+	{ "base_progress", { BASELINE, .progress_timeout_s = 1,
+	  .timeout_force = 1 }, 0, base_progress_rows },
+	{ "starved_round", { ADAPTIVE }, 0, starved_round_rows },
+	{ "collapse_unstarved", { ADAPTIVE }, 0, collapse_unstarved_rows },
+	{ "busy_host", { ADAPTIVE, .max_downtime_ms = 10 }, 0,
+	  busy_host_rows },
+	{ "overflow", { ADAPTIVE }, 0, overflow_rows },
+	{ "too_slow", { ADAPTIVE, .downtime_ceiling_ms = 1000 }, 0,
+	  too_slow_rows },
+	{ "progress_adaptive", { ADAPTIVE, .max_downtime_ms = 10,
+	  .progress_timeout_s = 1 }, 0, progress_adaptive_rows },
 };
 
 static const struct ccase *
@@ -735,11 +953,20 @@ CASE(base_state25)
 CASE(base_diverge)
 CASE(base_force)
 CASE(base_max_iter)
+CASE(base_nova_ramp)
+CASE(base_nova_ceiling)
+CASE(base_progress)
+CASE(progress_adaptive)
+CASE(starved_round)
+CASE(collapse_unstarved)
+CASE(busy_host)
+CASE(overflow)
+CASE(too_slow)
 
 /* Every case in the table has a Test above. */
 Test(converge, every_case_runs)
 {
-	cr_assert_eq(sizeof cases / sizeof cases[0], 32,
+	cr_assert_eq(sizeof cases / sizeof cases[0], 41,
 	    "add a CASE() line for the new case");
 }
 
@@ -1003,6 +1230,38 @@ Test(converge, half_timeout_ramps_slow_progress)
 	cr_assert_not_null(strstr(d.reason, "half of the 4 s completion "
 	    "timeout is gone"), "%s", d.reason);
 	LEAK_CHECK();
+}
+
+/* Nova: the step delay is the per-GiB delay times the data size. */
+Test(converge, ramp_delay_scales_with_data)
+{
+	cr_assert_eq(converge_ramp_delay_ms(1024 * MiB, 0), 75000);
+	cr_assert_eq(converge_ramp_delay_ms(128 * MiB, 0), 9375);
+	cr_assert_eq(converge_ramp_delay_ms(128 * MiB, 18750), 2343);
+	cr_assert_eq(converge_ramp_delay_ms(0, 0), 1, "never a 0 ms step");
+	cr_assert_eq(converge_ramp_delay_ms(UINT64_MAX, UINT32_MAX) > 0, 1);
+}
+
+/* Without baseline_ramp the baseline keeps its target: the bare rule. */
+Test(converge, bare_baseline_never_ramps)
+{
+	struct converge_policy		p = { BASELINE,
+	    .downtime_ceiling_ms = 1000, .ramp_delay_ms_per_gib = 1 };
+	struct converge			c;
+	struct converge_obs		o = { .read_interval_ms = 100,
+	    .new_pages = 102400, .dirty_pages = 102400,
+	    .sent_bytes = 10 * MiB, .send_us = 100000,
+	    .total_bytes = 16 * MiB };
+	struct converge_decision	d;
+	int				i;
+
+	converge_init(&c, &p);
+	for (i = 1; i <= 50; i++) {
+		o.iteration = (uint32_t)i;
+		o.now_ms = (uint64_t)i * 1000;
+		cr_assert_eq(converge_decide(&c, &o, &d), CONVERGE_ITERATE);
+		cr_assert_eq(d.target_ms, 300);
+	}
 }
 
 Test(converge, drain_interval_halves_on_overflow)

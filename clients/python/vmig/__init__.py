@@ -12,7 +12,8 @@ python3-vmig package) puts it inside the package; from a build tree,
 BUILDDIR/clients/python must be on PYTHONPATH.
 """
 
-from .client import Client, Events, default_url, events, pb  # noqa: F401
+from .client import (Client, Events, default_url,  # noqa: F401
+                     downtime_prediction, events, pb)
 from .errors import *  # noqa: F401,F403
 from .errors import VmigError, error_for  # noqa: F401
 

@@ -34,6 +34,17 @@ DEFAULT_TIMEOUT_MS = 10000
 MAX_RECV = 64 << 20
 
 
+def downtime_prediction(job):
+    """(predicted, measured) downtime in ms of a completed job: what the
+    policy predicted when it decided to switch over (JobStats
+    .predicted_downtime_ms) and what was measured; None before completion
+    or without a switchover decision."""
+    s = job.stats
+    if job.phase != pb.PHASE_COMPLETED or s.predicted_downtime_ms == 0:
+        return None
+    return (s.predicted_downtime_ms, s.downtime_ms)
+
+
 def default_url():
     return os.environ.get("VMIG_URL") or DEFAULT_URL
 
