@@ -399,8 +399,8 @@ out_live_cb(evutil_socket_t fd, short what, void *arg)
 	/* Pages on the data connections are acknowledged on the stream too
 	 * (Ack.data_bytes): they count as outstanding like its own frames. */
 	data = job->dlink != NULL ? dlink_unacked(job->dlink) : 0;
-	if (job->stream == NULL || ((out = stream_unacked(job->stream)) == 0 ||
-	    o->acked_seq == o->seq) && data == 0) {
+	if (job->stream == NULL || (((out = stream_unacked(job->stream)) == 0 ||
+	    o->acked_seq == o->seq) && data == 0)) {
 		o->ack_ms = now;	/* nothing awaits an Ack */
 		return;
 	}
