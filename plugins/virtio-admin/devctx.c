@@ -127,6 +127,26 @@ va_ctx_type_find(uint32_t type)
 	return (NULL);
 }
 
+/*
+ * A known type's value: its length, then its check. Shared by the iterator
+ * and by the converter from the canonical form, so that what the draft
+ * dialect writes is what it reads back.
+ */
+int
+va_ctx_value_check(const struct va_ctx_type *t, const uint8_t *v,
+    uint64_t len, char *err, size_t errlen)
+{
+	if (len < t->min_len || len > t->max_len) {
+		snprintf(err, errlen, "length %llu outside %llu..%llu",
+		    (unsigned long long)len, (unsigned long long)t->min_len,
+		    (unsigned long long)t->max_len);
+		return (-EINVAL);
+	}
+	if (t->check != NULL)
+		return (t->check(v, len, err, errlen));
+	return (0);
+}
+
 const char *
 va_ctx_type_name(uint32_t type)
 {
@@ -214,22 +234,11 @@ va_ctx_iter_next(struct va_ctx_iter *it, struct va_ctx_field *f,
 		    it->idx, f->type);
 		return (-EINVAL);
 	}
-	if (t != NULL) {
-		if (f->length < t->min_len || f->length > t->max_len) {
-			snprintf(err, errlen, "field %u (%s): length %llu "
-			    "outside %llu..%llu", it->idx, t->name,
-			    (unsigned long long)f->length,
-			    (unsigned long long)t->min_len,
-			    (unsigned long long)t->max_len);
-			return (-EINVAL);
-		}
-		if (t->check != NULL &&
-		    (rc = t->check(f->value, f->length, why,
-		    sizeof(why))) != 0) {
-			snprintf(err, errlen, "field %u (%s): %s", it->idx,
-			    t->name, why);
-			return (rc);
-		}
+	if (t != NULL && (rc = va_ctx_value_check(t, f->value, f->length,
+	    why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "field %u (%s): %s", it->idx, t->name,
+		    why);
+		return (rc);
 	}
 	it->off += VA_CTX_FIELD_HDR_LEN + (size_t)f->length;
 	it->idx++;

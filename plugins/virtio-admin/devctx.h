@@ -78,6 +78,9 @@ struct va_ctx_type {
 
 const struct va_ctx_type *va_ctx_type_find(uint32_t type);
 const char	*va_ctx_type_name(uint32_t type);
+/* A known type's value (length, then check): 0 or -EINVAL with a reason. */
+int		 va_ctx_value_check(const struct va_ctx_type *,
+		    const uint8_t *v, uint64_t len, char *err, size_t errlen);
 
 struct va_ctx_field {
 	uint32_t	 index;		/* 0-based position in the image */

@@ -560,8 +560,11 @@ draft_needs(const struct vds *s, const struct vds *base, const uint8_t **cfg,
     uint32_t *cfg_len, const uint64_t **feat, uint32_t *nf, char *err,
     size_t errlen)
 {
+	const struct va_ctx_type *t;
 	const struct vds_vq *q;
 	uint32_t	 i;
+	char		 why[160];
+	int		 rc;
 
 	if (!(s->have & VDS_H_COMMON))
 		return (va_err(err, errlen, -EINVAL, "COMMON_CFG is missing: "
@@ -605,6 +608,13 @@ draft_needs(const struct vds *s, const struct vds *base, const uint8_t **cfg,
 			return (va_err(err, errlen, -EINVAL, "VENDOR %#x "
 			    "cannot be a draft vendor type (0x80000000 and "
 			    "up)", s->vendor[i].vendor));
+		/* A type the draft knows is checked as the device (and
+		 * draft_to_canon) would: refused here, before it is sent. */
+		if ((t = va_ctx_type_find(s->vendor[i].vendor)) != NULL &&
+		    (rc = va_ctx_value_check(t, s->vendor[i].p,
+		    s->vendor[i].len, why, sizeof(why))) != 0)
+			return (va_err(err, errlen, rc, "VENDOR %#x (%s): %s",
+			    s->vendor[i].vendor, t->name, why));
 	}
 	return (0);
 }

@@ -520,7 +520,7 @@ Test(dialect, converters_name_the_field)
 			    sizeof(*base));
 	struct vds_vq	*q;
 	struct va_ctx_buf b;
-	static uint8_t	 img[4096], cfg[24];
+	static uint8_t	 img[4096], cfg[24], dma[VA_CTX_SIM_DMA_LEN];
 	uint8_t		*v, own[4] = { 1, 0, 2, 0 };
 
 	vds_init(s, 1);
@@ -562,6 +562,24 @@ Test(dialect, converters_name_the_field)
 	    sizeof(err)), -EINVAL);
 	cr_assert_not_null(strstr(err, "VENDOR 0x42"), "%s", err);
 	s->vendor[0].flags = VDS_F_OPTIONAL;
+	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
+	    sizeof(err)), 0, "%s", err);
+	/* A vendor type the draft knows, with a value its device (and its
+	 * own to_canon) would refuse: refused before anything is sent. */
+	memset(dma, 0, sizeof(dma));
+	cr_assert_eq(vds_add_vendor(s, VDS_VENDOR_SIM_DMA, VDS_F_OPTIONAL,
+	    dma, sizeof(dma), err, sizeof(err)), 0);
+	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "VENDOR 0x80000001 (VENDOR_SIM_DMA): "
+	    "DMA state version 0, expected 1"), "%s", err);
+	s->vendor[1].len = 4;
+	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "length 4 outside 112..112"), "%s",
+	    err);
+	s->vendor[1].len = sizeof(dma);
+	dma[0] = 1;
 	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
 	    sizeof(err)), 0, "%s", err);
 
