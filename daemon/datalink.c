@@ -524,8 +524,12 @@ dlink_token_ok(const struct dlink *dl, const ProtobufCBinaryData *t)
 }
 
 /*
- * A header arrived: check it, then read its payload into guest memory.
- * 0: go on; -1: the connection stops (failed or refused).
+ * A header arrived: check it, then set up the read of its payload into
+ * guest memory. 0: the payload next (rx is RX_PAYLOAD); 1: it was the
+ * greeting, the next frame's prefix comes; -1: the connection stops
+ * (failed or refused). It never submits a read itself: the caller does,
+ * as its last act, because once a read is submitted its completion can
+ * run on another thread and own the connection's state.
  */
 static int
 dlink_rx_header(struct dlink_conn *c)
@@ -550,8 +554,7 @@ dlink_rx_header(struct dlink_conn *c)
 		}
 		frame_clear(&c->frame);
 		c->authed = 1;
-		dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
-		return (0);
+		return (1);
 	}
 	if (rc != 0) {
 		dlink_fail(dl, -EPROTO, "data connection %u: %s", c->idx, err);
@@ -653,7 +656,7 @@ dlink_rx_cb(void *arg)
 	struct dlink_conn	*c = arg;
 	struct dlink		*dl = c->dl;
 	uint32_t		 hlen;
-	int			 rv;
+	int			 rv, rc;
 
 	if ((rv = nng_aio_result(c->aio)) != 0) {
 		if (atomic_load(&dl->closing))
@@ -689,8 +692,12 @@ dlink_rx_cb(void *arg)
 		dlink_rx_start(c, RX_HEADER, c->hbuf + FRAME_PREFIX, hlen);
 		return;
 	case RX_HEADER:
-		if (dlink_rx_header(c) != 0 || c->rx != RX_PAYLOAD)
+		if ((rc = dlink_rx_header(c)) < 0)
 			return;
+		if (rc == 1) {
+			dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+			return;
+		}
 		if (c->cur_n != 0) {
 			dlink_io(c, 0);
 			return;
