@@ -33,7 +33,8 @@ ENGINE_PY_TESTS = test/integration/test_migration.py \
 	test/integration/test_migration_faults.py \
 	test/integration/test_migration_peer.py \
 	test/integration/test_migration_stream.py \
-	test/integration/test_migration_phases.py
+	test/integration/test_migration_phases.py \
+	test/integration/test_soak.py
 TESTS += $(ENGINE_PY_TESTS)
 EXTRA_DIST += $(ENGINE_PY_TESTS) test/integration/test_migration_lib.py \
 	test/integration/streampeer.py test/integration/test_loaded_host.py

@@ -63,6 +63,7 @@ static void	job_deadline_cb(int, short, void *);
 static void	job_free(struct job *);
 static const char *job_dev_name(const struct job *);
 static void	engine_sched_cb(int, short, void *);
+static void	engine_shed_cb(int, short, void *);
 
 const char *
 job_phase_name(enum job_phase p)
@@ -95,6 +96,7 @@ engine_new(struct event_base *base, struct backends *backends)
 	eng->next_seq = 1;
 	sched_limits_default(&eng->limits);
 	eng->ev_sched = event_new(base, -1, 0, engine_sched_cb, eng);
+	eng->ev_shed = event_new(base, -1, 0, engine_shed_cb, eng);
 	eng->offload = offload_new(base, JOB_OFFLOAD_THREADS);
 	eng->trackers = tracker_set_new(base);
 	return (eng);
@@ -171,6 +173,7 @@ engine_free(struct engine *eng)
 	offload_free(eng->offload);
 	tracker_set_free(eng->trackers);
 	event_free(eng->ev_sched);
+	event_free(eng->ev_shed);
 	free(eng->stream_bind);
 	free(eng->admit);
 	free(eng->shares);
@@ -296,6 +299,36 @@ engine_freeze(struct engine *eng)
 		stream_close(job->stream);
 		job->stream = NULL;
 		job_release_devices(job);
+	}
+}
+
+/*
+ * A finished job is kept as a record (GetJob, its statistics, a completed
+ * source's hold on its VF) for JOB_FINISHED_MAX jobs, but not its working
+ * state: the pump's batches, the dirty sets, the state buffers (about
+ * 0.6 MiB for a 16 MiB VM; 256 kept jobs made a source grow by 160 MiB,
+ * test_soak). They go from the loop's top, never from inside the job's own
+ * code that finished it, and not while a device command is out.
+ */
+static void
+engine_shed_cb(int fd, short what, void *arg)
+{
+	struct engine	*eng = arg;
+	struct job	*job;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (job->shed || !job_phase_terminal(job->phase))
+			continue;
+		if (job->dev_busy) {
+			event_active(eng->ev_shed, 0, 0);	/* next turn */
+			continue;
+		}
+		log_debug("%s: job %" PRIu64 ": its working state goes",
+		    __func__, job->id);
+		job->kind->free(job);
+		job->shed = 1;
 	}
 }
 
@@ -1128,6 +1161,7 @@ job_finish(struct job *job, enum job_phase end)
 	job_set_phase(job, end, end == JOB_COMPLETED ? NULL : job->error);
 	if (job->eng->journal.ended != NULL)
 		job->eng->journal.ended(job->eng->journal.arg, job);
+	event_active(job->eng->ev_shed, 0, 0);
 	engine_trim(job->eng);
 }
 

@@ -281,6 +281,7 @@ struct engine {
 	unsigned int		 nfinished;
 	struct sched_limits	 limits;
 	struct event		*ev_sched;	/* reschedule on the next turn */
+	struct event		*ev_shed;	/* finished jobs drop their work */
 	int			 sched_pending;	/* a pass was asked for */
 	struct sched_admit	*admit;		/* last admission, for status */
 	struct sched_share	*shares;
@@ -376,6 +377,7 @@ struct job {
 	int			 jumped;	/* a step installed new steps */
 	uint64_t		 step_gen;	/* bumped per job_run_steps() */
 	int			 dev_busy;	/* a device command is out */
+	int			 shed;		/* finished: its kind's state freed */
 	int			 wait_dev;	/* a step waits for dev_busy == 0 */
 	struct {
 		job_dev_fn	 fn;
