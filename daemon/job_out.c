@@ -364,15 +364,24 @@ out_connect(struct job *job)
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
 	so.window = JOB_WINDOW_BYTES;
-	rc = stream_dial(job->eng->base, o->dest_url, &so, &out_stream_ops,
-	    job, &job->stream, err, sizeof(err));
+	if ((rc = job_peer_tls(job, o->dest_url, 1, err, sizeof(err))) == 0) {
+		so.tls = job->tls;
+		rc = stream_dial(job->eng->base, o->dest_url, &so,
+		    &out_stream_ops, job, &job->stream, err, sizeof(err));
+	}
 	if (rc != 0) {
 		job_step_done(job, rc, "connecting to %s: %s", o->dest_url,
 		    err);
 		return (0);
 	}
 	o->waiting = OUT_WAIT_CONNECT;
-	job->timer_fail = "could not connect to the destination in time";
+	/* nng redials a failed handshake silently: say what it can be */
+	job->timer_fail = job->tls == NULL ? "could not connect to the "
+	    "destination in time" : "no TLS session with the destination in "
+	    "time: unreachable, or a handshake refused (this host's "
+	    "certificate does not chain to the destination's tls_ca_file, or "
+	    "the destination's does not chain to ours or does not carry the "
+	    "name stream_peer_name or the URL's host gives)";
 	job_timer(job, JOB_CONNECT_TIMEOUT_MS);
 	if (stream_is_connected(job->stream)) {
 		job_timer_stop(job);
@@ -1069,9 +1078,17 @@ out_data_dial(struct job *job, const Vmig__Stream__V1__HelloAck *a)
 	n = MIN(job->eng->data_conns, a->data_connections);
 	if (n == 0 || a->data_url == NULL || *a->data_url == '\0')
 		return (0);
+	/* the pages go as the stream goes: never in clear beside TLS */
+	if ((job->tls != NULL) != (strncmp(a->data_url, "tls+", 4) == 0)) {
+		log_warnx("job %" PRIu64 ": the destination offers data "
+		    "connections on %s beside a %s stream: pages go on the "
+		    "stream", job->id, a->data_url, job->tls != NULL ?
+		    "TLS" : "plain");
+		return (0);
+	}
 	rc = dlink_dial(job->eng->base, a->data_url, n, o->token, o->tokenlen,
 	    job->eng->window != 0 ? job->eng->window : JOB_WINDOW_BYTES,
-	    &out_dlink_ops, job, &job->dlink, err, sizeof(err));
+	    job->tls, &out_dlink_ops, job, &job->dlink, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("job %" PRIu64 ": no data connections, pages go on "
 		    "the stream: %s", job->id, err);

@@ -7,8 +7,10 @@ libvmig_a_SOURCES += daemon/authz.c daemon/authz.h \
 
 # Who may call the real vmigd: another uid over ipc://, read-only and full
 # groups, plain tcp:// refused, client certificates over tls+tcp:// (made
-# at test time with openssl by certs.py), a reload of the client CA.
-SECURITY_PY_TESTS = test/integration/test_security.py
+# at test time with openssl by certs.py), a reload of the client CA; a
+# migration over the mutual-TLS peer link, and the certificates it refuses.
+SECURITY_PY_TESTS = test/integration/test_security.py \
+	test/integration/test_migration_tls.py
 TESTS += $(SECURITY_PY_TESTS)
 EXTRA_DIST += $(SECURITY_PY_TESTS) test/integration/certs.py
 
