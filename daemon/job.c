@@ -151,8 +151,8 @@ engine_set_peer_tls(struct engine *eng, const char *ca, const char *cert,
 }
 
 int
-job_peer_tls(struct job *job, const char *url, int dialer, char *err,
-    size_t errlen)
+job_peer_tls(struct job *job, const char *url, int dialer, char *name,
+    size_t namelen, char *err, size_t errlen)
 {
 	struct engine		*eng = job->eng;
 	struct tls_files	 f = { eng->tls_ca, eng->tls_cert, eng->tls_key,
@@ -184,6 +184,8 @@ job_peer_tls(struct job *job, const char *url, int dialer, char *err,
 		return (rc);
 	log_debug("%s: job %" PRIu64 ": %s: the certificate must name %s",
 	    __func__, job->id, url, v.server_name);
+	if (name != NULL)
+		strlcpy_v(name, v.server_name, namelen);
 	return (tls_config_new(TLS_CLIENT, &f, v.server_name, &job->tls,
 	    &digest, err, errlen));
 }

@@ -452,11 +452,12 @@ void		 engine_set_peer_tls(struct engine *, const char *ca,
  * job->tls for a tls+tcp:// url (nothing for another scheme): a
  * listener's (this host's certificate; the peer's required, chaining to
  * the CA) or a dialer's (the same, and the destination's certificate
- * must carry stream_peer_name or the URL's host). The stream and the
- * data connections share it. 0 or -errno with err naming the key.
+ * must carry stream_peer_name or the URL's host: to name, if not NULL).
+ * The stream and the data connections share it. 0 or -errno with err
+ * naming the key.
  */
 int		 job_peer_tls(struct job *, const char *url, int dialer,
-		    char *err, size_t errlen);
+		    char *name, size_t namelen, char *err, size_t errlen);
 /*
  * Data connections per job (datalink.h; 0: page batches go on the
  * control stream): the source dials as many as both sides allow, the

@@ -348,7 +348,8 @@ in_listen(struct job *job)
 	}
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
-	if ((rc = job_peer_tls(job, bind, 0, err, sizeof(err))) == 0) {
+	if ((rc = job_peer_tls(job, bind, 0, NULL, 0, err,
+	    sizeof(err))) == 0) {
 		so.tls = job->tls;
 		rc = stream_listen(job->eng->base, bind, &so, &in_stream_ops,
 		    job, &job->stream, in->url, sizeof(in->url), err,

@@ -1,8 +1,9 @@
 # daemon/security.mk: who may call the control API (authz.c), the TLS
-# configurations built from the [security] files (tls.c), and where a
+# configurations built from the [security] files (tls.c) and a probe that
+# says why a handshake fails (tlsprobe.c), and where a
 # daemon may send a VM's memory (peerpol.c, pure). README.md, "Security".
 libvmig_a_SOURCES += daemon/authz.c daemon/authz.h \
-	daemon/tls.c daemon/tls.h \
+	daemon/tls.c daemon/tls.h daemon/tlsprobe.c daemon/tlsprobe.h \
 	daemon/peerpol.c daemon/peerpol.h
 
 # Who may call the real vmigd: another uid over ipc://, read-only and full

@@ -178,8 +178,8 @@ class OtherCA(PeerTLS):
 
     def test_source_with_another_cas_certificate_fails_and_runs_on(self):
         jid, prep = self.migrate()
-        self.assert_refused(jid, prep, "no TLS session with the "
-                            "destination")
+        self.assert_refused(jid, prep, "TLS handshake with "
+                            f"{prep.stream_url} failed")
 
 
 class WrongName(PeerTLS):
@@ -189,8 +189,10 @@ class WrongName(PeerTLS):
 
     def test_wrong_server_name_fails_and_runs_on(self):
         jid, prep = self.migrate()
-        self.assert_refused(jid, prep, "no TLS session with the "
-                            "destination")
+        self.assert_refused(jid, prep, "TLS handshake with "
+                            f"{prep.stream_url} failed")
+        self.assertIn("carry the name dst9.example", self.src.history(
+            jid).error)
 
 
 class PlainRefused(PeerTLS):
