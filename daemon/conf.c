@@ -67,7 +67,9 @@ static const struct conf_key conf_keys[] = {
 	{ "daemon", "events_url", CT_OPT_URL, OFF(events_url), 0, 0, 0,
 	  CONFIG_DEFAULT_EVENTS_URL, "nng PUB socket for WatchEvents; empty: off" },
 	{ "daemon", "stream_bind", CT_STREAM_URL, OFF(stream_bind), 0, 0, 0,
-	  "tcp://127.0.0.1", "where incoming migration streams listen" },
+	  "tcp://127.0.0.1", "where incoming migration streams listen (port "
+	  "per job); tls+tcp://: mutual TLS with [security] tls_ca_file, "
+	  "tls_cert_file and tls_key_file, the data connections too" },
 	{ "daemon", "plugin_dir", CT_STRING, OFF(plugin_dir), 0, 0, 0,
 	  VMIG_PLUGINDIR, "directory of backend plugins (*.so)" },
 	{ "daemon", "log_level", CT_LEVEL, OFF(log_level), 0, 0, CK_RELOAD,
@@ -107,7 +109,10 @@ static const struct conf_key conf_keys[] = {
 	  CK_RELOAD, "", "PEM CA that peers' (and by default control "
 	  "clients') certificates must chain to" },
 	{ "security", "tls_cert_file", CT_OPT_STRING, OFF(tls_cert_file), 0, 0,
-	  CK_RELOAD, "", "PEM certificate of this daemon" },
+	  CK_RELOAD, "", "PEM certificate of this daemon (the tls+tcp:// "
+	  "control listener's, and both ends of a tls+tcp:// migration "
+	  "show it: give it serverAuth and clientAuth if it has an "
+	  "extendedKeyUsage)" },
 	{ "security", "tls_key_file", CT_OPT_STRING, OFF(tls_key_file), 0, 0,
 	  CK_RELOAD, "", "PEM private key of tls_cert_file (unencrypted)" },
 	{ "security", "rpc_client_ca_file", CT_OPT_STRING,
@@ -121,7 +126,8 @@ static const struct conf_key conf_keys[] = {
 	  0, 1, CK_RELOAD, "no", "send memory only over tls+tcp://" },
 	{ "security", "stream_peer_name", CT_OPT_STRING, OFF(stream_peer_name),
 	  0, 0, CK_RELOAD, "", "the name the destination's certificate must "
-	  "carry (\"host\": the stream URL's host); implies TLS" },
+	  "carry over tls+tcp:// (empty or \"host\": the stream URL's host); "
+	  "set, it implies TLS" },
 	{ "limits", "max_outgoing", CT_UINT, OFF(max_outgoing), 1, 1024,
 	  CK_RELOAD, "2", "concurrent outgoing migrations" },
 	{ "limits", "max_incoming", CT_UINT, OFF(max_incoming), 1, 1024,
@@ -716,6 +722,14 @@ config_check(struct config *c, char *err, size_t errlen)
 	    conf_check_rpc_tcp(c, "rpc_tcp_url", c->rpc_tcp_url, err,
 	    errlen) != 0)
 		return (-EINVAL);
+	/* the peer link is mutual TLS: both ends show a certificate */
+	if (strncmp(c->stream_bind, "tls+tcp://", 10) == 0 &&
+	    (*c->tls_cert_file == '\0' || *c->tls_key_file == '\0' ||
+	    *c->tls_ca_file == '\0'))
+		return (err_set(err, errlen, -EINVAL, "[daemon] stream_bind = "
+		    "%s: needs [security] tls_cert_file, tls_key_file and "
+		    "tls_ca_file (the sources' certificates chain to it)",
+		    c->stream_bind));
 	if (peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
 	    c->stream_peer_name, why, sizeof(why)) != 0)
 		return (err_set(err, errlen, -EINVAL, "[security] %s", why));

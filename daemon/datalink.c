@@ -857,29 +857,46 @@ dlink_new(struct event_base *base, const char *url,
 int
 dlink_listen_url(const char *bind_url, char *out, size_t outlen)
 {
-	const char	*host, *end;
+	const char	*host, *end, *scheme;
 	size_t		 n;
 
-	if (strncmp(bind_url, "tcp://", 6) != 0)
+	if (strncmp(bind_url, "tcp://", 6) == 0)
+		scheme = "tcp://";
+	else if (strncmp(bind_url, "tls+tcp://", 10) == 0)
+		scheme = "tls+tcp://";
+	else
 		return (-ENOTSUP);
-	host = bind_url + 6;
+	host = bind_url + strlen(scheme);
 	if (*host == '[')
 		end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : NULL;
 	else
 		end = strchr(host, ':');
 	n = end != NULL ? (size_t)(end - host) : strlen(host);
-	if ((size_t)snprintf(out, outlen, "tcp://%.*s:0", (int)n, host) >=
-	    outlen)
+	if ((size_t)snprintf(out, outlen, "%s%.*s:0", scheme, (int)n,
+	    host) >= outlen)
 		return (-ENAMETOOLONG);
 	return (0);
+}
+
+/* tls+tcp:// takes the caller's configuration, and only with one. */
+static int
+dlink_tls(const char *url, struct nng_tls_config *tls, int listener,
+    void *ep)
+{
+	if (strncmp(url, "tls+", 4) != 0)
+		return (0);
+	if (tls == NULL)
+		return (NNG_EINVAL);
+	return (listener ? nng_stream_listener_set_ptr(ep, NNG_OPT_TLS_CONFIG,
+	    tls) : nng_stream_dialer_set_ptr(ep, NNG_OPT_TLS_CONFIG, tls));
 }
 
 int
 dlink_listen(struct event_base *base, const char *bind_url,
     struct mem_map *map, const struct frame_layout *layout,
-    const uint8_t *token, size_t tokenlen, const struct dlink_ops *ops,
-    void *arg, struct dlink **dlp, char *url, size_t urllen, char *err,
-    size_t errlen)
+    const uint8_t *token, size_t tokenlen, struct nng_tls_config *tls,
+    const struct dlink_ops *ops, void *arg, struct dlink **dlp, char *url,
+    size_t urllen, char *err, size_t errlen)
 {
 	struct dlink	*dl;
 	char		 u[300];
@@ -888,7 +905,7 @@ dlink_listen(struct event_base *base, const char *bind_url,
 
 	if ((rc = dlink_listen_url(bind_url, u, sizeof(u))) != 0)
 		return (err_set(err, errlen, rc, "data connections need a "
-		    "tcp:// bind address, not %s", bind_url));
+		    "tcp:// or tls+tcp:// bind address, not %s", bind_url));
 	if ((rc = dlink_new(base, u, token, tokenlen, ops, arg, &dl, err,
 	    errlen)) != 0)
 		return (rc);
@@ -897,6 +914,7 @@ dlink_listen(struct event_base *base, const char *bind_url,
 	if ((rv = nng_stream_listener_alloc(&dl->listener, u)) != 0 ||
 	    (rv = nng_stream_listener_set_bool(dl->listener,
 	    NNG_OPT_TCP_NODELAY, true)) != 0 ||
+	    (rv = dlink_tls(u, tls, 1, dl->listener)) != 0 ||
 	    (rv = nng_stream_listener_listen(dl->listener)) != 0 ||
 	    (rv = nng_stream_listener_get_int(dl->listener,
 	    NNG_OPT_TCP_BOUND_PORT, &port)) != 0 ||
@@ -919,8 +937,8 @@ dlink_listen(struct event_base *base, const char *bind_url,
 int
 dlink_dial(struct event_base *base, const char *url, unsigned nconns,
     const uint8_t *token, size_t tokenlen, uint64_t window,
-    const struct dlink_ops *ops, void *arg, struct dlink **dlp, char *err,
-    size_t errlen)
+    struct nng_tls_config *tls, const struct dlink_ops *ops, void *arg,
+    struct dlink **dlp, char *err, size_t errlen)
 {
 	StreamFrame		 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__DataHello h = VMIG__STREAM__V1__DATA_HELLO__INIT;
@@ -932,9 +950,10 @@ dlink_dial(struct event_base *base, const char *url, unsigned nconns,
 	if (nconns == 0 || nconns > DLINK_CONNS_MAX)
 		return (err_set(err, errlen, -EINVAL, "%u data connections: "
 		    "1 to %d", nconns, DLINK_CONNS_MAX));
-	if (strncmp(url, "tcp://", 6) != 0)
+	if (strncmp(url, "tcp://", 6) != 0 &&
+	    strncmp(url, "tls+tcp://", 10) != 0)
 		return (err_set(err, errlen, -ENOTSUP, "data connections are "
-		    "tcp://, not %s", url));
+		    "tcp:// or tls+tcp://, not %s", url));
 	if ((rc = dlink_new(base, url, token, tokenlen, ops, arg, &dl, err,
 	    errlen)) != 0)
 		return (rc);
@@ -942,7 +961,8 @@ dlink_dial(struct event_base *base, const char *url, unsigned nconns,
 	dl->window = window;
 	if ((rv = nng_stream_dialer_alloc(&dl->dialer, url)) != 0 ||
 	    (rv = nng_stream_dialer_set_bool(dl->dialer, NNG_OPT_TCP_NODELAY,
-	    true)) != 0) {
+	    true)) != 0 ||
+	    (rv = dlink_tls(url, tls, 0, dl->dialer)) != 0) {
 		rc = err_set(err, errlen, dlink_nng_errno(rv), "data link: "
 		    "cannot dial %s: %s", url, nng_strerror(rv));
 		dlink_close(dl);

@@ -4,8 +4,10 @@
  *
  * Beside the control stream (stream.c, nng PAIR1, protobuf frames in nng
  * messages) a job may have up to DLINK_CONNS_MAX data connections: plain
- * byte streams (nng_stream over TCP) carrying page batches only, framed
- * as on the control stream (le32 header length, Frame header) followed by
+ * byte streams (nng_stream over TCP, or over TLS with the stream's
+ * certificates when the stream is tls+tcp://: no guest page goes in
+ * clear on a TLS migration) carrying page batches only, framed as on the
+ * control stream (le32 header length, Frame header) followed by
  * exactly PageBatch.payload_bytes bytes (proto/stream.proto).
  *
  * Source: dlink_send() takes the next dirty pages of a region (xfer.c's
@@ -47,6 +49,7 @@
 
 struct event_base;
 struct dlink;
+struct nng_tls_config;
 
 #define DLINK_CONNS_MAX		16
 #define DLINK_CONNS_DEFAULT	2	/* see README "Benchmarks" */
@@ -70,26 +73,30 @@ struct dlink_ops {
 };
 
 /*
- * Destination: listen on bind_url's host (tcp:// only; port 0: the
- * kernel picks) for connections of the job whose token is given; pages
- * land in map (read-write) after checks against layout. The URL to dial
- * goes to url. -ENOTSUP for a non-TCP bind URL.
+ * Destination: listen on bind_url's host (tcp:// or tls+tcp://, the
+ * stream's scheme; port 0: the kernel picks) for connections of the job
+ * whose token is given; pages land in map (read-write) after checks
+ * against layout. The URL to dial goes to url. -ENOTSUP for a non-TCP
+ * bind URL. tls: the stream's server configuration (tls.h: a client
+ * certificate required), which tls+tcp:// needs; the listener holds it.
  */
 int	 dlink_listen(struct event_base *, const char *bind_url,
 	    struct mem_map *map, const struct frame_layout *layout,
-	    const uint8_t *token, size_t tokenlen, const struct dlink_ops *,
-	    void *arg, struct dlink **dlp, char *url, size_t urllen, char *err,
-	    size_t errlen);
+	    const uint8_t *token, size_t tokenlen, struct nng_tls_config *tls,
+	    const struct dlink_ops *, void *arg, struct dlink **dlp, char *url,
+	    size_t urllen, char *err, size_t errlen);
 
 /*
  * Source: dial nconns (1..DLINK_CONNS_MAX) connections to url and greet
  * each with the token; connected() when all are up. window: payload
  * bytes sent but not acknowledged (dlink_acked) that may be in flight.
+ * tls: for tls+tcp:// (required there), the stream's client
+ * configuration: the same certificate, CA and server name.
  */
 int	 dlink_dial(struct event_base *, const char *url, unsigned nconns,
 	    const uint8_t *token, size_t tokenlen, uint64_t window,
-	    const struct dlink_ops *, void *arg, struct dlink **dlp, char *err,
-	    size_t errlen);
+	    struct nng_tls_config *tls, const struct dlink_ops *, void *arg,
+	    struct dlink **dlp, char *err, size_t errlen);
 
 /*
  * Source: the next batch of r's dirty pages (minus skip) from *cursor,
@@ -122,7 +129,8 @@ void	 dlink_set_priority(struct dlink *, int priority);
 /* Stop all I/O, wait for nng's callbacks, free (NULL is fine). */
 void	 dlink_close(struct dlink *);
 
-/* The tcp:// listen URL for bind_url (port 0); -ENOTSUP otherwise. */
+/* The listen URL for a tcp:// or tls+tcp:// bind_url (port 0, the same
+ * scheme); -ENOTSUP otherwise. */
 int	 dlink_listen_url(const char *bind_url, char *out, size_t outlen);
 
 #endif /* VMIG_DATALINK_H */

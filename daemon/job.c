@@ -26,6 +26,8 @@
 #include "job.h"
 #include "log.h"
 #include "offload.h"
+#include "peerpol.h"
+#include "tls.h"
 #include "tracker.h"
 #include "util.h"
 #include "vmigd.h"
@@ -135,6 +137,60 @@ engine_set_stream_bind(struct engine *eng, const char *url)
 }
 
 void
+engine_set_peer_tls(struct engine *eng, const char *ca, const char *cert,
+    const char *key, const char *peer_name)
+{
+	free(eng->tls_ca);
+	free(eng->tls_cert);
+	free(eng->tls_key);
+	free(eng->peer_name);
+	eng->tls_ca = xstrdup(ca != NULL ? ca : "");
+	eng->tls_cert = xstrdup(cert != NULL ? cert : "");
+	eng->tls_key = xstrdup(key != NULL ? key : "");
+	eng->peer_name = xstrdup(peer_name != NULL ? peer_name : "");
+}
+
+int
+job_peer_tls(struct job *job, const char *url, int dialer, char *name,
+    size_t namelen, char *err, size_t errlen)
+{
+	struct engine		*eng = job->eng;
+	struct tls_files	 f = { eng->tls_ca, eng->tls_cert, eng->tls_key,
+	    "tls_ca_file", "tls_cert_file", "tls_key_file" };
+	struct peerpol		 pol;
+	struct peerpol_verdict	 v;
+	uint64_t		 digest;
+	int			 rc;
+
+	if (strncmp(url, "tls+", 4) != 0)
+		return (0);
+	if (job->tls != NULL)
+		return (0);	/* the stream's, now for the data too */
+	/* the other side requires it: say so here, not as a dead handshake */
+	if (f.cert == NULL || *f.cert == '\0' || f.key == NULL || *f.key == '\0')
+		return (err_set(err, errlen, -EINVAL, "%s is tls+tcp://, and "
+		    "[security] tls_cert_file and tls_key_file are not both "
+		    "set: the peer link is mutual TLS, this host needs its "
+		    "certificate", url));
+	if (!dialer)
+		return (tls_config_new(TLS_SERVER, &f, NULL, &job->tls, &digest,
+		    err, errlen));
+	if ((rc = peerpol_parse(&pol, "", 0, eng->peer_name, err,
+	    errlen)) != 0)
+		return (rc);
+	rc = peerpol_check(&pol, url, &v, err, errlen);
+	peerpol_clear(&pol);
+	if (rc != 0)
+		return (rc);
+	log_debug("%s: job %" PRIu64 ": %s: the certificate must name %s",
+	    __func__, job->id, url, v.server_name);
+	if (name != NULL)
+		strlcpy_v(name, v.server_name, namelen);
+	return (tls_config_new(TLS_CLIENT, &f, v.server_name, &job->tls,
+	    &digest, err, errlen));
+}
+
+void
 engine_set_data_conns(struct engine *eng, unsigned n)
 {
 	eng->data_conns = MIN(n, DLINK_CONNS_MAX);
@@ -175,6 +231,10 @@ engine_free(struct engine *eng)
 	event_free(eng->ev_sched);
 	event_free(eng->ev_shed);
 	free(eng->stream_bind);
+	free(eng->tls_ca);
+	free(eng->tls_cert);
+	free(eng->tls_key);
+	free(eng->peer_name);
 	free(eng->admit);
 	free(eng->shares);
 	free(eng->sjobs);
@@ -602,6 +662,8 @@ job_free(struct job *job)
 	job->kind->free(job);
 	dlink_close(job->dlink);	/* no byte lands after this */
 	stream_close(job->stream);
+	if (job->tls != NULL)
+		nng_tls_config_free(job->tls);	/* the endpoints held theirs */
 	job_close_memory(job);
 	job_release_devices(job);
 	event_free(job->ev_timer);
@@ -1156,6 +1218,9 @@ job_finish(struct job *job, enum job_phase end)
 	job->dlink = NULL;
 	stream_close(job->stream);
 	job->stream = NULL;
+	if (job->tls != NULL)
+		nng_tls_config_free(job->tls);
+	job->tls = NULL;
 	job_close_memory(job);
 	job->st.device_state_pending = 0;
 	job_set_phase(job, end, end == JOB_COMPLETED ? NULL : job->error);

@@ -271,6 +271,11 @@ struct engine {
 	struct event_base	*base;
 	struct backends		*backends;
 	char			*stream_bind;	/* where incoming jobs listen */
+	/* [security]: the peer link's TLS files and stream_peer_name */
+	char			*tls_ca;
+	char			*tls_cert;
+	char			*tls_key;
+	char			*peer_name;
 	unsigned		 data_conns;	/* per job, 0: pages on the stream */
 	int			 prefault;	/* MEM_MAP_PREFAULT every map */
 	struct engine_hooks	 hooks;
@@ -361,6 +366,7 @@ struct job {
 	int			 mem_open;
 	struct stream		*stream;
 	struct dlink		*dlink;		/* data connections (or NULL) */
+	struct nng_tls_config	*tls;		/* tls+tcp://: stream and data */
 
 	/* times (now_ms) */
 	uint64_t		 created_ms;
@@ -435,6 +441,23 @@ void		 engine_set_journal(struct engine *,
 /* Job ids start at id or above (those of a previous run are taken). */
 void		 engine_set_first_id(struct engine *, uint64_t id);
 void		 engine_set_stream_bind(struct engine *, const char *url);
+/*
+ * The peer link's TLS ([security] tls_ca_file, tls_cert_file,
+ * tls_key_file, stream_peer_name): read when a job starts, so a reload
+ * reaches the next job.
+ */
+void		 engine_set_peer_tls(struct engine *, const char *ca,
+		    const char *cert, const char *key, const char *peer_name);
+/*
+ * job->tls for a tls+tcp:// url (nothing for another scheme): a
+ * listener's (this host's certificate; the peer's required, chaining to
+ * the CA) or a dialer's (the same, and the destination's certificate
+ * must carry stream_peer_name or the URL's host: to name, if not NULL).
+ * The stream and the data connections share it. 0 or -errno with err
+ * naming the key.
+ */
+int		 job_peer_tls(struct job *, const char *url, int dialer,
+		    char *name, size_t namelen, char *err, size_t errlen);
 /*
  * Data connections per job (datalink.h; 0: page batches go on the
  * control stream): the source dials as many as both sides allow, the

@@ -348,8 +348,13 @@ in_listen(struct job *job)
 	}
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
-	rc = stream_listen(job->eng->base, bind, &so, &in_stream_ops, job,
-	    &job->stream, in->url, sizeof(in->url), err, sizeof(err));
+	if ((rc = job_peer_tls(job, bind, 0, NULL, 0, err,
+	    sizeof(err))) == 0) {
+		so.tls = job->tls;
+		rc = stream_listen(job->eng->base, bind, &so, &in_stream_ops,
+		    job, &job->stream, in->url, sizeof(in->url), err,
+		    sizeof(err));
+	}
 	if (rc != 0) {
 		job_step_done(job, rc, "listening on %s: %s", bind, err);
 		return (0);
@@ -398,7 +403,8 @@ in_data_listen(struct job *job)
 	if (job->eng->data_conns == 0)
 		return;
 	rc = dlink_listen(job->eng->base, job->eng->stream_bind, &job->mem,
-	    &in->layout, in->token, sizeof(in->token), &in_dlink_ops, job,
+	    &in->layout, in->token, sizeof(in->token), job->tls, &in_dlink_ops,
+	    job,
 	    &job->dlink, in->data_url, sizeof(in->data_url), err,
 	    sizeof(err));
 	if (rc != 0) {

@@ -31,10 +31,12 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <nng/nng.h>
 #include <xxhash.h>
 
 #include "job_out.h"
 #include "log.h"
+#include "tlsprobe.h"
 #include "util.h"
 #include "vmigd.h"
 
@@ -225,6 +227,7 @@ out_free(struct job *job)
 		return;
 	if (o->ev_data_fail != NULL)
 		event_free(o->ev_data_fail);
+	tls_probe_free(o->probe);
 	out_pump_free(job);
 	out_dirty_free(job);
 	out_state_free(job);
@@ -353,6 +356,32 @@ out_send_hello(struct job *job)
 	job_timer(job, JOB_HELLO_TIMEOUT_MS);
 }
 
+/* The TLS probe's verdict (tlsprobe.h): a refusal ends the wait now. */
+static void
+out_probe_cb(void *arg, int result, int nngrv)
+{
+	struct job	*job = arg;
+	struct job_out	*o = job->out;
+
+	tls_probe_free(o->probe);
+	o->probe = NULL;
+	log_debug("%s: job %" PRIu64 ": %s: probe %d (%s)", __func__,
+	    job->id, o->dest_url, result, nngrv != 0 ? nng_strerror(nngrv) :
+	    "a session");
+	if (o->waiting != OUT_WAIT_CONNECT || job->failing ||
+	    job_phase_terminal(job->phase))
+		return;
+	/* nng does not say which side refused which (tlsprobe.h) */
+	if (result == TLSPROBE_PEER_REFUSED || result == TLSPROBE_FAILED)
+		job_fail(job, "TLS handshake with %s failed (%s): %sthe "
+		    "destination's certificate must chain to [security] "
+		    "tls_ca_file, be valid now and carry the name %s, and this "
+		    "host's (tls_cert_file) must chain to the destination's "
+		    "tls_ca_file", o->dest_url, nng_strerror(nngrv),
+		    result == TLSPROBE_PEER_REFUSED ? "this host refused the "
+		    "destination's certificate; " : "", o->tls_name);
+}
+
 static int
 out_connect(struct job *job)
 {
@@ -364,13 +393,22 @@ out_connect(struct job *job)
 	stream_opts_default(&so);
 	so.recv_burst = 4;	/* frames per turn: other jobs get the loop too */
 	so.window = JOB_WINDOW_BYTES;
-	rc = stream_dial(job->eng->base, o->dest_url, &so, &out_stream_ops,
-	    job, &job->stream, err, sizeof(err));
+	if ((rc = job_peer_tls(job, o->dest_url, 1, o->tls_name,
+	    sizeof(o->tls_name), err, sizeof(err))) == 0) {
+		so.tls = job->tls;
+		rc = stream_dial(job->eng->base, o->dest_url, &so,
+		    &out_stream_ops, job, &job->stream, err, sizeof(err));
+	}
 	if (rc != 0) {
 		job_step_done(job, rc, "connecting to %s: %s", o->dest_url,
 		    err);
 		return (0);
 	}
+	/* without it a refused handshake is only a timeout */
+	if (job->tls != NULL && tls_probe_start(job->eng->base, o->dest_url,
+	    job->tls, JOB_CONNECT_TIMEOUT_MS, out_probe_cb, job, &o->probe,
+	    err, sizeof(err)) != 0)
+		log_warnx("job %" PRIu64 ": %s", job->id, err);
 	o->waiting = OUT_WAIT_CONNECT;
 	job->timer_fail = "could not connect to the destination in time";
 	job_timer(job, JOB_CONNECT_TIMEOUT_MS);
@@ -982,6 +1020,8 @@ out_connected(void *arg)
 
 	if (job->out->waiting != OUT_WAIT_CONNECT || job->failing)
 		return;
+	tls_probe_free(job->out->probe);	/* the handshake worked */
+	job->out->probe = NULL;
 	job_timer_stop(job);
 	out_send_hello(job);
 }
@@ -1069,9 +1109,17 @@ out_data_dial(struct job *job, const Vmig__Stream__V1__HelloAck *a)
 	n = MIN(job->eng->data_conns, a->data_connections);
 	if (n == 0 || a->data_url == NULL || *a->data_url == '\0')
 		return (0);
+	/* the pages go as the stream goes: never in clear beside TLS */
+	if ((job->tls != NULL) != (strncmp(a->data_url, "tls+", 4) == 0)) {
+		log_warnx("job %" PRIu64 ": the destination offers data "
+		    "connections on %s beside a %s stream: pages go on the "
+		    "stream", job->id, a->data_url, job->tls != NULL ?
+		    "TLS" : "plain");
+		return (0);
+	}
 	rc = dlink_dial(job->eng->base, a->data_url, n, o->token, o->tokenlen,
 	    job->eng->window != 0 ? job->eng->window : JOB_WINDOW_BYTES,
-	    &out_dlink_ops, job, &job->dlink, err, sizeof(err));
+	    job->tls, &out_dlink_ops, job, &job->dlink, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("job %" PRIu64 ": no data connections, pages go on "
 		    "the stream: %s", job->id, err);

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "job.h"
 
+struct tls_probe;
 struct tracker_user;
 
 #define OUT_STATE_MAX		(256u * 1024 * 1024)	/* device state cap */
@@ -113,6 +114,9 @@ struct job_out {
 
 	/* data connections failed: the reason, reported after a grace */
 	struct event		*ev_data_fail;
+	/* tls+tcp://: why a handshake fails (tlsprobe.h), until connected */
+	struct tls_probe	*probe;
+	char			 tls_name[256];	/* the name we check */
 	char			 data_fail[256];
 
 	/* out_pump.c */

@@ -91,6 +91,9 @@ vmigd_set_limits(struct vmigd *d)
 	    d->conf->max_incoming, d->conf->max_per_pf, d->conf->bandwidth);
 	engine_set_data_conns(d->engine, d->conf->data_connections);
 	engine_set_prefault(d->engine, d->conf->prefault_memory);
+	engine_set_peer_tls(d->engine, d->conf->tls_ca_file,
+	    d->conf->tls_cert_file, d->conf->tls_key_file,
+	    d->conf->stream_peer_name);
 }
 
 /* The control API's TLS files, as tls.h takes them. */

@@ -274,8 +274,10 @@ peerpol_check(const struct peerpol *p, const char *url,
 		    "tls+tcp://, and %s", url, p->peer_name != NULL ?
 		    "stream_peer_name needs the destination's certificate" :
 		    "stream_require_tls is set"));
-	if (p->peer_name != NULL)
-		strlcpy_v(v->server_name, strcmp(p->peer_name, "host") == 0 ?
-		    v->host : p->peer_name, sizeof(v->server_name));
+	/* over TLS a name is always checked: the URL's host by default */
+	if (p->peer_name != NULL && strcmp(p->peer_name, "host") != 0)
+		strlcpy_v(v->server_name, p->peer_name, sizeof(v->server_name));
+	else if (v->tls)
+		strlcpy_v(v->server_name, v->host, sizeof(v->server_name));
 	return (0);
 }

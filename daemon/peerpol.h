@@ -11,10 +11,11 @@
  *			empty: any destination.
  *   stream_require_tls	the URL must be tls+tcp://.
  *   stream_peer_name	the name the destination's certificate must carry:
- *			empty: none beyond the CA; "host": the URL's host;
- *			anything else: that name. Implies TLS. The verdict's
- *			server_name goes to the dialer's TLS configuration,
- *			where the TLS engine checks it in the handshake.
+ *			empty or "host": the URL's host; anything else: that
+ *			name. Set, it implies TLS. The verdict's server_name
+ *			(over tls+tcp:// always set) goes to the dialer's TLS
+ *			configuration, where the TLS engine checks it in the
+ *			handshake.
  *
  * A URL whose host is a name is checked against the names only: an
  * address prefix says nothing about a name (the resolver could answer
@@ -47,7 +48,7 @@ struct peerpol_verdict {
 	char		 host[PEERPOL_HOST_MAX];	/* without brackets */
 	unsigned int	 port;
 	int		 tls;
-	/* the name the certificate must carry; "": only the CA is checked */
+	/* the name the certificate must carry; "": not TLS */
 	char		 server_name[PEERPOL_HOST_MAX];
 };
 

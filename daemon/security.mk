@@ -1,14 +1,17 @@
 # daemon/security.mk: who may call the control API (authz.c), the TLS
-# configurations built from the [security] files (tls.c), and where a
+# configurations built from the [security] files (tls.c) and a probe that
+# says why a handshake fails (tlsprobe.c), and where a
 # daemon may send a VM's memory (peerpol.c, pure). README.md, "Security".
 libvmig_a_SOURCES += daemon/authz.c daemon/authz.h \
-	daemon/tls.c daemon/tls.h \
+	daemon/tls.c daemon/tls.h daemon/tlsprobe.c daemon/tlsprobe.h \
 	daemon/peerpol.c daemon/peerpol.h
 
 # Who may call the real vmigd: another uid over ipc://, read-only and full
 # groups, plain tcp:// refused, client certificates over tls+tcp:// (made
-# at test time with openssl by certs.py), a reload of the client CA.
-SECURITY_PY_TESTS = test/integration/test_security.py
+# at test time with openssl by certs.py), a reload of the client CA; a
+# migration over the mutual-TLS peer link, and the certificates it refuses.
+SECURITY_PY_TESTS = test/integration/test_security.py \
+	test/integration/test_migration_tls.py
 TESTS += $(SECURITY_PY_TESTS)
 EXTRA_DIST += $(SECURITY_PY_TESTS) test/integration/certs.py
 

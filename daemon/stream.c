@@ -873,22 +873,21 @@ stream_new(struct event_base *base, const char *url,
 	return (0);
 }
 
-/* Apply the per-endpoint options (size limit, TLS) through a setter. */
+/*
+ * Apply the per-endpoint options (size limit, TLS) through a setter. A
+ * tls+tcp:// endpoint without a configuration is refused: nng's default
+ * one would verify nothing on a listener.
+ */
 #define STREAM_EP_OPTS(kind, ep, s, rv) do {				\
 	(rv) = nng_##kind##_set_size((ep), NNG_OPT_RECVMAXSZ,		\
 	    (s)->recv_max);						\
 	if ((rv) == 0 && stream_is_tcp((s)->url))			\
 		(rv) = nng_##kind##_set_bool((ep), NNG_OPT_TCP_NODELAY,	\
 		    (s)->opts.nodelay != 0);				\
-	if ((rv) == 0 && (s)->opts.tls_cert_key_file != NULL)		\
-		(rv) = nng_##kind##_set_string((ep),			\
-		    NNG_OPT_TLS_CERT_KEY_FILE, (s)->opts.tls_cert_key_file); \
-	if ((rv) == 0 && (s)->opts.tls_ca_file != NULL)			\
-		(rv) = nng_##kind##_set_string((ep), NNG_OPT_TLS_CA_FILE, \
-		    (s)->opts.tls_ca_file);				\
-	if ((rv) == 0 && (s)->opts.tls_server_name != NULL)		\
-		(rv) = nng_##kind##_set_string((ep),			\
-		    NNG_OPT_TLS_SERVER_NAME, (s)->opts.tls_server_name); \
+	if ((rv) == 0 && strncmp((s)->url, "tls+", 4) == 0)		\
+		(rv) = (s)->opts.tls == NULL ? NNG_EINVAL :		\
+		    nng_##kind##_set_ptr((ep), NNG_OPT_TLS_CONFIG,	\
+		    (s)->opts.tls);					\
 } while (0)
 
 static int

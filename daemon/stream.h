@@ -46,6 +46,7 @@
 #include "frame.h"
 
 struct event_base;
+struct nng_tls_config;
 struct stream;
 struct stream_msg;
 
@@ -70,10 +71,11 @@ struct stream_opts {
 	 */
 	uint64_t	 window;
 	int		 recv_burst;	/* frames per loop wakeup */
-	/* tls+tcp:// only */
-	const char	*tls_cert_key_file;	/* listener: cert + key PEM */
-	const char	*tls_ca_file;		/* dialer: CA to verify */
-	const char	*tls_server_name;
+	/*
+	 * tls+tcp:// only, and then required: the configuration (tls.h) the
+	 * endpoint takes a hold on; the caller frees its own.
+	 */
+	struct nng_tls_config	*tls;
 };
 
 struct stream_stats {

@@ -4,11 +4,12 @@ test time (no key is ever committed).
     from certs import CA
     ca = CA(tmpdir, "test-ca")
     server = ca.issue("vmigd", server=True)      # .cert, .key (paths)
+    host = ca.issue("host1", peer=True)          # serves and dials
     client = ca.issue("operator")
     old = ca.issue("operator-2019", expired=True)
 
-EC P-256 keys (fast to make). A server certificate names localhost and
-127.0.0.1; `expired=True` makes one valid only in 2020 (openssl ca with
+EC P-256 keys (fast to make). A server (or peer) certificate names
+localhost and 127.0.0.1 unless san= says otherwise; `expired=True` makes one valid only in 2020 (openssl ca with
 explicit start and end dates, since `openssl x509 -days` cannot go back).
 """
 
@@ -72,15 +73,19 @@ copy_extensions = copy
 commonName = supplied
 """)
 
-    def issue(self, cn, server=False, expired=False):
+    def issue(self, cn, server=False, expired=False, peer=False,
+              san="DNS:localhost,IP:127.0.0.1"):
         base = os.path.join(self.dir, cn)
         key, csr, cert = base + ".key", base + ".csr", base + ".pem"
         _run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
              key)
         os.chmod(key, 0o600)
-        ext = (["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-addext", "extendedKeyUsage=serverAuth"] if server else
-               ["-addext", "extendedKeyUsage=clientAuth"])
+        # a peer (a vmigd host on the migration link) serves and dials
+        usage = ("serverAuth,clientAuth" if peer else
+                 "serverAuth" if server else "clientAuth")
+        ext = (["-addext", f"subjectAltName={san}"]
+               if server or peer else []) + \
+            ["-addext", f"extendedKeyUsage={usage}"]
         _run("req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", csr,
              *ext)
         dates = (["-startdate", "20200101000000Z", "-enddate",

@@ -318,6 +318,15 @@ Test(config, rpc_over_tcp_needs_tls_or_insecure)
 		{ "[daemon]\nrpc_url = tls+tcp://[::1]:7480\n"
 		  "[security]\ntls_cert_file = c\ntls_key_file = k\n"
 		  "tls_ca_file = ca\n", 1, NULL },
+		{ "[daemon]\nstream_bind = tls+tcp://10.0.0.1\n"
+		  "[security]\ntls_cert_file = c\ntls_key_file = k\n", 0,
+		  "stream_bind = tls+tcp://10.0.0.1: needs [security] "
+		  "tls_cert_file, tls_key_file and tls_ca_file" },
+		{ "[daemon]\nstream_bind = tls+tcp://10.0.0.1\n"
+		  "[security]\ntls_ca_file = ca\n", 0, "stream_bind" },
+		{ "[daemon]\nstream_bind = tls+tcp://10.0.0.1\n"
+		  "[security]\ntls_cert_file = c\ntls_key_file = k\n"
+		  "tls_ca_file = ca\n", 1, NULL },
 		{ "[security]\nstream_allow = 10.0.0.0/33\n", 0,
 		  "[security] stream_allow entry 10.0.0.0/33: the prefix length" },
 	};

@@ -134,7 +134,7 @@ setup(void)
 	applied = applied_pages = 0;
 	connected = failed = writable = 0;
 	cr_assert_eq(dlink_listen(base, "tcp://127.0.0.1", &dst, &layout,
-	    token, sizeof token, &dst_ops, NULL, &ldl, url, sizeof url, err,
+	    token, sizeof token, NULL, &dst_ops, NULL, &ldl, url, sizeof url, err,
 	    sizeof err), 0, "%s", err);
 }
 
@@ -193,7 +193,7 @@ dial(unsigned n)
 	char	err[256];
 
 	cr_assert_eq(dlink_dial(base, url, n, token, sizeof token, 4 << 20,
-	    &src_ops, NULL, &sdl, err, sizeof err), 0, "%s", err);
+	    NULL, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s", err);
 	run_until(&connected);
 	cr_assert_eq(failed, 0, "%s", fail_reason);
 }

@@ -55,7 +55,8 @@ static const struct pcase cases[] = {
 	  "never checked against address prefixes" },
 	/* TLS required, or a certificate name */
 	{ "", 1, "", "tcp://10.0.0.1:9", -EACCES, "stream_require_tls" },
-	{ "", 1, "", "tls+tcp://10.0.0.1:9", 0, "" },
+	{ "", 1, "", "tls+tcp://10.0.0.1:9", 0, "10.0.0.1" },
+	{ "", 0, "", "tls+tcp://[fd00::2]:9", 0, "fd00::2" },
 	{ "", 0, "host", "tcp://dst1.example:9", -EACCES,
 	  "stream_peer_name needs" },
 	{ "", 0, "host", "tls+tcp://dst1.example:9", 0, "dst1.example" },
