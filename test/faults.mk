@@ -1,10 +1,14 @@
 # test/faults.mk: faults as they happen: the network failing under a
 # migration (two vmigd in network namespaces joined by a veth pair, tc
-# netem/tbf, a link cut; netns.py is the harness), and `make fuzz-smoke`
-# (every libFuzzer target a few seconds over its kept corpus).
+# netem/tbf or a BPF loss program and a delaying relay, a link cut;
+# netns.py is the harness), and `make fuzz-smoke` (every libFuzzer
+# target a few seconds over its kept corpus).
 FAULTS_PY_TESTS = test/integration/test_migration_netns.py
 TESTS += $(FAULTS_PY_TESTS)
-EXTRA_DIST += $(FAULTS_PY_TESTS) test/integration/netns.py
+# netloss.bpf.c is compiled by the test (clang -target bpf) when the
+# kernel has no sch_netem; delayrelay.py is its latency.
+EXTRA_DIST += $(FAULTS_PY_TESTS) test/integration/netns.py \
+	test/integration/delayrelay.py test/integration/netloss.bpf.c
 
 # make fuzz-smoke: each libFuzzer target for FUZZ_SMOKE_SECONDS over its
 # kept seed corpus (test/fuzz/corpus/TARGET, read only: new inputs go to
