@@ -438,9 +438,10 @@ class SoakScale(unittest.TestCase):
               f"{sum(x['rolled_back'] for x in rounds)} rolled back; "
               f"flood {fl['calls']} calls ({fl['status_errors']} status "
               f"errors, 0 unanswered); fds and RssAnon after round "
-              f"{WARMUP} {fmt(base)}, after round {warm_rss} "
-              f"{fmt(rss_base) if rss_base else '(not compared)'} -> last "
-              f"{fmt(last)}; RssAnon peak {peaks} MiB (slack "
+              f"{WARMUP} {fmt(base)}, "
+              + (f"after round {warm_rss} {fmt(rss_base)}" if rss_base else
+                 "(RSS not compared: a short run)") +
+              f" -> last {fmt(last)}; RssAnon peak {peaks} MiB (slack "
               f"{slack / MiB:.0f} MiB); "
               f"{len(sampler.samples['src'])} samples; both exited 0, no "
               "sanitizer report", file=sys.stderr)
