@@ -67,7 +67,9 @@ def _probe_netns():
     return None
 
 
-def _probe_qdisc(kind, *args):
+def _probe_tc(what, *commands):
+    """Run each tc command (a list) on a veth "pa" in a scratch namespace:
+    None when all work, else why not (what names the feature)."""
     why = netns_unavailable()
     if why:
         return why
@@ -79,15 +81,20 @@ def _probe_qdisc(kind, *args):
         _ip("-n", name, "link", "add", "pa", "type", "veth", "peer", "name",
             "pb")
         _ip("-n", name, "link", "set", "pa", "up")
-        p = subprocess.run(["ip", "netns", "exec", name, "tc", "qdisc", "add",
-                            "dev", "pa", "root", kind, *args],
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            return (f"tc qdisc {kind} unavailable in this kernel: "
-                    f"{p.stderr.strip()}")
+        for args in commands:
+            p = subprocess.run(["ip", "netns", "exec", name, "tc", *args],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                return f"{what} unavailable in this kernel: " \
+                    f"{p.stderr.strip()}"
     finally:
         _ip("netns", "del", name, check=False)
     return None
+
+
+def _probe_qdisc(kind, *args):
+    return _probe_tc(f"tc qdisc {kind}",
+                     ["qdisc", "add", "dev", "pa", "root", kind, *args])
 
 
 def netns_unavailable():
@@ -130,32 +137,17 @@ def bpf_loss_object(pct, outdir):
 
 
 def _probe_bpf_loss():
-    why = netns_unavailable()
-    if why:
-        return why
-    if shutil.which("tc") is None or shutil.which("clang") is None:
-        return "needs tc and clang (-target bpf)"
-    name = f"vmigbpf{os.getpid()}"
+    if shutil.which("clang") is None:
+        return "needs clang (-target bpf)"
     with tempfile.TemporaryDirectory() as tmp:
         try:
             obj = bpf_loss_object(1, tmp)
         except RuntimeError as e:
             return str(e)
-        _ip("netns", "add", name)
-        try:
-            _ip("-n", name, "link", "add", "pa", "type", "veth", "peer",
-                "name", "pb")
-            for args in (["qdisc", "add", "dev", "pa", "clsact"],
+        return _probe_tc("tc clsact with cls_bpf",
+                         ["qdisc", "add", "dev", "pa", "clsact"],
                          ["filter", "add", "dev", "pa", "egress", "bpf",
-                          "direct-action", "obj", obj, "sec", "tc"]):
-                p = subprocess.run(["ip", "netns", "exec", name, "tc",
-                                    *args], capture_output=True, text=True)
-                if p.returncode != 0:
-                    return (f"tc {' '.join(args[:2])} (clsact, cls_bpf) "
-                            f"unavailable: {p.stderr.strip()}")
-        finally:
-            _ip("netns", "del", name, check=False)
-    return None
+                          "direct-action", "obj", obj, "sec", "tc"])
 
 
 def bpf_loss_unavailable():
