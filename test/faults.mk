@@ -1,10 +1,28 @@
 # test/faults.mk: faults as they happen: the network failing under a
 # migration (two vmigd in network namespaces joined by a veth pair, tc
-# netem/tbf, a link cut; netns.py is the harness), and `make fuzz-smoke`
-# (every libFuzzer target a few seconds over its kept corpus).
-FAULTS_PY_TESTS = test/integration/test_migration_netns.py
+# netem/tbf or a BPF loss program and a delaying relay, a link cut;
+# netns.py is the harness), 64 concurrent migrations soaked under an
+# RPC flood (test_soak_scale.py, `make check-soak`), and `make
+# fuzz-smoke` (every libFuzzer target a few seconds over its kept
+# corpus).
+FAULTS_PY_TESTS = test/integration/test_migration_netns.py \
+	test/integration/test_soak_scale.py
 TESTS += $(FAULTS_PY_TESTS)
-EXTRA_DIST += $(FAULTS_PY_TESTS) test/integration/netns.py
+# netloss.bpf.c is compiled by the test (clang -target bpf) when the
+# kernel has no sch_netem; delayrelay.py is its latency.
+EXTRA_DIST += $(FAULTS_PY_TESTS) test/integration/netns.py \
+	test/integration/delayrelay.py test/integration/netloss.bpf.c
+
+# make check-soak: test_soak_scale.py for VMIG_SOAK_SECONDS (default
+# 300) of rounds of 64 concurrent migrations with a flooding client,
+# RSS compared in every build (make check runs its short version). Run
+# it in the sanitizer build: LeakSanitizer checks both daemons at exit.
+#	VMIG_SOAK_SECONDS=900 make -C _build/asan check-soak
+check-soak: all
+	VMIG_SOAK_SECONDS=$${VMIG_SOAK_SECONDS:-300}; \
+	export VMIG_SOAK_SECONDS; \
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='test/integration/test_soak_scale.py'
+.PHONY: check-soak
 
 # make fuzz-smoke: each libFuzzer target for FUZZ_SMOKE_SECONDS over its
 # kept seed corpus (test/fuzz/corpus/TARGET, read only: new inputs go to

@@ -21,7 +21,10 @@ latency and loss test skips alone.
   recovery"). It times out waiting for Done, keeps its VF stopped and
   says so in the job's reason.
 - 200 ms each way and 1 % loss (tc netem): the job completes, or gives up
-  with a reason and rolls back. A slow link (tc tbf): the same.
+  with a reason and rolls back. A slow link (tc tbf): the same. Without
+  sch_netem (SlowLinkRelay): the loss from a tc clsact BPF program
+  (netloss.bpf.c, real drops), the latency from delayrelay.py, a TCP
+  relay holding every chunk 200 ms each way.
 - A destination that takes the connection and then never reads: the
   source's own memory (RssAnon: the guest memory it maps is the VM's)
   stays bounded, and a cancel still rolls it back.
@@ -39,8 +42,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vmigtest  # noqa: E402
-from netns import (NetPair, netem_unavailable,  # noqa: E402
-                   netns_unavailable, tbf_unavailable)
+from netns import (NetPair, bpf_loss_unavailable,  # noqa: E402
+                   netem_unavailable, netns_unavailable, tbf_unavailable)
 from streampeer import PROTOCOL, Peer, frame, spb  # noqa: E402
 from test_migration_lib import (MigrationCase, phase_name,  # noqa: E402
                                 DEVICE, LIVENESS_S, MiB, SLOW_BPS)
@@ -90,6 +93,16 @@ class NetnsCase(MigrationCase):
         self.assert_source_rolled_back(1)
         self.assert_no_device_stuck(self.src)
         return job
+
+    def assert_completes_or_gives_up(self, jid, prep):
+        job = self.src.client.wait_job(jid, timeout=LIVENESS_S * 5)
+        if job.phase == pb.PHASE_COMPLETED:
+            self.assert_completed(1, jid, prep, src_job=job)
+        else:
+            self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+            self.assertTrue(job.error, "a job that gives up says why")
+            self.assert_source_rolled_back(1)
+            self.assert_dest_rolled_back(1, prep.job_id)
 
 
 class LinkCut(NetnsCase):
@@ -171,20 +184,10 @@ class LinkCut(NetnsCase):
 class SlowLink(NetnsCase):
     VFS = 2
 
-    def assert_completes_or_gives_up(self, jid, prep):
-        job = self.src.client.wait_job(jid, timeout=LIVENESS_S * 5)
-        if job.phase == pb.PHASE_COMPLETED:
-            self.assert_completed(1, jid, prep, src_job=job)
-        else:
-            self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
-            self.assertTrue(job.error, "a job that gives up says why")
-            self.assert_source_rolled_back(1)
-            self.assert_dest_rolled_back(1, prep.job_id)
-
     def test_latency_and_loss(self):
         why = netem_unavailable()
         if why:
-            self.skipTest(why)
+            self.skipTest(f"{why} (SlowLinkRelay emulates it without)")
         self.net.netem(delay_ms=200, loss_pct=1)
         self.pair(1, "hot")
         jid, prep = self.start_migration(
@@ -200,6 +203,54 @@ class SlowLink(NetnsCase):
         jid, prep = self.start_migration(
             1, dict(completion_timeout_s=LIVENESS_S * 3))
         self.assert_completes_or_gives_up(jid, prep)
+
+
+class SlowLinkRelay(NetnsCase):
+    """200 ms and 1 % loss where the kernel has no sch_netem: the loss is
+    real (netloss.bpf.c drops 1 packet in 100 at random on each end's
+    egress, tc clsact), the latency is delayrelay.py in the destination's
+    namespace holding every chunk 200 ms each way (4 MiB held at most per
+    direction); the source dials the relay across the lossy veth instead
+    of the destination's stream. Pages go on the stream
+    (data_connections = 0): the data connections' URLs come from the
+    destination in the HelloAck and would go around the relay. With
+    netem present, SlowLink runs the real thing and this skips; without
+    cls_bpf, the relay runs alone and says that loss is not emulated."""
+    VFS = 2
+    SRC_CONFIG = DST_CONFIG = "[daemon]\ndata_connections = 0\n"
+
+    def test_latency_and_loss(self):
+        if netem_unavailable() is None:
+            self.skipTest("tc netem is here: SlowLink emulates it")
+        no_loss = bpf_loss_unavailable()
+        if no_loss:
+            sys.stderr.write(f"loss NOT emulated ({no_loss}): the "
+                             "relay's 200 ms latency only\n")
+        else:
+            self.net.bpf_loss(1)
+        self.pair(1, "hot")
+        prep = self.prepare(1, dict(verify=True))
+        host, port = prep.stream_url[len("tcp://"):].rsplit(":", 1)
+        with self.net.relay("b", host, int(port), delay_ms=200) as relay:
+            prep.stream_url = relay.url
+            jid, prep = self.start_migration(
+                1, dict(completion_timeout_s=LIVENESS_S * 3), prep=prep)
+            self.assert_completes_or_gives_up(jid, prep)
+        job = self.src.client.get_job(jid)
+        # the stream went through the relay (not around it), and the
+        # link lost packets under it
+        self.assertGreaterEqual(relay.relayed[0], job.stats.bytes_sent,
+                                f"relayed {relay.relayed}")
+        drops = sum(self.net.dropped(s) for s in "ab")
+        if not no_loss:
+            self.assertGreater(drops, 0, "the BPF program dropped nothing")
+        sys.stderr.write(
+            f"relay 200 ms each way, {'no loss' if no_loss else '1 % loss'}"
+            f": {phase_name(job.phase)} ({job.error or 'no error'}) in "
+            f"{job.stats.time_elapsed_ms} ms, {job.stats.bytes_sent} bytes"
+            f", {job.stats.memory_iteration} rounds, downtime "
+            f"{job.stats.downtime_ms} ms; relayed {relay.relayed} bytes, "
+            f"{drops} packets dropped\n")
 
 
 def rss_anon_bytes(pid):
