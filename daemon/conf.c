@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "log.h"
 #include "peerpol.h"
+#include "tls.h"
 #include "util.h"
 
 enum conf_type {
@@ -94,6 +95,10 @@ static const struct conf_key conf_keys[] = {
 	  CONFIG_DEFAULT_STATE_DIR, "the job journal and history (mode 0700)" },
 	{ "daemon", "history_size", CT_UINT, OFF(history_size), 0, 100000,
 	  CK_RELOAD, "100", "finished jobs kept across restarts" },
+	{ "daemon", "tls_engine", CT_STRING, OFF(tls_engine), 0, 0, 0,
+	  TLS_ENGINE_DEFAULT, "what nng's TLS runs on: openssl (AES-GCM at "
+	  "memory speed) or mbedtls (Debian's libnng's own, ~15x slower "
+	  "here); README: Security" },
 	{ "security", "rpc_group", CT_OPT_STRING, OFF(rpc_group), 0, 0, 0,
 	  "", "group (name or number) whose members may make every control "
 	  "call over ipc://; empty: root, vmigd's user and group only" },
@@ -730,6 +735,9 @@ config_check(struct config *c, char *err, size_t errlen)
 		    "%s: needs [security] tls_cert_file, tls_key_file and "
 		    "tls_ca_file (the sources' certificates chain to it)",
 		    c->stream_bind));
+	if (!tls_engine_known(c->tls_engine))
+		return (err_set(err, errlen, -EINVAL, "[daemon] tls_engine = "
+		    "%s: not %s", c->tls_engine, TLS_ENGINE_NAMES));
 	if (peerpol_parse(&pol, c->stream_allow, c->stream_require_tls,
 	    c->stream_peer_name, why, sizeof(why)) != 0)
 		return (err_set(err, errlen, -EINVAL, "[security] %s", why));

@@ -58,6 +58,7 @@ struct config {
 	char		*metrics_listen;	/* "host:port"; "": no metrics */
 	char		*state_dir;	/* journal, history (journal.h) */
 	uint32_t	 history_size;	/* finished jobs kept across restarts */
+	char		*tls_engine;	/* tls.h: TLS_ENGINE_NAMES */
 
 	/* [security] (authz.h, tls.h) */
 	char		*rpc_group;	/* "": none */

@@ -482,6 +482,12 @@ vmigd_start(struct vmigd *d)
 	}
 	d->start_ms = now_ms();
 	d->wake = wake_new(d->base);
+	/* before any TLS configuration: each keeps the engine it was made on */
+	if (tls_engine_use(d->conf->tls_engine, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return (-1);
+	}
+	log_info("tls: engine %s", tls_engine_running(err, sizeof(err)));
 	if (restart_open(d) != 0)
 		return (-1);
 

@@ -1,9 +1,11 @@
 # daemon/security.mk: who may call the control API (authz.c), the TLS
-# configurations built from the [security] files (tls.c) and a probe that
+# configurations built from the [security] files (tls.c) on nng's TLS
+# engine or on OpenSSL's (tls_openssl.c), and a probe that
 # says why a handshake fails (tlsprobe.c), and where a
 # daemon may send a VM's memory (peerpol.c, pure). README.md, "Security".
 libvmig_a_SOURCES += daemon/authz.c daemon/authz.h \
-	daemon/tls.c daemon/tls.h daemon/tlsprobe.c daemon/tlsprobe.h \
+	daemon/tls.c daemon/tls.h daemon/tls_openssl.c \
+	daemon/tlsprobe.c daemon/tlsprobe.h \
 	daemon/peerpol.c daemon/peerpol.h
 
 # Who may call the real vmigd: another uid over ipc://, read-only and full
@@ -16,8 +18,12 @@ TESTS += $(SECURITY_PY_TESTS)
 EXTRA_DIST += $(SECURITY_PY_TESTS) test/integration/certs.py
 
 if HAVE_CRITERION
-check_PROGRAMS += test/unit/test_authz test/unit/test_peerpol
-TESTS += test/unit/test_authz test/unit/test_peerpol
+check_PROGRAMS += test/unit/test_authz test/unit/test_peerpol \
+	test/unit/test_tls
+TESTS += test/unit/test_authz test/unit/test_peerpol test/unit/test_tls
+test_unit_test_tls_SOURCES = test/unit/test_tls.c
+test_unit_test_tls_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
+test_unit_test_tls_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)
 test_unit_test_peerpol_SOURCES = test/unit/test_peerpol.c
 test_unit_test_peerpol_CPPFLAGS = $(libvmig_a_CPPFLAGS) $(CRITERION_CFLAGS)
 test_unit_test_peerpol_LDADD = $(VMIG_LIBS) $(CRITERION_LIBS)

@@ -202,3 +202,36 @@ out:
 	tls_pem_free(pem);
 	return (rc);
 }
+
+int
+tls_engine_known(const char *name)
+{
+	return (strcmp(name, "openssl") == 0 || strcmp(name, "mbedtls") == 0);
+}
+
+int
+tls_engine_use(const char *name, char *err, size_t errlen)
+{
+	/* nng_tls_engine_name() runs nng's init: mbedTLS is registered */
+	const char	*now = nng_tls_engine_name();
+
+	if (strcmp(name, "openssl") == 0)
+		return (tls_openssl_register(err, errlen));
+	if (strcmp(name, "mbedtls") != 0)
+		return (err_set(err, errlen, -EINVAL, "[daemon] tls_engine = "
+		    "%s: not %s", name, TLS_ENGINE_NAMES));
+	/* nng keeps no handle on its own engine: no way back to it */
+	if (strcmp(now, "mbed") != 0)
+		return (err_set(err, errlen, -ENOTSUP, "[daemon] tls_engine = "
+		    "mbedtls: nng runs %s already (and libnng has no mbedTLS "
+		    "engine to go back to until a restart)", now));
+	return (0);
+}
+
+const char *
+tls_engine_running(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s (%s)", nng_tls_engine_name(),
+	    nng_tls_engine_description());
+	return (buf);
+}

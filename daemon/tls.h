@@ -21,6 +21,28 @@
 
 #define TLS_FILE_MAX	(1u << 20)
 
+/*
+ * The engine nng's TLS runs on, process-wide ([daemon] tls_engine):
+ * "openssl" (tls_openssl.c, the default) or "mbedtls" (the one Debian's
+ * libnng is built with). Configurations take the engine registered when
+ * they are made, so this comes before the first one.
+ */
+#define TLS_ENGINE_DEFAULT	"openssl"
+#define TLS_ENGINE_NAMES	"openssl or mbedtls"
+
+/* Whether name is one of TLS_ENGINE_NAMES. */
+int	tls_engine_known(const char *name);
+/*
+ * Make nng's TLS use the engine named. It runs nng's init first (which
+ * would otherwise undo a registration made before it). 0, or a negative
+ * errno with err saying why.
+ */
+int	tls_engine_use(const char *name, char *err, size_t errlen);
+/* The engine running, as "name (library version)". */
+const char *tls_engine_running(char *buf, size_t len);
+/* tls_openssl.c: register the OpenSSL engine with nng. */
+int	tls_openssl_register(char *err, size_t errlen);
+
 enum tls_role {
 	TLS_SERVER,		/* listener: own cert required, client certs too */
 	TLS_CLIENT,		/* dialer: own cert optional, server verified */

@@ -33,9 +33,12 @@ Rows (never mixed in one median):
   c1, c4, c8   warm with 1, 4, 8 data connections.
   tls      warm over tls+tcp:// with mutual TLS (certificates made with
            openssl for the run): the stream and its data connections on
-           nng's TLS (mbedTLS 2.28 on Debian 12, one record of at most
-           16 KiB per TCP operation). With warm in the same run,
+           nng's TLS with the default engine ([daemon] tls_engine =
+           openssl; nng moves one record of at most 16 KiB per TCP
+           operation whatever the engine). With warm in the same run,
            tls_ratio_vs_plain is the median of tls / warm bulk rates.
+  tls-mbedtls  the same on Debian libnng's own engine (mbedTLS 2.28):
+           tls_mbedtls_ratio_vs_plain.
 
 Rates (Mbit/s = 10^6 bit/s):
   bulk     memory_processed / (time from PRECOPY start to the first
@@ -99,7 +102,9 @@ ROWS = {
     "c4": row("written", 4, True),
     "c8": row("written", 8, True),
     "tls": row("written", DEFAULT_CONNECTIONS, True),   # + tls_config()
+    "tls-mbedtls": row("written", DEFAULT_CONNECTIONS, True),
 }
+TLS_ENGINES = {"tls": "openssl", "tls-mbedtls": "mbedtls"}
 
 
 def tls_config(tmp):
@@ -233,9 +238,11 @@ def main():
     bl.note(f"throughput: {size >> 20} MiB of random data, {runs} "
             f"runs of {', '.join(names)} and iperf3, load {load0}")
     certdir = None
-    if "tls" in names:
+    if any(n in TLS_ENGINES for n in names):
         certdir = tempfile.mkdtemp(prefix="vmig-bench-tls-")
-        ROWS["tls"]["config"] += tls_config(certdir)
+        tls = tls_config(certdir)
+        for n, engine in TLS_ENGINES.items():
+            ROWS[n]["config"] += f"tls_engine = {engine}\n" + tls
     smem = bl.memfile("tp-src", size, "random")
     rows = []
     # one pair of daemons per distinct config, all up for the whole run
@@ -291,9 +298,12 @@ def main():
                if r["iperf3"].get("ok")])
     gib = size / GiB
     head = summary.get("warm") or summary[names[0]]
-    tls_ratios = [r["tls"]["bulk_mbps"] / r["warm"]["bulk_mbps"]
-                  for r in rows if r.get("tls", {}).get("bulk_mbps") and
-                  r.get("warm", {}).get("bulk_mbps")]
+    def vs_warm(n):
+        return [r[n]["bulk_mbps"] / r["warm"]["bulk_mbps"]
+                for r in rows if r.get(n, {}).get("bulk_mbps") and
+                r.get("warm", {}).get("bulk_mbps")]
+    tls_ratios = vs_warm("tls")
+    mbed_ratios = vs_warm("tls-mbedtls")
 
     result = dict(
         benchmark="throughput", bytes=size, runs=len(rows), verify=verify,
@@ -305,7 +315,8 @@ def main():
         ratio_cold_vs_iperf3=summary.get("cold", {}).get("ratio_vs_iperf3"),
         cpu_s_per_gib=head["cpu_s_per_gib"],
         connections=DEFAULT_CONNECTIONS, tls_ratio_vs_plain=med(tls_ratios)
-        if tls_ratios else None,
+        if tls_ratios else None, tls_mbedtls_ratio_vs_plain=med(
+            mbed_ratios) if mbed_ratios else None,
         vmigd_mbps=head["bulk_mbps"], iperf3_mbps=ip,
         iperf3_cpu_s_per_gib=bl.rnd(((ipc or 0) + (ips or 0)) / gib),
         iperf3_client_cpu_s=ipc, iperf3_server_cpu_s=ips,
@@ -344,6 +355,9 @@ def main():
     if tls_ratios:
         lines.append(f"tls vs warm (plain), median of per-run ratios: "
                      f"{result['tls_ratio_vs_plain']}")
+    if mbed_ratios:
+        lines.append(f"tls-mbedtls vs warm (plain), median of per-run "
+                     f"ratios: {result['tls_mbedtls_ratio_vs_plain']}")
     for p in problems:
         lines.append(f"problem: {p}")
     bl.emit(args, result, lines)

@@ -7,9 +7,14 @@ serves and dials with. A VF migrates byte for byte with the stream and
 its data connections on TLS; a source without a certificate, one with
 another CA's, and one expecting another name each fail with an error
 that says so, the source VF running on; without stream_peer_name the
-URL's host is the name checked. The destination's listener is
-also knocked on with Python's ssl module: no certificate, or another
-CA's, and the handshake fails before a byte of the stream is read.
+URL's host is the name checked; an expired certificate is refused on
+either side. The destination's listener is also knocked on with Python's
+ssl module: no certificate, or another CA's, and the handshake fails
+before a byte of the stream is read.
+
+Every case runs on both TLS engines ([daemon] tls_engine): OpenSSL (the
+default, tls_openssl.c) and Debian libnng's own mbedTLS (the *MbedTLS
+classes at the end).
 """
 
 import os
@@ -57,13 +62,13 @@ class PeerTLS(MigrationCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.certdir, ignore_errors=True)
 
-    # per test: the source's [security] (the destination's is fixed)
-    SRC_SECURITY = None
+    ENGINE = "openssl"      # [daemon] tls_engine of both hosts
 
     def setUp(self):
-        self.DST_CONFIG = ("[daemon]\nstream_bind = tls+tcp://127.0.0.1\n"
+        engine = f"[daemon]\ntls_engine = {self.ENGINE}\n"
+        self.DST_CONFIG = (engine + "stream_bind = tls+tcp://127.0.0.1\n"
                            + security(self.ca.cert, self.dst_cert))
-        self.SRC_CONFIG = self.src_security()
+        self.SRC_CONFIG = engine + self.src_security()
         super().setUp()
 
     def src_security(self):
@@ -99,6 +104,9 @@ class Migrates(PeerTLS):
         self.assertIn("data connections on tls+tcp://127.0.0.1:",
                       self.dst.daemon.log())
         self.assertNotIn("pages go on the stream", self.src.daemon.log())
+        name = "openssl (OpenSSL " if self.ENGINE == "openssl" else "mbed ("
+        for host in (self.src, self.dst):
+            self.assertIn(f"tls: engine {name}", host.daemon.log())
 
     def knock(self, cert=None):
         """A TLS handshake with the destination's stream listener, with
@@ -141,14 +149,15 @@ class Migrates(PeerTLS):
 
 class URLHostName(PeerTLS):
     """No stream_peer_name: the destination's certificate must carry the
-    URL's host, here 127.0.0.1 as a DNS name (mbedTLS 2.28 does not match
-    IP addresses: README, Security)."""
+    URL's host, 127.0.0.1: as an IP SAN on OpenSSL, as a DNS name on
+    mbedTLS 2.28 (which matches no IP SAN: README, Security)."""
+    SAN = {"openssl": "IP:127.0.0.1", "mbedtls": "DNS:127.0.0.1"}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.dst_cert = cls.ca.issue("dst-addr", peer=True,
-                                    san="DNS:127.0.0.1")
+                                    san=cls.SAN[cls.ENGINE])
 
     def src_security(self):
         return security(self.ca.cert, self.src_cert)
@@ -158,6 +167,12 @@ class URLHostName(PeerTLS):
         self.assert_completed(VF, jid, prep)
         self.assertIn("the certificate must name 127.0.0.1",
                       self.src.daemon.log())
+
+
+class URLHostSpelledAsDNS(URLHostName):
+    """OpenSSL also takes an address spelled as a DNS SAN, so that the
+    certificates made for mbedTLS keep working."""
+    SAN = {"openssl": "DNS:127.0.0.1"}
 
 
 class NoCertificate(PeerTLS):
@@ -195,6 +210,40 @@ class WrongName(PeerTLS):
             jid).error)
 
 
+class ExpiredSource(PeerTLS):
+    """The source shows a certificate of the CA that expired in 2020."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.old = cls.ca.issue("src-2020", peer=True, expired=True)
+
+    def src_security(self):
+        return security(self.ca.cert, self.old,
+                        "stream_peer_name = localhost\n")
+
+    def test_source_with_an_expired_certificate_fails_and_runs_on(self):
+        jid, prep = self.migrate()
+        self.assert_refused(jid, prep, "TLS handshake with "
+                            f"{prep.stream_url} failed")
+
+
+class ExpiredDestination(PeerTLS):
+    """The destination shows a certificate of the CA that expired."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dst_cert = cls.ca.issue("dst-2020", peer=True, expired=True)
+
+    def test_destination_with_an_expired_certificate_is_refused(self):
+        jid, prep = self.migrate()
+        self.assert_refused(jid, prep, "be valid now")
+        if self.ENGINE == "openssl":    # mbedTLS does not say which side
+            self.assertIn("this host refused the destination's "
+                          "certificate", self.src.history(jid).error)
+
+
 class PlainRefused(PeerTLS):
     def test_require_tls_refuses_a_plain_url(self):
         self.pair(VF)
@@ -204,6 +253,14 @@ class PlainRefused(PeerTLS):
                 b"x" * 32, vm="vm1")
         self.assertIn("not tls+tcp://", str(cm.exception))
         self.assert_source_rolled_back(VF)
+
+
+# The same cases on Debian libnng's own engine (mbedTLS 2.28).
+for _case in (Migrates, URLHostName, NoCertificate, OtherCA, WrongName,
+              ExpiredSource, ExpiredDestination):
+    _name = _case.__name__ + "MbedTLS"
+    globals()[_name] = type(_name, (_case,), {"ENGINE": "mbedtls"})
+del _case, _name
 
 
 if __name__ == "__main__":
