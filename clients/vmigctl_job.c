@@ -734,6 +734,12 @@ print_stats(const Vmig__V1__JobStats *s)
 	    fmt_bytes(a, sizeof(a), (double)s->bytes_sent),
 	    s->bandwidth_share_bps ? fmt_rate(b, sizeof(b),
 	    (double)s->bandwidth_share_bps) : "unlimited");
+	if (s->compress_bytes_in != 0)
+		printf("  compressed: %s of pages into %s (%.2fx)\n",
+		    fmt_bytes(a, sizeof(a), (double)s->compress_bytes_in),
+		    fmt_bytes(b, sizeof(b), (double)s->compress_bytes_out),
+		    s->compress_bytes_out != 0 ? (double)s->compress_bytes_in /
+		    (double)s->compress_bytes_out : 0.0);
 }
 
 static int

@@ -156,6 +156,8 @@ api_job_stats(const struct job *job, unsigned int k, Vmig__V1__JobStats *s)
 	s->device_write_records = job->st.device_write_records;
 	s->expected_downtime_ms = job->st.expected_downtime_ms;
 	s->predicted_downtime_ms = job->st.predicted_downtime_ms;
+	s->compress_bytes_in = job->st.compress_bytes_in;
+	s->compress_bytes_out = job->st.compress_bytes_out;
 	s->device_load_time_ms = job->st.device_load_time_ms;
 	s->bytes_sent = job->st.bytes_sent;
 	s->downtime_target_ms = job->st.downtime_target_ms;

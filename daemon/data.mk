@@ -48,6 +48,11 @@ check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif
 
+# Migrations with compression on, off, and over random memory.
+DATA_PY_TESTS = test/integration/test_migration_compress.py
+TESTS += $(DATA_PY_TESTS)
+EXTRA_DIST += $(DATA_PY_TESTS)
+
 # libFuzzer harness (clang), built by `make fuzz`: frame decode, validation
 # against a fixed layout, and an apply that trusts only the validation.
 DATA_FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
