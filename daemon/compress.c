@@ -88,7 +88,7 @@ cz_decide(const struct cz_policy_in *in)
 		return (CZ_NONE);	/* it did not compress a moment ago */
 	if (in->mode != CZ_MODE_AUTO)
 		return (codec);
-	if (in->comp_bps == 0)
+	if (in->comp_bps == 0 || in->raw_run >= CZ_PROBE_EVERY)
 		return (codec);		/* a probe: it measures the codec */
 	if (in->link_bps == 0)
 		return (CZ_NONE);	/* raw until the link is measured */

@@ -10,14 +10,19 @@
  * Policy (cz_decide, pure: numbers in, a codec out). Compression helps
  * only where the link, not the CPU, is the limit: in auto mode a batch is
  * compressed when the link rate measured on this job's data connections
- * (bytes per second while a send was in progress) is below the rate the
- * codec compressed at in this job (raw bytes per second of CPU). Before
+ * (wire bytes the destination acknowledged per second while some were
+ * unacknowledged) is below the rate the codec compressed at in this job
+ * (raw bytes per second the loop spent compressing). Before
  * either is known: the first batch is compressed once as a probe (it
- * measures the codec), then batches go raw until the link is measured.
- * A region whose batch did not compress (a page sample, then the whole
- * block, must shrink to 7/8 or less) goes raw for CZ_SKIP_BATCHES of its
- * batches, then is tried again: random pages cost one sample per batch
- * at most, never a block. lz4 and zstd force the codec (still never for
+ * measures the codec), then batches go raw until the link is measured;
+ * after CZ_PROBE_EVERY batches in a row sent raw by this rule, one is
+ * compressed again (a probe: the codec's rate moves with the data and
+ * the host's load, the link's with the peer).
+ * A region whose batch did not compress (of four pages sampled, one at
+ * each quarter of the batch, one must shrink to 7/8 or less under lz4,
+ * then the whole block must) goes raw for CZ_SKIP_BATCHES of its
+ * batches, then is tried again: random pages cost four page samples
+ * per CZ_SKIP_BATCHES batches, never a block. lz4 and zstd force the codec (still never for
  * data that does not compress); off never compresses.
  */
 #ifndef VMIG_COMPRESS_H
@@ -44,13 +49,15 @@ enum cz_mode {
 #define CZ_SKIP_BATCHES	16	/* a region's batches sent raw after a miss */
 #define CZ_SAMPLE_BYTES	4096	/* what the incompressibility sample reads */
 #define CZ_LINK_MIN_BYTES (2u * 1024 * 1024)	/* before the link rate counts */
+#define CZ_PROBE_EVERY	64	/* raw batches in a row, then a probe */
 
 struct cz_policy_in {
 	int		 mode;		/* enum cz_mode */
 	uint32_t	 codecs;	/* the peer decodes: 1 << CZ_* */
-	uint64_t	 link_bps;	/* wire bytes/s while sending; 0: unknown */
+	uint64_t	 link_bps;	/* wire bytes/s acked; 0: unknown */
 	uint64_t	 comp_bps;	/* raw bytes/s compressed; 0: unknown */
 	uint32_t	 region_skip;	/* the region's raw batches still to go */
+	uint32_t	 raw_run;	/* batches sent raw in a row (auto) */
 };
 
 /* The codec for the next batch: CZ_NONE, CZ_LZ4 or CZ_ZSTD. Pure. */

@@ -38,6 +38,7 @@
 #define DLINK_IOV_MAX		4	/* nng 1.5.2: iov entries per aio */
 #define DLINK_HDR_BUF		(FRAME_PREFIX + FRAME_HDR_MAX)
 #define DLINK_TOKEN_MAX		64
+#define DLINK_SAMPLES		4	/* pages a batch's compressibility */
 
 struct dlink_seg {
 	uint8_t		*p;
@@ -51,7 +52,6 @@ struct dlink_slot {
 	uint8_t		*zbuf;		/* the compressed block (lazily) */
 	struct dlink_seg *segs;
 	unsigned	 nseg;
-	size_t		 wire;		/* bytes of all segments */
 };
 
 enum dlink_rx {
@@ -124,11 +124,6 @@ struct dlink {
 	struct dlink_applied applied;
 	unsigned	 refused;
 	unsigned	 refused_told;
-	/* source: the link rate, from time with a send in progress */
-	unsigned	 busy;		/* connections sending */
-	uint64_t	 busy_since;	/* ns, when busy became non-zero */
-	uint64_t	 busy_ns;
-	uint64_t	 wire_done;	/* bytes written */
 
 	struct dlink_conn *conns[DLINK_ACCEPT_MAX];
 	unsigned	 nconns;
@@ -139,13 +134,16 @@ struct dlink {
 	uint64_t	 sent;
 	uint64_t	 acked;
 	uint64_t	 wire;		/* payload bytes queued, after codecs */
+	uint64_t	 pipe_since;	/* ns: sent != acked since */
+	uint64_t	 pipe_ns;	/* time with bytes unacknowledged */
 	int		 want_writable;
 	/* compression (compress.h): the policy's inputs, the counters */
 	int		 cz_mode;
 	uint32_t	 cz_codecs;	/* the peer decodes */
 	struct cz_ctx	*cz;
-	uint64_t	 cz_ns;		/* spent compressing */
-	uint64_t	 cz_raw;	/* bytes that took */
+	uint64_t	 cz_bps;	/* raw bytes/s compressed (EWMA) */
+	uint32_t	 cz_raw_run;	/* auto: batches raw in a row */
+	uint32_t	 cz_last;	/* the last decision (logged) */
 	uint32_t	*rskip;		/* per region: raw batches to go */
 	uint32_t	 nrskip;
 	uint64_t	 z_in, z_out;	/* compressed batches' bytes (both) */
@@ -291,20 +289,7 @@ dlink_tx_next(struct dlink_conn *c)
 	c->cur_i = 0;
 	c->cur_off = 0;
 	c->sending = 1;
-	if (c->dl->busy++ == 0)
-		c->dl->busy_since = now_ns();
 	return (1);
-}
-
-/* A send ended (mtx held): the link's busy time. */
-static void
-dlink_tx_idle(struct dlink_conn *c)
-{
-	struct dlink	*dl = c->dl;
-
-	c->sending = 0;
-	if (--dl->busy == 0)
-		dl->busy_ns += now_ns() - dl->busy_since;
 }
 
 static void
@@ -328,11 +313,9 @@ dlink_tx_cb(void *arg)
 	pthread_mutex_lock(&dl->mtx);
 	if (!c->hello_done)
 		c->hello_done = 1;
-	else {
-		dl->wire_done += c->slots[c->completed % DLINK_SLOTS].wire;
+	else
 		c->completed++;
-	}
-	dlink_tx_idle(c);
+	c->sending = 0;
 	more = dlink_tx_next(c);
 	pthread_mutex_unlock(&dl->mtx);
 	dlink_wake(dl);
@@ -418,19 +401,25 @@ dlink_segs_raw(struct dlink_slot *sl, const struct mem_region *r,
 	}
 }
 
-/* Wire bytes per second while a send was in progress; 0: too early. */
+/*
+ * The link's rate: wire bytes the destination acknowledged per second
+ * while some were unacknowledged (an idle source is not a slow link;
+ * the time sends took is no measure, the socket buffers take megabytes
+ * at once). 0: too little acknowledged yet to tell.
+ */
 static uint64_t
-dlink_link_bps(struct dlink *dl)
+dlink_link_bps(const struct dlink *dl)
 {
-	uint64_t	ns, bytes;
+	uint64_t	ns, wire;
 
-	pthread_mutex_lock(&dl->mtx);
-	ns = dl->busy_ns + (dl->busy != 0 ? now_ns() - dl->busy_since : 0);
-	bytes = dl->wire_done;
-	pthread_mutex_unlock(&dl->mtx);
-	if (bytes < CZ_LINK_MIN_BYTES || ns == 0)
+	ns = dl->pipe_ns + (dl->sent != dl->acked ? now_ns() -
+	    dl->pipe_since : 0);
+	/* the acks count the runs' bytes: the wire's share of them */
+	wire = dl->sent == 0 ? 0 : (uint64_t)((double)dl->acked *
+	    (double)dl->wire / (double)dl->sent);
+	if (wire < CZ_LINK_MIN_BYTES || ns == 0)
 		return (0);
-	return ((uint64_t)((double)bytes * 1e9 / (double)ns));
+	return ((uint64_t)((double)wire * 1e9 / (double)ns));
 }
 
 /* The policy's codec for a batch of r (compress.h). */
@@ -453,12 +442,53 @@ dlink_codec(struct dlink *dl, const struct mem_region *r)
 	in.mode = dl->cz_mode;
 	in.codecs = dl->cz_codecs;
 	in.link_bps = dlink_link_bps(dl);
-	in.comp_bps = dl->cz_ns == 0 ? 0 :
-	    (uint64_t)((double)dl->cz_raw * 1e9 / (double)dl->cz_ns);
+	in.comp_bps = dl->cz_bps;
+	in.raw_run = dl->cz_raw_run;
 	in.region_skip = dl->rskip[r->index];
 	if (dl->rskip[r->index] != 0)
 		dl->rskip[r->index]--;
-	return (cz_decide(&in));
+	n = cz_decide(&in);
+	if (n != dl->cz_last && in.region_skip == 0)
+		log_debug("%s: %s: %s, was %s (link %llu B/s, %s %llu B/s)",
+		    __func__, dl->url, cz_codec_name(n),
+		    cz_codec_name(dl->cz_last),
+		    (unsigned long long)in.link_bps, cz_mode_name(in.mode),
+		    (unsigned long long)in.comp_bps);
+	if (in.region_skip == 0) {
+		dl->cz_last = n;
+		dl->cz_raw_run = n == CZ_NONE ? dl->cz_raw_run + 1 : 0;
+	}
+	return (n);
+}
+
+/*
+ * Does the batch look compressible? A page at each quarter of its data
+ * (cz_sample): one that shrinks is enough to try the block, which
+ * decides; none: likely random (a few random pages among compressible
+ * ones must not cost the region its compression).
+ */
+static int
+dlink_sample(const struct mem_region *r, const StreamPageBatch *b,
+    size_t bytes)
+{
+	size_t		 off = 0, len, want = 0;
+	uint32_t	 i;
+	unsigned	 k = 0;
+
+	for (i = 0; i < b->n_runs && k < DLINK_SAMPLES; i++) {
+		if (b->runs[i]->zero)
+			continue;
+		len = (size_t)b->runs[i]->count * r->page_size;
+		while (k < DLINK_SAMPLES && want < off + len) {
+			if (cz_sample(r->base + (b->runs[i]->first <<
+			    r->page_shift) + (want - off) / r->page_size *
+			    r->page_size, r->page_size))
+				return (1);
+			want = bytes / DLINK_SAMPLES * ++k;
+		}
+		off += len;
+	}
+	return (0);
 }
 
 /*
@@ -475,15 +505,21 @@ dlink_segs_z(struct dlink *dl, struct dlink_slot *sl, uint32_t codec,
 	uint64_t	 t0;
 	uint32_t	 i;
 
-	for (i = 0; i < b->n_runs && b->runs[i]->zero; i++)
-		;
-	if (i == b->n_runs || !cz_sample(r->base + (b->runs[i]->first <<
-	    r->page_shift), r->page_size))
+	if (!dlink_sample(r, b, bytes))
 		goto raw;
-	t0 = now_ns();
-	if (sl->stage == NULL)
+	/* buffers touched before the clock: a first touch is no codec's */
+	if (sl->stage == NULL) {
 		sl->stage = xmalloc(budget);
-	for (; i < b->n_runs; i++) {
+		memset(sl->stage, 0, budget);
+	}
+	if (sl->zbuf == NULL) {
+		len = MAX(cz_bound(CZ_ZSTD, CZ_BATCH_MAX),
+		    cz_bound(CZ_LZ4, CZ_BATCH_MAX));
+		sl->zbuf = xmalloc(len);
+		memset(sl->zbuf, 0, len);
+	}
+	t0 = now_ns();
+	for (i = 0; i < b->n_runs; i++) {
 		if (b->runs[i]->zero)
 			continue;
 		len = (size_t)b->runs[i]->count * r->page_size;
@@ -491,13 +527,11 @@ dlink_segs_z(struct dlink *dl, struct dlink_slot *sl, uint32_t codec,
 		    r->page_shift), len);
 		off += len;
 	}
-	if (sl->zbuf == NULL)
-		sl->zbuf = xmalloc(MAX(cz_bound(CZ_ZSTD, CZ_BATCH_MAX),
-		    cz_bound(CZ_LZ4, CZ_BATCH_MAX)));
 	n = cz_compress(dl->cz, codec, sl->stage, bytes, sl->zbuf,
 	    cz_bound(codec, bytes));
-	dl->cz_ns += MAX(now_ns() - t0, 1);
-	dl->cz_raw += bytes;
+	/* the recent batches weigh most: data and load change */
+	t0 = (uint64_t)((double)bytes * 1e9 / (double)MAX(now_ns() - t0, 1));
+	dl->cz_bps = dl->cz_bps == 0 ? t0 : (3 * dl->cz_bps + t0) / 4;
 	if (n == 0) {
 		/* staged already: one segment of the raw bytes */
 		sl->segs[1].p = sl->stage;
@@ -532,7 +566,6 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	uint64_t		 probe = *cursor, first, count, stripe, sp;
 	size_t			 budget, wire = 0;
 	uint32_t		 codec;
-	unsigned		 k;
 	int			 n, free_slot, more;
 
 	memset(res, 0, sizeof(*res));
@@ -594,8 +627,6 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 		    FRAME_HDR_MAX);
 	sl->segs[0].p = sl->hdr;
 	sl->segs[0].len = (size_t)n;
-	for (sl->wire = 0, k = 0; k < sl->nseg; k++)
-		sl->wire += sl->segs[k].len;
 	res->wire = wire;
 
 	pthread_mutex_lock(&dl->mtx);
@@ -604,6 +635,8 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	pthread_mutex_unlock(&dl->mtx);
 	if (more)
 		dlink_io(c, 1);
+	if (dl->sent == dl->acked && res->bytes != 0)
+		dl->pipe_since = now_ns();
 	dl->sent += res->bytes;
 	dl->wire += wire;
 	return (0);
@@ -630,6 +663,8 @@ dlink_acked(struct dlink *dl, uint64_t total)
 {
 	if (total < dl->acked || total > dl->sent)
 		return (-EPROTO);
+	if (total == dl->sent && dl->acked != dl->sent)
+		dl->pipe_ns += now_ns() - dl->pipe_since;	/* drained */
 	dl->acked = total;
 	if (dl->want_writable)
 		dlink_wake(dl);

@@ -127,6 +127,8 @@ struct job_policy {
 	int		baseline_ramp;		/* Nova's ramp (baseline) */
 	uint32_t	ramp_delay_ms_per_gib;
 	uint32_t	progress_timeout_s;	/* KubeVirt's; 0: none */
+	int		compression;	/* vmig.v1.Compression: 0 the daemon's,
+					 * else enum cz_mode + 1 */
 };
 
 struct job_stats {

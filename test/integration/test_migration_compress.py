@@ -6,7 +6,8 @@ lz4 or zstd on the source, a VF whose memory compresses (each page a
 quarter random) migrates byte for byte while a workload writes it; both
 sides' JobStats count the pages' bytes before and after compression
 alike, fewer bytes crossed the wire than the pages held, and `vmigctl
-job` shows the ratio. With compression = off nothing is compressed, and
+job` shows the ratio; a migration's policy (compression = ZSTD) overrides
+the daemon's off. With compression = off nothing is compressed, and
 random memory is never compressed in any mode (the policy's sample).
 The destination's checks of hostile compressed batches are
 test_migration_peer.py's (FakeSource) and test_datalink's.
@@ -21,6 +22,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_migration_lib import MigrationCase  # noqa: E402
+from vmig import pb  # noqa: E402
 import vmigtest  # noqa: E402
 
 VF = 1
@@ -30,9 +32,11 @@ class Compressed(MigrationCase):
     SRC_CONFIG = "[daemon]\ncompression = lz4\n"
     FILL = "compressible"
 
+    POLICY = {}
+
     def migrate(self):
         self.pair(VF, workload="hot", fill=self.FILL)
-        jid, prep = self.start_migration(VF)
+        jid, prep = self.start_migration(VF, dict(self.POLICY))
         sjob, djob = self.assert_completed(VF, jid, prep)
         return jid, sjob.stats, djob.stats
 
@@ -56,6 +60,12 @@ class Compressed(MigrationCase):
 
 class CompressedZstd(Compressed):
     SRC_CONFIG = "[daemon]\ncompression = zstd\n"
+
+
+class PerMigration(Compressed):
+    """The daemon says off, the migration's policy says zstd."""
+    SRC_CONFIG = "[daemon]\ncompression = off\n"
+    POLICY = dict(compression=pb.COMPRESSION_ZSTD)
 
 
 class RandomMemory(Compressed):

@@ -135,7 +135,7 @@ Test(compress, modes_parse_and_print)
 static uint32_t
 decide(int mode, uint64_t link, uint64_t comp, uint32_t skip)
 {
-	struct cz_policy_in in = { mode, CZ_CODECS, link, comp, skip };
+	struct cz_policy_in in = { mode, CZ_CODECS, link, comp, skip, 0 };
 
 	return (cz_decide(&in));
 }
@@ -159,10 +159,23 @@ Test(compress, policy_compresses_only_where_the_link_is_the_limit)
 	cr_assert_eq(decide(CZ_MODE_OFF, 125000000, 600000000, 0), CZ_NONE);
 }
 
+Test(compress, a_fast_link_still_probes_the_codec_now_and_then)
+{
+	struct cz_policy_in in = { CZ_MODE_AUTO, CZ_CODECS, 3000000000u,
+	    600000000, 0, CZ_PROBE_EVERY - 1 };
+
+	cr_assert_eq(cz_decide(&in), CZ_NONE);
+	in.raw_run = CZ_PROBE_EVERY;
+	cr_assert_eq(cz_decide(&in), CZ_LZ4);
+	/* but never into a region that just did not compress */
+	in.region_skip = 1;
+	cr_assert_eq(cz_decide(&in), CZ_NONE);
+}
+
 Test(compress, forced_codecs_and_what_the_peer_decodes)
 {
 	struct cz_policy_in in = { CZ_MODE_ZSTD, CZ_CODECS, 3000000000u, 1,
-	    0 };
+	    0, 0 };
 
 	cr_assert_eq(cz_decide(&in), CZ_ZSTD);
 	in.mode = CZ_MODE_LZ4;
