@@ -368,10 +368,11 @@ raw_hello(int fd, const uint8_t *tok, size_t toklen)
 	raw_write(fd, buf, n);
 }
 
-/* A batch header for `count` data pages from `first`, seq 1. */
+/* A batch header for `count` data pages from `first`, seq 1; codec and
+ * wire: a compressed batch's (0, 0: none). */
 static size_t
-raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
-    uint64_t payload_bytes)
+raw_zbatch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
+    uint64_t payload_bytes, uint32_t codec, uint64_t wire)
 {
 	StreamFrame	 f = VMIG__STREAM__V1__FRAME__INIT;
 	StreamPageBatch	 b = VMIG__STREAM__V1__PAGE_BATCH__INIT;
@@ -384,11 +385,20 @@ raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
 	b.runs = &rp;
 	b.n_runs = 1;
 	b.payload_bytes = payload_bytes;
+	b.codec = codec;
+	b.wire_bytes = wire;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_PAGES;
 	f.pages = &b;
 	n = frame_encode_header(&f, buf, buflen);
 	cr_assert_neq(n, 0);
 	return (n);
+}
+
+static size_t
+raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
+    uint64_t payload_bytes)
+{
+	return (raw_zbatch(buf, buflen, first, count, payload_bytes, 0, 0));
 }
 
 static int
@@ -621,31 +631,6 @@ Test(datalink, random_pages_go_raw_and_land)
 	xfer_src_free(&xs);
 }
 
-/* A compressed batch header: two data pages from `first`, seq 1. */
-static size_t
-raw_zbatch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t codec,
-    uint64_t wire)
-{
-	StreamFrame	 f = VMIG__STREAM__V1__FRAME__INIT;
-	StreamPageBatch	 b = VMIG__STREAM__V1__PAGE_BATCH__INIT;
-	StreamPageRun	 r = VMIG__STREAM__V1__PAGE_RUN__INIT, *rp = &r;
-	size_t		 n;
-
-	r.first = first;
-	r.count = 2;
-	b.seq = 1;
-	b.runs = &rp;
-	b.n_runs = 1;
-	b.payload_bytes = 2 * PS;
-	b.codec = codec;
-	b.wire_bytes = wire;
-	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_PAGES;
-	f.pages = &b;
-	n = frame_encode_header(&f, buf, buflen);
-	cr_assert_neq(n, 0);
-	return (n);
-}
-
 /* A hostile compressed batch: the link fails saying `what`, nothing
  * lands. */
 static void
@@ -658,7 +643,7 @@ zbatch_fails(uint32_t codec, const uint8_t *blk, size_t len, uint64_t wire,
 
 	fd = raw_connect();
 	raw_hello(fd, token, sizeof token);
-	n = raw_zbatch(hdr, sizeof hdr, 10, codec, wire);
+	n = raw_zbatch(hdr, sizeof hdr, 10, 2, 2 * PS, codec, wire);
 	raw_write(fd, hdr, n);
 	(void)send(fd, blk, len, MSG_NOSIGNAL);
 	expect_failure(what);
