@@ -513,8 +513,9 @@ dlink_segs_z(struct dlink *dl, struct dlink_slot *sl, uint32_t codec,
 		memset(sl->stage, 0, budget);
 	}
 	if (sl->zbuf == NULL) {
-		len = MAX(cz_bound(CZ_ZSTD, CZ_BATCH_MAX),
-		    cz_bound(CZ_LZ4, CZ_BATCH_MAX));
+		/* a batch is at most the budget: what either codec needs */
+		len = MIN(budget, CZ_BATCH_MAX);
+		len = MAX(cz_bound(CZ_ZSTD, len), cz_bound(CZ_LZ4, len));
 		sl->zbuf = xmalloc(len);
 		memset(sl->zbuf, 0, len);
 	}
