@@ -70,6 +70,7 @@ static const struct option migrate_opts[] = {
 	{ "forced-downtime", required_argument, NULL, 'f' },
 	{ "max-iterations", required_argument, NULL, 'i' },
 	{ "priority", required_argument, NULL, 'p' },
+	{ "compression", required_argument, NULL, 'z' },
 	{ "vm", required_argument, NULL, 'm' },
 	{ "wait", no_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 }
@@ -107,7 +108,8 @@ const struct vmigctl_cmd vmigctl_migrate_cmd = {
 	" [--ceiling MS] [--bandwidth B/s] [--timeout S] [--manual] [--bulk]"
 	" [--verify] [--baseline [--baseline-ramp] [--ramp-delay MS_PER_GIB]]"
 	" [--progress-timeout S] [--force-on-timeout] [--forced-downtime MS]"
-	" [--max-iterations N] [--priority N] [--vm NAME] [--wait]",
+	" [--max-iterations N] [--priority N] [--compression auto|off|lz4|zstd]"
+	" [--vm NAME] [--wait]",
 	"source: migrate a VF (a VM's VFs, in prepare's order) to a prepared"
 	" destination",
 	migrate_opts, vmigctl_migrate
@@ -414,6 +416,32 @@ wait_job(struct vmigctl *ctl, uint64_t id)
 	}
 }
 
+/* --compression: the source's codec for this migration (0, or -1). */
+static int
+policy_compression(const char *arg, Vmig__V1__MigrationPolicy *pol,
+    char *err, size_t len)
+{
+	static const struct {
+		const char		*name;
+		Vmig__V1__Compression	 v;
+	} modes[] = {
+		{ "auto", VMIG__V1__COMPRESSION__COMPRESSION_AUTO },
+		{ "off", VMIG__V1__COMPRESSION__COMPRESSION_OFF },
+		{ "lz4", VMIG__V1__COMPRESSION__COMPRESSION_LZ4 },
+		{ "zstd", VMIG__V1__COMPRESSION__COMPRESSION_ZSTD },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(arg, modes[i].name) == 0) {
+			pol->compression = modes[i].v;
+			return (0);
+		}
+	}
+	snprintf(err, len, "--compression %s: not auto, off, lz4 or zstd", arg);
+	return (-1);
+}
+
 /*
  * The policy options, one parser for migrate (all of them) and policy
  * (what SetJobPolicy changes): 1 handled, 0 not a policy option, -1 a bad
@@ -482,6 +510,9 @@ policy_opt(int c, const char *arg, Vmig__V1__MigrationPolicy *pol, char *err,
 	case 'F':
 		pol->timeout_action =
 		    VMIG__V1__TIMEOUT_ACTION__TIMEOUT_FORCE_SWITCHOVER;
+		break;
+	case 'z':
+		bad = policy_compression(arg, pol, err, len);
 		break;
 	default:
 		return (0);
@@ -734,6 +765,12 @@ print_stats(const Vmig__V1__JobStats *s)
 	    fmt_bytes(a, sizeof(a), (double)s->bytes_sent),
 	    s->bandwidth_share_bps ? fmt_rate(b, sizeof(b),
 	    (double)s->bandwidth_share_bps) : "unlimited");
+	if (s->compress_bytes_in != 0)
+		printf("  compressed: %s of pages into %s (%.2fx)\n",
+		    fmt_bytes(a, sizeof(a), (double)s->compress_bytes_in),
+		    fmt_bytes(b, sizeof(b), (double)s->compress_bytes_out),
+		    s->compress_bytes_out != 0 ? (double)s->compress_bytes_in /
+		    (double)s->compress_bytes_out : 0.0);
 }
 
 static int

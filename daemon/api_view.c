@@ -58,6 +58,8 @@ api_policy_from_proto(struct job_policy *p, const Vmig__V1__MigrationPolicy *m)
 	p->baseline_ramp = m->baseline_ramp;
 	p->ramp_delay_ms_per_gib = m->ramp_delay_ms_per_gib;
 	p->progress_timeout_s = m->progress_timeout_s;
+	p->compression = m->compression <=
+	    VMIG__V1__COMPRESSION__COMPRESSION_ZSTD ? (int)m->compression : 0;
 }
 
 void
@@ -84,6 +86,7 @@ api_policy_to_proto(const struct job_policy *p, Vmig__V1__MigrationPolicy *m)
 	m->baseline_ramp = p->baseline_ramp;
 	m->ramp_delay_ms_per_gib = p->ramp_delay_ms_per_gib;
 	m->progress_timeout_s = p->progress_timeout_s;
+	m->compression = (Vmig__V1__Compression)p->compression;
 }
 
 /* Limits a person would not set on purpose: say which field and why. */
@@ -92,6 +95,12 @@ api_policy_check(const Vmig__V1__MigrationPolicy *m, char *err, size_t len)
 {
 	if (m == NULL)
 		return (0);
+	if ((unsigned)m->compression >
+	    (unsigned)VMIG__V1__COMPRESSION__COMPRESSION_ZSTD) {
+		snprintf(err, len, "policy compression %d is not DEFAULT, "
+		    "AUTO, OFF, LZ4 or ZSTD", (int)m->compression);
+		return (-EINVAL);
+	}
 	if (m->max_downtime_ms > 2000000) {
 		snprintf(err, len, "policy max_downtime_ms %" PRIu32 " is over "
 		    "2000000 (2000 s, QEMU's maximum)", m->max_downtime_ms);
@@ -156,6 +165,8 @@ api_job_stats(const struct job *job, unsigned int k, Vmig__V1__JobStats *s)
 	s->device_write_records = job->st.device_write_records;
 	s->expected_downtime_ms = job->st.expected_downtime_ms;
 	s->predicted_downtime_ms = job->st.predicted_downtime_ms;
+	s->compress_bytes_in = job->st.compress_bytes_in;
+	s->compress_bytes_out = job->st.compress_bytes_out;
 	s->device_load_time_ms = job->st.device_load_time_ms;
 	s->bytes_sent = job->st.bytes_sent;
 	s->downtime_target_ms = job->st.downtime_target_ms;

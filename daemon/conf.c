@@ -22,6 +22,7 @@
 
 #include <ini.h>
 
+#include "compress.h"
 #include "conf.h"
 #include "log.h"
 #include "peerpol.h"
@@ -42,6 +43,7 @@ enum conf_type {
 	CT_SIZE,	/* bytes with suffixes, uint64_t */
 	CT_UINT,	/* uint32_t */
 	CT_DURATION,	/* "10s", "500ms", uint64_t ms */
+	CT_COMPRESS,	/* auto, off, lz4, zstd: enum cz_mode, int */
 };
 
 #define CK_RELOAD	0x1	/* takes effect on SIGHUP */
@@ -86,6 +88,12 @@ static const struct conf_key conf_keys[] = {
 	  CK_RELOAD, "0", "1: touch each page of a job's memory once from user "
 	  "space and once through the kernel when it is mapped (hosts whose "
 	  "hypervisor fills page tables lazily; slow there)" },
+	{ "daemon", "compression", CT_COMPRESS, OFF(compression), 0, 0,
+	  CK_RELOAD, "auto", "page compression on the data connections: auto "
+	  "(where the link measured during the job is slower than the "
+	  "compression measured beside it, never for pages that do not "
+	  "compress), off, lz4 or zstd (always, but for pages that do not "
+	  "compress)" },
 	{ "daemon", "status_interval", CT_DURATION, OFF(status_interval_ms),
 	  1000, 86400000, CK_RELOAD, "30s", "how often STATUS= goes to systemd" },
 	{ "daemon", "metrics_listen", CT_LISTEN, OFF(metrics_listen), 0, 0, 0,
@@ -185,6 +193,7 @@ static const char *const conf_metavars[] = {
 	[CT_SIZE] = "SIZE",
 	[CT_UINT] = "N",
 	[CT_DURATION] = "DURATION",
+	[CT_COMPRESS] = "auto|off|lz4|zstd",
 };
 
 /* A section the table has keys in ("daemon", "limits", "security"). */
@@ -417,6 +426,13 @@ conf_key_set(struct config *c, const struct conf_key *k, const char *v,
 		}
 		*(int *)((char *)c + k->off) = level;
 		return (0);
+	case CT_COMPRESS:
+		if ((level = cz_mode_parse(v)) < 0) {
+			err_set(why, wlen, 0, "not auto, off, lz4 or zstd");
+			return (-1);
+		}
+		*(int *)((char *)c + k->off) = level;
+		return (0);
 	case CT_SIZE:
 		if (parse_size(v, &n) != 0) {
 			err_set(why, wlen, 0, "not a size (a number of bytes, "
@@ -488,6 +504,10 @@ conf_key_format(const struct config *c, const struct conf_key *k, char *buf,
 		break;
 	case CT_LEVEL:
 		strlcpy_v(buf, log_levelname(*(const int *)((const char *)c +
+		    k->off)), len);
+		break;
+	case CT_COMPRESS:
+		strlcpy_v(buf, cz_mode_name(*(const int *)((const char *)c +
 		    k->off)), len);
 		break;
 	case CT_UINT:

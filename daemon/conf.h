@@ -54,6 +54,7 @@ struct config {
 	uint32_t	 rpc_workers;
 	uint32_t	 data_connections;	/* per migration, 0: none */
 	uint32_t	 prefault_memory;	/* MEM_MAP_PREFAULT */
+	int		 compression;		/* enum cz_mode (compress.h) */
 	uint64_t	 status_interval_ms;	/* sd_notify STATUS period */
 	char		*metrics_listen;	/* "host:port"; "": no metrics */
 	char		*state_dir;	/* journal, history (journal.h) */

@@ -7,6 +7,7 @@ libvmig_a_SOURCES += daemon/pageset.c daemon/pageset.h \
 	daemon/stream.c daemon/stream.h \
 	daemon/xfer.c daemon/xfer.h \
 	daemon/datalink.c daemon/datalink.h \
+	daemon/compress.c daemon/compress.h \
 	daemon/tbucket.c daemon/tbucket.h
 
 # Unit tests (Criterion), each linking the real modules from libvmig.a.
@@ -35,6 +36,10 @@ DATA_TESTS += test/unit/test_xfer
 test_unit_test_xfer_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_xfer_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_xfer_LDADD = $(DATA_TEST_LDADD)
+DATA_TESTS += test/unit/test_compress
+test_unit_test_compress_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
+test_unit_test_compress_CFLAGS = $(DATA_TEST_CFLAGS)
+test_unit_test_compress_LDADD = $(DATA_TEST_LDADD)
 DATA_TESTS += test/unit/test_datalink
 test_unit_test_datalink_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_datalink_CFLAGS = $(DATA_TEST_CFLAGS)
@@ -42,6 +47,11 @@ test_unit_test_datalink_LDADD = $(DATA_TEST_LDADD)
 check_PROGRAMS += $(DATA_TESTS)
 TESTS += $(DATA_TESTS)
 endif
+
+# Migrations with compression on, off, and over random memory.
+DATA_PY_TESTS = test/integration/test_migration_compress.py
+TESTS += $(DATA_PY_TESTS)
+EXTRA_DIST += $(DATA_PY_TESTS)
 
 # libFuzzer harness (clang), built by `make fuzz`: frame decode, validation
 # against a fixed layout, and an apply that trusts only the validation.

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <nng/nng.h>
 
+#include "compress.h"
 #include "datalink.h"
 #include "frame.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #define DLINK_IOV_MAX		4	/* nng 1.5.2: iov entries per aio */
 #define DLINK_HDR_BUF		(FRAME_PREFIX + FRAME_HDR_MAX)
 #define DLINK_TOKEN_MAX		64
+#define DLINK_SAMPLES		4	/* pages a batch's compressibility */
 
 struct dlink_seg {
 	uint8_t		*p;
@@ -47,6 +49,7 @@ struct dlink_seg {
 struct dlink_slot {
 	uint8_t		*hdr;		/* FRAME_PREFIX + header */
 	uint8_t		*stage;		/* short runs copied (lazily) */
+	uint8_t		*zbuf;		/* the compressed block (lazily) */
 	struct dlink_seg *segs;
 	unsigned	 nseg;
 };
@@ -91,6 +94,10 @@ struct dlink_conn {
 	uint64_t	 rx_payload;
 	struct dlink_applied part;	/* of the batch being read */
 	const StreamPageBatch *rx_batch;
+	uint32_t	 rx_codec;	/* of the batch being read */
+	uint8_t		*zbuf;		/* its block (lazily) */
+	uint8_t		*zraw;		/* the block decoded (lazily) */
+	struct cz_ctx	*cz;
 };
 
 struct dlink {
@@ -126,7 +133,20 @@ struct dlink {
 	uint64_t	 window;
 	uint64_t	 sent;
 	uint64_t	 acked;
+	uint64_t	 wire;		/* payload bytes queued, after codecs */
+	uint64_t	 pipe_since;	/* ns: sent != acked since */
+	uint64_t	 pipe_ns;	/* time with bytes unacknowledged */
 	int		 want_writable;
+	/* compression (compress.h): the policy's inputs, the counters */
+	int		 cz_mode;
+	uint32_t	 cz_codecs;	/* the peer decodes */
+	struct cz_ctx	*cz;
+	uint64_t	 cz_bps;	/* raw bytes/s compressed (EWMA) */
+	uint32_t	 cz_raw_run;	/* auto: batches raw in a row */
+	uint32_t	 cz_last;	/* the last decision (logged) */
+	uint32_t	*rskip;		/* per region: raw batches to go */
+	uint32_t	 nrskip;
+	uint64_t	 z_in, z_out;	/* compressed batches' bytes (both) */
 
 	/* destination */
 	nng_stream_listener *listener;
@@ -134,6 +154,7 @@ struct dlink {
 	struct mem_map	*map;
 	struct frame_layout layout;
 	uint64_t	 total_applied;	/* loop */
+	uint64_t	 total_wire;	/* loop */
 };
 
 static void	dlink_tx_cb(void *);
@@ -344,6 +365,196 @@ dlink_stripe_conn(uint32_t region, uint64_t page, unsigned page_shift,
 	return ((unsigned)((page / sp + region) % nconns));
 }
 
+/* Segments after the header: long runs in place, short ones staged. */
+static void
+dlink_segs_raw(struct dlink_slot *sl, const struct mem_region *r,
+    const StreamPageBatch *b, size_t budget)
+{
+	struct dlink_seg	*sg;
+	size_t			 len, stage_off = 0;
+	uint32_t		 i;
+
+	sl->nseg = 1;
+	for (i = 0; i < b->n_runs; i++) {
+		if (b->runs[i]->zero)
+			continue;
+		len = (size_t)b->runs[i]->count * r->page_size;
+		sg = &sl->segs[sl->nseg - 1];
+		if (len >= DLINK_DIRECT_MIN) {
+			sg = &sl->segs[sl->nseg++];
+			sg->p = r->base + (b->runs[i]->first << r->page_shift);
+			sg->len = len;
+			continue;
+		}
+		if (sl->stage == NULL)
+			sl->stage = xmalloc(budget);
+		VMIG_ASSERT(stage_off + len <= budget);
+		memcpy(sl->stage + stage_off, r->base + (b->runs[i]->first <<
+		    r->page_shift), len);
+		if (sl->nseg == 1 || sg->p + sg->len != sl->stage + stage_off) {
+			sg = &sl->segs[sl->nseg++];
+			sg->p = sl->stage + stage_off;
+			sg->len = 0;
+		}
+		sg->len += len;
+		stage_off += len;
+	}
+}
+
+/*
+ * The link's rate: wire bytes the destination acknowledged per second
+ * while some were unacknowledged (an idle source is not a slow link;
+ * the time sends took is no measure, the socket buffers take megabytes
+ * at once). 0: too little acknowledged yet to tell.
+ */
+static uint64_t
+dlink_link_bps(const struct dlink *dl)
+{
+	uint64_t	ns, wire;
+
+	ns = dl->pipe_ns + (dl->sent != dl->acked ? now_ns() -
+	    dl->pipe_since : 0);
+	/* the acks count the runs' bytes: the wire's share of them */
+	wire = dl->sent == 0 ? 0 : (uint64_t)((double)dl->acked *
+	    (double)dl->wire / (double)dl->sent);
+	if (wire < CZ_LINK_MIN_BYTES || ns == 0)
+		return (0);
+	return ((uint64_t)((double)wire * 1e9 / (double)ns));
+}
+
+/* The policy's codec for a batch of r (compress.h). */
+static uint32_t
+dlink_codec(struct dlink *dl, const struct mem_region *r)
+{
+	struct cz_policy_in	 in;
+	uint32_t		 n;
+
+	if (dl->cz_mode == CZ_MODE_OFF || dl->cz_codecs == 0)
+		return (CZ_NONE);
+	if (r->index >= dl->nrskip) {
+		n = r->index + 1;
+		dl->rskip = xreallocarray(dl->rskip, n, sizeof(*dl->rskip));
+		memset(dl->rskip + dl->nrskip, 0, (n - dl->nrskip) *
+		    sizeof(*dl->rskip));
+		dl->nrskip = n;
+	}
+	memset(&in, 0, sizeof(in));
+	in.mode = dl->cz_mode;
+	in.codecs = dl->cz_codecs;
+	in.link_bps = dlink_link_bps(dl);
+	in.comp_bps = dl->cz_bps;
+	in.raw_run = dl->cz_raw_run;
+	in.region_skip = dl->rskip[r->index];
+	if (dl->rskip[r->index] != 0)
+		dl->rskip[r->index]--;
+	n = cz_decide(&in);
+	if (n != dl->cz_last && in.region_skip == 0)
+		log_debug("%s: %s: %s, was %s (link %llu B/s, %s %llu B/s)",
+		    __func__, dl->url, cz_codec_name(n),
+		    cz_codec_name(dl->cz_last),
+		    (unsigned long long)in.link_bps, cz_mode_name(in.mode),
+		    (unsigned long long)in.comp_bps);
+	if (in.region_skip == 0) {
+		dl->cz_last = n;
+		dl->cz_raw_run = n == CZ_NONE ? dl->cz_raw_run + 1 : 0;
+	}
+	return (n);
+}
+
+/*
+ * Does the batch look compressible? A page at each quarter of its data
+ * (cz_sample): one that shrinks is enough to try the block, which
+ * decides; none: likely random (a few random pages among compressible
+ * ones must not cost the region its compression).
+ */
+static int
+dlink_sample(const struct mem_region *r, const StreamPageBatch *b,
+    size_t bytes)
+{
+	size_t		 off = 0, len, want = 0;
+	uint32_t	 i;
+	unsigned	 k = 0;
+
+	for (i = 0; i < b->n_runs && k < DLINK_SAMPLES; i++) {
+		if (b->runs[i]->zero)
+			continue;
+		len = (size_t)b->runs[i]->count * r->page_size;
+		while (k < DLINK_SAMPLES && want < off + len) {
+			if (cz_sample(r->base + (b->runs[i]->first <<
+			    r->page_shift) + (want - off) / r->page_size *
+			    r->page_size, r->page_size))
+				return (1);
+			want = bytes / DLINK_SAMPLES * ++k;
+		}
+		off += len;
+	}
+	return (0);
+}
+
+/*
+ * Compress the batch's data runs into one block: the segment after the
+ * header, 1. 0: they do not compress (a page sample first, then the
+ * block), the region goes raw for a while and the segments are raw.
+ */
+static int
+dlink_segs_z(struct dlink *dl, struct dlink_slot *sl, uint32_t codec,
+    const struct mem_region *r, const StreamPageBatch *b, size_t bytes,
+    size_t budget, size_t *wire)
+{
+	size_t		 off = 0, len, n;
+	uint64_t	 t0;
+	uint32_t	 i;
+
+	if (!dlink_sample(r, b, bytes))
+		goto raw;
+	/* buffers touched before the clock: a first touch is no codec's */
+	if (sl->stage == NULL) {
+		sl->stage = xmalloc(budget);
+		memset(sl->stage, 0, budget);
+	}
+	if (sl->zbuf == NULL) {
+		/* a batch is at most the budget: what either codec needs */
+		len = MIN(budget, CZ_BATCH_MAX);
+		len = MAX(cz_bound(CZ_ZSTD, len), cz_bound(CZ_LZ4, len));
+		sl->zbuf = xmalloc(len);
+		memset(sl->zbuf, 0, len);
+	}
+	t0 = now_ns();
+	for (i = 0; i < b->n_runs; i++) {
+		if (b->runs[i]->zero)
+			continue;
+		len = (size_t)b->runs[i]->count * r->page_size;
+		memcpy(sl->stage + off, r->base + (b->runs[i]->first <<
+		    r->page_shift), len);
+		off += len;
+	}
+	n = cz_compress(dl->cz, codec, sl->stage, bytes, sl->zbuf,
+	    cz_bound(codec, bytes));
+	/* the recent batches weigh most: data and load change */
+	t0 = (uint64_t)((double)bytes * 1e9 / (double)MAX(now_ns() - t0, 1));
+	dl->cz_bps = dl->cz_bps == 0 ? t0 : (3 * dl->cz_bps + t0) / 4;
+	if (n == 0) {
+		/* staged already: one segment of the raw bytes */
+		sl->segs[1].p = sl->stage;
+		sl->segs[1].len = bytes;
+		sl->nseg = 2;
+		goto miss;
+	}
+	sl->segs[1].p = sl->zbuf;
+	sl->segs[1].len = n;
+	sl->nseg = 2;
+	*wire = n;
+	dl->z_in += bytes;
+	dl->z_out += n;
+	return (1);
+raw:
+	dlink_segs_raw(sl, r, b, budget);
+miss:
+	dl->rskip[r->index] = CZ_SKIP_BATCHES;
+	*wire = bytes;
+	return (0);
+}
+
 int
 dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
     uint64_t *cursor, const struct pageset *skip, uint32_t iteration,
@@ -353,10 +564,9 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	StreamPageBatch		 b = VMIG__STREAM__V1__PAGE_BATCH__INIT;
 	struct dlink_conn	*c;
 	struct dlink_slot	*sl;
-	struct dlink_seg	*sg;
 	uint64_t		 probe = *cursor, first, count, stripe, sp;
-	size_t			 budget, len, stage_off = 0;
-	uint32_t		 i;
+	size_t			 budget, wire = 0;
+	uint32_t		 codec;
 	int			 n, free_slot, more;
 
 	memset(res, 0, sizeof(*res));
@@ -398,31 +608,15 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	if (res->pages == 0)
 		return (0);
 
-	/* segments: the header, then long runs in place, short ones staged */
-	sl->nseg = 1;
-	for (i = 0; i < b.n_runs; i++) {
-		if (b.runs[i]->zero)
-			continue;
-		len = (size_t)b.runs[i]->count * r->page_size;
-		sg = &sl->segs[sl->nseg - 1];
-		if (len >= DLINK_DIRECT_MIN) {
-			sg = &sl->segs[sl->nseg++];
-			sg->p = r->base + (b.runs[i]->first << r->page_shift);
-			sg->len = len;
-			continue;
-		}
-		if (sl->stage == NULL)
-			sl->stage = xmalloc(budget);
-		VMIG_ASSERT(stage_off + len <= budget);
-		memcpy(sl->stage + stage_off, r->base + (b.runs[i]->first <<
-		    r->page_shift), len);
-		if (sl->nseg == 1 || sg->p + sg->len != sl->stage + stage_off) {
-			sg = &sl->segs[sl->nseg++];
-			sg->p = sl->stage + stage_off;
-			sg->len = 0;
-		}
-		sg->len += len;
-		stage_off += len;
+	codec = res->bytes != 0 && res->bytes <= CZ_BATCH_MAX ?
+	    dlink_codec(dl, r) : CZ_NONE;
+	if (codec != CZ_NONE && dlink_segs_z(dl, sl, codec, r, &b,
+	    (size_t)res->bytes, budget, &wire)) {
+		b.codec = codec;
+		b.wire_bytes = wire;
+	} else if (codec == CZ_NONE) {
+		dlink_segs_raw(sl, r, &b, budget);
+		wire = (size_t)res->bytes;
 	}
 	b.seq = ++c->seq;
 	b.iteration = iteration;
@@ -434,6 +628,7 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 		    FRAME_HDR_MAX);
 	sl->segs[0].p = sl->hdr;
 	sl->segs[0].len = (size_t)n;
+	res->wire = wire;
 
 	pthread_mutex_lock(&dl->mtx);
 	c->submitted++;
@@ -441,8 +636,27 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	pthread_mutex_unlock(&dl->mtx);
 	if (more)
 		dlink_io(c, 1);
+	if (dl->sent == dl->acked && res->bytes != 0)
+		dl->pipe_since = now_ns();
 	dl->sent += res->bytes;
+	dl->wire += wire;
 	return (0);
+}
+
+void
+dlink_set_compression(struct dlink *dl, int mode, uint32_t codecs)
+{
+	dl->cz_mode = mode;
+	dl->cz_codecs = codecs & CZ_CODECS;
+	if (dl->cz == NULL && mode != CZ_MODE_OFF)
+		dl->cz = cz_ctx_new();
+}
+
+void
+dlink_compressed(const struct dlink *dl, uint64_t *in, uint64_t *out)
+{
+	*in = dl == NULL ? 0 : dl->z_in;
+	*out = dl == NULL ? 0 : dl->z_out;
 }
 
 int
@@ -450,6 +664,8 @@ dlink_acked(struct dlink *dl, uint64_t total)
 {
 	if (total < dl->acked || total > dl->sent)
 		return (-EPROTO);
+	if (total == dl->sent && dl->acked != dl->sent)
+		dl->pipe_ns += now_ns() - dl->pipe_since;	/* drained */
 	dl->acked = total;
 	if (dl->want_writable)
 		dlink_wake(dl);
@@ -479,7 +695,7 @@ dlink_conns(const struct dlink *dl)
 uint64_t
 dlink_bytes(const struct dlink *dl)
 {
-	return (dl->source ? dl->sent : dl->total_applied);
+	return (dl->source ? dl->wire : dl->total_wire);
 }
 
 /* ------------------------------------------------------------ destination */
@@ -521,6 +737,44 @@ dlink_token_ok(const struct dlink *dl, const ProtobufCBinaryData *t)
 	for (i = 0; i < t->len; i++)	/* constant time: a secret */
 		diff |= t->data[i] ^ dl->token[i];
 	return (diff == 0);
+}
+
+/*
+ * A batch's codec and lengths (after frame_check_pages accepted its runs
+ * and payload_bytes): a codec we decode, and a block shorter than the
+ * runs it covers, which are at most CZ_BATCH_MAX. 0, or -1 (failed).
+ */
+static int
+dlink_rx_codec(struct dlink_conn *c, const StreamPageBatch *pb)
+{
+	struct dlink	*dl = c->dl;
+
+	c->rx_codec = pb->codec;
+	if (pb->codec == CZ_NONE && pb->wire_bytes == 0)
+		return (0);
+	if (pb->codec >= 32 || !(CZ_CODECS & (1u << pb->codec))) {
+		dlink_fail(dl, -EPROTO, "data connection %u: page batch %llu "
+		    "of region %u: codec %u is unknown (1: lz4, 2: zstd)",
+		    c->idx, (unsigned long long)pb->seq, pb->region, pb->codec);
+		return (-1);
+	}
+	if (pb->payload_bytes == 0 || pb->payload_bytes > CZ_BATCH_MAX ||
+	    pb->wire_bytes == 0 || pb->wire_bytes >= pb->payload_bytes) {
+		dlink_fail(dl, -EPROTO, "data connection %u: page batch %llu "
+		    "of region %u: a %s block of %llu bytes for %llu bytes of "
+		    "runs (it must be shorter than its runs, which are at "
+		    "most %u)", c->idx, (unsigned long long)pb->seq,
+		    pb->region, cz_codec_name(pb->codec),
+		    (unsigned long long)pb->wire_bytes,
+		    (unsigned long long)pb->payload_bytes, CZ_BATCH_MAX);
+		return (-1);
+	}
+	if (c->zbuf == NULL) {
+		c->zbuf = xmalloc(CZ_BATCH_MAX);
+		c->zraw = xmalloc(CZ_BATCH_MAX);
+		c->cz = cz_ctx_new();
+	}
+	return (0);
 }
 
 /*
@@ -580,6 +834,8 @@ dlink_rx_header(struct dlink_conn *c)
 		dlink_fail(dl, -EPROTO, "data connection %u: %s", c->idx, err);
 		return (-1);
 	}
+	if (dlink_rx_codec(c, pb) != 0)
+		return (-1);
 	c->rx_seq = pb->seq;
 	r = &dl->map->regions[pb->region];
 	memset(&c->part, 0, sizeof(c->part));
@@ -596,6 +852,16 @@ dlink_rx_header(struct dlink_conn *c)
 		c->cur_n++;
 	}
 	c->part.bytes = pb->payload_bytes;
+	c->part.wire = pb->payload_bytes;
+	if (c->rx_codec != CZ_NONE) {
+		/* the block lands apart: guest memory gets it decoded */
+		c->rsegs[0].p = c->zbuf;
+		c->rsegs[0].len = (size_t)pb->wire_bytes;
+		c->cur_n = 1;
+		c->part.wire = pb->wire_bytes;
+		c->part.z_in = pb->payload_bytes;
+		c->part.z_out = pb->wire_bytes;
+	}
 	c->part.iteration = pb->iteration;
 	c->rx_batch = pb;
 	c->rx = RX_PAYLOAD;
@@ -605,8 +871,39 @@ dlink_rx_header(struct dlink_conn *c)
 	return (0);
 }
 
-/* The payload is in: clear the zero runs, tell the loop. */
-static void
+/*
+ * A compressed batch's block is in: decode it apart, exactly the runs'
+ * bytes, and only then copy it into the (validated) runs, so a corrupt
+ * or lying block writes nothing into guest memory. 0, or -1 (failed).
+ */
+static int
+dlink_rx_unpack(struct dlink_conn *c)
+{
+	const StreamPageBatch	*pb = c->rx_batch;
+	struct mem_region	*r = &c->dl->map->regions[pb->region];
+	char			 err[256];
+	size_t			 i, off = 0, len;
+
+	if (cz_decompress(c->cz, pb->codec, c->zbuf, (size_t)pb->wire_bytes,
+	    c->zraw, (size_t)pb->payload_bytes, err, sizeof(err)) != 0) {
+		dlink_fail(c->dl, -EPROTO, "data connection %u: page batch "
+		    "%llu of region %u: %s", c->idx,
+		    (unsigned long long)pb->seq, pb->region, err);
+		return (-1);
+	}
+	for (i = 0; i < pb->n_runs; i++) {
+		if (pb->runs[i]->zero)
+			continue;
+		len = (size_t)pb->runs[i]->count * r->page_size;
+		memcpy(r->base + (pb->runs[i]->first << r->page_shift),
+		    c->zraw + off, len);
+		off += len;
+	}
+	return (0);
+}
+
+/* The payload is in: clear the zero runs, tell the loop. 0, or -1. */
+static int
 dlink_rx_done(struct dlink_conn *c)
 {
 	struct dlink		*dl = c->dl;
@@ -615,6 +912,9 @@ dlink_rx_done(struct dlink_conn *c)
 	uint8_t			*p;
 	size_t			 i, ps = r->page_size;
 	uint64_t		 k;
+
+	if (c->rx_codec != CZ_NONE && dlink_rx_unpack(c) != 0)
+		return (-1);
 
 	for (i = 0; i < pb->n_runs; i++) {
 		p = r->base + (pb->runs[i]->first << r->page_shift);
@@ -644,10 +944,14 @@ dlink_rx_done(struct dlink_conn *c)
 	dl->applied.pages += c->part.pages;
 	dl->applied.zero_pages += c->part.zero_pages;
 	dl->applied.bytes += c->part.bytes;
+	dl->applied.wire += c->part.wire;
+	dl->applied.z_in += c->part.z_in;
+	dl->applied.z_out += c->part.z_out;
 	if (c->part.iteration > dl->applied.iteration)
 		dl->applied.iteration = c->part.iteration;
 	pthread_mutex_unlock(&dl->mtx);
 	dlink_wake(dl);
+	return (0);
 }
 
 static void
@@ -706,7 +1010,8 @@ dlink_rx_cb(void *arg)
 	case RX_PAYLOAD:
 		break;
 	}
-	dlink_rx_done(c);
+	if (dlink_rx_done(c) != 0)
+		return;
 	dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
 }
 
@@ -801,6 +1106,9 @@ dlink_event_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (a.batches != 0) {
 		dl->total_applied += a.bytes;
+		dl->total_wire += a.wire;
+		dl->z_in += a.z_in;
+		dl->z_out += a.z_out;
 		if (dl->ops.applied != NULL)
 			dl->ops.applied(dl->arg, &a);
 		return;	/* the callback may have closed us */
@@ -1055,11 +1363,15 @@ dlink_close(struct dlink *dl)
 		for (unsigned j = 0; j < DLINK_SLOTS; j++) {
 			free(c->slots[j].hdr);
 			free(c->slots[j].stage);
+			free(c->slots[j].zbuf);
 			free(c->slots[j].segs);
 		}
 		free(c->hello);
 		free(c->hbuf);
 		free(c->rsegs);
+		free(c->zbuf);
+		free(c->zraw);
+		cz_ctx_free(c->cz);
 		frame_free(&c->frame);
 		free(c);
 	}
@@ -1069,6 +1381,8 @@ dlink_close(struct dlink *dl)
 		nng_stream_listener_free(dl->listener);
 	if (dl->dialer != NULL)
 		nng_stream_dialer_free(dl->dialer);
+	cz_ctx_free(dl->cz);
+	free(dl->rskip);
 	event_free(dl->ev);
 	close(dl->efd);
 	pthread_mutex_destroy(&dl->mtx);

@@ -8,7 +8,8 @@
  * certificates when the stream is tls+tcp://: no guest page goes in
  * clear on a TLS migration) carrying page batches only, framed as on the
  * control stream (le32 header length, Frame header) followed by
- * exactly PageBatch.payload_bytes bytes (proto/stream.proto).
+ * exactly PageBatch.payload_bytes bytes, or wire_bytes of a compressed
+ * block (proto/stream.proto, compress.h).
  *
  * Source: dlink_send() takes the next dirty pages of a region (xfer.c's
  * gather, without its copy), packs the header, and queues a batch whose
@@ -20,7 +21,9 @@
  * Destination: nng's threads read each header, check it (frame.c)
  * against the prepared regions before a byte of payload is read, then
  * read the payload straight into guest memory at the runs' places and
- * clear the zero runs. A connection must first show the job's token
+ * clear the zero runs. A compressed batch (compress.h) is read apart,
+ * decoded to exactly its runs' bytes, and only then copied to their
+ * places. A connection must first show the job's token
  * (DataHello): until then nothing it sends is written anywhere, and one
  * that fails to is closed (it cannot end the job). The listener exists
  * only once the job accepted the source's Hello.
@@ -61,7 +64,9 @@ struct dlink_applied {
 	uint64_t	 batches;
 	uint64_t	 pages;
 	uint64_t	 zero_pages;
-	uint64_t	 bytes;		/* payload bytes */
+	uint64_t	 bytes;		/* payload bytes (the runs') */
+	uint64_t	 wire;		/* of which on the wire, after codecs */
+	uint64_t	 z_in, z_out;	/* compressed batches: runs', block's */
 	uint32_t	 iteration;	/* the newest batch's */
 };
 
@@ -120,8 +125,17 @@ int	 dlink_acked(struct dlink *, uint64_t total);
 uint64_t dlink_unacked(const struct dlink *);
 void	 dlink_set_window(struct dlink *, uint64_t bytes);
 unsigned dlink_conns(const struct dlink *);
-/* Payload bytes queued (source) or applied (destination) so far. */
+/* Payload bytes on the wire (after compression), queued (source) or
+ * applied (destination) so far. */
 uint64_t dlink_bytes(const struct dlink *);
+
+/*
+ * Source: compress batches as the policy says (compress.h; mode: enum
+ * cz_mode; codecs: what the peer decodes, HelloAck.data_codecs).
+ */
+void	 dlink_set_compression(struct dlink *, int mode, uint32_t codecs);
+/* The runs' bytes of compressed batches and their blocks' bytes. */
+void	 dlink_compressed(const struct dlink *, uint64_t *in, uint64_t *out);
 
 /* The loop event's priority (event_base_priority_init). */
 void	 dlink_set_priority(struct dlink *, int priority);

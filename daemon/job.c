@@ -196,6 +196,12 @@ engine_set_data_conns(struct engine *eng, unsigned n)
 	eng->data_conns = MIN(n, DLINK_CONNS_MAX);
 }
 
+void
+engine_set_compression(struct engine *eng, int mode)
+{
+	eng->compression = mode;	/* the next jobs' */
+}
+
 uint64_t
 job_wire_bytes(const struct job *job)
 {

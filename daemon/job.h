@@ -127,6 +127,8 @@ struct job_policy {
 	int		baseline_ramp;		/* Nova's ramp (baseline) */
 	uint32_t	ramp_delay_ms_per_gib;
 	uint32_t	progress_timeout_s;	/* KubeVirt's; 0: none */
+	int		compression;	/* vmig.v1.Compression: 0 the daemon's,
+					 * else enum cz_mode + 1 */
 };
 
 struct job_stats {
@@ -155,6 +157,8 @@ struct job_stats {
 	uint64_t	bandwidth_share_bps;
 	uint64_t	hot_pages_deferred;
 	uint64_t	queue_time_ms;
+	uint64_t	compress_bytes_in;	/* pages compressed: before */
+	uint64_t	compress_bytes_out;	/* and after */
 };
 
 /* One step of a phase: 0 = started (job_step_done() follows), 1 = done. */
@@ -277,6 +281,7 @@ struct engine {
 	char			*tls_key;
 	char			*peer_name;
 	unsigned		 data_conns;	/* per job, 0: pages on the stream */
+	int			 compression;	/* enum cz_mode (compress.h) */
 	int			 prefault;	/* MEM_MAP_PREFAULT every map */
 	struct engine_hooks	 hooks;
 	struct engine_journal	 journal;
@@ -464,6 +469,7 @@ int		 job_peer_tls(struct job *, const char *url, int dialer,
  * destination offers this many.
  */
 void		 engine_set_data_conns(struct engine *, unsigned n);
+void		 engine_set_compression(struct engine *, int mode);
 /* Bytes on the wire so far: the stream's and the data connections'. */
 uint64_t	 job_wire_bytes(const struct job *);
 /* Touch every page of a job's memory when it is mapped (memory.h). */

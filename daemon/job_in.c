@@ -33,6 +33,7 @@
 #include <xxhash.h>
 
 #include "backend.h"
+#include "compress.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -431,6 +432,7 @@ in_start(struct job *job)
 	if (job->dlink != NULL) {
 		a.data_url = job->in->data_url;
 		a.data_connections = job->eng->data_conns;
+		a.data_codecs = CZ_CODECS;	/* compress.h */
 	}
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK;
 	f.hello_ack = &a;
@@ -667,6 +669,14 @@ in_pages(struct job *job, const struct frame *fr)
 	size_t		 i;
 	int		 rc;
 
+	/* compressed pages come only on data connections (datalink.c) */
+	if (fr->hdr->pages->codec != 0 || fr->hdr->pages->wire_bytes != 0) {
+		in_protocol_error(job, P_PROTO, "page batch %" PRIu64 " on the "
+		    "stream says codec %" PRIu32 ": only data connections carry "
+		    "compressed pages", fr->hdr->pages->seq,
+		    fr->hdr->pages->codec);
+		return;
+	}
 	/* in_frame() ran frame_check(): the batch lies inside the regions */
 	if ((rc = xfer_apply_map(&job->mem, fr->hdr->pages, fr->payload,
 	    fr->payload_len, &pages)) != 0) {
@@ -700,6 +710,8 @@ in_data_applied(void *arg, const struct dlink_applied *a)
 	in->data_applied += a->bytes;
 	job_account_pages(job, a->bytes, a->pages, a->zero_pages);
 	job->st.bytes_sent = job_wire_bytes(job);
+	dlink_compressed(job->dlink, &job->st.compress_bytes_in,
+	    &job->st.compress_bytes_out);
 	if (a->iteration > job->st.memory_iteration)
 		job->st.memory_iteration = a->iteration;
 	in_ack(job, in->last_seq);

@@ -1126,6 +1126,9 @@ out_data_dial(struct job *job, const Vmig__Stream__V1__HelloAck *a)
 		return (0);
 	}
 	dlink_set_priority(job->dlink, VMIG_PRIO_BULK);
+	/* the migration's policy, else the daemon's (proto: cz_mode + 1) */
+	dlink_set_compression(job->dlink, job->pol.compression != 0 ?
+	    job->pol.compression - 1 : job->eng->compression, a->data_codecs);
 	if (o->ev_data_fail == NULL)
 		o->ev_data_fail = evtimer_new(job->eng->base, out_data_fail_cb,
 		    job);

@@ -90,6 +90,7 @@ vmigd_set_limits(struct vmigd *d)
 	engine_set_limits(d->engine, d->conf->max_outgoing,
 	    d->conf->max_incoming, d->conf->max_per_pf, d->conf->bandwidth);
 	engine_set_data_conns(d->engine, d->conf->data_connections);
+	engine_set_compression(d->engine, d->conf->compression);
 	engine_set_prefault(d->engine, d->conf->prefault_memory);
 	engine_set_peer_tls(d->engine, d->conf->tls_ca_file,
 	    d->conf->tls_cert_file, d->conf->tls_key_file,

@@ -286,12 +286,14 @@ out_pump_batch(struct job *job)
 	}
 	if (job->dlink == NULL)
 		o->seq++;
-	tbucket_consume(&o->tb, res.bytes, now_ns());
+	tbucket_consume(&o->tb, res.wire, now_ns());	/* the link's bytes */
 	o->pump_bytes += res.bytes;
 	job_account_pages(job, res.bytes, res.pages, res.zero_pages);
 	/* what is left falls as pages go (the sent ones are clear) */
 	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
 	job->st.bytes_sent = job_wire_bytes(job);
+	dlink_compressed(job->dlink, &job->st.compress_bytes_in,
+	    &job->st.compress_bytes_out);
 	return (1);
 }
 

@@ -149,6 +149,7 @@ xfer_gather(struct xfer_src *xs, struct mem_region *r, uint64_t *cursor,
 	}
 	res->runs = nruns;
 	res->bytes = (uint64_t)ndata * ps;
+	res->wire = res->bytes;
 	if (!res->end && pos >= r->npages)
 		res->end = 1;
 

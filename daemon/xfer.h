@@ -39,6 +39,7 @@ struct xfer_result {
 	uint64_t	 pages;		/* pages in the batch */
 	uint64_t	 zero_pages;	/* of which sent as zero runs */
 	uint64_t	 bytes;		/* payload bytes */
+	uint64_t	 wire;		/* of which on the wire (compressed) */
 	uint32_t	 runs;
 	int		 end;		/* no dirty page left after the cursor */
 };

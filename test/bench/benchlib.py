@@ -131,11 +131,22 @@ def memfile(tag, size, fill="zero"):
     fill: "zero" (a sparse file), "written" (zeros, but every page
     written: allocated, like the pinned memory of a VM with a passthrough
     device), "random" (no zero pages: every page is sent with its data),
-    or a float f in (0, 1): the first f of the file random, the rest zero.
+    "compressible" (per page 1 KiB random, 3 KiB zeros: no zero page, lz4
+    takes it to about a quarter), or a float f in (0, 1): the first f of
+    the file random, the rest zero.
     """
     path = f"/dev/shm/vmig-bench-{os.getpid()}-{tag}"
     with _lock:
         _files.add(path)
+    if fill == "compressible":
+        with open(path, "wb") as f:
+            q, z = 1024, bytes(3 * 1024)
+            for off in range(0, size, 4 * MiB):
+                n = min(4 * MiB, size - off) // 4096
+                r = os.urandom(n * q)
+                f.write(b"".join(r[i * q:(i + 1) * q] + z
+                                 for i in range(n)))
+        return path
     if fill == "written":
         with open(path, "wb") as f:
             zeros = bytes(4 * MiB)
@@ -291,7 +302,7 @@ class Host:
     """One host: `npfs` simulated PFs of `vfs` VFs each and a vmigd."""
 
     def __init__(self, tmp, name, npfs, vfs, config="", log_level="warn",
-                 spec_opts=""):
+                 spec_opts="", wrap=(), args=()):
         self.name = name
         self.sims = []
         self.daemon = None
@@ -305,7 +316,8 @@ class Host:
                 tmp, name, plugins=[vmigtest.backend_plugin("virtio-admin")],
                 pfs=[(f"pf{k}", "virtio-admin", s.spec + spec_opts)
                      for k, s in enumerate(self.sims)],
-                config=config, args=["--log-level", log_level])
+                config=config, args=["--log-level", log_level, *args],
+                wrap=wrap)
             self.daemon.start()
             self.client = self.daemon.client(timeout_ms=30000)
         except BaseException:
@@ -385,14 +397,17 @@ class Pair:
     """A source and a destination host (same PF/VF layout on both)."""
 
     def __init__(self, npfs=1, vfs=8, config="", log_level="warn",
-                 spec_opts=""):
+                 spec_opts="", sides=None):
+        """sides: {"src": dict(wrap=, args=), "dst": ...}, e.g. each
+        daemon in a network namespace (test/integration/netns.py)."""
         self.tmp = vmigtest.TempDir("vmig-bench-")
         self.src = self.dst = None
+        sides = sides or {}
         try:
             self.src = Host(self.tmp, "src", npfs, vfs, config, log_level,
-                            spec_opts)
+                            spec_opts, **sides.get("src", {}))
             self.dst = Host(self.tmp, "dst", npfs, vfs, config, log_level,
-                            spec_opts)
+                            spec_opts, **sides.get("dst", {}))
         except BaseException:
             self.close()
             raise
@@ -509,6 +524,8 @@ def job_row(job):
         setup_ms=s.setup_time_ms, downtime_ms=s.downtime_ms,
         memory_total=s.memory_total, memory_processed=s.memory_processed,
         bytes_sent=s.bytes_sent, iterations=s.memory_iteration,
+        compress_bytes_in=s.compress_bytes_in,
+        compress_bytes_out=s.compress_bytes_out,
         hot_pages_deferred=s.hot_pages_deferred,
         downtime_target_ms=s.downtime_target_ms,
         expected_downtime_ms=s.expected_downtime_ms,

@@ -39,6 +39,16 @@ Rows (never mixed in one median):
            tls_ratio_vs_plain is the median of tls / warm bulk rates.
   tls-mbedtls  the same on Debian libnng's own engine (mbedTLS 2.28):
            tls_mbedtls_ratio_vs_plain.
+  paced, paced_z   a 1 Gbit/s link: the source daemon in one network
+           namespace, the destination in another, joined by a veth pair
+           shaped by tc tbf on both ends (test/integration/netns.py; the
+           root namespace's loopback is never shaped), warm, source memory
+           compressible (each page 1 KiB random, 3 KiB zeros). paced has
+           [daemon] compression = off, paced_z = auto (the policy must
+           see the link is the limit and compress). The reference of
+           these rows is iperf3 across the same shaped link, and each
+           other: paced_speedup is the median of per-run paced_z / paced
+           bulk rates; bytes on the wire are JobStats.bytes_sent.
 
 Rates (Mbit/s = 10^6 bit/s):
   bulk     memory_processed / (time from PRECOPY start to the first
@@ -67,7 +77,7 @@ import json as jsonlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
-from benchlib import GiB  # noqa: E402
+from benchlib import GiB, MiB  # noqa: E402
 
 
 def options(p):
@@ -87,11 +97,19 @@ DEFAULT_CONNECTIONS = 2      # [daemon] data_connections' default
 WARM = "prefault_memory = 1\n"
 
 
-def row(dst, conns, warm):
+def row(dst, conns, warm, compression=None):
     cfg = "[daemon]\n" + (WARM if warm else "")
     if conns != DEFAULT_CONNECTIONS:
         cfg += f"data_connections = {conns}\n"
-    return dict(dst=dst, conns=conns, config=cfg)
+    if compression is not None:
+        cfg += f"compression = {compression}\n"
+    return dict(dst=dst, conns=conns, config=cfg,
+                paced=compression is not None,
+                fill="compressible" if compression is not None else
+                "random")
+
+
+PACED_RATE = "1gbit"
 
 
 ROWS = {
@@ -103,8 +121,35 @@ ROWS = {
     "c8": row("written", 8, True),
     "tls": row("written", DEFAULT_CONNECTIONS, True),   # + tls_config()
     "tls-mbedtls": row("written", DEFAULT_CONNECTIONS, True),
+    "paced": row("written", DEFAULT_CONNECTIONS, True, "off"),
+    "paced_z": row("written", DEFAULT_CONNECTIONS, True, "auto"),
 }
 TLS_ENGINES = {"tls": "openssl", "tls-mbedtls": "mbedtls"}
+
+
+def paced_net():
+    """Two namespaces, a veth pair between them, tbf at PACED_RATE on
+    both ends (burst: 4 ms of the rate, over the 64 KiB of a GSO
+    packet)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "integration"))
+    from netns import NetPair, tbf_unavailable
+    why = tbf_unavailable()
+    if why:
+        bl.die(f"the paced rows need a shaped link: {why}")
+    net = NetPair().setup()
+    for side in "ab":
+        net._tc(side, "qdisc", "replace", "dev", net.dev[side], "root",
+                "tbf", "rate", PACED_RATE, "burst", "512kb", "latency",
+                "50ms")
+    return net
+
+
+def paced_sides(net):
+    return {"src": dict(wrap=net.wrap("a"), args=[
+        "--stream-bind", f"tcp://{net.addr('a')}"]),
+        "dst": dict(wrap=net.wrap("b"), args=[
+            "--stream-bind", f"tcp://{net.addr('b')}"])}
 
 
 def tls_config(tmp):
@@ -160,15 +205,19 @@ def run_vmigd(pair, vf, size, smem, verify, dst_fill):
     return row
 
 
-def run_iperf(nbytes):
+def run_iperf(nbytes, net=None):
+    """iperf3 on loopback, or across net's shaped link (server in b)."""
     port = bl.free_port()
-    srv = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)],
+    host = net.addr("b") if net else "127.0.0.1"
+    srv = subprocess.Popen((net.wrap("b") if net else []) +
+                           ["iperf3", "-s", "-1", "-p", str(port)],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
         out = None
         for _ in range(50):     # the server needs a moment to listen
-            p = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port),
+            p = subprocess.run((net.wrap("a") if net else []) +
+                               ["iperf3", "-c", host, "-p", str(port),
                                 "-n", str(nbytes), "-J"],
                                capture_output=True, text=True,
                                timeout=bl.LIVENESS_S)
@@ -202,12 +251,18 @@ def med(v):
     return bl.rnd(bl.median(v), 3)
 
 
+def ref_of(name):
+    """The iperf3 a row is compared with: the shaped link's for paced."""
+    return "iperf3_paced" if ROWS[name]["paced"] else "iperf3"
+
+
 def summarize(name, rows, size):
     """Medians of one row over the runs; None where nothing completed."""
     ok = [r[name] for r in rows if r.get(name, {}).get("ok")]
-    ratios = [r[name]["bulk_mbps"] / r["iperf3"]["mbps"] for r in rows
+    ref = ref_of(name)
+    ratios = [r[name]["bulk_mbps"] / r[ref]["mbps"] for r in rows
               if r.get(name, {}).get("bulk_mbps") and
-              r["iperf3"].get("ok")]
+              r[ref].get("ok")]
     src = med([v.get("src_cpu_s") for v in ok])
     dst = med([v.get("dst_cpu_s") for v in ok])
     gib = size / GiB
@@ -221,7 +276,14 @@ def summarize(name, rows, size):
                 cpu_s_per_gib=bl.rnd(bl.median(both) / gib) if both
                 else None,
                 src_cpu_s_per_gib=bl.rnd(src / gib) if src else None,
-                dst_cpu_s_per_gib=bl.rnd(dst / gib) if dst else None)
+                dst_cpu_s_per_gib=bl.rnd(dst / gib) if dst else None,
+                bulk_ms=med([v.get("bulk_ms") for v in ok]),
+                time_ms=med([v.get("time_ms") for v in ok]),
+                wire_bytes=med([v.get("bytes_sent") for v in ok]),
+                compress_bytes_in=med([v.get("compress_bytes_in")
+                                       for v in ok]),
+                compress_bytes_out=med([v.get("compress_bytes_out")
+                                        for v in ok]))
 
 
 def main():
@@ -235,7 +297,9 @@ def main():
         bl.die(f"--rows: a comma-separated list of {', '.join(ROWS)}")
     verify = not args.no_verify
     load0 = bl.loadavg()
-    bl.note(f"throughput: {size >> 20} MiB of random data, {runs} "
+    zfill = " (paced rows: compressible)" if any(
+        ROWS[n]["paced"] for n in names) else ""
+    bl.note(f"throughput: {size >> 20} MiB of random data{zfill}, {runs} "
             f"runs of {', '.join(names)} and iperf3, load {load0}")
     certdir = None
     if any(n in TLS_ENGINES for n in names):
@@ -243,15 +307,20 @@ def main():
         tls = tls_config(certdir)
         for n, engine in TLS_ENGINES.items():
             ROWS[n]["config"] += f"tls_engine = {engine}\n" + tls
-    smem = bl.memfile("tp-src", size, "random")
+    paced = [n for n in names if ROWS[n]["paced"]]
+    net = paced_net() if paced else None
+    smems = {f: bl.memfile(f"tp-src-{f}", size, f)
+             for f in sorted({ROWS[n]["fill"] for n in names})}
     rows = []
     # one pair of daemons per distinct config, all up for the whole run
-    configs = sorted({ROWS[n]["config"] for n in names})
+    configs = sorted({(ROWS[n]["config"], ROWS[n]["paced"])
+                      for n in names})
     pairs = {}
     try:
-        for c in configs:
-            pairs[c] = bl.Pair(npfs=1, vfs=runs * len(names), config=c)
-        order0 = ["iperf3"] + names
+        for c, on_net in configs:
+            pairs[c] = bl.Pair(npfs=1, vfs=runs * len(names), config=c,
+                               sides=paced_sides(net) if on_net else None)
+        order0 = ["iperf3"] + (["iperf3_paced"] if net else []) + names
         for i in range(runs):
             k = i % len(order0)
             order = order0[k:] + order0[:k]
@@ -260,16 +329,19 @@ def main():
                 if what == "iperf3":
                     r["iperf3"] = run_iperf(size)
                     continue
+                if what == "iperf3_paced":
+                    r["iperf3_paced"] = run_iperf(size, net)
+                    continue
                 row = ROWS[what]
                 pair = pairs[row["config"]]
                 vf = i * len(names) + names.index(what) + 1
-                r[what] = run_vmigd(pair, vf, size, smem, verify,
-                                    row["dst"])
+                r[what] = run_vmigd(pair, vf, size, smems[row["fill"]],
+                                    verify, row["dst"])
             ip = r["iperf3"]
             for n in names:
-                v = r[n]
-                r[n]["ratio"] = bl.rnd(v["bulk_mbps"] / ip["mbps"]) \
-                    if v.get("bulk_mbps") and ip.get("ok") else None
+                v, ref = r[n], r[ref_of(n)]
+                r[n]["ratio"] = bl.rnd(v["bulk_mbps"] / ref["mbps"]) \
+                    if v.get("bulk_mbps") and ref.get("ok") else None
             bl.note(f"run {i + 1}: iperf3 {ip.get('mbps')} Mbit/s; " +
                     "; ".join(f"{n} bulk {r[n].get('bulk_mbps')} "
                               f"(ratio {r[n]['ratio']}, cpu "
@@ -285,7 +357,10 @@ def main():
         for p in pairs.values():
             p.close()
             problems += p.problems
-    bl.unlink(smem)
+        if net is not None:
+            net.cleanup()
+    for f in smems.values():
+        bl.unlink(f)
     if certdir is not None:
         shutil.rmtree(certdir, ignore_errors=True)
     load1 = bl.loadavg()
@@ -304,6 +379,10 @@ def main():
                 r.get("warm", {}).get("bulk_mbps")]
     tls_ratios = vs_warm("tls")
     mbed_ratios = vs_warm("tls-mbedtls")
+    ipp = med([r.get("iperf3_paced", {}).get("mbps") for r in rows])
+    speedups = [r["paced_z"]["bulk_mbps"] / r["paced"]["bulk_mbps"]
+                for r in rows if r.get("paced_z", {}).get("bulk_mbps") and
+                r.get("paced", {}).get("bulk_mbps")]
 
     result = dict(
         benchmark="throughput", bytes=size, runs=len(rows), verify=verify,
@@ -318,15 +397,19 @@ def main():
         if tls_ratios else None, tls_mbedtls_ratio_vs_plain=med(
             mbed_ratios) if mbed_ratios else None,
         vmigd_mbps=head["bulk_mbps"], iperf3_mbps=ip,
+        paced_rate=PACED_RATE if net else None,
+        iperf3_paced_mbps=ipp if net else None,
+        paced_speedup=med(speedups) if speedups else None,
         iperf3_cpu_s_per_gib=bl.rnd(((ipc or 0) + (ips or 0)) / gib),
         iperf3_client_cpu_s=ipc, iperf3_server_cpu_s=ips,
         summary=summary,
         loadavg_start=load0, loadavg_end=load1, machine=bl.machine(),
         problems=problems, runs_detail=rows)
 
-    lines = [f"throughput: one migration of {size >> 20} MiB (random, idle "
-             f"VF, bulk copy{', verify' if verify else ''}) vs iperf3 "
-             f"-n {size} on the same loopback"]
+    lines = [f"throughput: one migration of {size >> 20} MiB (random"
+             f"{zfill}, idle VF, bulk copy{', verify' if verify else ''}) "
+             f"vs iperf3 -n {size} on the same loopback"
+             f"{' (paced rows: across the shaped link)' if net else ''}"]
     trows = []
     for r in rows:
         i = r["iperf3"]
@@ -358,6 +441,25 @@ def main():
     if mbed_ratios:
         lines.append(f"tls-mbedtls vs warm (plain), median of per-run "
                      f"ratios: {result['tls_mbedtls_ratio_vs_plain']}")
+    if net:
+        prow = []
+        for n in paced:
+            m = summary[n]
+            prow.append([n, m["bulk_ms"], m["bulk_mbps"],
+                         bl.rnd((m["wire_bytes"] or 0) / MiB, 1),
+                         bl.rnd((m["compress_bytes_in"] or 0) / MiB, 1),
+                         bl.rnd((m["compress_bytes_out"] or 0) / MiB, 1),
+                         m["src_cpu_s_per_gib"], m["dst_cpu_s_per_gib"],
+                         m["ratio_vs_iperf3"]])
+        lines += ["", f"paced link ({PACED_RATE}, tbf, veth between two "
+                  f"namespaces; iperf3 across it {ipp} Mbit/s), medians:",
+                  *bl.table(["row", "bulk ms", "bulk Mbit/s",
+                             "wire MiB", "compressed MiB in", "out",
+                             "src CPU s/GiB", "dst CPU s/GiB",
+                             "ratio vs iperf3"], prow)]
+        if speedups:
+            lines.append(f"paced_z vs paced, median of per-run bulk "
+                         f"ratios: {result['paced_speedup']}")
     for p in problems:
         lines.append(f"problem: {p}")
     bl.emit(args, result, lines)

@@ -22,6 +22,7 @@ here is built by hand so a test can break any part of it on purpose.
 Timeouts are liveness bounds, never assertions about speed.
 """
 
+import socket
 import struct
 import sys
 
@@ -40,6 +41,57 @@ except ImportError as e:  # pragma: no cover - depends on the build
 LIVENESS_MS = 60000
 RECV_MAX = 64 << 20
 PAGE = 4096
+
+
+def data_dial(url, token, connection=0):
+    """A data connection (daemon/datalink.c) to HelloAck.data_url,
+    greeted with the token: a plain socket, frames sent with encode()."""
+    host, port = url[len("tcp://"):].rsplit(":", 1)
+    sock = socket.create_connection((host.strip("[]"), int(port)),
+                                    timeout=LIVENESS_MS / 1000)
+    sock.sendall(encode(frame(data_hello=spb.DataHello(
+        token=bytes(token), connection=connection))))
+    return sock
+
+
+def lz4_literals(data):
+    """An LZ4 block (its block format, daemon/compress.c) of literals
+    only: it decodes to data, made without liblz4."""
+    n = len(data)
+    out = bytearray([min(n, 15) << 4])
+    if n >= 15:
+        rest = n - 15
+        while rest >= 255:
+            out.append(255)
+            rest -= 255
+        out.append(rest)
+    return bytes(out) + bytes(data)
+
+
+def _lz4_len(n):
+    out = bytearray()
+    while n >= 255:
+        out.append(255)
+        n -= 255
+    out.append(n)
+    return bytes(out)
+
+
+def lz4_fills(*fills):
+    """An LZ4 block of runs of one byte each, fills = (byte, count), ...
+    (count >= 10): per run one literal and a match at offset 1; the
+    block ends in 5 literals, as the format wants."""
+    out = bytearray()
+    for i, (b, n) in enumerate(fills):
+        m = n - 1 - (5 if i == len(fills) - 1 else 0)
+        out.append(0x10 | min(m - 4, 15))
+        out.append(b)
+        out += struct.pack("<H", 1)
+        if m - 4 >= 15:
+            out += _lz4_len(m - 4 - 15)
+    out.append(0x50)
+    out += bytes([fills[-1][0]]) * 5
+    return bytes(out)
 
 
 class PeerError(AssertionError):

@@ -58,6 +58,15 @@ def read_file(path, offset=0, length=None):
         return f.read() if length is None else f.read(length)
 
 
+def compressible(size):
+    """size bytes that lz4 takes to about a quarter: per page 1 KiB
+    random, 3 KiB zeros (none of them a zero page)."""
+    r = os.urandom(size // 4)
+    z = bytes(PAGE - PAGE // 4)
+    q = PAGE // 4
+    return b"".join(r[i * q:(i + 1) * q] + z for i in range(size // PAGE))
+
+
 def skip_unless_built():
     if vmigtest.backend_plugin("virtio-admin") is None:
         raise unittest.SkipTest("the virtio-admin plugin is not built")
@@ -88,13 +97,16 @@ class Host:
 
     def attach(self, vf, size=MEM, fill=None):
         """A memory file for vf in /dev/shm, attached to the simulated VF
-        at IOVA; fill: None (zeros), "random", or a byte."""
+        at IOVA; fill: None (zeros), "random", "compressible" (each page
+        1 KiB random, 3 KiB zeros), or a byte."""
         path = os.path.join("/dev/shm", f"vmigt-{os.getpid()}-{self.name}"
                             f"-vf{vf}")
         with open(path, "wb") as f:
             if fill == "random":
                 for _ in range(size // MiB):
                     f.write(os.urandom(MiB))
+            elif fill == "compressible":
+                f.write(compressible(size))
             elif fill is not None:
                 f.write(bytes([fill]) * size)
             else:

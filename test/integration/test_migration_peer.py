@@ -11,7 +11,10 @@ proto/stream.proto built one field at a time):
 - a fake source that connects to a really prepared destination with the
   right token and sends page batches that lie outside the region (or
   otherwise do not add up): the destination job FAILED naming the region
-  and page, its memory file unchanged, its VF stopped and released;
+  and page, its memory file unchanged, its VF stopped and released; the
+  same for compressed batches on a data connection whose codec is
+  unknown, whose block is not shorter than its runs, is corrupt, or
+  decodes to another length than its runs (and for one on the stream);
 - a fake source with a wrong token, or no Hello at all, or garbage: told
   why (an Abort), dropped and logged, while the prepared job keeps waiting
   for the right source, which then migrates into it; after
@@ -31,7 +34,8 @@ from test_migration_lib import (MigrationCase, file_digest,  # noqa: E402
                                 phase_name, read_file, DEVICE, IOVA, MEM,
                                 PAGE, LIVENESS_S)
 from streampeer import (Peer, frame, hello_for, kind, spb,  # noqa: E402
-                        PROTOCOL)
+                        PROTOCOL, data_dial, encode, lz4_fills,
+                        lz4_literals)
 from vmig import pb  # noqa: E402
 
 HALF = MEM // 2
@@ -287,6 +291,69 @@ class FakeSource(MigrationCase):
                 self.assert_refused(fake, prep, before,
                                     spb.Abort.CODE_PROTOCOL, word)
                 fake.close()
+
+    def zbatch(self, codec, block, runs=((10, 2, False),), seq=1):
+        f = self.batch(list(runs), seq=seq)
+        f.pages.payload_bytes = PAGE * sum(n for _, n, z in runs if not z)
+        f.pages.codec = codec
+        f.pages.wire_bytes = len(block)
+        return f
+
+    def test_compressed_batch_that_lies(self):
+        # each on a data connection: the job fails naming what was wrong,
+        # and not a byte lands (a block is decoded apart, then copied)
+        cases = [
+            ("unknown codec", 9, b"\0" * 100, "codec 9 is unknown"),
+            ("a block as long as its runs", 1, b"\0" * (2 * PAGE),
+             "must be shorter than its runs"),
+            ("a corrupt lz4 block", 1, b"\xff" * 1000, "corrupt lz4"),
+            ("a corrupt zstd frame", 2, b"\x5c" * 1000, "corrupt zstd"),
+            ("one page for two", 1, lz4_literals(b"\x42" * PAGE),
+             "decodes to 4096 bytes, not the 8192"),
+        ]
+        for what, codec, block, word in cases:
+            with self.subTest(what):
+                fake, prep, before = self.connect()
+                f, _ = fake.expect("hello_ack")
+                self.assertEqual(f.hello_ack.data_codecs, 0b110)
+                sock = data_dial(f.hello_ack.data_url, prep.token)
+                try:
+                    sock.sendall(encode(self.zbatch(codec, block)) + block)
+                except OSError:
+                    pass    # the destination may close first
+                self.assert_refused(fake, prep, before,
+                                    spb.Abort.CODE_PROTOCOL, word)
+                sock.close()
+                fake.close()
+
+    def test_compressed_batch_on_the_stream(self):
+        fake, prep, before = self.connect()
+        fake.expect("hello_ack")
+        # the runs' bytes as the stream carries them, but a codec said
+        payload = b"\x42" * (2 * PAGE)
+        fake.send(self.zbatch(1, payload), payload)
+        self.assert_refused(fake, prep, before, spb.Abort.CODE_PROTOCOL,
+                            "only data connections carry compressed pages")
+        fake.close()
+
+    def test_good_compressed_pages_land(self):
+        # a literal block is a valid one: it lands (the fake is right)
+        fake, prep, _ = self.connect()
+        f, _ = fake.expect("hello_ack")
+        sock = data_dial(f.hello_ack.data_url, prep.token)
+        data = b"\x11" * PAGE + b"\x22" * PAGE
+        block = lz4_fills((0x11, PAGE), (0x22, PAGE))
+        sock.sendall(encode(self.zbatch(1, block, runs=((3, 2, False),))) +
+                     block)
+        f, _ = fake.expect("ack", skip=())
+        self.assertEqual(f.ack.data_bytes, 2 * PAGE)
+        mem = read_file(self.dst.mem[1])
+        self.assertEqual(mem[3 * PAGE:5 * PAGE], data)
+        self.assertEqual(mem[5 * PAGE:6 * PAGE], b"\x5a" * PAGE)
+        sock.close()
+        fake.send(frame(abort=spb.Abort(code=spb.Abort.CODE_CANCELLED,
+                                        reason="fake gives up")))
+        self.assert_dest_rolled_back(1, prep.job_id, (pb.PHASE_CANCELLED,))
 
     def test_switchover_without_stopcopy(self):
         fake, prep, before = self.connect()

@@ -204,6 +204,8 @@ Test(config, bad_values)
 		  ":2:", "port '99999' is not a number 0-65535" },
 		{ "events tls", "[daemon]\nevents_url = tls+tcp://1.2.3.4:5\n",
 		  ":2:", "events_url = tls+tcp://1.2.3.4:5: not a URL" },
+		{ "compression codec", "[daemon]\ncompression = gzip\n", ":2:",
+		  "compression = gzip: not auto, off, lz4 or zstd" },
 		{ "unknown security key", "[security]\nrpc_grp = x\n", ":2:",
 		  "[security] rpc_grp: unknown key" },
 		{ "bool", "[security]\nrpc_insecure_tcp = maybe\n", ":2:",

@@ -6,7 +6,10 @@
  * socket: nothing lands before the token, a header lying about its
  * payload or naming pages outside the region writes nothing, a peer that
  * stops inside a payload fails the link, and a frame dribbled in small
- * pieces (short reads) lands whole.
+ * pieces (short reads) lands whole. Compression: batches compressed by
+ * either codec land byte for byte, random pages go raw, and a block that
+ * is corrupt, decodes to another length or names an unknown codec
+ * writes nothing.
  */
 #include <criterion/criterion.h>
 
@@ -24,7 +27,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <lz4.h>
 
+#include "compress.h"
 #include "datalink.h"
 #include "frame.h"
 #include "memory.h"
@@ -226,7 +231,8 @@ static void
 send_all(struct xfer_src *xs, uint32_t iteration)
 {
 	send_round(xs, iteration);
-	run_until_applied(dlink_bytes(sdl));
+	/* the runs' bytes: dlink_bytes() counts the wire's */
+	run_until_applied(applied + dlink_unacked(sdl));
 	cr_assert_eq(failed, 0, "%s", fail_reason);
 }
 
@@ -362,10 +368,11 @@ raw_hello(int fd, const uint8_t *tok, size_t toklen)
 	raw_write(fd, buf, n);
 }
 
-/* A batch header for `count` data pages from `first`, seq 1. */
+/* A batch header for `count` data pages from `first`, seq 1; codec and
+ * wire: a compressed batch's (0, 0: none). */
 static size_t
-raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
-    uint64_t payload_bytes)
+raw_zbatch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
+    uint64_t payload_bytes, uint32_t codec, uint64_t wire)
 {
 	StreamFrame	 f = VMIG__STREAM__V1__FRAME__INIT;
 	StreamPageBatch	 b = VMIG__STREAM__V1__PAGE_BATCH__INIT;
@@ -378,11 +385,20 @@ raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
 	b.runs = &rp;
 	b.n_runs = 1;
 	b.payload_bytes = payload_bytes;
+	b.codec = codec;
+	b.wire_bytes = wire;
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_PAGES;
 	f.pages = &b;
 	n = frame_encode_header(&f, buf, buflen);
 	cr_assert_neq(n, 0);
 	return (n);
+}
+
+static size_t
+raw_batch(uint8_t *buf, size_t buflen, uint64_t first, uint32_t count,
+    uint64_t payload_bytes)
+{
+	return (raw_zbatch(buf, buflen, first, count, payload_bytes, 0, 0));
 }
 
 static int
@@ -548,4 +564,136 @@ Test(datalink, a_frame_in_small_pieces_lands_whole)
 	close(fd);
 	free(all);
 	free(payload);
+}
+
+/* ---- compression ------------------------------------------------------ */
+
+static void
+compressed_round_trip(int mode, unsigned nconns)
+{
+	struct xfer_src	 xs;
+	uint64_t	 in, out, din, dout;
+
+	dial(nconns);
+	dlink_set_compression(sdl, mode, CZ_CODECS);
+	xfer_src_init(&xs, 0, 0);
+	pageset_fill(&src.regions[0].dirty);
+	send_all(&xs, 1);
+	cr_assert(maps_equal(), "the destination differs");
+	dlink_compressed(sdl, &in, &out);
+	dlink_compressed(ldl, &din, &dout);
+	cr_assert_gt(in, 0, "nothing was compressed");
+	cr_assert_lt(out, in / 4, "%llu bytes compressed to %llu",
+	    (unsigned long long)in, (unsigned long long)out);
+	cr_assert_eq(din, in);
+	cr_assert_eq(dout, out);
+	cr_assert_eq(dlink_bytes(sdl), dlink_bytes(ldl));
+	cr_assert_lt(dlink_bytes(sdl), applied / 4, "wire %llu, runs %llu",
+	    (unsigned long long)dlink_bytes(sdl), (unsigned long long)applied);
+	xfer_src_free(&xs);
+}
+
+Test(datalink, lz4_batches_land_byte_for_byte)
+{
+	compressed_round_trip(CZ_MODE_LZ4, 2);
+}
+
+Test(datalink, zstd_batches_land_byte_for_byte)
+{
+	compressed_round_trip(CZ_MODE_ZSTD, 3);
+}
+
+Test(datalink, random_pages_go_raw_and_land)
+{
+	struct xfer_src	 xs;
+	uint64_t	 in, out, half = NPAGES / 2;
+	uint32_t	 x = 88172645u;
+	size_t		 i;
+
+	/* the first half as make_file() wrote it, the second random */
+	for (i = half * PS; i < NPAGES * PS; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		src.regions[0].base[i] = (uint8_t)x;
+	}
+	dial(1);
+	dlink_set_compression(sdl, CZ_MODE_LZ4, CZ_CODECS);
+	xfer_src_init(&xs, 0, 0);
+	pageset_fill(&src.regions[0].dirty);
+	send_all(&xs, 1);
+	cr_assert(maps_equal(), "the destination differs");
+	dlink_compressed(sdl, &in, &out);
+	/* the compressible half compressed, never the random half */
+	cr_assert_gt(in, 0);
+	cr_assert_leq(in, half * PS);
+	cr_assert_lt(out, in / 4);
+	xfer_src_free(&xs);
+}
+
+/* A hostile compressed batch: the link fails saying `what`, nothing
+ * lands. */
+static void
+zbatch_fails(uint32_t codec, const uint8_t *blk, size_t len, uint64_t wire,
+    const char *what)
+{
+	uint8_t		 hdr[512];
+	size_t		 n;
+	int		 fd;
+
+	fd = raw_connect();
+	raw_hello(fd, token, sizeof token);
+	n = raw_zbatch(hdr, sizeof hdr, 10, 2, 2 * PS, codec, wire);
+	raw_write(fd, hdr, n);
+	(void)send(fd, blk, len, MSG_NOSIGNAL);
+	expect_failure(what);
+	cr_assert(dst_untouched(), "a hostile compressed batch wrote memory");
+	cr_assert_eq(applied, 0);
+	close(fd);
+}
+
+Test(datalink, a_corrupt_lz4_block_writes_nothing)
+{
+	uint8_t	blk[1000];
+
+	memset(blk, 0xff, sizeof blk);
+	zbatch_fails(CZ_LZ4, blk, sizeof blk, sizeof blk, "corrupt lz4");
+}
+
+Test(datalink, a_corrupt_zstd_frame_writes_nothing)
+{
+	uint8_t	blk[1000];
+
+	memset(blk, 0x5c, sizeof blk);
+	zbatch_fails(CZ_ZSTD, blk, sizeof blk, sizeof blk, "corrupt zstd");
+}
+
+Test(datalink, a_block_decoding_to_one_page_for_two_writes_nothing)
+{
+	uint8_t	page[PS], blk[LZ4_COMPRESSBOUND(PS)];
+	int	n;
+
+	memset(page, 0x42, sizeof page);
+	n = LZ4_compress_default((const char *)page, (char *)blk, PS,
+	    (int)sizeof blk);
+	cr_assert_gt(n, 0);
+	zbatch_fails(CZ_LZ4, blk, (size_t)n, (uint64_t)n,
+	    "decodes to 4096 bytes, not the 8192");
+}
+
+Test(datalink, an_unknown_codec_fails)
+{
+	uint8_t	blk[2 * PS];
+
+	memset(blk, 0, sizeof blk);
+	zbatch_fails(7, blk, 100, 100, "codec 7 is unknown");
+}
+
+Test(datalink, a_block_as_long_as_its_runs_fails)
+{
+	uint8_t	blk[2 * PS];
+
+	memset(blk, 0, sizeof blk);
+	zbatch_fails(CZ_LZ4, blk, sizeof blk, sizeof blk,
+	    "must be shorter than its runs");
 }
