@@ -331,6 +331,15 @@ od_select(struct job *job, size_t budget, size_t *bytes)
 	*bytes = 0;
 	while (od->cursor < od->cap && od->nsel < OUT_DELTA_SEL) {
 		s = &od->slots[od->cursor];
+		/*
+		 * In neither the dirty set nor a read of this round: its page
+		 * went whole since (a sweep the table's growth cut short).
+		 */
+		if (s->used && s->region == od->region &&
+		    !od_pending(job, od->region, s->page)) {
+			od_delete(od, od->cursor);
+			continue;
+		}
 		if (!s->used || s->region != od->region ||
 		    !pageset_test(&r->dirty, s->page) ||
 		    (skip != NULL && pageset_test(skip, s->page))) {
