@@ -604,6 +604,7 @@ Test(frame, sequence_numbers)
 {
 	Vmig__Stream__V1__PageBatch	 pb = VMIG__STREAM__V1__PAGE_BATCH__INIT;
 	Vmig__Stream__V1__StopCopy	 sc = VMIG__STREAM__V1__STOP_COPY__INIT;
+	StreamPageDelta			 pd = VMIG__STREAM__V1__PAGE_DELTA__INIT;
 	Vmig__Stream__V1__Ack		 ack = VMIG__STREAM__V1__ACK__INIT;
 	StreamFrame			 fr = VMIG__STREAM__V1__FRAME__INIT;
 	char				 err[256];
@@ -624,6 +625,15 @@ Test(frame, sequence_numbers)
 	sc.seq = 7;
 	cr_assert_eq(frame_check_seq(7, &fr, err, sizeof err), -EPROTO);
 	cr_assert(frame_numbered(KIND(STATE)) && frame_numbered(KIND(SWITCHOVER)));
+	/* a delta is numbered with the pages: one lost is a gap */
+	fr.kind_case = KIND(PAGE_DELTA);
+	fr.page_delta = &pd;
+	pd.seq = 9;
+	cr_assert(frame_numbered(KIND(PAGE_DELTA)));
+	cr_assert_eq(frame_seq(&fr), 9);
+	cr_assert_eq(frame_check_seq(8, &fr, err, sizeof err), 0);
+	cr_assert_eq(frame_check_seq(7, &fr, err, sizeof err), -EPROTO);
+	cr_assert(strstr(err, "page-delta frame 9 out of order"), "%s", err);
 	/* acks and the hello carry none of the source's numbers */
 	fr.kind_case = KIND(ACK);
 	fr.ack = &ack;
