@@ -302,6 +302,19 @@ static const struct frame_layout layout = {
 	regions, 2, 1 << 20, 16, 64 << 20
 };
 
+/* rc 0 when substr is NULL, else -EPROTO with substr in err. */
+static void
+want_rc(int rc, const char *err, const char *substr)
+{
+	if (substr == NULL)
+		cr_assert_eq(rc, 0, "%s", err);
+	else {
+		cr_assert_eq(rc, -EPROTO, "expected \"%s\"", substr);
+		cr_assert(strstr(err, substr) != NULL, "\"%s\" lacks \"%s\"",
+		    err, substr);
+	}
+}
+
 static int
 check_runs(uint32_t region, const uint64_t (*r)[3], size_t n, size_t plen,
     const char *substr)
@@ -324,13 +337,7 @@ check_runs(uint32_t region, const uint64_t (*r)[3], size_t n, size_t plen,
 	pb.n_runs = n;
 	pb.runs = rp;
 	rc = frame_check_pages(&layout, &pb, plen, err, sizeof err);
-	if (substr == NULL)
-		cr_assert_eq(rc, 0, "%s", err);
-	else {
-		cr_assert_eq(rc, -EPROTO, "expected \"%s\"", substr);
-		cr_assert(strstr(err, substr) != NULL, "\"%s\" lacks \"%s\"",
-		    err, substr);
-	}
+	want_rc(rc, err, substr);
 	return (rc);
 }
 
@@ -477,13 +484,7 @@ check_delta(uint32_t region, uint32_t n_hdr, const uint64_t (*e)[3],
 	frame_init(&f);
 	decode_ok(&f, buf, len);
 	rc = frame_check(&layout, NULL, &f, err, sizeof err);
-	if (substr == NULL)
-		cr_assert_eq(rc, 0, "%s", err);
-	else {
-		cr_assert_eq(rc, -EPROTO, "expected \"%s\"", substr);
-		cr_assert(strstr(err, substr) != NULL, "\"%s\" lacks \"%s\"",
-		    err, substr);
-	}
+	want_rc(rc, err, substr);
 	frame_free(&f);
 	free(buf);
 	free(payload);
