@@ -362,16 +362,31 @@ pages_within(const struct converge *c, double t, uint32_t ps)
 	    t / ps);
 }
 
+double
+converge_wire_frac(const struct converge_obs *o)
+{
+	double	whole;
+
+	whole = ((double)o->dirty_pages + (double)o->deferred_pages) *
+	    (o->page_size ? o->page_size : DEFAULT_PAGE);
+	if (o->dirty_wire_bytes == 0 || !(whole > 0.0) ||
+	    (double)o->dirty_wire_bytes >= whole)
+		return (1.0);
+	return ((double)o->dirty_wire_bytes / whole);
+}
+
 static void
 predict(struct converge *c, const struct converge_obs *o, uint32_t ps,
     uint32_t target_ms, struct pred *p)
 {
-	double		bw, unseen, overlap, total, known;
+	double		bw, unseen, overlap, total, known, frac;
 	uint64_t	bytes;
 
 	memset(p, 0, sizeof *p);
-	p->remaining = sat_mul(o->dirty_pages, ps);
-	p->deferred = sat_mul(o->deferred_pages, ps);
+	/* bytes to send, not pages: deltas cost what they carry */
+	frac = converge_wire_frac(o);
+	p->remaining = d2u((double)sat_mul(o->dirty_pages, ps) * frac);
+	p->deferred = d2u((double)sat_mul(o->deferred_pages, ps) * frac);
 	p->state = o->state_bytes;
 
 	if (o->switch_cost_ms > 0)
@@ -409,7 +424,7 @@ predict(struct converge *c, const struct converge_obs *o, uint32_t ps,
 	total = (double)(o->total_bytes ? o->total_bytes : UINT64_MAX);
 	if (unseen * ps > total)
 		unseen = total / ps;
-	p->unseen = d2u(unseen * ps);
+	p->unseen = d2u(unseen * ps * frac);
 
 	p->moving = sat_add(sat_add(p->remaining, p->deferred), p->unseen);
 	bytes = sat_add(p->moving, p->state);

@@ -245,6 +245,12 @@ struct converge_obs {
 	/* The dirty set after the read. */
 	uint64_t	dirty_pages;	/* to send in the next round */
 	uint64_t	deferred_pages;	/* hot pages held back for stop-copy */
+	/*
+	 * Bytes the dirty and deferred pages cost on the wire, byte-exact
+	 * deltas counted as such (out_delta.c); 0: whole pages. The policy
+	 * counts bytes to send, not pages: see converge_wire_frac().
+	 */
+	uint64_t	dirty_wire_bytes;
 	uint32_t	page_size;	/* 0: 4096 */
 	uint64_t	total_bytes;	/* memory total (regions) */
 
@@ -386,6 +392,13 @@ enum converge_action converge_decide(struct converge *,
 
 /* The drain interval after a read that did (or did not) overflow. */
 uint64_t converge_drain_interval(uint64_t cur_ms, int overflow);
+/*
+ * The share of whole-page bytes the known dirty set costs on the wire
+ * (dirty_wire_bytes over dirty + deferred pages), in (0, 1]; 1 without
+ * deltas. The prediction scales the remaining, deferred and unseen bytes
+ * by it: pages the device dirties keep the pattern of those it dirtied.
+ */
+double	 converge_wire_frac(const struct converge_obs *);
 /*
  * The delay before the next round: the decision's, but no longer than the
  * drain interval once the device has overflowed (its buffer fills within

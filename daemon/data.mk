@@ -62,11 +62,12 @@ FUZZ_TARGETS += fuzz/fuzz_frame
 CLEANFILES += fuzz/fuzz_frame
 EXTRA_DIST += test/fuzz/fuzz_frame.c
 fuzz/fuzz_frame: $(srcdir)/test/fuzz/fuzz_frame.c $(srcdir)/daemon/frame.c \
+	$(srcdir)/daemon/delta.c \
 	$(srcdir)/daemon/util.c $(srcdir)/daemon/log.c proto/stream.pb-c.c
 	$(AM_V_GEN)$(MKDIR_P) fuzz && $(CLANG) $(DATA_FUZZ_FLAGS) -o $@ \
 	$(srcdir)/test/fuzz/fuzz_frame.c $(srcdir)/daemon/frame.c \
-	$(srcdir)/daemon/util.c $(srcdir)/daemon/log.c proto/stream.pb-c.c \
-	$(PROTOBUF_C_LIBS)
+	$(srcdir)/daemon/delta.c $(srcdir)/daemon/util.c \
+	$(srcdir)/daemon/log.c proto/stream.pb-c.c $(PROTOBUF_C_LIBS)
 
 # Benchmark (make bench): stream + xfer between two processes beside iperf3.
 EXTRA_PROGRAMS += test/bench/stream_throughput

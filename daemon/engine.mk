@@ -4,7 +4,8 @@
 libvmig_a_SOURCES += \
 	daemon/job.c daemon/job.h \
 	daemon/job_out.c daemon/job_out.h \
-	daemon/out_pump.c daemon/out_dirty.c daemon/out_state.c \
+	daemon/out_pump.c daemon/out_dirty.c daemon/out_delta.c \
+	daemon/out_state.c \
 	daemon/job_in.c \
 	daemon/job_resume.c \
 	daemon/tracker.c daemon/tracker.h
@@ -34,6 +35,7 @@ ENGINE_PY_TESTS = test/integration/test_migration.py \
 	test/integration/test_migration_peer.py \
 	test/integration/test_migration_stream.py \
 	test/integration/test_migration_phases.py \
+	test/integration/test_migration_delta.py \
 	test/integration/test_soak.py
 TESTS += $(ENGINE_PY_TESTS)
 EXTRA_DIST += $(ENGINE_PY_TESTS) test/integration/test_migration_lib.py \

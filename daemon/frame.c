@@ -17,6 +17,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "delta.h"
 #include "util.h"
 
 /*
@@ -38,6 +39,7 @@ static const char *const frame_kind_names[] = {
 	[VMIG__STREAM__V1__FRAME__KIND_ACK] = "ack",
 	[VMIG__STREAM__V1__FRAME__KIND_STOPCOPY] = "stopcopy",
 	[VMIG__STREAM__V1__FRAME__KIND_DATA_HELLO] = "data-hello",
+	[VMIG__STREAM__V1__FRAME__KIND_PAGE_DELTA] = "page-delta",
 };
 
 const char *
@@ -63,6 +65,8 @@ frame_seq(const StreamFrame *h)
 		return (h->ack->seq);
 	case VMIG__STREAM__V1__FRAME__KIND_STOPCOPY:
 		return (h->stopcopy->seq);
+	case VMIG__STREAM__V1__FRAME__KIND_PAGE_DELTA:
+		return (h->page_delta->seq);
 	default:
 		return (0);
 	}
@@ -74,6 +78,7 @@ frame_numbered(int kind)
 	return (kind == VMIG__STREAM__V1__FRAME__KIND_PAGES ||
 	    kind == VMIG__STREAM__V1__FRAME__KIND_STATE ||
 	    kind == VMIG__STREAM__V1__FRAME__KIND_STOPCOPY ||
+	    kind == VMIG__STREAM__V1__FRAME__KIND_PAGE_DELTA ||
 	    kind == VMIG__STREAM__V1__FRAME__KIND_SWITCHOVER);
 }
 
@@ -223,6 +228,33 @@ frame_decode(struct frame *f, const void *buf, size_t len, size_t hdr_max,
 	f->hdr_len = hlen;
 	f->payload_len = len - FRAME_PREFIX - hlen;
 	f->payload = f->payload_len != 0 ? b + FRAME_PREFIX + hlen : NULL;
+	return (0);
+}
+
+int
+frame_check_delta(const struct frame_layout *l, const StreamPageDelta *pd,
+    const uint8_t *payload, size_t payload_len, char *err, size_t errlen)
+{
+	const struct frame_region *r;
+	size_t		 payload_max;
+	unsigned long long seq = (unsigned long long)pd->seq;
+	char		 why[200];
+
+	payload_max = l->payload_max ? l->payload_max : FRAME_PAYLOAD_MAX;
+	if (pd->region >= l->nregions)
+		return (err_set(err, errlen, -EPROTO, "page delta %llu names "
+		    "region %u, but %u regions were prepared", seq, pd->region,
+		    l->nregions));
+	r = &l->regions[pd->region];
+	if (payload_len > payload_max)
+		return (err_set(err, errlen, -EPROTO, "page delta %llu for "
+		    "region %u carries %zu payload bytes, more than the limit "
+		    "of %zu", seq, pd->region, payload_len, payload_max));
+	if (r->page_size == 0 || delta_decode_check(payload, payload_len,
+	    pd->entries, r->npages, r->page_size, why, sizeof(why)) != 0)
+		return (err_set(err, errlen, -EPROTO, "page delta %llu for "
+		    "region %u: %s", seq, pd->region, r->page_size == 0 ?
+		    "the region has no page size" : why));
 	return (0);
 }
 
@@ -396,6 +428,9 @@ frame_check(const struct frame_layout *l, const struct frame_state_pos *pos,
 		    errlen));
 	case VMIG__STREAM__V1__FRAME__KIND_STATE:
 		return (frame_check_state(l, pos, f->hdr->state,
+		    f->payload_len, err, errlen));
+	case VMIG__STREAM__V1__FRAME__KIND_PAGE_DELTA:
+		return (frame_check_delta(l, f->hdr->page_delta, f->payload,
 		    f->payload_len, err, errlen));
 	default:
 		if (f->payload_len != 0)

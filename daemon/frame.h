@@ -23,6 +23,7 @@ typedef Vmig__Stream__V1__Frame		StreamFrame;
 typedef Vmig__Stream__V1__PageBatch	StreamPageBatch;
 typedef Vmig__Stream__V1__PageRun	StreamPageRun;
 typedef Vmig__Stream__V1__StateChunk	StreamStateChunk;
+typedef Vmig__Stream__V1__PageDelta	StreamPageDelta;
 
 /*
  * The peer stream protocol (proto/stream.proto Hello.protocol_version):
@@ -110,6 +111,15 @@ struct frame_state_pos {
  */
 int	 frame_check_pages(const struct frame_layout *, const StreamPageBatch *,
 	    size_t payload_len, char *err, size_t errlen);
+/*
+ * PageDelta: the region exists, the payload is within payload_max, and
+ * delta_decode_check() (delta.h) accepts it: every entry inside one page
+ * of the region, not empty, a page's ranges in order without overlap,
+ * the bytes exactly the entries' sum. Nothing is written.
+ */
+int	 frame_check_delta(const struct frame_layout *, const StreamPageDelta *,
+	    const uint8_t *payload, size_t payload_len, char *err,
+	    size_t errlen);
 /*
  * StateChunk: offset + payload within state_max (and total if declared),
  * total within state_max; a chunk of the current generation continues

@@ -34,6 +34,7 @@
 
 #include "backend.h"
 #include "compress.h"
+#include "delta.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -111,9 +112,9 @@ static const struct job_phase_row in_phases[JOB_NPHASES] = {
 	[JOB_QUEUED] = { B(JOB_SETUP) | ENDS, F(ABORT) },
 	[JOB_SETUP] = { B(JOB_PRECOPY) | ENDS, F(ABORT) },
 	[JOB_PRECOPY] = { B(JOB_STOPCOPY) | ENDS,
-	    F(PAGES) | F(STATE) | F(STOPCOPY) | F(ABORT) },
+	    F(PAGES) | F(PAGE_DELTA) | F(STATE) | F(STOPCOPY) | F(ABORT) },
 	[JOB_STOPCOPY] = { B(JOB_RESUMING) | ENDS,
-	    F(PAGES) | F(STATE) | F(SWITCHOVER) | F(ABORT) },
+	    F(PAGES) | F(PAGE_DELTA) | F(STATE) | F(SWITCHOVER) | F(ABORT) },
 	[JOB_RESUMING] = { B(JOB_COMPLETED) | ENDS, F(ABORT) },
 };
 
@@ -697,6 +698,31 @@ in_pages(struct job *job, const struct frame *fr)
 	in_ack(job, fr->hdr->pages->seq);
 }
 
+/*
+ * Byte ranges of pages (in_frame() ran frame_check(): every entry lies
+ * inside one page of the region and the bytes are exactly theirs).
+ */
+static void
+in_delta(struct job *job, const struct frame *fr)
+{
+	const StreamPageDelta	*pd = fr->hdr->page_delta;
+	struct mem_region	*r = &job->mem.regions[pd->region];
+
+	if (!r->writable) {
+		in_protocol_error(job, P_PROTO, "page delta %" PRIu64 " could "
+		    "not be applied: region %" PRIu32 " is read-only", pd->seq,
+		    pd->region);
+		return;
+	}
+	delta_apply(r->base, r->page_size, fr->payload, pd->entries);
+	job->in->applied += fr->payload_len;
+	job_account_pages(job, fr->payload_len, 0, 0);
+	job->st.bytes_sent = job_wire_bytes(job);
+	if (pd->iteration > job->st.memory_iteration)
+		job->st.memory_iteration = pd->iteration;
+	in_ack(job, pd->seq);
+}
+
 /* Batches the data connections landed (datalink.c checked them). */
 static void
 in_data_applied(void *arg, const struct dlink_applied *a)
@@ -955,6 +981,9 @@ in_frame(void *arg, const struct frame *fr)
 		break;
 	case K(PAGES):
 		in_pages(job, fr);
+		break;
+	case K(PAGE_DELTA):
+		in_delta(job, fr);
 		break;
 	case K(STATE):
 		in_state(job, fr);

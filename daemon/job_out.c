@@ -209,6 +209,8 @@ job_out_create(struct engine *eng, const struct job_request *req,
 	o->page_size = job->mem.regions[0].page_size;
 	o->nregions = job->mem.nregions;
 	out_dirty_init(job);
+	/* deltas are the adaptive policy's: the baseline is QEMU's pages */
+	out_delta_init(job, !job->pol.baseline);
 	out_pump_init(job);
 	out_state_init(job);
 	out_set_policy(job);
@@ -229,6 +231,7 @@ out_free(struct job *job)
 		event_free(o->ev_data_fail);
 	tls_probe_free(o->probe);
 	out_pump_free(job);
+	out_delta_free(job);
 	out_dirty_free(job);
 	out_state_free(job);
 	if (o->ev_live != NULL)
@@ -589,6 +592,7 @@ out_decide(struct job *job)
 	obs.overflow = o->rd_overflow;
 	obs.dirty_pages = mem_dirty_count(&job->mem) - deferred;
 	obs.deferred_pages = deferred;
+	obs.dirty_wire_bytes = out_delta_dirty_wire(job);
 	obs.page_size = o->page_size;
 	obs.total_bytes = job->mem.total_bytes;
 	obs.sent_bytes = o->send_bytes;

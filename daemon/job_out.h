@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "delta.h"
 #include "job.h"
 
 struct tls_probe;
@@ -71,6 +72,47 @@ struct out_dev {
 	struct XXH3_state_s	*xs;
 };
 
+/*
+ * out_delta.c: byte ranges per page since it was last sent, for pages the
+ * write records describe exactly. Bounded: at most OUT_DELTA_PAGES pages
+ * (more: whole pages), each at most DELTA_RANGES_MAX ranges (delta.h).
+ */
+#define OUT_DELTA_PAGES		32768
+#define OUT_DELTA_BUDGET	(256 * 1024)	/* payload bytes per frame */
+#define OUT_DELTA_SEL		2048		/* pages per frame */
+#define OUT_DELTA_UNMARK	16384		/* redundant bits per read */
+
+struct out_delta_slot;
+struct tracker_user;
+
+struct out_delta_sel {
+	uint64_t		 page;
+	struct delta_page	 d;
+};
+
+struct out_delta {
+	int			 on;		/* adaptive policy, records */
+	struct out_delta_slot	*slots;		/* open addressing */
+	uint64_t		 cap;		/* power of 2, or 0 */
+	uint64_t		 n;
+	uint64_t		 max;
+	/* the round's sweep */
+	int			 done;
+	uint32_t		 region;
+	uint64_t		 cursor;
+	struct out_delta_sel	*sel;		/* one frame's pages */
+	uint32_t		 nsel;
+	uint64_t		 pages_sent;	/* for the log */
+	uint64_t		 bytes_sent;
+	/* pages a read named before their copy was taken (od_record) */
+	struct {
+		uint32_t	 region;
+		uint64_t	 page;
+	}			*unmark;
+	uint32_t		 nunmark;
+	uint64_t		 unmarked;	/* since the last take */
+};
+
 struct job_out {
 	char			*dest_url;
 	uint8_t			 token[64];
@@ -119,6 +161,8 @@ struct job_out {
 	char			 tls_name[256];	/* the name we check */
 	char			 data_fail[256];
 
+	struct out_delta	 delta;
+
 	/* out_pump.c */
 	enum out_pump_state	 pump;
 	struct event		*ev_pump;
@@ -165,6 +209,14 @@ struct job_out {
 
 /* job_out.c */
 void	out_protocol_error(struct job *, const char *fmt, const char *what);
+
+/* out_delta.c */
+void	out_delta_init(struct job *, int on);
+void	out_delta_attach(struct job *, struct tracker_user *);
+void	out_delta_free(struct job *);
+void	out_delta_round(struct job *);
+int	out_delta_batch(struct job *, uint64_t *sent, int *rcp);
+uint64_t out_delta_dirty_wire(struct job *);
 
 /* out_pump.c */
 void	out_pump_init(struct job *);

@@ -172,6 +172,7 @@ out_start_one(struct job *job)
 		job_step_done(job, rc, "%s", err);
 		return (0);
 	}
+	out_delta_attach(job, JD(job)->tu);
 	/* one device without a tracker makes every page dirty, always */
 	if (tracker_scope(JD(job)->tu) == VMIG_TRACK_NONE)
 		o->untracked = CONVERGE_NO_TRACKER;
@@ -242,7 +243,9 @@ out_take_acc(struct job *job)
 	}
 	o->rd_records = o->acc_records;
 	o->rd_bytes = o->acc_bytes;
-	o->rd_pages = newp;
+	/* the policy's dirty rate counts the device's pages all the same */
+	o->rd_pages = newp + o->delta.unmarked;
+	o->delta.unmarked = 0;
 	o->rd_overflow = o->acc_overflow;
 	o->hot_pages = hot;
 	o->acc_records = o->acc_bytes = 0;

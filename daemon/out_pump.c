@@ -297,6 +297,38 @@ out_pump_batch(struct job *job)
 	return (1);
 }
 
+/* One PageDelta frame (out_delta.c), before the round's page batches. */
+static int
+out_pump_delta(struct job *job)
+{
+	struct job_out	*o = job->out;
+	uint64_t	 wait, bytes;
+	int		 rc;
+
+	if ((wait = tbucket_wait_ns(&o->tb, now_ns())) != 0) {
+		out_pump_pace(o, wait);
+		return (0);
+	}
+	if (out_delta_batch(job, &bytes, &rc) == 0) {
+		if (rc == -EAGAIN) {
+			out_pump_set(o, PUMP_BLOCKED);
+			return (0);
+		}
+		out_pump_set(o, PUMP_IDLE);
+		job_step_done(job, rc, "sending page deltas: %s",
+		    strerror(-rc));
+		return (0);
+	}
+	if (bytes == 0)
+		return (1);
+	tbucket_consume(&o->tb, bytes, now_ns());
+	o->pump_bytes += bytes;
+	job_account_pages(job, bytes, 0, 0);
+	job->st.memory_remaining = mem_dirty_count(&job->mem) * o->page_size;
+	job->st.bytes_sent = job_wire_bytes(job);
+	return (1);
+}
+
 static void
 out_pump(struct job *job)
 {
@@ -322,7 +354,8 @@ out_pump(struct job *job)
 			out_pump_finish(job);
 			return;
 		}
-		if (!out_pump_batch(job))
+		if (!(o->delta.done ? out_pump_batch(job) :
+		    out_pump_delta(job)))
 			return;
 	}
 	event_active(o->ev_pump, 0, 0);	/* more next turn */
@@ -353,6 +386,7 @@ out_pump_start(struct job *job, int final)
 	o->pump_cursor = 0;
 	o->pump_bytes = 0;
 	o->pump_start_us = now_us();
+	out_delta_round(job);
 	out_pump(job);
 }
 

@@ -26,6 +26,8 @@
 #include "util.h"
 
 #define TRACKER_RANGES_MAX	64
+/* write records kept per read for deltas (16 bytes each); more: lost */
+#define TRACKER_RECS_MAX	65536
 
 struct tracker_user {
 	TAILQ_ENTRY(tracker_user) entry;
@@ -38,6 +40,8 @@ struct tracker_user {
 	int			 lane;
 	vmig_done_fn		 read_fn;
 	void			*read_arg;
+	tracker_recs_fn		 recs_fn;	/* NULL: bits only */
+	void			*recs_arg;
 };
 
 /* A start asked while the tracker's own start is out. */
@@ -65,6 +69,7 @@ struct tracker {
 	unsigned int		 nranges;
 	uint64_t		 page_size;
 	struct vmig_dirty_map	 maps[TRACKER_RANGES_MAX];	/* its own */
+	struct vmig_write_log	 log;	/* the read's records (ABI 2.2) */
 	int			 reading;
 };
 
@@ -276,6 +281,7 @@ tracker_detach(struct tracker_user *u)
 		t->ops->tracker_close(t->h);
 	for (i = 0; i < t->nranges; i++)
 		free(t->maps[i].bits);
+	free(t->log.recs);
 	free(t->waits);
 	log_debug("%s: tracker %s closed", __func__, t->name);
 	free(t);
@@ -520,13 +526,25 @@ tracker_read_done(void *arg, const struct vmig_result *res)
 	unsigned int		 i, j, n = 0;
 
 	t->reading = 0;
-	/* every user gets the bits, asked or not: a read clears them */
+	/*
+	 * every user gets the records, then the bits, asked or not: a read
+	 * clears them (records first: a user tells the pages this read made
+	 * dirty from those already dirty before it)
+	 */
 	if (res->err == 0) {
+		TAILQ_FOREACH(u, &t->users, entry) {
+			if (u->recs_fn != NULL)
+				u->recs_fn(u->recs_arg, t->log.recs != NULL ?
+				    &t->log : NULL, 0);
+		}
 		TAILQ_FOREACH(u, &t->users, entry) {
 			for (i = 0; i < u->nmaps; i++)
 				for (j = 0; j < t->nranges; j++)
 					(void)tracker_map_or(&u->maps[i],
 					    &t->maps[j]);
+			if (u->recs_fn != NULL)
+				u->recs_fn(u->recs_arg, t->log.recs != NULL ?
+				    &t->log : NULL, 1);
 		}
 	}
 	w = xcalloc(t->nusers + 1, sizeof(*w));
@@ -570,8 +588,19 @@ tracker_issue_read(struct tracker *t)
 		memset(t->maps[i].bits, 0, (t->maps[i].length /
 		    t->page_size + 63) / 64 * sizeof(uint64_t));
 	t->reading = 1;
-	rc = t->ops->tracker_read(t->h, t->maps, t->nranges, lane,
-	    tracker_read_done, t);
+	if (t->ops->abi_minor >= 2 && t->ops->tracker_read_records != NULL) {
+		if (t->log.recs == NULL) {
+			t->log.recs = xcalloc(TRACKER_RECS_MAX,
+			    sizeof(*t->log.recs));
+			t->log.cap = TRACKER_RECS_MAX;
+		}
+		t->log.n = 0;
+		t->log.lost = 0;
+		rc = t->ops->tracker_read_records(t->h, t->maps, t->nranges,
+		    &t->log, lane, tracker_read_done, t);
+	} else
+		rc = t->ops->tracker_read(t->h, t->maps, t->nranges, lane,
+		    tracker_read_done, t);
 	if (rc == 0)
 		return;
 	/* not submitted: every request of this read is answered so, later */
@@ -627,6 +656,13 @@ tracker_read(struct tracker_user *u, int lane, vmig_done_fn fn, void *arg)
 	if (!t->reading)
 		tracker_issue_read(t);
 	return (0);
+}
+
+void
+tracker_set_recs(struct tracker_user *u, tracker_recs_fn fn, void *arg)
+{
+	u->recs_fn = fn;
+	u->recs_arg = arg;
 }
 
 int

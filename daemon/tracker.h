@@ -57,6 +57,17 @@ int	 tracker_stop(struct tracker_user *, vmig_done_fn, void *arg);
  */
 int	 tracker_reset(struct tracker_user *, vmig_done_fn, void *arg);
 
+/*
+ * Write records (ABI 2.2), for byte-exact deltas: after every successful
+ * read of the user's tracker, fn gets the read's records, or NULL when
+ * the backend gives none (the bits alone: every page of the read is
+ * whole), twice: before the read's bits reach the user's maps (after 0)
+ * and right after (after 1). fn NULL: bits only.
+ */
+typedef void (*tracker_recs_fn)(void *arg, const struct vmig_write_log *,
+    int after);
+void	 tracker_set_recs(struct tracker_user *, tracker_recs_fn, void *arg);
+
 /* Same tracker (a group's devices may share one: attach it once). */
 int	 tracker_same(struct tracker_set *, struct device *a,
 	    struct device *b);

@@ -61,7 +61,7 @@ extern "C" {
 struct event_base;
 
 #define VMIG_BACKEND_ABI_MAJOR	2	/* incompatible changes */
-#define VMIG_BACKEND_ABI_MINOR	1	/* compatible additions */
+#define VMIG_BACKEND_ABI_MINOR	2	/* compatible additions */
 #define VMIG_BACKEND_SYMBOL	"vmig_backend"
 
 /* Device modes (values match vmig.v1.DeviceMode). */
@@ -176,6 +176,25 @@ struct vmig_dirty_map {
 	uint64_t	 length;
 	uint64_t	 page_size;
 	uint64_t	*bits;
+};
+
+/*
+ * ABI 2.2: the write records a read found, as the device gave them (IOVA,
+ * length), for byte-exact deltas. The daemon owns the array; the backend
+ * appends up to cap records and sets lost when it could not give every
+ * one of them (more than cap, the device lost track, a bitmap report):
+ * the bits in the maps are always complete, the records only say more.
+ */
+struct vmig_write_rec {
+	uint64_t	 iova;
+	uint64_t	 len;
+};
+
+struct vmig_write_log {
+	struct vmig_write_rec *recs;
+	uint32_t	 cap;
+	uint32_t	 n;		/* records appended by the read */
+	int		 lost;		/* some write is in the maps only */
 };
 
 struct vmig_result {
@@ -328,6 +347,16 @@ struct vmig_backend {
 	 */
 	int	(*state_compat)(struct vmig_pf *pf, uint64_t member,
 		    const char *src_interface, char *err, size_t errlen);
+
+	/*
+	 * ABI 2.2 (read only when abi_minor >= 2; NULL: not offered). As
+	 * tracker_read, and every write record the read found is appended
+	 * to log (log->n and log->lost are the caller's to reset).
+	 */
+	int	(*tracker_read_records)(struct vmig_tracker *t,
+		    struct vmig_dirty_map *maps, unsigned int n,
+		    struct vmig_write_log *log, int lane, vmig_done_fn done,
+		    void *arg);
 };
 
 #ifdef __cplusplus

@@ -163,6 +163,7 @@ struct va_dop {
 	int		 track_mode;	/* cvq DIRTY_START; 0: best */
 	struct vmig_dirty_map *maps;	/* DIRTY_READ */
 	unsigned int	 nmaps;
+	struct vmig_write_log *log;	/* DIRTY_READ: records (NULL: none) */
 	/* scratch */
 	size_t		 off;
 	size_t		 cur;

@@ -349,10 +349,18 @@ p_wr_read(struct va_dop *op, const struct va_dres *r, char *err,
 		op->bytes += len;
 		if (!va_wr_apply(op->maps, op->nmaps, iova, len, &op->pages))
 			op->outside++;
+		/* the exact bytes, for deltas (ABI 2.2) */
+		if (op->log != NULL && op->log->n < op->log->cap) {
+			op->log->recs[op->log->n].iova = iova;
+			op->log->recs[op->log->n++].len = len;
+		} else if (op->log != NULL)
+			op->log->lost = 1;
 	}
 	if (flags & VA_WR_F_LOST) {
 		/* The device lost track: the whole range is suspect. */
 		op->overflow = 1;
+		if (op->log != NULL)
+			op->log->lost = 1;
 		va_maps_set_whole(op->maps, op->nmaps, vf->ranges[op->idx].iova,
 		    vf->ranges[op->idx].length, &op->pages);
 	}

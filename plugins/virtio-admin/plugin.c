@@ -945,9 +945,11 @@ va_tracker_start(struct vmig_tracker *t, const struct vmig_iova_range *r,
 	return (op_start(op));
 }
 
+/* Records go to log when the dialect has them (draft); else lost. */
 static int
-va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
-    unsigned int n, int lane, vmig_done_fn done, void *arg)
+va_tracker_read_records(struct vmig_tracker *t, struct vmig_dirty_map *maps,
+    unsigned int n, struct vmig_write_log *log, int lane, vmig_done_fn done,
+    void *arg)
 {
 	struct va_op	*op;
 	int		 rc;
@@ -957,7 +959,17 @@ va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
 		return (rc);
 	op->dop.maps = maps;
 	op->dop.nmaps = n;
+	op->dop.log = log;
+	if (log != NULL && t->dev->pf->d != &va_dialect_draft)
+		log->lost = 1;	/* page reports (cvq): no byte ranges */
 	return (op_start(op));
+}
+
+static int
+va_tracker_read(struct vmig_tracker *t, struct vmig_dirty_map *maps,
+    unsigned int n, int lane, vmig_done_fn done, void *arg)
+{
+	return (va_tracker_read_records(t, maps, n, NULL, lane, done, arg));
 }
 
 static int
@@ -1522,6 +1534,7 @@ const struct vmig_backend vmig_backend = {
 	.tracker_close = va_tracker_close,
 	.tracker_start = va_tracker_start,
 	.tracker_read = va_tracker_read,
+	.tracker_read_records = va_tracker_read_records,
 	.tracker_stop = va_tracker_stop,
 	.state_compat = va_pf_state_compat,
 };

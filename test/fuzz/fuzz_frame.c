@@ -3,8 +3,8 @@
  *
  * Every input is one received nng message. It is decoded, checked against
  * a fixed destination layout, and when the checks accept it, applied the
- * way the destination would (page runs into a region buffer, state chunks
- * into a state image) without xfer_apply()'s second bounds check: ASan
+ * way the destination would (page runs and page deltas into a region
+ * buffer, state chunks into a state image) without xfer_apply()'s second bounds check: ASan
  * proves that frame_check() alone keeps every write inside. Headers are
  * re-encoded and decoded again.
  */
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta.h"
 #include "frame.h"
 
 #define NPAGES		64
@@ -85,6 +86,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memcpy(state + f.hdr->state->offset, f.payload,
 				    f.payload_len);
 			frame_state_accept(&pos, f.hdr->state, f.payload_len);
+			break;
+		case VMIG__STREAM__V1__FRAME__KIND_PAGE_DELTA:
+			/* delta_apply trusts the check alone, like the engine */
+			delta_apply(mem[f.hdr->page_delta->region], PAGE,
+			    f.payload, f.hdr->page_delta->entries);
 			break;
 		default:
 			break;

@@ -10,11 +10,13 @@ proto/stream.proto built one field at a time):
   recording off, released, its memory never written);
 - a fake source that connects to a really prepared destination with the
   right token and sends page batches that lie outside the region (or
-  otherwise do not add up): the destination job FAILED naming the region
-  and page, its memory file unchanged, its VF stopped and released; the
-  same for compressed batches on a data connection whose codec is
-  unknown, whose block is not shorter than its runs, is corrupt, or
-  decodes to another length than its runs (and for one on the stream);
+  otherwise do not add up), or page deltas that do not (a region not
+  prepared, a page outside it, ranges past their page, overlapping or
+  empty, a count or lengths that lie): the destination job FAILED naming
+  the region and page, its memory file unchanged, its VF stopped and
+  released; the same for compressed batches on a data connection whose
+  codec is unknown, whose block is not shorter than its runs, is corrupt,
+  or decodes to another length than its runs (and for one on the stream);
 - a fake source with a wrong token, or no Hello at all, or garbage: told
   why (an Abort), dropped and logged, while the prepared job keeps waiting
   for the right source, which then migrates into it; after
@@ -41,6 +43,11 @@ from vmig import pb  # noqa: E402
 HALF = MEM // 2
 NPAGES = MEM // PAGE
 REFUSALS_MAX = 8        # JOB_REFUSALS_MAX (daemon/job.h)
+
+
+def delta_entry(page, off, length):
+    """One PageDelta entry (daemon/delta.h): le64 page, le32 off, len."""
+    return struct.pack("<QII", page, off, length)
 
 
 class FakeDestination(MigrationCase):
@@ -355,6 +362,45 @@ class FakeSource(MigrationCase):
                                         reason="fake gives up")))
         self.assert_dest_rolled_back(1, prep.job_id, (pb.PHASE_CANCELLED,))
 
+    def delta(self, entries, region=0, seq=1):
+        return frame(page_delta=spb.PageDelta(
+            seq=seq, region=region, entries=entries, iteration=1))
+
+    def test_delta_that_does_not_add_up(self):
+        """PageDelta frames (daemon/frame.c frame_check_delta): each is
+        refused before a byte is written, the job failed."""
+        e = delta_entry
+        cases = [
+            ("no such region", 1, dict(region=3), e(0, 0, 8) + b"x" * 8,
+             "names region 3"),
+            ("page past the region", 1, {}, e(NPAGES, 0, 8) + b"x" * 8,
+             f"page {NPAGES} is outside the region"),
+            ("page far away", 1, {}, e((1 << 64) - 1, 0, 8) + b"x" * 8,
+             "outside the region"),
+            ("past its page", 1, {}, e(0, PAGE - 4, 8) + b"x" * 8,
+             "do not fit a 4096-byte page"),
+            ("a length that wraps", 1, {}, e(0, 8, (1 << 32) - 4) +
+             b"x" * 8, "do not fit"),
+            ("empty", 1, {}, e(0, 8, 0), "do not fit"),
+            ("overlapping", 2, {}, e(2, 0, 16) + e(2, 8, 8) + b"x" * 24,
+             "overlap or precede"),
+            ("a count that lies", 1000, {}, e(0, 0, 8) + b"x" * 8,
+             "delta of 1000 entries needs"),
+            ("no entries", 0, {}, b"", "delta of 0 entries"),
+            ("bytes short", 1, {}, e(0, 0, 8) + b"x" * 7,
+             "the payload carries 7"),
+            ("bytes long", 1, {}, e(0, 0, 8) + b"x" * 9,
+             "the payload carries 9"),
+        ]
+        for what, n, kw, payload, word in cases:
+            with self.subTest(what):
+                fake, prep, before = self.connect()
+                fake.expect("hello_ack")
+                fake.send(self.delta(n, **kw), payload)
+                self.assert_refused(fake, prep, before,
+                                    spb.Abort.CODE_PROTOCOL, word)
+                fake.close()
+
     def test_switchover_without_stopcopy(self):
         fake, prep, before = self.connect()
         fake.expect("hello_ack")
@@ -433,6 +479,16 @@ class FakeSource(MigrationCase):
         fake.send(self.batch([(0, 1, False)]), b"\xee" * PAGE)
         self.assert_still_waiting(fake, prep, before, spb.Abort.CODE_AUTH,
                                   "unexpected pages frame")
+
+    def test_delta_before_hello(self):
+        prep = self.prepare(1)
+        before = file_digest(self.dst.mem[1])
+        fake = Peer()
+        self.fakes.append(fake)
+        fake.dial(prep.stream_url)
+        fake.send(self.delta(1), delta_entry(0, 0, 8) + b"\xee" * 8)
+        self.assert_still_waiting(fake, prep, before, spb.Abort.CODE_AUTH,
+                                  "unexpected page-delta frame")
 
     def test_garbage_instead_of_hello(self):
         prep = self.prepare(1)

@@ -1025,6 +1025,49 @@ Test(converge, decision_numbers)
 	cr_assert(strstr(d.reason, "300 ms") != NULL, "%s", d.reason);
 }
 
+/*
+ * Bytes to send, not pages: 64 MiB of dirty pages at 100 MiB/s is 640 ms
+ * whole (iterate against a 300 ms target), but as deltas of 1/32 of each
+ * page (dirty_wire_bytes 2 MiB) it is 20 ms: switch over. The baseline
+ * (QEMU's pages) ignores it.
+ */
+Test(converge, counts_wire_bytes_not_pages)
+{
+	struct converge_policy		p = { ADAPTIVE };
+	struct converge			c;
+	struct converge_obs		o = { .iteration = 1, .now_ms = 1000,
+	    .read_interval_ms = 1000, .new_pages = 16384,
+	    .dirty_pages = 16384, .sent_bytes = 100 * MiB,
+	    .send_us = 1000000, .total_bytes = 128 * MiB,
+	    .switch_cost_ms = 50, .switch_cost_measured = 1 };
+	struct converge_decision	d;
+
+	cr_assert_float_eq(converge_wire_frac(&o), 1.0, 1e-9);
+	converge_init(&c, &p);
+	converge_decide(&c, &o, &d);
+	cr_assert_eq(d.action, CONVERGE_ITERATE, "%s", d.reason);
+	cr_assert_geq(d.remaining_bytes, 64 * MiB);
+
+	o.dirty_wire_bytes = 2 * MiB;
+	cr_assert_float_eq(converge_wire_frac(&o), 1.0 / 32, 1e-9);
+	converge_init(&c, &p);
+	converge_decide(&c, &o, &d);
+	cr_assert_eq(d.action, CONVERGE_SWITCHOVER, "%s", d.reason);
+	cr_assert(d.remaining_bytes >= 2 * MiB &&
+	    d.remaining_bytes <= 3 * MiB, "remaining %llu",
+	    (unsigned long long)d.remaining_bytes);
+
+	/* more wire bytes than whole pages (never): whole pages */
+	o.dirty_wire_bytes = 65 * MiB;
+	cr_assert_float_eq(converge_wire_frac(&o), 1.0, 1e-9);
+
+	p.kind = CONVERGE_KIND_BASELINE;
+	o.dirty_wire_bytes = 2 * MiB;
+	converge_init(&c, &p);
+	converge_decide(&c, &o, &d);
+	cr_assert_neq(d.action, CONVERGE_SWITCHOVER, "%s", d.reason);
+}
+
 Test(converge, names)
 {
 	cr_assert_str_eq(converge_action_name(CONVERGE_ITERATE), "iterate");

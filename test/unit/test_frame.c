@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta.h"
 #include "frame.h"
 #include "util.h"
 
@@ -301,6 +302,19 @@ static const struct frame_layout layout = {
 	regions, 2, 1 << 20, 16, 64 << 20
 };
 
+/* rc 0 when substr is NULL, else -EPROTO with substr in err. */
+static void
+want_rc(int rc, const char *err, const char *substr)
+{
+	if (substr == NULL)
+		cr_assert_eq(rc, 0, "%s", err);
+	else {
+		cr_assert_eq(rc, -EPROTO, "expected \"%s\"", substr);
+		cr_assert(strstr(err, substr) != NULL, "\"%s\" lacks \"%s\"",
+		    err, substr);
+	}
+}
+
 static int
 check_runs(uint32_t region, const uint64_t (*r)[3], size_t n, size_t plen,
     const char *substr)
@@ -323,13 +337,7 @@ check_runs(uint32_t region, const uint64_t (*r)[3], size_t n, size_t plen,
 	pb.n_runs = n;
 	pb.runs = rp;
 	rc = frame_check_pages(&layout, &pb, plen, err, sizeof err);
-	if (substr == NULL)
-		cr_assert_eq(rc, 0, "%s", err);
-	else {
-		cr_assert_eq(rc, -EPROTO, "expected \"%s\"", substr);
-		cr_assert(strstr(err, substr) != NULL, "\"%s\" lacks \"%s\"",
-		    err, substr);
-	}
+	want_rc(rc, err, substr);
 	return (rc);
 }
 
@@ -439,6 +447,102 @@ Test(frame, check_state_rules)
 	cr_assert(pos.complete && pos.started);
 }
 
+/*
+ * A PageDelta for region with n entries { page, off, len } and extra
+ * bytes beyond (or, negative, short of) the entries' sum, through the
+ * whole path: encoded, decoded, frame_check(). substr NULL: accepted.
+ */
+static void
+check_delta(uint32_t region, uint32_t n_hdr, const uint64_t (*e)[3],
+    size_t n, long extra, size_t pad, const char *substr)
+{
+	StreamPageDelta	 pd = VMIG__STREAM__V1__PAGE_DELTA__INIT;
+	StreamFrame	 fr = VMIG__STREAM__V1__FRAME__INIT;
+	struct delta_entry de;
+	struct frame	 f;
+	uint8_t		*payload, *buf;
+	size_t		 i, plen = n * DELTA_ENTRY_LEN, len;
+	char		 err[256] = "";
+	int		 rc;
+
+	for (i = 0; i < n; i++)
+		plen += e[i][2] < 8192 ? e[i][2] : 0;
+	plen = (size_t)((long)plen + extra) + pad;
+	payload = calloc(1, plen + 1);
+	for (i = 0; i < n && (i + 1) * DELTA_ENTRY_LEN <= plen; i++) {
+		de.page = e[i][0];
+		de.off = (uint32_t)e[i][1];
+		de.len = (uint32_t)e[i][2];
+		delta_put_entry(payload + i * DELTA_ENTRY_LEN, &de);
+	}
+	pd.seq = 9;
+	pd.region = region;
+	pd.entries = n_hdr;
+	fr.kind_case = KIND(PAGE_DELTA);
+	fr.page_delta = &pd;
+	buf = encode(&fr, payload, plen, &len);
+	frame_init(&f);
+	decode_ok(&f, buf, len);
+	rc = frame_check(&layout, NULL, &f, err, sizeof err);
+	want_rc(rc, err, substr);
+	frame_free(&f);
+	free(buf);
+	free(payload);
+}
+
+Test(frame, check_delta_rules)
+{
+	const uint64_t ok[][3] = { { 0, 0, 64 }, { 0, 100, 8 }, { 99, 4032,
+	    64 } };
+	const uint64_t big[][3] = { { 9, (2 << 20) - 16, 16 } };
+	const uint64_t past[][3] = { { 100, 0, 64 } };
+	const uint64_t wrap[][3] = { { UINT64_MAX, 0, 64 } };
+	const uint64_t edge[][3] = { { 1, 4000, 97 } };
+	const uint64_t off[][3] = { { 1, 4096, 1 } };
+	const uint64_t lenwrap[][3] = { { 1, 8, 0xffffffffULL } };
+	const uint64_t empty[][3] = { { 1, 8, 0 } };
+	const uint64_t overlap[][3] = { { 3, 0, 64 }, { 3, 63, 2 } };
+	const uint64_t back[][3] = { { 3, 100, 4 }, { 3, 50, 4 } };
+
+	check_delta(0, 3, ok, 3, 0, 0, NULL);
+	check_delta(1, 1, big, 1, 0, 0, NULL);
+	/* the region must have been prepared */
+	check_delta(2, 3, ok, 3, 0, 0, "names region 2, but 2 regions");
+	/* no entries; more entries than the payload holds (a lying count) */
+	check_delta(0, 0, ok, 3, 0, 0, "delta of 0 entries");
+	check_delta(0, 1000, ok, 3, 0, 0, "delta of 1000 entries needs");
+	check_delta(0, UINT32_MAX, ok, 3, 0, 0, "needs a");
+	/* every entry inside one page of the region */
+	check_delta(0, 1, past, 1, 0, 0, "page 100 is outside the region");
+	check_delta(0, 1, wrap, 1, 0, 0, "is outside the region");
+	check_delta(0, 1, edge, 1, 0, 0, "do not fit a 4096-byte page");
+	check_delta(0, 1, off, 1, 0, 0, "do not fit a 4096-byte page");
+	check_delta(0, 1, lenwrap, 1, 0, 0, "do not fit a 4096-byte page");
+	check_delta(0, 1, empty, 1, 0, 0, "do not fit");
+	/* a page's ranges in order, not overlapping */
+	check_delta(0, 2, overlap, 2, 0, 0, "overlap or precede");
+	check_delta(0, 2, back, 2, 0, 0, "overlap or precede");
+	/* the bytes are exactly the entries' sum: lengths that lie */
+	check_delta(0, 3, ok, 3, 1, 0, "name 136 bytes, the payload carries "
+	    "137");
+	check_delta(0, 3, ok, 3, -1, 0, "name 136 bytes, the payload carries "
+	    "135");
+	check_delta(0, 2, ok, 3, 0, 0, "the payload carries");
+}
+
+Test(frame, check_delta_payload_bound)
+{
+	const struct frame_layout small = { regions, 2, 1 << 20, 16, 4096 };
+	StreamPageDelta	 pd = VMIG__STREAM__V1__PAGE_DELTA__INIT;
+	char		 err[256];
+
+	pd.region = 0;
+	pd.entries = 1;
+	cr_assert_eq(frame_check_delta(&small, &pd, NULL, 4097, err,
+	    sizeof err), -EPROTO);
+	cr_assert(strstr(err, "more than the limit of 4096"), "%s", err);
+}
+
 Test(frame, check_any_and_expect)
 {
 	Vmig__Stream__V1__Ack ack = VMIG__STREAM__V1__ACK__INIT;
@@ -501,6 +605,7 @@ Test(frame, sequence_numbers)
 {
 	Vmig__Stream__V1__PageBatch	 pb = VMIG__STREAM__V1__PAGE_BATCH__INIT;
 	Vmig__Stream__V1__StopCopy	 sc = VMIG__STREAM__V1__STOP_COPY__INIT;
+	StreamPageDelta			 pd = VMIG__STREAM__V1__PAGE_DELTA__INIT;
 	Vmig__Stream__V1__Ack		 ack = VMIG__STREAM__V1__ACK__INIT;
 	StreamFrame			 fr = VMIG__STREAM__V1__FRAME__INIT;
 	char				 err[256];
@@ -521,6 +626,15 @@ Test(frame, sequence_numbers)
 	sc.seq = 7;
 	cr_assert_eq(frame_check_seq(7, &fr, err, sizeof err), -EPROTO);
 	cr_assert(frame_numbered(KIND(STATE)) && frame_numbered(KIND(SWITCHOVER)));
+	/* a delta is numbered with the pages: one lost is a gap */
+	fr.kind_case = KIND(PAGE_DELTA);
+	fr.page_delta = &pd;
+	pd.seq = 9;
+	cr_assert(frame_numbered(KIND(PAGE_DELTA)));
+	cr_assert_eq(frame_seq(&fr), 9);
+	cr_assert_eq(frame_check_seq(8, &fr, err, sizeof err), 0);
+	cr_assert_eq(frame_check_seq(7, &fr, err, sizeof err), -EPROTO);
+	cr_assert(strstr(err, "page-delta frame 9 out of order"), "%s", err);
 	/* acks and the hello carry none of the source's numbers */
 	fr.kind_case = KIND(ACK);
 	fr.ack = &ack;
