@@ -22,8 +22,22 @@ VA_COMMON_SRCS = \
 	plugins/virtio-admin/writerec.c plugins/virtio-admin/writerec.h \
 	plugins/virtio-admin/transport.h \
 	plugins/virtio-admin/transport_sim.c \
-	plugins/virtio-admin/transport_vfio.c
-VA_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/virtio-admin
+	plugins/virtio-admin/transport_vfio.c \
+	plugins/virtio-admin/virtio_pci.c plugins/virtio-admin/virtio_pci.h \
+	$(VA_VFIO_SRCS)
+# The vfio:BDF transport opens the PF with the VFIO layer's own code
+# (group + type1 container, region and DMA calls): the same sources
+# compiled in, as plugins/vfio's plugin does, never a copy.
+VA_VFIO_SRCS = \
+	plugins/vfio/vfio_compat.h \
+	plugins/vfio/vfio_log.c plugins/vfio/vfio_log.h \
+	plugins/vfio/vfio_parse.c plugins/vfio/vfio_parse.h \
+	plugins/vfio/vfio_dev.c plugins/vfio/vfio_dev.h \
+	plugins/vfio/vfio_mig.c plugins/vfio/vfio_mig.h \
+	plugins/vfio/vfio_v1.c plugins/vfio/vfio_v1.h \
+	plugins/vfio/vfio_open.c plugins/vfio/vfio_open.h
+VA_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/virtio-admin \
+	-I$(srcdir)/plugins/vfio
 
 # Non-PIC copy for the simulator and the tests.
 noinst_LIBRARIES += plugins/virtio-admin/libvadmin.a

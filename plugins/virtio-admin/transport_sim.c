@@ -30,6 +30,9 @@ tp_free(struct va_transport *tp)
 {
 	uint32_t i;
 
+	if (tp->vfio != NULL)
+		va_vfio_close(tp);	/* reset, unmap, release first */
+
 	for (i = 0; i < VA_TP_MAX_QUEUES; i++) {
 		if (tp->q[i].kick_fd != -1)
 			close(tp->q[i].kick_fd);
@@ -321,6 +324,8 @@ va_transport_kick(struct va_transport *tp, unsigned int q)
 
 	if (q >= tp->nqueues)
 		return (-EINVAL);
+	if (tp->vfio != NULL)
+		return (va_vfio_kick(tp, q));
 	if (write(tp->q[q].kick_fd, &one, sizeof(one)) != sizeof(one))
 		return (errno == EAGAIN ? 0 : -errno);
 	return (0);
