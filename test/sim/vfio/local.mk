@@ -51,3 +51,14 @@ EXTRA_DIST += test/sim/vfio/README.md
 # virtio PF of the simulated kernel (--dev virtio=SOCK) as vfio:BDF.
 TESTS += test/integration/test_vfio_pf.py
 EXTRA_DIST += test/integration/test_vfio_pf.py
+# The same PF's rules and the transport, from C through the interposer.
+if HAVE_CRITERION
+check_PROGRAMS += test/unit/test_vfio_virtio
+TESTS += test/unit/test_vfio_virtio
+test_unit_test_vfio_virtio_SOURCES = test/unit/test_vfio_virtio.c \
+	$(VFIO_TEST_SRCS)
+test_unit_test_vfio_virtio_CPPFLAGS = $(VFIO_TEST_CPPFLAGS) \
+	-I$(srcdir)/plugins/virtio-admin
+test_unit_test_vfio_virtio_LDADD = plugins/virtio-admin/libvadmin.a \
+	$(VFIO_TEST_LDADD) $(VMIG_LIBS)
+endif
