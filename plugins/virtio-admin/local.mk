@@ -26,16 +26,9 @@ VA_COMMON_SRCS = \
 	plugins/virtio-admin/virtio_pci.c plugins/virtio-admin/virtio_pci.h \
 	$(VA_VFIO_SRCS)
 # The vfio:BDF transport opens the PF with the VFIO layer's own code
-# (group + type1 container, region and DMA calls): the same sources
-# compiled in, as plugins/vfio's plugin does, never a copy.
-VA_VFIO_SRCS = \
-	plugins/vfio/vfio_compat.h \
-	plugins/vfio/vfio_log.c plugins/vfio/vfio_log.h \
-	plugins/vfio/vfio_parse.c plugins/vfio/vfio_parse.h \
-	plugins/vfio/vfio_dev.c plugins/vfio/vfio_dev.h \
-	plugins/vfio/vfio_mig.c plugins/vfio/vfio_mig.h \
-	plugins/vfio/vfio_v1.c plugins/vfio/vfio_v1.h \
-	plugins/vfio/vfio_open.c plugins/vfio/vfio_open.h
+# (group + type1 container, region and DMA calls): plugins/vfio's
+# sources compiled in, as its own plugin does, never a copy.
+VA_VFIO_SRCS = $(VFIO_OPEN_SRCS)
 VA_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/virtio-admin \
 	-I$(srcdir)/plugins/vfio
 

@@ -94,6 +94,8 @@ int	 va_sim_on_ack(struct va_transport *, char *err, size_t errlen);
 int	 va_sim_wait(struct va_transport *, int ms, char *err, size_t errlen);
 int	 va_transport_vfio_open(const char *bdf, const struct va_tp_params *,
 	    struct va_transport **, char *err, size_t errlen);
+/* A transport with no fds yet (every one -1), of kind, named target. */
+struct va_transport *va_tp_new(const char *kind, const char *target);
 /* transport_vfio.c's half of close and kick. */
 void	 va_vfio_close(struct va_transport *);
 int	 va_vfio_kick(struct va_transport *, unsigned int q);

@@ -554,21 +554,15 @@ va_transport_vfio_open(const char *bdf, const struct va_tp_params *p,
 	struct vfio_open_opts	 o;
 	struct va_transport	*tp;
 	struct va_vfio		*v;
-	uint32_t		 i;
 	int			 rc;
 
 	*tpp = NULL;
-	if ((tp = calloc(1, sizeof(*tp))) == NULL ||
+	if ((tp = va_tp_new("vfio", bdf)) == NULL ||
 	    (v = calloc(1, sizeof(*v))) == NULL) {
 		free(tp);
 		snprintf(err, errlen, "vfio:%s: out of memory", bdf);
 		return (-ENOMEM);
 	}
-	tp->kind = "vfio";
-	tp->sock = -1;
-	for (i = 0; i < VA_TP_MAX_QUEUES; i++)
-		tp->q[i].kick_fd = tp->q[i].call_fd = -1;
-	snprintf(tp->target, sizeof(tp->target), "%s", bdf);
 	snprintf(v->name, sizeof(v->name), "vfio:%s", bdf);
 	memset(&o, 0, sizeof(o));
 	o.sysfs = p->sysfs[0] != '\0' ? p->sysfs : NULL;
