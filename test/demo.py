@@ -278,13 +278,17 @@ def run(tmp, files, sims, daemons):
     dialects, dfailed = demo_dialects.run(tmp, files, sims, daemons, plugin,
                                           vmigctl, say)
     dialects["draft"] = draft
+    # a draft VF whose PF is reached through vfio-pci (vfio:BDF)
+    vfio_pci, pfailed = demo_dialects.run_vfio_pci(tmp, files, sims,
+                                                   daemons, plugin, say)
 
     result = dict(migrated=migrated, verified=verified, failed=failed,
                   max_downtime_ms=max_downtime, total_bytes=total_bytes,
                   wall_s=round(wall, 2), virtio_admin=VMS, vfio=NVFIO,
-                  virtio_dialects=dialects)
+                  virtio_dialects=dialects, virtio_vfio_pci=vfio_pci)
     print(json.dumps(result))
-    return 0 if verified == VMS + NVFIO and dfailed == 0 else 1
+    return 0 if verified == VMS + NVFIO and dfailed == 0 and \
+        pfailed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import simdev
+import vfiosim
 import vmigtest
 from vmig import pb
 
@@ -23,6 +24,7 @@ MOVES = [
 ]
 # PF name on each host, by dialect
 PFS = dict(v14="pf14", cvq="pfcvq")
+BDF = "0000:3c:00.0"      # the virtio PF behind vfio-pci (run_vfio_pci)
 
 
 def _digest(path):
@@ -31,6 +33,51 @@ def _digest(path):
         for b in iter(lambda: f.read(8 << 20), b""):
             h.update(b)
     return h.hexdigest()
+
+
+def _start(tmp, files, sc, dc, spf, dpf, vf, sdev, ddev, kind, params, vm,
+           policy, source_interfaces=None):
+    """Memory for vf on both PFs, a workload on the source, the
+    destination held; PrepareIncoming and StartMigration (verified, bulk
+    copy). What _finish needs."""
+    smem = simdev.memfile(tmp.path, f"demo-{vm}-src", MEM)
+    dmem = simdev.memfile(tmp.path, f"demo-{vm}-dst", MEM)
+    files += [smem, dmem]
+    with open(smem, "r+b") as f:
+        f.write(os.urandom(DATA))
+    spf.attach(vf, smem, MEM, 0)
+    dpf.attach(vf, dmem, MEM, 0)
+    dpf.hold(vf)
+    spf.workload(vf, kind, **params)
+    prep = dc.prepare_incoming(
+        ddev, [dict(path=dmem, iova=0, length=MEM)],
+        policy=dict(verify=True), vm=vm,
+        source_interfaces=source_interfaces or [])
+    jid = sc.start_migration(
+        sdev, [dict(path=smem, iova=0, length=MEM)], prep.stream_url,
+        prep.token, policy=dict(verify=True, bulk_copy=True, **policy),
+        vm=vm)
+    return dict(sdev=sdev, ddev=ddev, smem=smem, dmem=dmem, jid=jid,
+                djid=prep.job_id)
+
+
+def _finish(sc, dc, spf, dpf, vf, cross, m, sname, dname):
+    """Wait for both jobs; print the line; 1 if completed, verified,
+    memory and device state equal."""
+    j = sc.wait_job(m["jid"], timeout=vmigtest.LIVENESS_S)
+    dj = dc.wait_job(m["djid"], timeout=vmigtest.LIVENESS_S)
+    same_state = spf.digest(vf, any_dialect=cross) == \
+        dpf.digest(vf, any_dialect=cross)
+    same_mem = _digest(m["smem"]) == _digest(m["dmem"])
+    good = j.phase == dj.phase == pb.PHASE_COMPLETED and \
+        j.verified and same_state and same_mem
+    print(f"{m['sdev']} {sname} -> {m['ddev']} {dname}: "
+          f"{pb.JobPhase.Name(j.phase)[6:].lower()}, downtime "
+          f"{j.stats.downtime_ms} ms, memory "
+          f"{'equal' if same_mem else 'DIFFERENT'}, state "
+          f"{'equal' if same_state else 'DIFFERENT'}"
+          + (f": {j.error}" if j.error else ""))
+    return int(good)
 
 
 def run(tmp, files, sims, daemons, plugin, vmigctl, say):
@@ -65,54 +112,57 @@ def run(tmp, files, sims, daemons, plugin, vmigctl, say):
     jobs = []
     with hosts["src"].client() as sc, hosts["dst"].client() as dc:
         for sd, vf, dd, kind, params in MOVES:
-            smem = simdev.memfile(tmp.path, f"demo-{sd}{vf}-src", MEM)
-            dmem = simdev.memfile(tmp.path, f"demo-{sd}{vf}-dst", MEM)
-            files += [smem, dmem]
-            with open(smem, "r+b") as f:
-                f.write(os.urandom(DATA))
-            spf, dpf = pfs["src", sd], pfs["dst", dd]
-            spf.attach(vf, smem, MEM, 0)
-            dpf.attach(vf, dmem, MEM, 0)
-            dpf.hold(vf)
-            spf.workload(vf, kind, **params)
             sdev, ddev = f"{PFS[sd]}/vf{vf}", f"{PFS[dd]}/vf{vf}"
             src_if = sc.list_devices(PFS[sd])
             src_if = [x.caps.interface for x in src_if.devices
                       if x.name == sdev][0]
-            prep = dc.prepare_incoming(
-                ddev, [dict(path=dmem, iova=0, length=MEM)],
-                policy=dict(verify=True), vm=f"{sd}-vm{vf}",
-                source_interfaces=[src_if])
             # v1.4 tracks nothing: every page is dirty, so the policy
             # switches over at once; its ceiling must hold the memory
-            policy = dict(verify=True, bulk_copy=True)
-            if sd == "v14":
-                policy["max_downtime_ms"] = 5000
-            jid = sc.start_migration(
-                sdev, [dict(path=smem, iova=0, length=MEM)],
-                prep.stream_url, prep.token, policy=policy,
-                vm=f"{sd}-vm{vf}")
-            jobs.append((sd, vf, dd, kind, sdev, ddev, smem, dmem, jid,
-                         prep.job_id))
+            m = _start(tmp, files, sc, dc, pfs["src", sd], pfs["dst", dd],
+                       vf, sdev, ddev, kind, params, f"{sd}-vm{vf}",
+                       dict(max_downtime_ms=5000) if sd == "v14" else {},
+                       [src_if])
+            jobs.append((sd, vf, dd, kind, m))
         counts = {d: 0 for d in PFS}
         failed = 0
-        for sd, vf, dd, kind, sdev, ddev, smem, dmem, jid, djid in jobs:
-            j = sc.wait_job(jid, timeout=vmigtest.LIVENESS_S)
-            dj = dc.wait_job(djid, timeout=vmigtest.LIVENESS_S)
-            cross = sd != dd
-            same_state = pfs["src", sd].digest(vf, any_dialect=cross) == \
-                pfs["dst", dd].digest(vf, any_dialect=cross)
-            same_mem = _digest(smem) == _digest(dmem)
-            good = j.phase == dj.phase == pb.PHASE_COMPLETED and \
-                j.verified and same_state and same_mem
+        for sd, vf, dd, kind, m in jobs:
+            good = _finish(sc, dc, pfs["src", sd], pfs["dst", dd], vf,
+                           sd != dd, m, f"({sd})", f"({dd}) {kind}")
             counts[sd] += good
             failed += not good
-            print(f"{sdev} ({sd}) -> {ddev} ({dd}) {kind}: "
-                  f"{pb.JobPhase.Name(j.phase)[6:].lower()}, downtime "
-                  f"{j.stats.downtime_ms} ms, memory "
-                  f"{'equal' if same_mem else 'DIFFERENT'}, state "
-                  f"{'equal' if same_state else 'DIFFERENT'}"
-                  + (f": {j.error}" if j.error else ""))
     for dm in hosts.values():
         dm.stop()
     return counts, failed
+
+
+def run_vfio_pci(tmp, files, sims, daemons, plugin, say):
+    """One draft VF whose PF both daemons open as vfio:BDF: a virtio PF
+    behind the simulated vfio-pci kernel (test/sim/vfio, --dev
+    virtio=SOCK), its admin queue programmed through the BAR. Returns
+    (verified migrations, failures)."""
+    say("the admin queue over vfio-pci: each daemon opens its PF as "
+        f"vfio:{BDF}, a simulated virtio PF behind vfio-pci")
+    hosts, pfs = {}, {}
+    for host in ("src", "dst"):
+        pf = simdev.SimPF(vfs=1, name=f"{host}-pci").start()
+        sims.append(pf)
+        kernel = vfiosim.SimVfio(tmp.sub(f"pci-{host}"),
+                                 [f"bdf={BDF},virtio={pf.socket}"]).start()
+        sims.append(kernel)
+        dm = vmigtest.Daemon(
+            tmp, f"pci-{host}", plugins=[plugin],
+            pfs=[("pfpci", "virtio-admin",
+                  f"vfio:{BDF},sysfs={kernel.sysfs}")],
+            env=vfiosim.preload_env(kernel.socket))
+        daemons.append(dm)
+        dm.start()
+        hosts[host], pfs[host] = dm, pf
+    with hosts["src"].client() as sc, hosts["dst"].client() as dc:
+        m = _start(tmp, files, sc, dc, pfs["src"], pfs["dst"], 1,
+                   "pfpci/vf1", "pfpci/vf1", "hot",
+                   dict(rate="16M", fraction="0.05"), "pci-vm1", {})
+        good = _finish(sc, dc, pfs["src"], pfs["dst"], 1, False, m,
+                       f"(vfio:{BDF})", f"(vfio:{BDF}) hot")
+    for dm in hosts.values():
+        dm.stop()
+    return good, 1 - good

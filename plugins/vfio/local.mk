@@ -3,15 +3,19 @@
 # fd hand-over, the worker thread) as a convenience library for the tests,
 # and the plugin (plugin.c, backend ABI 2), which compiles the same
 # sources, as plugins/virtio-admin does.
-VFIO_SRCS = \
+# VFIO_OPEN_SRCS: opening a device and its region, interrupt and DMA
+# calls; the virtio-admin plugin compiles them too (its vfio:BDF
+# transport opens a virtio PF the same way).
+VFIO_OPEN_SRCS = \
 	plugins/vfio/vfio_compat.h \
 	plugins/vfio/vfio_log.c plugins/vfio/vfio_log.h \
 	plugins/vfio/vfio_parse.c plugins/vfio/vfio_parse.h \
 	plugins/vfio/vfio_dev.c plugins/vfio/vfio_dev.h \
 	plugins/vfio/vfio_mig.c plugins/vfio/vfio_mig.h \
 	plugins/vfio/vfio_v1.c plugins/vfio/vfio_v1.h \
+	plugins/vfio/vfio_open.c plugins/vfio/vfio_open.h
+VFIO_SRCS = $(VFIO_OPEN_SRCS) \
 	plugins/vfio/vfio_dirty.c plugins/vfio/vfio_dirty.h \
-	plugins/vfio/vfio_open.c plugins/vfio/vfio_open.h \
 	plugins/vfio/vfio_worker.c plugins/vfio/vfio_worker.h
 VFIO_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/vfio $(LIBEVENT_CFLAGS)
 

@@ -381,9 +381,9 @@ cmd_post(struct va_aq *aq, struct va_cmd *c)
 	    c->out_len - c->data_len - c->tail_len);
 	/* Status (or ack) starts as garbage the device must overwrite. */
 	memset(p + hl + c->out_len, 0xff, status_len(aq) + c->result_cap);
-	out.addr = off;
+	out.addr = aq->tp->iova + off;	/* the device's address for it */
 	out.len = (uint32_t)(hl + c->out_len);
-	in.addr = off + out.len;
+	in.addr = aq->tp->iova + off + out.len;
 	in.len = (uint32_t)(status_len(aq) + c->result_cap);
 	if ((rc = vq_driver_add(&q->vq, &out, 1, &in, 1, &c->head)) != 0) {
 		pool_release(&aq->pool, off, len);

@@ -138,6 +138,7 @@ va_setup_put(uint8_t *p, const struct va_setup *s)
 	put_preamble(p, VA_HS_SETUP);
 	put_le32(p + 8, s->nqueues);
 	put_le64(p + 16, s->mem_size);
+	put_le64(p + 24, s->iova);
 	for (i = 0; i < s->nqueues; i++) {
 		q = p + VA_HS_SETUP_HDR + i * VA_HS_SETUP_Q;
 		put_le32(q, s->q[i].size);
@@ -162,6 +163,7 @@ va_setup_get(const uint8_t *p, size_t len, struct va_setup *s, char *err,
 	memset(s, 0, sizeof(*s));
 	s->nqueues = get_le32(p + 8);
 	s->mem_size = get_le64(p + 16);
+	s->iova = get_le64(p + 24);
 	if (s->nqueues == 0 || s->nqueues > VA_HS_MAX_QUEUES) {
 		snprintf(err, errlen, "SETUP: %u queues, expected 1..%d",
 		    s->nqueues, VA_HS_MAX_QUEUES);

@@ -31,7 +31,7 @@
 
 #define VA_HS_HELLO_LEN		128
 #define VA_HS_ACK_LEN		128
-#define VA_HS_SETUP_HDR		24
+#define VA_HS_SETUP_HDR		32
 #define VA_HS_SETUP_Q		32
 #define VA_HS_MAX_QUEUES	4
 #define VA_HS_MAX_LEN		(VA_HS_SETUP_HDR + VA_HS_MAX_QUEUES * VA_HS_SETUP_Q)
@@ -62,6 +62,10 @@ struct va_hello {
 struct va_setup {
 	uint32_t	 nqueues;
 	uint64_t	 mem_size;
+	uint64_t	 iova;		/* descriptor addresses are iova +
+					 * offset: 0 from a sim: driver, the
+					 * DMA mapping's IOVA from the
+					 * simulated vfio-pci kernel */
 	struct vq_layout q[VA_HS_MAX_QUEUES];
 };
 

@@ -22,8 +22,15 @@ VA_COMMON_SRCS = \
 	plugins/virtio-admin/writerec.c plugins/virtio-admin/writerec.h \
 	plugins/virtio-admin/transport.h \
 	plugins/virtio-admin/transport_sim.c \
-	plugins/virtio-admin/transport_vfio.c
-VA_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/virtio-admin
+	plugins/virtio-admin/transport_vfio.c \
+	plugins/virtio-admin/virtio_pci.c plugins/virtio-admin/virtio_pci.h \
+	$(VA_VFIO_SRCS)
+# The vfio:BDF transport opens the PF with the VFIO layer's own code
+# (group + type1 container, region and DMA calls): plugins/vfio's
+# sources compiled in, as its own plugin does, never a copy.
+VA_VFIO_SRCS = $(VFIO_OPEN_SRCS)
+VA_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/plugins/virtio-admin \
+	-I$(srcdir)/plugins/vfio
 
 # Non-PIC copy for the simulator and the tests.
 noinst_LIBRARIES += plugins/virtio-admin/libvadmin.a

@@ -1170,6 +1170,19 @@ open_queues(struct va_opening *o)
 	return (0);
 }
 
+/* vfio: the transport is up (va_pf_open programmed it). */
+static void
+open_vfio_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct va_opening	*o = arg;
+	int			 rc;
+
+	(void)fd;
+	(void)what;
+	if ((rc = open_queues(o)) != 0)
+		open_finish(o, rc);
+}
+
 static void
 open_sock_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1201,7 +1214,23 @@ open_sock_cb(evutil_socket_t fd, short what, void *arg)
 		open_finish(o, rc);
 }
 
-/* "sim:PATH[,timeout=MS][,qsize=N][,queues=N][,pool=BYTES]" */
+/* A dialect by the name simdev's --dialect takes: its id, 0 if none. */
+static uint32_t
+dialect_by_name(const char *s)
+{
+	if (strcmp(s, "draft") == 0)
+		return (VA_DIALECT_DRAFT);
+	if (strcmp(s, "v14") == 0 || strcmp(s, "v1.4") == 0)
+		return (VA_DIALECT_V14);
+	if (strcmp(s, "cvq") == 0)
+		return (VA_DIALECT_CVQ);
+	return (0);
+}
+
+/*
+ * "sim:PATH[,timeout=MS][,qsize=N][,queues=N][,pool=BYTES]", or
+ * "vfio:BDF[,...][,dialect=NAME][,sysfs=DIR]"
+ */
 static int
 parse_spec(const char *spec, char *base, size_t baselen,
     struct va_tp_params *tpp, int *timeout_ms, char *err, size_t errlen)
@@ -1231,6 +1260,18 @@ parse_spec(const char *spec, char *base, size_t baselen,
 			return (-EINVAL);
 		}
 		*val++ = '\0';
+		if (strcmp(opt, "sysfs") == 0) {	/* vfio: a path */
+			snprintf(tpp->sysfs, sizeof(tpp->sysfs), "%s", val);
+			continue;
+		}
+		if (strcmp(opt, "dialect") == 0) {	/* vfio: a name */
+			if ((tpp->dialect = dialect_by_name(val)) == 0) {
+				snprintf(err, errlen, "PF spec '%s': dialect=%s "
+				    "(draft, v14)", spec, val);
+				return (-EINVAL);
+			}
+			continue;
+		}
 		errno = 0;
 		v = strtoull(val, &end, 0);
 		if (errno != 0 || *end != '\0' || end == val || v > INT32_MAX) {
@@ -1248,7 +1289,8 @@ parse_spec(const char *spec, char *base, size_t baselen,
 			tpp->pool_bytes = v;
 		else {
 			snprintf(err, errlen, "PF spec '%s': unknown or bad "
-			    "option %s=%s (timeout, qsize, queues, pool)",
+			    "option %s=%s (timeout, qsize, queues, pool; vfio: "
+			    "dialect, sysfs)",
 			    spec, opt, val);
 			return (-EINVAL);
 		}
@@ -1294,28 +1336,35 @@ va_pf_open(void *priv, const char *name, const char *spec,
 	o->timeout_ms = timeout_ms;
 	o->step = OPEN_HELLO;
 	if (strncmp(base, "sim:", 4) != 0 || base[4] == '\0') {
-		/* vfio:BDF is no transport on this host yet: it says why */
+		/*
+		 * vfio:BDF: the device is programmed synchronously (a few
+		 * system calls); the queue driver starts on the loop's next
+		 * turn, as a sim: PF's does after its Ack.
+		 */
 		if ((rc = va_transport_open(base, &o->tpp, &pf->tp, err,
 		    errlen)) != 0)
 			goto fail;
-		rc = -EOPNOTSUPP;
-		snprintf(err, errlen, "%s: only sim: PFs open here", name);
-		goto fail;
+		o->ev = event_new(host->base, -1, 0, open_vfio_cb, o);
+		tv.tv_sec = tv.tv_usec = 0;
+	} else {
+		if ((rc = va_sim_connect(base + 4, &pf->tp, err,
+		    errlen)) != 0)
+			goto fail;
+		o->ev = event_new(host->base, pf->tp->sock, EV_READ,
+		    open_sock_cb, o);
+		tv.tv_sec = o->tpp.timeout_ms / 1000;
+		tv.tv_usec = (o->tpp.timeout_ms % 1000) * 1000;
 	}
-	if ((rc = va_sim_connect(base + 4, &pf->tp, err, errlen)) != 0)
-		goto fail;
-	o->ev = event_new(host->base, pf->tp->sock, EV_READ, open_sock_cb, o);
 	if (o->ev == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", name);
 		goto fail;
 	}
-	tv.tv_sec = o->tpp.timeout_ms / 1000;
-	tv.tv_usec = (o->tpp.timeout_ms % 1000) * 1000;
 	event_add(o->ev, &tv);
 	if (nfds != 0)
 		va_hostlog(VMIG_LOG_DEBUG, "%s: %s: %u fds handed over (the "
-		    "sim transport needs none)", __func__, name, nfds);
+		    "%s transport needs none)", __func__, name, nfds,
+		    pf->tp->kind);
 	pf->opening = o;
 	*pfp = pf;
 	return (0);

@@ -8,17 +8,20 @@
  *
  *   sim:PATH	the simulated PF (test/sim): memfd + eventfds over a UNIX
  *		socket (transport_sim.c, handshake.h)
- *   vfio:BDF	a PF bound to vfio-pci with BAR-mapped rings: not available
- *		on this host yet (transport_vfio.c says so)
+ *   vfio:BDF	a PF bound to vfio-pci (transport_vfio.c): its virtio PCI
+ *		capabilities, the common config in its BAR, admin queues
+ *		programmed there, the memory DMA-mapped at VA_VFIO_IOVA,
+ *		kicks written to the notify address, calls as MSI-X
+ *		eventfds (VFIO_DEVICE_SET_IRQS)
  *
  * The queues are the PF's admin queues, or, in the control-vq dialect,
  * its control virtqueue: the same rings, only the command framing differs
- * (dialect.h). A vfio transport programs them through the common config
+ * (dialect.h). The vfio transport programs them through the common config
  * (queue_select, queue_desc/driver/device, queue_enable), maps the memory
  * for the device at an IOVA of its choosing (descriptor addresses are
- * then that IOVA plus the offsets used here), kicks by writing the notify
- * address and gets the call eventfd from VFIO_DEVICE_SET_IRQS: what this
- * struct describes does not change.
+ * then that IOVA plus the offsets used here: tp->iova), kicks by writing
+ * the notify address and gets the call eventfd from VFIO_DEVICE_SET_IRQS:
+ * what this struct describes does not change, only iova is no longer 0.
  */
 #ifndef VA_TRANSPORT_H
 #define VA_TRANSPORT_H
@@ -33,6 +36,10 @@
 
 struct va_tp_params {
 	uint32_t	 qsize;		/* 0: min(128, device max) */
+	uint32_t	 dialect;	/* vfio: what the PF speaks (a PCI
+					 * function does not say); 0: draft */
+	char		 sysfs[256];	/* vfio: where BDFs are looked up;
+					 * "": /sys */
 	uint64_t	 pool_bytes;	/* 0: 4 MiB */
 	uint32_t	 max_queues;	/* 0: VA_TP_MAX_QUEUES */
 	int		 timeout_ms;	/* handshake; 0: 2000 */
@@ -41,21 +48,26 @@ struct va_tp_params {
 
 struct va_tp_queue {
 	struct vq_ring	 ring;
-	int		 kick_fd;
+	int		 kick_fd;	/* -1 for vfio: kicks write the BAR */
 	int		 call_fd;
 };
 
+struct va_vfio;
+
 struct va_transport {
-	const char	*kind;		/* "sim" */
+	const char	*kind;		/* "sim", "vfio" */
 	char		 target[256];	/* socket path, BDF */
 	uint8_t		*mem;
 	uint64_t	 memsize;
+	uint64_t	 iova;		/* descriptor addresses are iova +
+					 * offsets into mem (0: sim) */
 	uint64_t	 pool_off;
 	uint64_t	 pool_len;
 	uint32_t	 nqueues;
 	struct va_tp_queue q[VA_TP_MAX_QUEUES];
 	struct va_hello	 dev;		/* what the PF told us */
 	int		 sock;		/* -1 if none; EOF = device gone */
+	struct va_vfio	*vfio;		/* vfio: the PF (transport_vfio.c) */
 };
 
 /* spec is "sim:PATH" or "vfio:BDF" (options already stripped). */
@@ -82,5 +94,10 @@ int	 va_sim_on_ack(struct va_transport *, char *err, size_t errlen);
 int	 va_sim_wait(struct va_transport *, int ms, char *err, size_t errlen);
 int	 va_transport_vfio_open(const char *bdf, const struct va_tp_params *,
 	    struct va_transport **, char *err, size_t errlen);
+/* A transport with no fds yet (every one -1), of kind, named target. */
+struct va_transport *va_tp_new(const char *kind, const char *target);
+/* transport_vfio.c's half of close and kick. */
+void	 va_vfio_close(struct va_transport *);
+int	 va_vfio_kick(struct va_transport *, unsigned int q);
 
 #endif /* VA_TRANSPORT_H */

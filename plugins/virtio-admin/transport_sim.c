@@ -30,6 +30,9 @@ tp_free(struct va_transport *tp)
 {
 	uint32_t i;
 
+	if (tp->vfio != NULL)
+		va_vfio_close(tp);	/* reset, unmap, release first */
+
 	for (i = 0; i < VA_TP_MAX_QUEUES; i++) {
 		if (tp->q[i].kick_fd != -1)
 			close(tp->q[i].kick_fd);
@@ -104,6 +107,22 @@ recv_one(int s, const char *path, uint8_t *buf, size_t cap, int ms,
 	return ((int)n);
 }
 
+struct va_transport *
+va_tp_new(const char *kind, const char *target)
+{
+	struct va_transport	*tp;
+	uint32_t		 i;
+
+	if ((tp = calloc(1, sizeof(*tp))) == NULL)
+		return (NULL);
+	tp->kind = kind;
+	tp->sock = -1;
+	for (i = 0; i < VA_TP_MAX_QUEUES; i++)
+		tp->q[i].kick_fd = tp->q[i].call_fd = -1;
+	snprintf(tp->target, sizeof(tp->target), "%s", target);
+	return (tp);
+}
+
 /*
  * The handshake in steps (the plugin drives them from its loop, the
  * synchronous open below with a poll in between): connect; the PF's Hello
@@ -115,17 +134,11 @@ va_sim_connect(const char *path, struct va_transport **tpp, char *err,
     size_t errlen)
 {
 	struct va_transport	*tp;
-	uint32_t		 i;
 	int			 rc;
 
 	*tpp = NULL;
-	if ((tp = calloc(1, sizeof(*tp))) == NULL)
+	if ((tp = va_tp_new("sim", path)) == NULL)
 		return (-ENOMEM);
-	tp->kind = "sim";
-	tp->sock = -1;
-	for (i = 0; i < VA_TP_MAX_QUEUES; i++)
-		tp->q[i].kick_fd = tp->q[i].call_fd = -1;
-	snprintf(tp->target, sizeof(tp->target), "%s", path);
 	if ((rc = sim_connect(path, err, errlen)) < 0) {
 		tp_free(tp);
 		return (rc);
@@ -321,6 +334,8 @@ va_transport_kick(struct va_transport *tp, unsigned int q)
 
 	if (q >= tp->nqueues)
 		return (-EINVAL);
+	if (tp->vfio != NULL)
+		return (va_vfio_kick(tp, q));
 	if (write(tp->q[q].kick_fd, &one, sizeof(one)) != sizeof(one))
 		return (errno == EAGAIN ? 0 : -errno);
 	return (0);

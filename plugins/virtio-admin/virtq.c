@@ -253,12 +253,12 @@ static int
 seg_add(const struct vq_device *v, struct vq_chain *c, unsigned int n,
     uint32_t i, uint64_t addr, uint32_t len, uint16_t flags, int *seen_write)
 {
-	if (!in_map(addr, len, v->memsize)) {
+	if (addr < v->base || !in_map(addr - v->base, len, v->memsize)) {
 		chain_break(c, "descriptor %u points outside the mapping "
 		    "(addr %#llx)", i, (unsigned long long)addr);
 		return (-1);
 	}
-	c->seg[n].addr = addr;
+	c->seg[n].addr = addr - v->base;	/* an offset from here on */
 	c->seg[n].len = len;
 	c->seg[n].flags = flags;
 	if (flags & VQ_DESC_F_WRITE) {
@@ -290,7 +290,7 @@ pop_indirect(struct vq_device *v, struct vq_chain *c, uint32_t head,
 	int		 seen_write = 0;
 
 	if (tlen == 0 || tlen % VQ_DESC_LEN != 0 || tn > VQ_CHAIN_MAX ||
-	    !in_map(taddr, tlen, v->memsize)) {
+	    taddr < v->base || !in_map(taddr - v->base, tlen, v->memsize)) {
 		chain_break(c, "indirect table of descriptor %u: %u bytes at "
 		    "%#llx (whole descriptors, at most %d, in the mapping)",
 		    head, tlen, (unsigned long long)taddr, VQ_CHAIN_MAX);
@@ -302,7 +302,7 @@ pop_indirect(struct vq_device *v, struct vq_chain *c, uint32_t head,
 			    head);
 			return;
 		}
-		p = v->mem + taddr + (size_t)i * VQ_DESC_LEN;
+		p = v->mem + (taddr - v->base) + (size_t)i * VQ_DESC_LEN;
 		addr = get_le64(p);
 		len = get_le32(p + 8);
 		flags = get_le16(p + 12);

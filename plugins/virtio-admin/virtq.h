@@ -2,7 +2,8 @@
  * virtq.h: the split virtqueue (virtio 1.x, little-endian) over a shared
  * mapping, both sides: the driver (our admin queue driver) and the device
  * (the simulated PF). Descriptor addresses are offsets into the mapping the
- * driver handed over; every address and length the other side wrote is
+ * driver handed over (plus a base: the IOVA the driver mapped it at for a
+ * PF behind vfio-pci, vq_device.base; 0 over the sim socket); every address and length the other side wrote is
  * checked against that mapping before use.
  *
  * Compiled into the plugin (PIC), the simulator and the tests: no logging,
@@ -100,7 +101,7 @@ unsigned int vq_driver_outstanding(const struct vq_driver *, uint16_t head);
 /* ------------------------------------------------------------ device side */
 
 struct vq_seg {
-	uint64_t	 addr;
+	uint64_t	 addr;		/* offset in the mapping (base taken off) */
 	uint32_t	 len;
 	uint16_t	 flags;
 };
@@ -121,6 +122,9 @@ struct vq_device {
 	struct vq_ring	 r;
 	uint8_t		*mem;
 	uint64_t	 memsize;
+	uint64_t	 base;		/* descriptor addresses are base +
+					 * offset (the IOVA the driver mapped
+					 * the memory at; 0 over the socket) */
 	uint16_t	 last_avail;
 	uint16_t	 used_idx;
 	int		 broken;	/* avail->idx ran away: stop serving */

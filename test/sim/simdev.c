@@ -373,6 +373,7 @@ conn_setup(struct sim_conn *c, const uint8_t *buf, size_t len, int *fds,
 		    errlen) != 0)
 			return (-EINVAL);
 		vq_device_init(&c->q[i].vq, &ring, c->mem, c->memsize);
+		c->q[i].vq.base = s.iova;	/* IOVA of offset 0 */
 		c->q[i].vq.indirect = sim->dl == &sim_cvq;
 		c->q[i].kick_fd = fds[1 + 2 * i];
 		c->q[i].call_fd = fds[2 + 2 * i];

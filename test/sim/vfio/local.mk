@@ -6,7 +6,8 @@
 VFSIM_SRCS = test/sim/vfio/vfsim.c test/sim/vfio/vfsim.h \
 	test/sim/vfio/vfsim_proto.h test/sim/vfio/vfsim_vfio.c \
 	test/sim/vfio/vfsim_mig.c test/sim/vfio/vfsim_iommu.c \
-	test/sim/vfio/vfsim_ctl.c test/sim/vfio/vfsim_wire.c
+	test/sim/vfio/vfsim_ctl.c test/sim/vfio/vfsim_wire.c \
+	test/sim/vfio/vfsim_virtio.c
 VFSIM_CPPFLAGS = $(SIM_CPPFLAGS) -I$(srcdir)/plugins/vfio \
 	-I$(srcdir)/test/sim/vfio
 
@@ -45,3 +46,19 @@ test_sim_vfio_vfsim_vmm_CPPFLAGS = $(VFIO_CPPFLAGS)
 test_sim_vfio_vfsim_vmm_LDADD = plugins/vfio/libvfio.a $(LIBEVENT_LIBS)
 
 EXTRA_DIST += test/sim/vfio/README.md
+
+# The admin queue over vfio-pci: vmigd's virtio-admin plugin opens a
+# virtio PF of the simulated kernel (--dev virtio=SOCK) as vfio:BDF.
+TESTS += test/integration/test_vfio_pf.py
+EXTRA_DIST += test/integration/test_vfio_pf.py
+# The same PF's rules and the transport, from C through the interposer.
+if HAVE_CRITERION
+check_PROGRAMS += test/unit/test_vfio_virtio
+TESTS += test/unit/test_vfio_virtio
+test_unit_test_vfio_virtio_SOURCES = test/unit/test_vfio_virtio.c \
+	$(VFIO_TEST_SRCS)
+test_unit_test_vfio_virtio_CPPFLAGS = $(VFIO_TEST_CPPFLAGS) \
+	-I$(srcdir)/plugins/virtio-admin
+test_unit_test_vfio_virtio_LDADD = plugins/virtio-admin/libvadmin.a \
+	$(VFIO_TEST_LDADD) $(VMIG_LIBS)
+endif

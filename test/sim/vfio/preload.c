@@ -265,6 +265,11 @@ serve(int s, int *outfd, int64_t *outb)
 				    0;
 			rc = xsend(s, &a, NULL, -1);
 			break;
+		case VFS_GETFD:
+			/* the simulator checks it is an eventfd */
+			a.a = fstat((int)m.a, &st) == -1 ? -EBADF : 0;
+			rc = xsend(s, &a, NULL, a.a == 0 ? (int)m.a : -1);
+			break;
 		case VFS_DONE:
 			free(pl);
 			if (outfd != NULL)

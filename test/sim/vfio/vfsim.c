@@ -195,6 +195,71 @@ vfs_uninstall(struct vfs_file *caller, int fd)
 		(void)recv_answer(caller, VFS_ACK, &m, NULL, 0);
 }
 
+/* The caller's answer carrying a descriptor (VFS_GETFD). */
+static int
+recv_answer_fd(struct vfs_file *f, struct vfs_msg *m, int *fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct pollfd	 pfd = { f->sock, POLLIN, 0 };
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*c;
+	ssize_t		 r;
+
+	*fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = m;
+	iov.iov_len = sizeof(*m);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if (poll(&pfd, 1, IO_TIMEOUT_MS) <= 0 ||
+	    (r = recvmsg(f->sock, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL)) !=
+	    (ssize_t)sizeof(*m) || m->magic != VFS_MAGIC ||
+	    m->type != VFS_ACK || m->len != 0) {
+		f->dead = 1;
+		return (-EPIPE);
+	}
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	}
+	return (0);
+}
+
+int
+vfs_getfd(struct vfs_file *caller, int fd, int *out)
+{
+	struct vfs_msg	 m;
+	char		 path[64], link[64];
+	ssize_t		 n;
+
+	*out = -1;
+	if (send_msg(caller, VFS_GETFD, fd, 0, NULL, 0, -1) != 0 ||
+	    recv_answer_fd(caller, &m, out) != 0)
+		return (-EFAULT);
+	if (m.a < 0 || *out == -1) {
+		if (*out != -1)
+			close(*out);
+		*out = -1;
+		return (m.a < 0 ? (int)m.a : -EBADF);
+	}
+	/* eventfd_ctx_fileget: anything else is -EINVAL */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *out);
+	if ((n = readlink(path, link, sizeof(link) - 1)) < 0 ||
+	    (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]") != 0)) {
+		close(*out);
+		*out = -1;
+		return (-EINVAL);
+	}
+	return (0);
+}
+
 int
 vfs_fdget(struct vfs_file *caller, int fd, struct vfs_file **out)
 {
@@ -570,6 +635,19 @@ dev_add(const char *spec)
 			d->v1_section = opt_size(kv, v);
 		else if (strcmp(kv, "v1_mmap") == 0)
 			d->v1_mmap = atoi(v);
+		else if (strcmp(kv, "virtio") == 0) {
+			if (d->virtio == NULL)
+				d->virtio = xcalloc(1, sizeof(*d->virtio));
+			snprintf(d->virtio->sock, sizeof(d->virtio->sock),
+			    "%s", v);
+			d->mig = VFS_MIG_NONE;	/* a PF: it migrates none */
+			d->dmalog = 0;
+		} else if (strcmp(kv, "flaw") == 0) {
+			if (d->virtio == NULL)
+				d->virtio = xcalloc(1, sizeof(*d->virtio));
+			snprintf(d->virtio->flaw, sizeof(d->virtio->flaw),
+			    "%s", v);
+		}
 		else
 			fatalx("--dev: unknown key %s", kv);
 	}
@@ -599,6 +677,11 @@ dev_init(struct vdev *d)
 	d->v1_state = 1;		/* VFIO_DEVICE_STATE_V1_RUNNING */
 	if (d->mig == VFS_MIG_V1 && vfs_v1_setup(d) != 0)
 		fatalx("%s: v1 data section: %s", d->bdf, strerror(errno));
+	if (d->virtio != NULL) {
+		if (d->virtio->sock[0] == '\0')
+			fatalx("--dev %s: flaw= without virtio=SOCK", d->bdf);
+		vfs_virtio_init(d);
+	}
 }
 
 static void
@@ -804,6 +887,8 @@ main(int argc, char **argv)
 		file_free(TAILQ_FIRST(&vfs->files));
 	vfs_ctl_close();
 	for (i = 0; i < vfs->ndevs; i++) {
+		vfs_virtio_release(&vfs->devs[i]);
+		free(vfs->devs[i].virtio);
 		sim_vf_free(vfs->devs[i].vf);
 		free(vfs->devs[i].devmem);
 		free(vfs->devs[i].chunk_dirty);

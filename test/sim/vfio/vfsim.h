@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handshake.h"
 #include "sim.h"
 #include "vfsim_proto.h"
 
@@ -167,8 +168,46 @@ struct vdata {
 	int		 precopy;	/* the session began in PRE_COPY */
 };
 
+/* ------------------------------------------- a virtio PF (virtio=SOCK) */
+
+#define VPCI_NVEC	8		/* MSI-X vectors */
+#define VPCI_MAXQ	(3 + VA_HS_MAX_QUEUES)	/* net queues + admin */
+
+struct vvq {
+	uint16_t	 size;
+	uint16_t	 max;		/* 0: no such queue */
+	uint16_t	 msix;
+	uint16_t	 enable;
+	uint64_t	 desc;
+	uint64_t	 avail;
+	uint64_t	 used;
+};
+
+struct vpci {
+	char		 sock[108];	/* the vmig-simdev behind it */
+	char		 flaw[32];	/* what is wrong with it, "" nothing */
+	struct va_hello	 hello;		/* what the simdev said at start */
+	uint8_t		 cfg[4096];	/* config space */
+	uint64_t	 features;
+	uint64_t	 driver_features;
+	uint32_t	 dfselect;
+	uint32_t	 gfselect;
+	uint16_t	 msix_config;
+	uint16_t	 numq;
+	uint16_t	 qselect;
+	uint16_t	 adm_idx;
+	uint16_t	 adm_num;
+	uint8_t		 status;
+	struct vvq	 q[VPCI_MAXQ];
+	int		 irq[VPCI_NVEC];	/* MSI-X eventfds (SET_IRQS) */
+	int		 conn;		/* to the simdev after DRIVER_OK */
+	const struct vmap *conn_map;	/* the memory it was handed */
+	int		 kick[VA_HS_MAX_QUEUES];
+};
+
 struct vdev {
 	unsigned int	 id;		/* 1-based, the control channel's */
+	struct vpci	*virtio;	/* a virtio PF, or NULL (a VF) */
 	char		 bdf[16];
 	struct vgroup	*group;
 	int		 cdev;		/* /dev/vfio/devices/vfioN, -1 none */
@@ -303,6 +342,8 @@ int	 vfs_copy_to(struct vfs_file *, uint64_t uaddr, const void *, size_t);
 int	 vfs_install(struct vfs_file *caller, int kind, void *obj,
 	    struct vfs_file **out);
 void	 vfs_uninstall(struct vfs_file *caller, int fd);
+/* eventfd_ctx_fdget: the caller's eventfd N itself (-EBADF, -EINVAL). */
+int	 vfs_getfd(struct vfs_file *caller, int fd, int *out);
 /* fdget: the simulated file behind the caller's fd (-EBADF: none). */
 int	 vfs_fdget(struct vfs_file *caller, int fd, struct vfs_file **);
 /* Disable a data file (reads -ENODEV from then on). */
@@ -373,6 +414,18 @@ void	 vfs_dma_written(struct vdev *, uint64_t iova, uint64_t len);
 void	 vfs_dev_update_mem(struct vdev *);
 void	 vfs_as_free(struct vas *);
 const struct vas *vfs_dev_as(const struct vdev *);
+
+/* vfsim_virtio.c: a virtio PF (README: what it enforces) */
+void	 vfs_virtio_init(struct vdev *);
+void	 vfs_virtio_reset(struct vdev *);
+void	 vfs_virtio_release(struct vdev *);
+void	 vfs_virtio_as_changed(struct vdev *);
+long	 vfs_virtio_bar_rw(struct vfs_file *, struct vdev *, int wr,
+	    uint64_t buf, uint64_t count, uint64_t off);
+long	 vfs_virtio_cfg_rw(struct vfs_file *, struct vdev *, int wr,
+	    uint64_t buf, uint64_t count, uint64_t off);
+long	 vfs_virtio_irq_info(struct vfs_file *, struct vdev *, uint64_t arg);
+long	 vfs_virtio_set_irqs(struct vfs_file *, struct vdev *, uint64_t arg);
 
 /* vfsim_ctl.c */
 int	 vfs_ctl_open(const char *path);

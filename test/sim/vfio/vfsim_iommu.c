@@ -258,6 +258,11 @@ vfs_dev_update_mem(struct vdev *d)
 	struct vmap		*m = as != NULL ? TAILQ_FIRST(&as->maps) : NULL;
 	char			 err[256];
 
+	if (d->virtio != NULL) {
+		/* A PF's function runs no VF workload: its memory is rings. */
+		vfs_virtio_as_changed(d);
+		return;
+	}
 	if (m == NULL) {
 		sim_vf_detach(d->vf);
 		return;

@@ -20,6 +20,9 @@
  *	VFS_FDINO	fdget(a): the inode of the socket behind fd a
  *							-> VFS_ACK a = 0|-errno,
  *							   b = inode
+ *	VFS_GETFD	eventfd_ctx_fdget(a): the caller's eventfd a
+ *							-> VFS_ACK a = 0|-errno,
+ *							   SCM: the fd
  * The interposer reads and writes its own memory with process_vm_readv/
  * writev, so a bad user pointer is -EFAULT, never a crash.
  */
@@ -60,6 +63,7 @@ enum vfs_type {
 	VFS_UNINSTALL,
 	VFS_FDINO,
 	VFS_DONE,		/* a result; mmap: SCM fd, b offset in it */
+	VFS_GETFD,		/* eventfd_ctx_fdget(a): -> ACK, SCM fd */
 	/* answers: client -> simulator */
 	VFS_DATA = 64,		/* a 0|-EFAULT, payload */
 	VFS_ACK,		/* a, b */

@@ -64,6 +64,7 @@ vfs_dev_sync_mode(struct vdev *d)
 void
 vfs_dev_reset(struct vdev *d)
 {
+	vfs_virtio_reset(d);	/* FLR: the function's state */
 	vfs_mig_reset(d);
 	d->resets++;
 	vfs_dev_sync_mode(d);
@@ -188,6 +189,7 @@ vfs_release(struct vfs_file *f)
 		/* The last close: vfio-pci resets, drivers end sessions
 		 * and stop logging (mlx5 close_device). */
 		if (f->granted && d->group_opens == 0 && d->cdev_file == NULL) {
+			vfs_virtio_release(d);	/* interrupts off too */
 			d->log_on = 0;
 			vps_set_free(&d->log);
 			vfs_dev_reset(d);
@@ -350,7 +352,7 @@ dev_info(struct vfs_file *f, struct vdev *d, uint64_t arg)
 	i.flags = VFIO_DEVICE_FLAGS_PCI |
 	    (d->can_reset ? VFIO_DEVICE_FLAGS_RESET : 0);
 	i.num_regions = VFS_V1_INDEX + (d->mig == VFS_MIG_V1 ? 1 : 0);
-	i.num_irqs = 5;
+	i.num_irqs = VFIO_PCI_NUM_IRQS;
 	return (vfs_copy_to(f, arg, &i, minsz));
 }
 
@@ -417,7 +419,13 @@ dev_region_info(struct vfs_file *f, struct vdev *d, uint64_t arg)
 	ri.flags = 0;
 	ri.size = 0;
 	if (ri.index == VFIO_PCI_CONFIG_REGION_INDEX) {
-		ri.size = 256;
+		ri.size = d->virtio != NULL ? sizeof(d->virtio->cfg) : 256;
+		ri.flags = VFIO_REGION_INFO_FLAG_READ |
+		    VFIO_REGION_INFO_FLAG_WRITE;
+	} else if (ri.index == VFIO_PCI_BAR0_REGION_INDEX &&
+	    d->virtio != NULL) {
+		/* No MMAP flag: accesses come here (vfio-pci allows both). */
+		ri.size = 0x8000;
 		ri.flags = VFIO_REGION_INFO_FLAG_READ |
 		    VFIO_REGION_INFO_FLAG_WRITE;
 	} else if (ri.index == VFS_V1_INDEX) {
@@ -581,6 +589,10 @@ vfs_device_ioctl(struct vfs_file *f, struct vdev *d, uint64_t cmd,
 		return (dev_info(f, d, arg));
 	case VFIO_DEVICE_GET_REGION_INFO:
 		return (dev_region_info(f, d, arg));
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return (vfs_virtio_irq_info(f, d, arg));
+	case VFIO_DEVICE_SET_IRQS:
+		return (vfs_virtio_set_irqs(f, d, arg));
 	case VFIO_DEVICE_RESET:
 		if (!d->can_reset)
 			return (-EINVAL);	/* !vdev->reset_works */
@@ -606,6 +618,10 @@ vfs_device_rw(struct vfs_file *f, struct vdev *d, int wr, uint64_t buf,
 		return (-EINVAL);
 	if (idx == VFS_V1_INDEX && d->mig == VFS_MIG_V1)
 		return (vfs_v1_rw(f, d, wr, buf, count, roff));
+	if (idx == VFIO_PCI_CONFIG_REGION_INDEX && d->virtio != NULL)
+		return (vfs_virtio_cfg_rw(f, d, wr, buf, count, roff));
+	if (idx == VFIO_PCI_BAR0_REGION_INDEX && d->virtio != NULL)
+		return (vfs_virtio_bar_rw(f, d, wr, buf, count, roff));
 	if (idx == VFIO_PCI_CONFIG_REGION_INDEX) {
 		if (roff >= sizeof(cfg))
 			return (0);
