@@ -7,8 +7,10 @@ lost connection, its VF running again with recording stopped (in
 RESUMING, after Switchover, kept stopped with a reason saying so, until
 the operator resumes it), its memory
 file untouched by vmigd (mapped read-only: the half the workload never
-writes keeps its bytes) and its workload still writing. Either daemon
-SIGKILLed and started again: the new one resolves what the dead one left
+writes keeps its bytes) and its workload still writing. A source whose loop hangs
+(SIGSTOP) in stop-copy stops pinging the systemd watchdog, is killed the
+way systemd does it and started again, and recovers the same way. Either
+daemon SIGKILLed and started again: the new one resolves what the dead one left
 before it answers, with no command typed (a source VF frozen in
 stop-copy runs again, a destination VF caught loading is stopped with
 its partial state discarded and its memory untouched), and keeps the
@@ -20,9 +22,12 @@ is lost (a later migration of the same VF verifies).
 """
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -31,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_migration_lib import (MigrationCase, phase_name,  # noqa: E402
                                 read_file, MEM, LIVENESS_S, SLOW_BPS)
 import vmig  # noqa: E402
+import vmigtest  # noqa: E402
 from vmig import pb  # noqa: E402
 
 DELAY_MS = 4000
@@ -244,6 +250,149 @@ class DestinationKilledRestarted(MigrationCase):
         # the destination's history says it never resumed: resume here
         self.src.client.release_device("sim0/vf1", resume=True)
         self.assert_source_rolled_back(1)
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+
+def unit_settings():
+    """[Service] key -> value of the systemd unit we ship."""
+    path = os.path.join(vmigtest.srcdir(), "systemd", "vmigd.service.in")
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, eq, v = line.strip().partition("=")
+            if eq and not line.startswith("#"):
+                out.setdefault(k, v)
+    return out
+
+
+def seconds(v):
+    """A systemd time span of our unit ("30s", "2s") in seconds."""
+    if not v.endswith("s") or not v[:-1].isdigit():
+        raise AssertionError(f"unit time span {v!r}: not whole seconds")
+    return int(v[:-1])
+
+
+class WatchdogHang(MigrationCase):
+    """A hung source loop (SIGSTOP, in stop-copy with its VF frozen) is
+    caught by the systemd watchdog and recovered with no command typed.
+
+    PID 1 here is not systemd, so the test plays systemd's part exactly
+    as the unit we ship configures it (Type=notify, WatchdogSec,
+    Restart=on-failure): it owns NOTIFY_SOCKET, passes WATCHDOG_USEC, and
+    when no WATCHDOG=1 came for WatchdogSec it does what systemd does on
+    a watchdog timeout (SIGABRT then SIGCONT, so a stopped process takes
+    it), then starts the daemon again
+    because the exit was a failure. WatchdogSec is scaled down from the
+    unit's 30 s to 2 s so the test takes seconds; everything on the
+    daemon's side is real: its pings, its silence when hung, its
+    recovery from the journal after the restart."""
+    VFS = 2
+    WATCHDOG_S = 2
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if vmigtest.notify_backend() != "sd_notify":
+            raise unittest.SkipTest("vmigd built without libsystemd")
+
+    def supervise(self):
+        """The source daemon restarted under our stand-in for systemd."""
+        self.notify = vmigtest.NotifySocket(self.tmp)
+        self.addCleanup(self.notify.close)
+        self.src.daemon.stop()
+        self.src.daemon.env = self.notify.env(
+            watchdog_usec=self.WATCHDOG_S * 1000000)
+        self.src.restart()
+        self.notify.wait("READY=1")
+
+    def stop_source(self):
+        """SIGSTOP the source daemon; returns once every thread of it is
+        stopped, with the pings it sent before that read and dropped."""
+        d = self.src.daemon
+        self.addCleanup(lambda: d.proc.poll() is None and
+                        d.signal(signal.SIGCONT))
+        d.signal(signal.SIGSTOP)
+        task = f"/proc/{d.proc.pid}/task"
+
+        def state(t):
+            with open(f"{task}/{t}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+
+        def stopped():
+            try:
+                return all(state(t) == "T" for t in os.listdir(task))
+            except OSError:
+                return False
+        vmigtest.wait_for(stopped, "the source daemon to stop")
+        self.notify.sock.setblocking(False)
+        try:
+            while self.notify.sock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        self.notify.sock.setblocking(True)
+
+    def watchdog_fired(self):
+        """True once no WATCHDOG=1 came for WatchdogSec (systemd's rule);
+        False if one did. Reads the datagrams as they come."""
+        sock = self.notify.sock
+        last = time.monotonic()
+        while True:
+            left = last + self.WATCHDOG_S - time.monotonic()
+            if left <= 0:
+                return True
+            sock.settimeout(left)
+            try:
+                m = sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            if "WATCHDOG=1" in m:
+                return False
+
+    def test_hung_loop_restarted_and_recovered(self):
+        unit = unit_settings()
+        self.assertEqual(unit.get("Type"), "notify")
+        self.assertEqual(unit.get("Restart"), "on-failure")
+        self.assertGreater(seconds(unit.get("WatchdogSec", "")), 0)
+        restart_s = seconds(unit.get("RestartSec", "0s"))
+        self.supervise()
+        # alive: pings come well within WatchdogSec, several in a row
+        for _ in range(3):
+            self.assertFalse(self.watchdog_fired(),
+                             "no WATCHDOG=1 within WatchdogSec while idle")
+        self.pair(1, "hot")
+        self.src.sim.fault("delay", op="DEV_CTX_READ", ms=DELAY_MS, vf=1)
+        jid, prep = self.start_migration(1)
+        self.wait_phase(self.src.client, jid, pb.PHASE_STOPCOPY)
+        self.src.sim.wait_for(1, "mode", lambda m: m == "freeze")
+        # the loop hangs: the process is stopped with its VF frozen
+        self.stop_source()
+        self.assertTrue(self.watchdog_fired(),
+                        "a stopped daemon still pinged the watchdog")
+        # systemd on a watchdog timeout: the WatchdogSignal (SIGABRT),
+        # then SIGCONT so that a stopped process acts on it
+        self.src.daemon.signal(signal.SIGABRT)
+        self.src.daemon.signal(signal.SIGCONT)
+        self.assertEqual(self.src.daemon.wait_exit(LIVENESS_S),
+                         -signal.SIGABRT)
+        self.src.daemon.stop(expect=None)
+        self.src.killed = True
+        self.src.sim.fault("clear")
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.assert_dest_rolled_back(1, prep.job_id, (pb.PHASE_FAILED,))
+        # Restart=on-failure: a death by signal is a failure
+        time.sleep(restart_s)
+        self.src.restart()
+        self.notify.wait("READY=1")
+        job = self.src.history(jid)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("daemon restarted while the job was in stopcopy",
+                      job.error)
+        self.assertIn("the VF was resumed here", job.error)
+        self.assert_source_rolled_back(1)
+        # and the restarted daemon pings again
+        self.assertFalse(self.watchdog_fired())
         jid, prep = self.start_migration(1)
         self.assert_completed(1, jid, prep)
 
