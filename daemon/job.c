@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,39 @@ engine_freeze(struct engine *eng)
 }
 
 /*
+ * Whether to give malloc's free pages back now (pure, test_engine): when
+ * the last running job has finished, the cost of a trim (the next job's
+ * buffers fault in again) falls on nobody; with jobs always running, at
+ * most every ENGINE_TRIM_MS.
+ */
+int
+engine_trim_due(unsigned int active, uint64_t now, uint64_t last)
+{
+	return (active == 0 || now - last >= ENGINE_TRIM_MS);
+}
+
+/*
+ * Free memory stayed resident: stream.c keeps blocks up to 32 MiB in the
+ * heap and 64 MiB free at its top before glibc trims by itself (the page
+ * batches' faults cost half the stream's rate), and holes between live
+ * blocks are never trimmed at all. Under test_soak_scale's 64 concurrent
+ * migrations and RPC flood, malloc_stats() showed a source with 169 MB
+ * in its heap of which 7 MB was in use, and RssAnon 24 MiB higher after
+ * 30 rounds. malloc_trim() returns the free pages inside the heap too.
+ */
+static void
+engine_give_back(struct engine *eng)
+{
+	uint64_t	t0 = now_ms();
+	int		rv;
+
+	rv = malloc_trim(0);
+	eng->trimmed_ms = now_ms();
+	log_debug("%s: malloc_trim %s memory in %" PRIu64 " ms", __func__,
+	    rv ? "gave back" : "found no", eng->trimmed_ms - t0);
+}
+
+/*
  * A finished job is kept as a record (GetJob, its statistics, a completed
  * source's hold on its VF) for JOB_FINISHED_MAX jobs, but not its working
  * state: the pump's batches, the dirty sets, the state buffers (about
@@ -381,10 +415,13 @@ engine_shed_cb(int fd, short what, void *arg)
 {
 	struct engine	*eng = arg;
 	struct job	*job;
+	unsigned int	 shed = 0, active = 0;
 
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH(job, &eng->jobs, entry) {
+		if (!job_phase_terminal(job->phase))
+			active++;
 		if (job->shed || !job_phase_terminal(job->phase))
 			continue;
 		if (job->dev_busy) {
@@ -395,7 +432,10 @@ engine_shed_cb(int fd, short what, void *arg)
 		    __func__, job->id);
 		job->kind->free(job);
 		job->shed = 1;
+		shed++;
 	}
+	if (shed > 0 && engine_trim_due(active, now_ms(), eng->trimmed_ms))
+		engine_give_back(eng);
 }
 
 /* Keep at most JOB_FINISHED_MAX finished jobs: drop the oldest. */

@@ -83,6 +83,7 @@ enum job_dir {
 #define JOB_DECISIONS_MAX	32	/* kept per job (GetJob) */
 #define JOB_TOKEN_LEN		32
 #define JOB_FINISHED_MAX	256	/* finished jobs kept for GetJob */
+#define ENGINE_TRIM_MS		30000	/* malloc_trim at most this often while jobs run */
 #define JOB_STATE_CHUNK		(256 * 1024)	/* device state read size */
 #define JOB_PUMP_BATCHES	4	/* batches per loop turn and job */
 #define JOB_WINDOW_BYTES	(16 * 1024 * 1024)	/* source in flight */
@@ -292,6 +293,7 @@ struct engine {
 	struct sched_limits	 limits;
 	struct event		*ev_sched;	/* reschedule on the next turn */
 	struct event		*ev_shed;	/* finished jobs drop their work */
+	uint64_t		 trimmed_ms;	/* last malloc_trim (now_ms) */
 	int			 sched_pending;	/* a pass was asked for */
 	struct sched_admit	*admit;		/* last admission, for status */
 	struct sched_share	*shares;
@@ -440,6 +442,7 @@ struct job {
 /* job.c: the engine (main.c owns it; api_job.c calls it) */
 struct engine	*engine_new(struct event_base *, struct backends *);
 void		 engine_free(struct engine *);
+int		 engine_trim_due(unsigned int active, uint64_t now, uint64_t last);
 void		 engine_set_hooks(struct engine *, const struct engine_hooks *);
 void		 engine_set_journal(struct engine *,
 		    const struct engine_journal *);

@@ -1138,3 +1138,15 @@ Test(engine, destination_fails_cleanly_at_every_step)
 	}
 	LEAK_CHECK();
 }
+
+/* When the heap's free pages go back (engine_trim_due, job.c). */
+Test(engine, trim_when_idle_or_every_interval)
+{
+	/* the last job finished: at once, however recent the last trim */
+	cr_expect(engine_trim_due(0, 1000, 1000));
+	cr_expect(engine_trim_due(0, 1000, 999));
+	/* jobs still running: only once the interval has passed */
+	cr_expect_not(engine_trim_due(3, 1000 + ENGINE_TRIM_MS - 1, 1000));
+	cr_expect(engine_trim_due(3, 1000 + ENGINE_TRIM_MS, 1000));
+	cr_expect(engine_trim_due(1, 5 * ENGINE_TRIM_MS, 0));
+}
