@@ -623,6 +623,14 @@ draft_needs(const struct vds *s, const struct vds *base, const uint8_t **cfg,
 		    s->vendor[i].len, why, sizeof(why))) != 0)
 			return (va_err(err, errlen, rc, "VENDOR %#x (%s): %s",
 			    s->vendor[i].vendor, t->name, why));
+		/* One it does not know may only be optional: a draft device
+		 * refuses an unknown mandatory field (devctx.c), so would we
+		 * reading the image back (fuzz_devstate found this). */
+		if (t == NULL && !(s->vendor[i].flags & VDS_F_OPTIONAL))
+			return (va_err(err, errlen, -EINVAL, "VENDOR %#x is "
+			    "mandatory and not a draft type: a draft device "
+			    "refuses an unknown mandatory field",
+			    s->vendor[i].vendor));
 	}
 	return (0);
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0)
 			continue;
 		if (ds[i]->to_canon(img, (size_t)n, s.device_type, &t, err,
-		    sizeof(err)) != 0)
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "%s: its from_canon wrote what its "
+			    "to_canon refuses: %s\n", ds[i]->name, err);
 			abort();
+		}
 		if (vds_encode(&t, out, sizeof(out), err, sizeof(err)) < 0)
 			abort();
 	}

@@ -582,6 +582,17 @@ Test(dialect, converters_name_the_field)
 	dma[0] = 1;
 	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
 	    sizeof(err)), 0, "%s", err);
+	/* A vendor type the draft does not know, mandatory: its device
+	 * refuses an unknown mandatory field, so the converter does. */
+	cr_assert_eq(vds_add_vendor(s, 0x8000ff01u, 0, cfg, 4, err,
+	    sizeof(err)), 0);
+	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "VENDOR 0x8000ff01 is mandatory and "
+	    "not a draft type"), "%s", err);
+	s->vendor[2].flags = VDS_F_OPTIONAL;
+	cr_assert_eq(va_state_compat(s, &va_dialect_draft, base, err,
+	    sizeof(err)), 0, "%s", err);
 
 	/* Draft images the canonical form will not take. */
 	va_ctx_begin(&b, img, sizeof(img));
