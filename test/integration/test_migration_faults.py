@@ -296,6 +296,14 @@ class WatchdogHang(MigrationCase):
         if vmigtest.notify_backend() != "sd_notify":
             raise unittest.SkipTest("vmigd built without libsystemd")
 
+    def tearDown(self):
+        # a test that failed with the source stopped: let it take the
+        # SIGTERM that tearDown sends (cleanups would come too late)
+        d = self.src.daemon if self.src is not None else None
+        if d is not None and d.proc is not None and d.proc.poll() is None:
+            d.signal(signal.SIGCONT)
+        super().tearDown()
+
     def supervise(self):
         """The source daemon restarted under our stand-in for systemd."""
         self.notify = vmigtest.NotifySocket(self.tmp)
@@ -310,8 +318,6 @@ class WatchdogHang(MigrationCase):
         """SIGSTOP the source daemon; returns once every thread of it is
         stopped, with the pings it sent before that read and dropped."""
         d = self.src.daemon
-        self.addCleanup(lambda: d.proc.poll() is None and
-                        d.signal(signal.SIGCONT))
         d.signal(signal.SIGSTOP)
         task = f"/proc/{d.proc.pid}/task"
 
