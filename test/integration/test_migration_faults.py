@@ -13,7 +13,9 @@ way systemd does it and started again, and recovers the same way. Either
 daemon SIGKILLed and started again: the new one resolves what the dead one left
 before it answers, with no command typed (a source VF frozen in
 stop-copy runs again, a destination VF caught loading is stopped with
-its partial state discarded and its memory untouched), and keeps the
+its partial state discarded and its memory untouched; a source killed
+after it sent Switchover keeps its VF stopped, since the destination may
+have resumed, and says what to check and run), and keeps the
 dead job's final record and every finished job in ListJobs --all across
 the restart. Device commands
 failing on either side mid-migration, and devices that lose or ration
@@ -190,6 +192,43 @@ class SourceKilled(MigrationCase):
         self.assertEqual(self.src.device(1).job_id, 0)
         with self.assertRaises(vmig.FailedPrecondition):
             self.src.client.release_device("sim0/vf1")
+        mode = self.src.client.release_device("sim0/vf1", resume=True)
+        self.assertEqual(mode, pb.MODE_ACTIVE)
+        self.assert_source_rolled_back(1)
+        jid, prep = self.start_migration(1)
+        self.assert_completed(1, jid, prep)
+
+    def test_after_switchover_kept_stopped(self):
+        # killed after Switchover, before Done: the destination may be
+        # resuming the device, so the restarted source must not resume
+        # its VF too (two devices on one memory is the worst outcome,
+        # DESIGN.md "Crash recovery"); it keeps it stopped and says so
+        self.pair(1, "hot")
+        before = self.dst.sim.info()["faulted"]
+        self.dst.sim.fault("delay", op="DEV_CTX_WRITE", ms=DELAY_MS,
+                           count=1, vf=1)
+        jid, prep = self.start_migration(1)
+        self.wait_faulted(self.dst.sim, before)
+        self.wait_phase(self.src.client, jid, pb.PHASE_RESUMING)
+        self.src.kill()
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.src.restart()
+        job = self.src.history(jid)
+        self.assertEqual(job.phase, pb.PHASE_FAILED, job.error)
+        self.assertIn("daemon restarted while the job was in", job.error)
+        self.assertIn("may have resumed the VF and could not be asked: "
+                      "kept stopped", job.error)
+        self.assertIn("vmigctl release DEVICE --resume", job.error)
+        self.assertEqual(self.src.sim.mode(1), "freeze")
+        self.assertEqual(self.src.sim.state(1)["recording"], 0)
+        # here the destination lost its source while loading, before the
+        # resume: it rolled back, so the VM runs nowhere until the
+        # operator, having checked the destination, resumes the source
+        djob = self.dst.client.wait_job(prep.job_id, timeout=LIVENESS_S)
+        self.assertEqual(djob.phase, pb.PHASE_FAILED, djob.error)
+        self.assertIn("connection to the source lost", djob.error)
+        self.assertEqual(self.dst.sim.mode(1), "stop")
+        self.assertEqual(self.src.sim.mode(1), "freeze")
         mode = self.src.client.release_device("sim0/vf1", resume=True)
         self.assertEqual(mode, pb.MODE_ACTIVE)
         self.assert_source_rolled_back(1)
