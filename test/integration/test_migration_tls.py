@@ -43,16 +43,17 @@ def security(ca, cert=None, extra=""):
     return s + extra
 
 
-# A known leak, not ours to fix here: when the source's handshake is
-# refused on the OpenSSL engine, about one daemon in six (ASan build,
-# 2026-12-06: OtherCA 1/6, ExpiredSource 1/6, mbedTLS 0/8) exits with one
+# A known leak, not diagnosed yet: when the source's handshake is refused
+# on the OpenSSL engine, about one daemon in six (ASan build, 2026-12-06:
+# OtherCA 1/6, ExpiredSource 1/6; the mbedTLS engine 0/8) exits with one
 # whole nng SP dialer and its TLS connection unreachable (118 KB in 710
-# blocks, every one an indirect leak: a reference cycle, the dialer's
-# URL from stream_dial's nng_dialer_create, the 16 KiB rings nng's
-# tls_common allocates, the SSL objects). Nothing of vmigd's holds or
-# drops a reference to them. The refused-handshake cases give that
-# source daemon these suppressions on top of test/lsan.supp; every other
-# TLS case (a migration over TLS included) keeps LeakSanitizer whole.
+# blocks, every one an indirect leak, so a reference cycle: the dialer's
+# URL from stream_dial's nng_dialer_create, the 16 KiB rings of nng's
+# tls_common, the SSL objects). Whether nng 1.5.2's dialer/TLS layer or
+# our engine's error path (daemon/tls_openssl.c) leaves the cycle is
+# open. The refused-handshake cases give that source daemon these
+# suppressions on top of test/lsan.supp; every other TLS case (a
+# migration over TLS included) keeps LeakSanitizer whole.
 REFUSED_HANDSHAKE_LSAN = """
 # test_migration_tls.py: refused handshakes on the OpenSSL engine
 leak:libnng.so.1
