@@ -654,6 +654,10 @@ class Lifecycle(Base):
                              "rpc_workers = 3\n")
         d.signal(signal.SIGHUP)
         wait_for(lambda: c.status().limits.max_outgoing == 5, "the reload")
+        # PFs open asynchronously (ABI 2): a new or fixed PF is "opening"
+        # for a moment after the reload has applied
+        wait_for(lambda: all(p.online for p in c.list_devices().pfs),
+                 "every PF online after the reload")
         l = c.list_devices()
         self.assertTrue(all(p.online for p in l.pfs), l.pfs)
         names = [x.name for x in l.devices]
