@@ -41,6 +41,8 @@ test_unit_test_compress_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_compress_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_compress_LDADD = $(DATA_TEST_LDADD)
 DATA_TESTS += test/unit/test_datalink
+test_unit_test_datalink_SOURCES = test/unit/test_datalink.c test/unit/testid.c \
+	test/unit/testid.h
 test_unit_test_datalink_CPPFLAGS = $(DATA_TEST_CPPFLAGS)
 test_unit_test_datalink_CFLAGS = $(DATA_TEST_CFLAGS)
 test_unit_test_datalink_LDADD = $(DATA_TEST_LDADD)

@@ -29,6 +29,7 @@
 
 #include "compress.h"
 #include "datalink.h"
+#include "dseal.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
@@ -40,10 +41,8 @@
 #define DLINK_TOKEN_MAX		64
 #define DLINK_SAMPLES		4	/* pages a batch's compressibility */
 
-struct dlink_seg {
-	uint8_t		*p;
-	size_t		 len;
-};
+/* a segment is dseal's, so that sealing takes the segments as they are */
+#define dlink_seg	dseal_seg
 
 /* A queued batch (source): the header, then payload segments. */
 struct dlink_slot {
@@ -58,6 +57,13 @@ enum dlink_rx {
 	RX_PREFIX,
 	RX_HEADER,
 	RX_PAYLOAD,
+};
+
+/* A sealed connection's handshake (dseal.h): what its aio is doing. */
+enum dlink_hs_op {
+	HS_SEND,		/* the handshake's bytes out */
+	HS_RECV,		/* the peer's handshake bytes in */
+	HS_READY,		/* the ready record: the source reads it */
 };
 
 struct dlink_conn {
@@ -76,6 +82,10 @@ struct dlink_conn {
 	struct dlink_seg hello_seg;
 	uint8_t		*hello;
 	int		 hello_done;
+	/* sealed (dseal.h): the records of the operation in progress */
+	uint8_t		*sbuf;
+	size_t		 scap;
+	struct dlink_seg sseg;
 	/* the operation in progress (nng thread) */
 	struct dlink_seg *cur;
 	unsigned	 cur_n;
@@ -98,6 +108,16 @@ struct dlink_conn {
 	uint8_t		*zbuf;		/* its block (lazily) */
 	uint8_t		*zraw;		/* the block decoded (lazily) */
 	struct cz_ctx	*cz;
+	uint8_t		 tag[DSEAL_TAG];	/* sealed: the payload's */
+
+	/* sealed (both): the handshake, then the records' keys */
+	struct dseal	*ds;
+	nng_aio		*hs_aio;
+	uint8_t		*hsbuf;		/* DSEAL_HS_BUF */
+	enum dlink_hs_op hs_op;
+	size_t		 hs_len, hs_off;
+	enum dseal_hs	 hs_state;
+	char		 hs_err[256];
 };
 
 struct dlink {
@@ -155,10 +175,16 @@ struct dlink {
 	struct frame_layout layout;
 	uint64_t	 total_applied;	/* loop */
 	uint64_t	 total_wire;	/* loop */
+
+	struct dseal_ctx *seal;		/* sealed connections (dseal.h) */
 };
 
 static void	dlink_tx_cb(void *);
 static void	dlink_rx_cb(void *);
+static void	dlink_hs_cb(void *);
+static void	dlink_refuse(struct dlink_conn *);
+static void	dlink_rx_start(struct dlink_conn *, enum dlink_rx, uint8_t *,
+		    size_t);
 
 static void
 dlink_wake(struct dlink *dl)
@@ -269,6 +295,40 @@ dlink_io(struct dlink_conn *c, int send)
 
 /* ------------------------------------------------------------ source */
 
+/*
+ * Start writing what dlink_tx_next() chose (nng's thread or the loop,
+ * the connection's own). On a sealed connection its segments, the
+ * header (or greeting) first, become two records in the connection's
+ * one buffer (dseal.h): one write.
+ */
+static void
+dlink_tx_io(struct dlink_conn *c)
+{
+	size_t		len = DSEAL_LEN + 2 * DSEAL_TAG, n;
+	unsigned	i;
+
+	if (c->ds == NULL) {
+		dlink_io(c, 1);
+		return;
+	}
+	for (i = 0; i < c->cur_n; i++)
+		len += c->cur[i].len;
+	if (len > c->scap) {
+		free(c->sbuf);
+		c->scap = MAX(len, (size_t)DLINK_HDR_BUF + (1u << 20));
+		c->sbuf = xmalloc(c->scap);
+	}
+	n = dseal_seal_header(c->ds, c->cur[0].p, c->cur[0].len, c->sbuf);
+	if (c->cur_n > 1)
+		n += dseal_seal_payload(c->ds, c->cur + 1, c->cur_n - 1,
+		    c->sbuf + n);
+	c->sseg.p = c->sbuf;
+	c->sseg.len = n;
+	c->cur = &c->sseg;
+	c->cur_n = 1;
+	dlink_io(c, 1);
+}
+
 /* The next thing to write: the greeting, then queued slots. mtx held. */
 static int
 dlink_tx_next(struct dlink_conn *c)
@@ -320,7 +380,169 @@ dlink_tx_cb(void *arg)
 	pthread_mutex_unlock(&dl->mtx);
 	dlink_wake(dl);
 	if (more)
-		dlink_io(c, 1);
+		dlink_tx_io(c);
+}
+
+/* A source's connection is up (and sealed, if it is): the greeting. */
+static void
+dlink_tx_up(struct dlink_conn *c)
+{
+	struct dlink	*dl = c->dl;
+	int		 more;
+
+	pthread_mutex_lock(&dl->mtx);
+	dl->up++;
+	more = dlink_tx_next(c);	/* the greeting */
+	pthread_mutex_unlock(&dl->mtx);
+	dlink_wake(dl);
+	if (more)
+		dlink_tx_io(c);
+}
+
+/* ------------------------------------------------------------ sealed */
+
+static void
+dlink_hs_io(struct dlink_conn *c, enum dlink_hs_op op, size_t len)
+{
+	nng_iov	iov;
+
+	c->hs_op = op;
+	c->hs_len = len;
+	iov.iov_buf = c->hsbuf + c->hs_off;
+	iov.iov_len = len - c->hs_off;
+	if (nng_aio_set_iov(c->hs_aio, 1, &iov) != 0)
+		fatalx("%s: one iov refused", __func__);
+	if (op == HS_SEND || (op == HS_READY && !c->dl->source))
+		nng_stream_send(c->st, c->hs_aio);
+	else
+		nng_stream_recv(c->st, c->hs_aio);
+}
+
+/*
+ * A handshake that cannot go on: the source's link fails with why (the
+ * job says it); the destination closes the connection (a stranger's, or
+ * a source it does not trust) and counts it refused.
+ */
+static void
+dlink_hs_fail(struct dlink_conn *c, int err, const char *why)
+{
+	struct dlink	*dl = c->dl;
+
+	if (dl->source) {
+		dlink_fail(dl, err, "data connection %u to %s: %s", c->idx,
+		    dl->url, why);
+		return;
+	}
+	log_info("%s: a data connection: %s", dl->url, why);
+	dlink_refuse(c);
+}
+
+/* Send what the handshake wants sent, then act on its state. */
+static void
+dlink_hs_flush(struct dlink_conn *c)
+{
+	size_t	n;
+
+	c->hs_off = 0;
+	if ((n = dseal_hs_out(c->ds, c->hsbuf, DSEAL_HS_BUF)) > 0) {
+		dlink_hs_io(c, HS_SEND, n);
+		return;
+	}
+	switch (c->hs_state) {
+	case DSEAL_HS_MORE:
+		dlink_hs_io(c, HS_RECV, DSEAL_HS_BUF);
+		return;
+	case DSEAL_HS_FAILED:
+		dlink_hs_fail(c, -EACCES, c->hs_err);
+		return;
+	case DSEAL_HS_DONE:
+		break;
+	}
+	/* the source waits for the ready record: nothing may precede it */
+	if (dseal_hs_extra(c->ds) != 0) {
+		dlink_hs_fail(c, -EPROTO, "bytes came before the TLS "
+		    "handshake's end was answered");
+		return;
+	}
+	if (!c->dl->source)
+		dseal_ready(c->ds, c->hsbuf);
+	dlink_hs_io(c, HS_READY, DSEAL_READY);
+}
+
+static void
+dlink_hs_step(struct dlink_conn *c, const uint8_t *in, size_t len)
+{
+	c->hs_state = dseal_handshake(c->ds, in, len, c->hs_err,
+	    sizeof(c->hs_err));
+	dlink_hs_flush(c);
+}
+
+/* Both ends of a sealed connection begin here, once TCP is up. */
+static int
+dlink_hs_start(struct dlink_conn *c)
+{
+	if (nng_aio_alloc(&c->hs_aio, dlink_hs_cb, c) != 0)
+		return (-1);
+	c->hsbuf = xmalloc(DSEAL_HS_BUF);
+	c->ds = dseal_new(c->dl->seal);
+	dlink_hs_step(c, NULL, 0);
+	return (0);
+}
+
+static void
+dlink_hs_cb(void *arg)
+{
+	struct dlink_conn	*c = arg;
+	struct dlink		*dl = c->dl;
+	char			 why[300];
+	int			 rv;
+
+	if ((rv = nng_aio_result(c->hs_aio)) != 0) {
+		if (atomic_load(&dl->closing))
+			return;
+		if (c->hs_op == HS_READY && dl->source)
+			snprintf(why, sizeof(why), "the destination ended the "
+			    "connection after the TLS handshake instead of "
+			    "answering it (%s): it refused this host's "
+			    "certificate", nng_strerror(rv));
+		else
+			snprintf(why, sizeof(why), "TLS handshake: %s",
+			    nng_strerror(rv));
+		dlink_hs_fail(c, dlink_nng_errno(rv), why);
+		return;
+	}
+	switch (c->hs_op) {
+	case HS_SEND:
+		c->hs_off += nng_aio_count(c->hs_aio);
+		if (c->hs_off < c->hs_len)
+			dlink_hs_io(c, HS_SEND, c->hs_len);
+		else
+			dlink_hs_flush(c);	/* more, or the state */
+		return;
+	case HS_RECV:
+		dlink_hs_step(c, c->hsbuf, nng_aio_count(c->hs_aio));
+		return;
+	case HS_READY:
+		c->hs_off += nng_aio_count(c->hs_aio);
+		if (c->hs_off < DSEAL_READY) {
+			dlink_hs_io(c, HS_READY, DSEAL_READY);
+			return;
+		}
+		break;
+	}
+	if (!dl->source) {
+		dlink_rx_start(c, RX_PREFIX, c->hbuf, DSEAL_LEN);
+		return;
+	}
+	if (dseal_ready_ok(c->ds, c->hsbuf) != 0) {
+		dlink_hs_fail(c, -EACCES, dseal_tls_record(c->hsbuf) ?
+		    "the destination answered the TLS handshake with an "
+		    "alert: it refused this host's certificate" :
+		    "the destination's answer to the TLS handshake is not "
+		    "its sealed ready record");
+		return;
+	}
+	dlink_tx_up(c);
 }
 
 static void
@@ -328,7 +550,7 @@ dlink_dial_cb(void *arg)
 {
 	struct dlink_conn	*c = arg;
 	struct dlink		*dl = c->dl;
-	int			 rv, more;
+	int			 rv;
 
 	if ((rv = nng_aio_result(c->dial_aio)) != 0) {
 		if (!atomic_load(&dl->closing))
@@ -338,13 +560,10 @@ dlink_dial_cb(void *arg)
 		return;
 	}
 	c->st = nng_aio_get_output(c->dial_aio, 0);
-	pthread_mutex_lock(&dl->mtx);
-	dl->up++;
-	more = dlink_tx_next(c);	/* the greeting */
-	pthread_mutex_unlock(&dl->mtx);
-	dlink_wake(dl);
-	if (more)
-		dlink_io(c, 1);
+	if (dl->seal == NULL)
+		dlink_tx_up(c);
+	else if (dlink_hs_start(c) != 0)
+		dlink_fail(dl, -ENOMEM, "data connection %u: no aio", c->idx);
 }
 
 static int
@@ -635,7 +854,7 @@ dlink_send(struct dlink *dl, struct xfer_src *xs, struct mem_region *r,
 	more = dlink_tx_next(c);
 	pthread_mutex_unlock(&dl->mtx);
 	if (more)
-		dlink_io(c, 1);
+		dlink_tx_io(c);
 	if (dl->sent == dl->acked && res->bytes != 0)
 		dl->pipe_since = now_ns();
 	dl->sent += res->bytes;
@@ -862,6 +1081,12 @@ dlink_rx_header(struct dlink_conn *c)
 		c->part.z_in = pb->payload_bytes;
 		c->part.z_out = pb->wire_bytes;
 	}
+	if (c->ds != NULL && c->cur_n != 0) {
+		/* a sealed payload is one record: its tag follows the runs */
+		c->rsegs[c->cur_n].p = c->tag;
+		c->rsegs[c->cur_n].len = DSEAL_TAG;
+		c->cur_n++;
+	}
 	c->part.iteration = pb->iteration;
 	c->rx_batch = pb;
 	c->rx = RX_PAYLOAD;
@@ -954,6 +1179,60 @@ dlink_rx_done(struct dlink_conn *c)
 	return (0);
 }
 
+/*
+ * Sealed: a header record's le32 length is in; read the record. Its
+ * length is bounded before a byte of it is read.
+ */
+static void
+dlink_rx_record(struct dlink_conn *c)
+{
+	uint32_t	n = get_le32(c->hbuf);
+
+	if (n < FRAME_PREFIX + 1 + DSEAL_TAG || n > DLINK_HDR_BUF + DSEAL_TAG) {
+		if (!c->authed) {
+			dlink_refuse(c);
+			return;
+		}
+		dlink_fail(c->dl, -EPROTO, "data connection %u: a header "
+		    "record of %u bytes (%d to %d)", c->idx, n,
+		    FRAME_PREFIX + 1 + DSEAL_TAG, DLINK_HDR_BUF + DSEAL_TAG);
+		return;
+	}
+	c->need = n;
+	dlink_rx_start(c, RX_HEADER, c->hbuf, n);
+}
+
+/*
+ * Sealed: open the header record in place; its plaintext is the plain
+ * path's le32 length and header, which must fill it exactly. 0, or -1
+ * (refused or failed).
+ */
+static int
+dlink_rx_open(struct dlink_conn *c)
+{
+	size_t		n = c->need - DSEAL_TAG;
+	uint32_t	hlen;
+
+	if (dseal_open_header(c->ds, c->hbuf, c->need) != 0) {
+		if (!c->authed) {
+			dlink_refuse(c);
+			return (-1);
+		}
+		dlink_fail(c->dl, -EBADMSG, "data connection %u: a header "
+		    "record that does not open (not sealed by the source in "
+		    "this order, or altered on the way)", c->idx);
+		return (-1);
+	}
+	hlen = get_le32(c->hbuf);
+	if (hlen == 0 || (size_t)hlen + FRAME_PREFIX != n) {
+		dlink_fail(c->dl, -EPROTO, "data connection %u: a header of %u "
+		    "bytes in a record of %zu", c->idx, hlen, n);
+		return (-1);
+	}
+	c->need = n;
+	return (0);
+}
+
 static void
 dlink_rx_cb(void *arg)
 {
@@ -981,6 +1260,10 @@ dlink_rx_cb(void *arg)
 	}
 	switch (c->rx) {
 	case RX_PREFIX:
+		if (c->ds != NULL) {
+			dlink_rx_record(c);
+			return;
+		}
 		hlen = get_le32(c->hbuf);
 		if (hlen == 0 || hlen > FRAME_HDR_MAX) {
 			if (!c->authed) {
@@ -996,6 +1279,8 @@ dlink_rx_cb(void *arg)
 		dlink_rx_start(c, RX_HEADER, c->hbuf + FRAME_PREFIX, hlen);
 		return;
 	case RX_HEADER:
+		if (c->ds != NULL && dlink_rx_open(c) != 0)
+			return;
 		if ((rc = dlink_rx_header(c)) < 0)
 			return;
 		if (rc == 1) {
@@ -1008,6 +1293,15 @@ dlink_rx_cb(void *arg)
 		}
 		break;		/* only zero runs: done */
 	case RX_PAYLOAD:
+		if (c->ds != NULL && dseal_open_payload(c->ds, c->rsegs,
+		    c->cur_n - 1, c->tag) != 0) {
+			dlink_fail(dl, -EBADMSG, "data connection %u: page "
+			    "batch %llu: its sealed payload does not open (not "
+			    "sealed by the source in this order, or altered "
+			    "on the way)", c->idx,
+			    (unsigned long long)c->rx_batch->seq);
+			return;
+		}
 		break;
 	}
 	if (dlink_rx_done(c) != 0)
@@ -1040,8 +1334,8 @@ dlink_accept_cb(void *arg)
 	c->dl = dl;
 	c->idx = dl->nconns;
 	c->st = st;
-	c->hbuf = xmalloc(DLINK_HDR_BUF);
-	c->rsegs = xcalloc(FRAME_RUNS_MAX, sizeof(*c->rsegs));
+	c->hbuf = xmalloc(DLINK_HDR_BUF + DSEAL_TAG);
+	c->rsegs = xcalloc(FRAME_RUNS_MAX + 1, sizeof(*c->rsegs));
 	frame_init(&c->frame);
 	if (nng_aio_alloc(&c->aio, dlink_rx_cb, c) != 0) {
 		pthread_mutex_unlock(&dl->mtx);
@@ -1053,8 +1347,12 @@ dlink_accept_cb(void *arg)
 	}
 	dl->conns[dl->nconns++] = c;
 	pthread_mutex_unlock(&dl->mtx);
-	dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+	/* accept the next first: c's first callback may refuse it */
 	nng_stream_listener_accept(dl->listener, dl->accept_aio);
+	if (dl->seal == NULL)
+		dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
+	else if (dlink_hs_start(c) != 0)
+		dlink_refuse(c);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -1098,7 +1396,8 @@ dlink_event_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (refused != 0)
 		log_warnx("%s: refused %u data connection(s) that did not "
-		    "show the job's token", dl->url, refused);
+		    "%sshow the job's token", dl->url, refused, dl->seal !=
+		    NULL ? "complete the TLS handshake or " : "");
 	if (fail) {
 		if (dl->ops.failed != NULL)
 			dl->ops.failed(dl->arg, err, reason);
@@ -1203,8 +1502,8 @@ int
 dlink_listen(struct event_base *base, const char *bind_url,
     struct mem_map *map, const struct frame_layout *layout,
     const uint8_t *token, size_t tokenlen, struct nng_tls_config *tls,
-    const struct dlink_ops *ops, void *arg, struct dlink **dlp, char *url,
-    size_t urllen, char *err, size_t errlen)
+    struct dseal_ctx *seal, const struct dlink_ops *ops, void *arg,
+    struct dlink **dlp, char *url, size_t urllen, char *err, size_t errlen)
 {
 	struct dlink	*dl;
 	char		 u[300];
@@ -1214,9 +1513,14 @@ dlink_listen(struct event_base *base, const char *bind_url,
 	if ((rc = dlink_listen_url(bind_url, u, sizeof(u))) != 0)
 		return (err_set(err, errlen, rc, "data connections need a "
 		    "tcp:// or tls+tcp:// bind address, not %s", bind_url));
+	/* sealed connections are TCP: the seal is ours, not nng's */
+	if (seal != NULL && strncmp(u, "tls+", 4) == 0)
+		memmove(u, u + 4, strlen(u + 4) + 1);
 	if ((rc = dlink_new(base, u, token, tokenlen, ops, arg, &dl, err,
 	    errlen)) != 0)
 		return (rc);
+	if (seal != NULL)
+		dl->seal = dseal_ctx_ref(seal);
 	dl->map = map;
 	dl->layout = *layout;
 	if ((rv = nng_stream_listener_alloc(&dl->listener, u)) != 0 ||
@@ -1237,7 +1541,8 @@ dlink_listen(struct event_base *base, const char *bind_url,
 	    port);
 	snprintf(url, urllen, "%s", dl->url);
 	nng_stream_listener_accept(dl->listener, dl->accept_aio);
-	log_debug("%s: data connections on %s", __func__, dl->url);
+	log_debug("%s: data connections on %s%s", __func__, dl->url,
+	    dl->seal != NULL ? ", sealed" : "");
 	*dlp = dl;
 	return (0);
 }
@@ -1245,8 +1550,9 @@ dlink_listen(struct event_base *base, const char *bind_url,
 int
 dlink_dial(struct event_base *base, const char *url, unsigned nconns,
     const uint8_t *token, size_t tokenlen, uint64_t window,
-    struct nng_tls_config *tls, const struct dlink_ops *ops, void *arg,
-    struct dlink **dlp, char *err, size_t errlen)
+    struct nng_tls_config *tls, struct dseal_ctx *seal,
+    const struct dlink_ops *ops, void *arg, struct dlink **dlp, char *err,
+    size_t errlen)
 {
 	StreamFrame		 f = VMIG__STREAM__V1__FRAME__INIT;
 	Vmig__Stream__V1__DataHello h = VMIG__STREAM__V1__DATA_HELLO__INIT;
@@ -1262,11 +1568,16 @@ dlink_dial(struct event_base *base, const char *url, unsigned nconns,
 	    strncmp(url, "tls+tcp://", 10) != 0)
 		return (err_set(err, errlen, -ENOTSUP, "data connections are "
 		    "tcp:// or tls+tcp://, not %s", url));
+	if (seal != NULL && strncmp(url, "tcp://", 6) != 0)
+		return (err_set(err, errlen, -EINVAL, "sealed data connections "
+		    "are tcp://, not %s", url));
 	if ((rc = dlink_new(base, url, token, tokenlen, ops, arg, &dl, err,
 	    errlen)) != 0)
 		return (rc);
 	dl->source = 1;
 	dl->window = window;
+	if (seal != NULL)
+		dl->seal = dseal_ctx_ref(seal);
 	if ((rv = nng_stream_dialer_alloc(&dl->dialer, url)) != 0 ||
 	    (rv = nng_stream_dialer_set_bool(dl->dialer, NNG_OPT_TCP_NODELAY,
 	    true)) != 0 ||
@@ -1311,7 +1622,8 @@ dlink_dial(struct event_base *base, const char *url, unsigned nconns,
 		c = dl->conns[i];
 		nng_stream_dialer_dial(dl->dialer, c->dial_aio);
 	}
-	log_debug("%s: %u data connections to %s", __func__, nconns, url);
+	log_debug("%s: %u data connections to %s%s", __func__, nconns, url,
+	    dl->seal != NULL ? ", sealed" : "");
 	*dlp = dl;
 	return (0);
 }
@@ -1351,6 +1663,8 @@ dlink_close(struct dlink *dl)
 			nng_stream_close(c->st);
 		if (c->aio != NULL)
 			nng_aio_stop(c->aio);
+		if (c->hs_aio != NULL)
+			nng_aio_stop(c->hs_aio);
 	}
 	for (i = 0; i < k; i++) {
 		c = dl->conns[i];
@@ -1358,6 +1672,11 @@ dlink_close(struct dlink *dl)
 			nng_aio_free(c->aio);
 		if (c->dial_aio != NULL)
 			nng_aio_free(c->dial_aio);
+		if (c->hs_aio != NULL)
+			nng_aio_free(c->hs_aio);
+		dseal_free(c->ds);
+		free(c->hsbuf);
+		free(c->sbuf);
 		if (c->st != NULL)
 			nng_stream_free(c->st);
 		for (unsigned j = 0; j < DLINK_SLOTS; j++) {
@@ -1382,6 +1701,7 @@ dlink_close(struct dlink *dl)
 	if (dl->dialer != NULL)
 		nng_stream_dialer_free(dl->dialer);
 	cz_ctx_free(dl->cz);
+	dseal_ctx_free(dl->seal);
 	free(dl->rskip);
 	event_free(dl->ev);
 	close(dl->efd);

@@ -53,6 +53,7 @@
 struct event_base;
 struct dlink;
 struct nng_tls_config;
+struct dseal_ctx;
 
 #define DLINK_CONNS_MAX		16
 #define DLINK_CONNS_DEFAULT	2	/* see README "Benchmarks" */
@@ -84,10 +85,14 @@ struct dlink_ops {
  * against layout. The URL to dial goes to url. -ENOTSUP for a non-TCP
  * bind URL. tls: the stream's server configuration (tls.h: a client
  * certificate required), which tls+tcp:// needs; the listener holds it.
+ * seal (dseal.h; it takes a reference): the connections are tcp:// on
+ * the bind host, each a TLS 1.3 handshake with a source of the seal's
+ * CA, then sealed records; tls is not used then.
  */
 int	 dlink_listen(struct event_base *, const char *bind_url,
 	    struct mem_map *map, const struct frame_layout *layout,
 	    const uint8_t *token, size_t tokenlen, struct nng_tls_config *tls,
+	    struct dseal_ctx *seal,
 	    const struct dlink_ops *, void *arg, struct dlink **dlp, char *url,
 	    size_t urllen, char *err, size_t errlen);
 
@@ -96,11 +101,14 @@ int	 dlink_listen(struct event_base *, const char *bind_url,
  * each with the token; connected() when all are up. window: payload
  * bytes sent but not acknowledged (dlink_acked) that may be in flight.
  * tls: for tls+tcp:// (required there), the stream's client
- * configuration: the same certificate, CA and server name.
+ * configuration: the same certificate, CA and server name. seal (a
+ * reference taken): url is tcp:// and the connections are sealed
+ * (dseal.h), the destination checked as the seal's context says.
  */
 int	 dlink_dial(struct event_base *, const char *url, unsigned nconns,
 	    const uint8_t *token, size_t tokenlen, uint64_t window,
-	    struct nng_tls_config *tls, const struct dlink_ops *, void *arg,
+	    struct nng_tls_config *tls, struct dseal_ctx *seal,
+	    const struct dlink_ops *, void *arg,
 	    struct dlink **dlp, char *err, size_t errlen);
 
 /*

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "offload.h"
 #include "peerpol.h"
+#include "dseal.h"
 #include "tls.h"
 #include "tracker.h"
 #include "util.h"
@@ -173,9 +174,18 @@ job_peer_tls(struct job *job, const char *url, int dialer, char *name,
 		    "[security] tls_cert_file and tls_key_file are not both "
 		    "set: the peer link is mutual TLS, this host needs its "
 		    "certificate", url));
-	if (!dialer)
-		return (tls_config_new(TLS_SERVER, &f, NULL, &job->tls, &digest,
-		    err, errlen));
+	/*
+	 * The data connections' seal (dseal.h) from the same files, now: a
+	 * file replaced later (a reload) reaches the next job, as for the
+	 * stream.
+	 */
+	if (!dialer) {
+		if ((rc = tls_config_new(TLS_SERVER, &f, NULL, &job->tls,
+		    &digest, err, errlen)) != 0)
+			return (rc);
+		return (tls_seal_new(TLS_SERVER, &f, NULL, &job->seal, err,
+		    errlen));
+	}
 	if ((rc = peerpol_parse(&pol, "", 0, eng->peer_name, err,
 	    errlen)) != 0)
 		return (rc);
@@ -187,8 +197,11 @@ job_peer_tls(struct job *job, const char *url, int dialer, char *name,
 	    __func__, job->id, url, v.server_name);
 	if (name != NULL)
 		strlcpy_v(name, v.server_name, namelen);
-	return (tls_config_new(TLS_CLIENT, &f, v.server_name, &job->tls,
-	    &digest, err, errlen));
+	if ((rc = tls_config_new(TLS_CLIENT, &f, v.server_name, &job->tls,
+	    &digest, err, errlen)) != 0)
+		return (rc);
+	return (tls_seal_new(TLS_CLIENT, &f, v.server_name, &job->seal, err,
+	    errlen));
 }
 
 void
@@ -710,6 +723,7 @@ job_free(struct job *job)
 	stream_close(job->stream);
 	if (job->tls != NULL)
 		nng_tls_config_free(job->tls);	/* the endpoints held theirs */
+	dseal_ctx_free(job->seal);
 	job_close_memory(job);
 	job_release_devices(job);
 	event_free(job->ev_timer);
@@ -1267,6 +1281,8 @@ job_finish(struct job *job, enum job_phase end)
 	if (job->tls != NULL)
 		nng_tls_config_free(job->tls);
 	job->tls = NULL;
+	dseal_ctx_free(job->seal);
+	job->seal = NULL;
 	job_close_memory(job);
 	job->st.device_state_pending = 0;
 	job_set_phase(job, end, end == JOB_COMPLETED ? NULL : job->error);

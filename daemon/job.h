@@ -374,6 +374,7 @@ struct job {
 	struct stream		*stream;
 	struct dlink		*dlink;		/* data connections (or NULL) */
 	struct nng_tls_config	*tls;		/* tls+tcp://: stream and data */
+	struct dseal_ctx	*seal;		/* tls+tcp://: sealed data */
 
 	/* times (now_ms) */
 	uint64_t		 created_ms;

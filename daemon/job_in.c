@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "compress.h"
 #include "delta.h"
+#include "dseal.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -405,8 +406,8 @@ in_data_listen(struct job *job)
 	if (job->eng->data_conns == 0)
 		return;
 	rc = dlink_listen(job->eng->base, job->eng->stream_bind, &job->mem,
-	    &in->layout, in->token, sizeof(in->token), job->tls, &in_dlink_ops,
-	    job,
+	    &in->layout, in->token, sizeof(in->token), job->tls, job->seal,
+	    &in_dlink_ops, job,
 	    &job->dlink, in->data_url, sizeof(in->data_url), err,
 	    sizeof(err));
 	if (rc != 0) {
@@ -434,6 +435,7 @@ in_start(struct job *job)
 		a.data_url = job->in->data_url;
 		a.data_connections = job->eng->data_conns;
 		a.data_codecs = CZ_CODECS;	/* compress.h */
+		a.data_seal = job->seal != NULL ? DSEAL_VERSION : 0;
 	}
 	f.kind_case = VMIG__STREAM__V1__FRAME__KIND_HELLO_ACK;
 	f.hello_ack = &a;

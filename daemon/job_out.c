@@ -34,6 +34,7 @@
 #include <nng/nng.h>
 #include <xxhash.h>
 
+#include "dseal.h"
 #include "job_out.h"
 #include "log.h"
 #include "tlsprobe.h"
@@ -1098,6 +1099,23 @@ static const struct dlink_ops out_dlink_ops = {
 };
 
 /*
+ * Are the data connections offered as safe as the stream? Plain beside
+ * plain; beside TLS, nng's tls+tcp:// or our seal (of a version we
+ * speak) over tcp://.
+ */
+static int
+out_data_secure(const struct job *job, const Vmig__Stream__V1__HelloAck *a)
+{
+	int	tls_url = strncmp(a->data_url, "tls+", 4) == 0;
+
+	if (job->tls == NULL)
+		return (!tls_url && a->data_seal == 0);
+	if (tls_url)
+		return (a->data_seal == 0);
+	return (a->data_seal == DSEAL_VERSION && job->seal != NULL);
+}
+
+/*
  * The destination offers data connections: dial as many as both allow.
  * 1: dialing (out_data_connected() ends the step); 0: pages go on the
  * control stream.
@@ -1113,17 +1131,22 @@ out_data_dial(struct job *job, const Vmig__Stream__V1__HelloAck *a)
 	n = MIN(job->eng->data_conns, a->data_connections);
 	if (n == 0 || a->data_url == NULL || *a->data_url == '\0')
 		return (0);
-	/* the pages go as the stream goes: never in clear beside TLS */
-	if ((job->tls != NULL) != (strncmp(a->data_url, "tls+", 4) == 0)) {
+	/*
+	 * The pages go as the stream goes: never in clear beside TLS. Beside
+	 * a TLS stream: sealed tcp:// connections (dseal.h) where the
+	 * destination offers them, else nng's tls+tcp:// (an older one).
+	 */
+	if (!out_data_secure(job, a)) {
 		log_warnx("job %" PRIu64 ": the destination offers data "
-		    "connections on %s beside a %s stream: pages go on the "
-		    "stream", job->id, a->data_url, job->tls != NULL ?
-		    "TLS" : "plain");
+		    "connections on %s%s beside a %s stream: pages go on the "
+		    "stream", job->id, a->data_url, a->data_seal != 0 ?
+		    " (sealed)" : "", job->tls != NULL ? "TLS" : "plain");
 		return (0);
 	}
 	rc = dlink_dial(job->eng->base, a->data_url, n, o->token, o->tokenlen,
 	    job->eng->window != 0 ? job->eng->window : JOB_WINDOW_BYTES,
-	    job->tls, &out_dlink_ops, job, &job->dlink, err, sizeof(err));
+	    job->tls, a->data_seal != 0 ? job->seal : NULL, &out_dlink_ops,
+	    job, &job->dlink, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("job %" PRIu64 ": no data connections, pages go on "
 		    "the stream: %s", job->id, err);

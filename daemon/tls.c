@@ -14,6 +14,7 @@
 
 #include <xxhash.h>
 
+#include "dseal.h"
 #include "log.h"
 #include "tls.h"
 #include "util.h"
@@ -133,17 +134,16 @@ tls_files_digest(const struct tls_files *f, uint64_t *digest, char *err,
 	return (rc);
 }
 
-int
-tls_config_new(enum tls_role role, const struct tls_files *f,
-    const char *server_name, nng_tls_config **out, uint64_t *digest,
-    char *err, size_t errlen)
+/*
+ * The files of a role, read and checked (tls_config_new and tls_seal_new
+ * take the same ones the same way). 0 with pem[] to free, or an error.
+ */
+static int
+tls_load(enum tls_role role, const struct tls_files *f, char *pem[3],
+    uint64_t *digest, char *err, size_t errlen)
 {
-	nng_tls_config	*cfg = NULL;
-	const char	*what = "";
-	char		*pem[3];
-	int		 rv, rc;
+	int	rc;
 
-	*out = NULL;
 	if (f->ca == NULL || *f->ca == '\0')
 		return (err_set(err, errlen, -EINVAL, "[security] %s is not "
 		    "set: a TLS %s needs the CA its peers' certificates chain "
@@ -156,10 +156,44 @@ tls_config_new(enum tls_role role, const struct tls_files *f,
 	if ((rc = tls_read_all(f, pem, digest, err, errlen)) != 0)
 		return (rc);
 	if ((pem[1] == NULL) != (pem[2] == NULL)) {
-		rc = err_set(err, errlen, -EINVAL, "[security] %s and %s go "
-		    "together", f->cert_key, f->key_key);
-		goto out;
+		tls_pem_free(pem);
+		return (err_set(err, errlen, -EINVAL, "[security] %s and %s go "
+		    "together", f->cert_key, f->key_key));
 	}
+	return (0);
+}
+
+int
+tls_seal_new(enum tls_role role, const struct tls_files *f,
+    const char *server_name, struct dseal_ctx **out, char *err,
+    size_t errlen)
+{
+	char		*pem[3];
+	uint64_t	 digest;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = tls_load(role, f, pem, &digest, err, errlen)) != 0)
+		return (rc);
+	rc = dseal_ctx_new(role, pem[0], pem[1], pem[2], server_name, out,
+	    err, errlen);
+	tls_pem_free(pem);
+	return (rc);
+}
+
+int
+tls_config_new(enum tls_role role, const struct tls_files *f,
+    const char *server_name, nng_tls_config **out, uint64_t *digest,
+    char *err, size_t errlen)
+{
+	nng_tls_config	*cfg = NULL;
+	const char	*what = "";
+	char		*pem[3];
+	int		 rv, rc;
+
+	*out = NULL;
+	if ((rc = tls_load(role, f, pem, digest, err, errlen)) != 0)
+		return (rc);
 	if ((rv = nng_tls_config_alloc(&cfg, role == TLS_SERVER ?
 	    NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0) {
 		what = "cannot make a TLS configuration";

@@ -66,6 +66,26 @@ struct tls_files {
 int	tls_config_new(enum tls_role role, const struct tls_files *f,
 	    const char *server_name, nng_tls_config **out, uint64_t *digest,
 	    char *err, size_t errlen);
+/*
+ * tls_openssl.c, for connections nng does not carry (dseal.c): an
+ * OpenSSL context made as the engine makes one for tls_config_new()
+ * from the same PEM strings; the server name a client checks (an
+ * address against the IP SANs), name outliving ssl.
+ */
+struct ssl_ctx_st;
+struct ssl_st;
+int	tls_openssl_ctx(enum tls_role role, const char *ca_pem,
+	    const char *cert_pem, const char *key_pem, struct ssl_ctx_st **out,
+	    char *err, size_t errlen);
+int	tls_openssl_name(struct ssl_st *ssl, const char *name);
+/*
+ * The sealed data connections' context (dseal.h) from the same files
+ * and rules as tls_config_new().
+ */
+struct dseal_ctx;
+int	tls_seal_new(enum tls_role role, const struct tls_files *f,
+	    const char *server_name, struct dseal_ctx **out, char *err,
+	    size_t errlen);
 /* The digest alone (has a reload changed anything?). */
 int	tls_files_digest(const struct tls_files *f, uint64_t *digest,
 	    char *err, size_t errlen);

@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,6 @@ struct nng_tls_engine_config {
 struct nng_tls_engine_conn {
 	void			*tls;		/* nng's, for engine_send/recv */
 	SSL			*ssl;
-	const char		*name;		/* an address to check */
 };
 
 static BIO_METHOD	*ossl_bio_method;
@@ -422,38 +422,56 @@ ossl_config_version(struct nng_tls_engine_config *cfg, nng_tls_version min,
  * SAN: certificates made for vmigd on mbedTLS 2.28 (which matches no IP
  * SAN) carry it that way, and they keep working on this engine.
  */
+/*
+ * The name a client checks, an address among them, hangs on its SSL
+ * (ex data): the verify callback below reads it there, for nng's
+ * connections and dseal.c's alike.
+ */
+static int		ossl_name_idx = -1;
+static pthread_once_t	ossl_name_once = PTHREAD_ONCE_INIT;
+
+static void
+ossl_name_index(void)
+{
+	ossl_name_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
 static int
 ossl_verify_cb(int ok, X509_STORE_CTX *xs)
 {
-	SSL				*ssl;
-	struct nng_tls_engine_conn	*ec;
-	X509				*leaf;
+	SSL		*ssl;
+	const char	*name;
+	X509		*leaf;
 
 	if (ok || X509_STORE_CTX_get_error_depth(xs) != 0 ||
 	    X509_STORE_CTX_get_error(xs) != X509_V_ERR_IP_ADDRESS_MISMATCH)
 		return (ok);
 	if ((ssl = X509_STORE_CTX_get_ex_data(xs,
 	    SSL_get_ex_data_X509_STORE_CTX_idx())) == NULL ||
-	    (ec = SSL_get_app_data(ssl)) == NULL || ec->name == NULL ||
+	    (name = SSL_get_ex_data(ssl, ossl_name_idx)) == NULL ||
 	    (leaf = X509_STORE_CTX_get_current_cert(xs)) == NULL ||
-	    X509_check_host(leaf, ec->name, 0,
+	    X509_check_host(leaf, name, 0,
 	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) != 1)
 		return (0);
 	X509_STORE_CTX_set_error(xs, X509_V_OK);
 	return (1);
 }
 
-/* The client checks the server's name: an IP SAN for an address. */
-static int
-ossl_conn_name(struct nng_tls_engine_conn *ec, const char *name)
+/*
+ * The client checks the server's name: an IP SAN for an address. name
+ * must outlive ssl (the configuration's, or the dseal context's).
+ */
+int
+tls_openssl_name(SSL *ssl, const char *name)
 {
 	unsigned char	 addr[16];
-	SSL		*ssl = ec->ssl;
 
+	pthread_once(&ossl_name_once, ossl_name_index);
 	if (inet_pton(AF_INET, name, addr) == 1 ||
 	    inet_pton(AF_INET6, name, addr) == 1) {
-		ec->name = name;	/* the config outlives us */
-		SSL_set_app_data(ssl, ec);
+		if (ossl_name_idx < 0 || SSL_set_ex_data(ssl, ossl_name_idx,
+		    (void *)name) != 1)
+			return (NNG_ENOMEM);
 		SSL_set_verify(ssl, SSL_get_verify_mode(ssl), ossl_verify_cb);
 		return (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
 		    name) == 1 ? 0 : NNG_EINVAL);
@@ -487,7 +505,7 @@ ossl_conn_init(struct nng_tls_engine_conn *ec, void *tls,
 	}
 	SSL_set_connect_state(ec->ssl);
 	if (cfg->server_name != NULL && *cfg->server_name != '\0' &&
-	    (rv = ossl_conn_name(ec, cfg->server_name)) != 0) {
+	    (rv = tls_openssl_name(ec->ssl, cfg->server_name)) != 0) {
 		ERR_clear_error();
 		return (rv);
 	}
@@ -621,4 +639,44 @@ tls_openssl_register(char *err, size_t errlen)
 		return (err_set(err, errlen, -EINVAL, "TLS engine openssl: "
 		    "nng refused it: %s", nng_strerror(rv)));
 	return (0);
+}
+
+/* ------------------------------------------------- outside nng: dseal.c */
+
+/*
+ * An SSL_CTX made exactly as nng's configuration would be on this
+ * engine by tls_config_new() (same calls, same rules), for connections
+ * nng does not carry: the sealed data connections (dseal.c).
+ */
+int
+tls_openssl_ctx(enum tls_role role, const char *ca_pem, const char *cert_pem,
+    const char *key_pem, SSL_CTX **out, char *err, size_t errlen)
+{
+	struct nng_tls_engine_config	 cfg;
+	const char			*what = "OpenSSL";
+	int				 rv;
+
+	*out = NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	if ((rv = ossl_config_init(&cfg, role == TLS_SERVER ?
+	    NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0)
+		goto fail;
+	what = "the CA";
+	if ((rv = ossl_config_ca_chain(&cfg, ca_pem, NULL)) != 0)
+		goto fail;
+	what = "the certificate and key";
+	if (cert_pem != NULL && (rv = ossl_config_own_cert(&cfg, cert_pem,
+	    key_pem, NULL)) != 0)
+		goto fail;
+	what = "the verify mode";
+	if ((rv = ossl_config_auth(&cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
+		goto fail;
+	*out = cfg.ctx;
+	cfg.ctx = NULL;
+	ossl_config_fini(&cfg);
+	return (0);
+fail:
+	ossl_config_fini(&cfg);
+	return (err_set(err, errlen, -EINVAL, "TLS (OpenSSL): %s: %s", what,
+	    nng_strerror(rv)));
 }

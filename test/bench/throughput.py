@@ -32,13 +32,14 @@ Rows (never mixed in one median):
            connections.
   c1, c4, c8   warm with 1, 4, 8 data connections.
   tls      warm over tls+tcp:// with mutual TLS (certificates made with
-           openssl for the run): the stream and its data connections on
-           nng's TLS with the default engine ([daemon] tls_engine =
-           openssl; nng moves one record of at most 16 KiB per TCP
-           operation whatever the engine). With warm in the same run,
-           tls_ratio_vs_plain is the median of tls / warm bulk rates.
-  tls-mbedtls  the same on Debian libnng's own engine (mbedTLS 2.28):
-           tls_mbedtls_ratio_vs_plain.
+           openssl for the run): the stream on nng's TLS with the
+           default engine ([daemon] tls_engine = openssl), the data
+           connections sealed (daemon/dseal.h: a TLS 1.3 handshake, then
+           AES-128-GCM records keyed from it, outside nng's TLS). With
+           warm in the same run, tls_ratio_vs_plain is the median of
+           tls / warm bulk rates.
+  tls-mbedtls  the same with the stream on Debian libnng's own engine
+           (mbedTLS 2.28): tls_mbedtls_ratio_vs_plain.
   paced, paced_z   a 1 Gbit/s link: the source daemon in one network
            namespace, the destination in another, joined by a veth pair
            shaped by tc tbf on both ends (test/integration/netns.py; the

@@ -136,11 +136,16 @@ class Migrates(PeerTLS):
     def test_mutual_tls_migrates_byte_for_byte(self):
         jid, prep = self.migrate()
         self.assert_completed(VF, jid, prep)
-        # the pages went on TLS data connections, not beside them in clear
-        self.assertIn("data connections to tls+tcp://127.0.0.1:",
+        # the pages went on sealed data connections (daemon/dseal.h),
+        # not beside them in clear
+        self.assertRegex(self.src.daemon.log(),
+                         r"data connections to tcp://127\.0\.0\.1:\d+, "
+                         r"sealed")
+        self.assertRegex(self.dst.daemon.log(),
+                         r"data connections on tcp://127\.0\.0\.1:\d+, "
+                         r"sealed")
+        self.assertIn("dseal_handshake: client done, TLS_AES_128_GCM",
                       self.src.daemon.log())
-        self.assertIn("data connections on tls+tcp://127.0.0.1:",
-                      self.dst.daemon.log())
         self.assertNotIn("pages go on the stream", self.src.daemon.log())
         name = "openssl (OpenSSL " if self.ENGINE == "openssl" else "mbed ("
         for host in (self.src, self.dst):

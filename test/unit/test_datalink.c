@@ -31,9 +31,11 @@
 
 #include "compress.h"
 #include "datalink.h"
+#include "dseal.h"
 #include "frame.h"
 #include "memory.h"
 #include "util.h"
+#include "testid.h"
 #include "xfer.h"
 
 #define NPAGES	1024		/* 4 MiB: four stripes */
@@ -47,6 +49,9 @@ static struct frame_region fr[1];
 static struct frame_layout layout;
 static struct event_base *base;
 static struct dlink *ldl, *sdl;		/* listening (dst), dialing (src) */
+/* the sealed suite's (dseal.h): NULL in the plain one */
+static struct dseal_ctx *seal_dst, *seal_src;
+static struct id ca, other_ca, dst_id, src_id, stranger;
 
 static uint64_t	 applied, applied_pages;
 static int	 connected, failed, writable;
@@ -139,7 +144,8 @@ setup(void)
 	applied = applied_pages = 0;
 	connected = failed = writable = 0;
 	cr_assert_eq(dlink_listen(base, "tcp://127.0.0.1", &dst, &layout,
-	    token, sizeof token, NULL, &dst_ops, NULL, &ldl, url, sizeof url, err,
+	    token, sizeof token, NULL, seal_dst, &dst_ops, NULL, &ldl, url,
+	    sizeof url, err,
 	    sizeof err), 0, "%s", err);
 }
 
@@ -198,7 +204,8 @@ dial(unsigned n)
 	char	err[256];
 
 	cr_assert_eq(dlink_dial(base, url, n, token, sizeof token, 4 << 20,
-	    NULL, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s", err);
+	    NULL, seal_src, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s",
+	    err);
 	run_until(&connected);
 	cr_assert_eq(failed, 0, "%s", fail_reason);
 }
@@ -245,7 +252,8 @@ maps_equal(void)
 
 TestSuite(datalink, .init = setup, .fini = teardown);
 
-Test(datalink, pages_over_four_connections_land_in_place)
+static void
+four_connections(void)
 {
 	struct xfer_src	 xs;
 	uint64_t	 p;
@@ -267,6 +275,11 @@ Test(datalink, pages_over_four_connections_land_in_place)
 	send_all(&xs, 2);
 	cr_assert(maps_equal(), "the destination differs after round 2");
 	xfer_src_free(&xs);
+}
+
+Test(datalink, pages_over_four_connections_land_in_place)
+{
+	four_connections();
 }
 
 Test(datalink, a_page_always_takes_its_stripes_connection)
@@ -294,7 +307,8 @@ Test(datalink, a_page_always_takes_its_stripes_connection)
  * stripes keep every connection busy. The destination must end with the
  * last version (a copy on another connection could overtake it).
  */
-Test(datalink, a_rewritten_page_ends_as_its_last_copy)
+static void
+rewritten_page(void)
 {
 	struct xfer_src	 xs;
 	uint8_t		*hot = src.regions[0].base + 5 * PS;
@@ -323,6 +337,11 @@ Test(datalink, a_rewritten_page_ends_as_its_last_copy)
 	    v);
 	cr_assert(maps_equal());
 	xfer_src_free(&xs);
+}
+
+Test(datalink, a_rewritten_page_ends_as_its_last_copy)
+{
+	rewritten_page();
 }
 
 /* ---- a hostile peer on a raw socket ---------------------------------- */
@@ -696,4 +715,100 @@ Test(datalink, a_block_as_long_as_its_runs_fails)
 	memset(blk, 0, sizeof blk);
 	zbatch_fails(CZ_LZ4, blk, sizeof blk, sizeof blk,
 	    "must be shorter than its runs");
+}
+
+/* ---- sealed connections (dseal.h) ------------------------------------ */
+
+static void
+sealed_contexts(const struct id *source)
+{
+	char	err[256];
+
+	cr_assert_eq(dseal_ctx_new(TLS_SERVER, ca.cert_pem, dst_id.cert_pem,
+	    dst_id.key_pem, NULL, &seal_dst, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, source->cert_pem,
+	    source->key_pem, "127.0.0.1", &seal_src, err, sizeof err), 0, "%s",
+	    err);
+}
+
+static void
+setup_sealed(void)
+{
+	id_make(&ca, "test-ca", NULL, NULL, -1, 2);
+	id_make(&other_ca, "other-ca", NULL, NULL, -1, 2);
+	id_make(&dst_id, "dst", &ca, "IP:127.0.0.1", -1, 2);
+	id_make(&src_id, "src", &ca, "DNS:src.example", -1, 2);
+	id_make(&stranger, "src", &other_ca, "DNS:src.example", -1, 2);
+	sealed_contexts(&src_id);
+	setup();
+}
+
+static void
+teardown_sealed(void)
+{
+	teardown();
+	dseal_ctx_free(seal_dst);
+	dseal_ctx_free(seal_src);
+	seal_dst = seal_src = NULL;
+	id_free(&ca);
+	id_free(&other_ca);
+	id_free(&dst_id);
+	id_free(&src_id);
+	id_free(&stranger);
+}
+
+TestSuite(sealed, .init = setup_sealed, .fini = teardown_sealed);
+
+Test(sealed, pages_over_four_connections_land_in_place)
+{
+	cr_assert(strncmp(url, "tcp://", 6) == 0, "listening on %s", url);
+	four_connections();
+}
+
+Test(sealed, a_rewritten_page_ends_as_its_last_copy)
+{
+	rewritten_page();
+}
+
+Test(sealed, lz4_batches_land_byte_for_byte)
+{
+	compressed_round_trip(CZ_MODE_LZ4, 2);
+}
+
+/* The plain path's greeting and pages, token and all, are no handshake. */
+Test(sealed, a_plain_peer_with_the_token_is_refused)
+{
+	pages_without(token, sizeof token);
+}
+
+Test(sealed, another_cas_source_fails_and_writes_nothing)
+{
+	char	err[256];
+
+	/* the listener keeps its own reference to the destination's */
+	dseal_ctx_free(seal_src);
+	dseal_ctx_free(seal_dst);
+	sealed_contexts(&stranger);
+	cr_assert_eq(dlink_dial(base, url, 2, token, sizeof token, 4 << 20,
+	    NULL, seal_src, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s",
+	    err);
+	expect_failure("refused this host's certificate");
+	cr_assert_eq(connected, 0);
+	cr_assert(dst_untouched());
+	cr_assert_eq(applied, 0);
+}
+
+Test(sealed, a_destination_of_another_name_fails_the_link)
+{
+	char	err[256];
+
+	dseal_ctx_free(seal_src);
+	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, src_id.cert_pem,
+	    src_id.key_pem, "127.0.0.9", &seal_src, err, sizeof err), 0, "%s",
+	    err);
+	cr_assert_eq(dlink_dial(base, url, 1, token, sizeof token, 4 << 20,
+	    NULL, seal_src, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s",
+	    err);
+	expect_failure("refused the destination's certificate");
+	cr_assert(dst_untouched());
 }
