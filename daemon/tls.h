@@ -8,7 +8,8 @@
  * replaces a listener. A server requires a client certificate that chains
  * to the CA (NNG_TLS_AUTH_MODE_REQUIRED: the handshake fails otherwise,
  * an expired certificate included); a client verifies the server the same
- * way, and its name when one is given. TLS 1.2 at least.
+ * way, and its name when one is given. TLS 1.2 at least; a client
+ * (the peer stream's dialer) TLS 1.2 only (tls.c says why).
  */
 #ifndef VMIG_TLS_H
 #define VMIG_TLS_H
