@@ -6,8 +6,9 @@
  * segments) open to the same bytes in place. A bit flipped in a header,
  * a payload or a tag, a record replayed or two swapped, and a record
  * from another connection never open. The handshake refuses another
- * CA's source, a source without a certificate, an expired destination
- * and a destination of another name, each with a reason saying which.
+ * CA's source, an expired source, a source without a certificate, an
+ * expired destination and a destination of another name, each with a
+ * reason saying which.
  */
 #include "config.h"
 
@@ -184,6 +185,7 @@ Test(dseal, header_and_payload_open_in_place)
 	free(pay);
 	free(want);
 	free(out);
+	LEAK_CHECK();
 }
 
 /* Each of these must fail to open: the connection is done after it. */
@@ -304,12 +306,23 @@ refused(const struct id *client, const struct id *server, const char *name,
 		cr_assert(strstr(p.cerr, why) != NULL, "client: %s", p.cerr);
 	}
 	pair_close(&p);
+	LEAK_CHECK();
 }
 
 Test(dseal, another_cas_source_is_refused)
 {
 	refused(&stranger, &dst_id, "localhost", 1,
 	    "refused the source's certificate");
+}
+
+Test(dseal, an_expired_source_is_refused)
+{
+	struct id	old_src;
+
+	id_make(&old_src, "src-old", &ca, "DNS:src.example", -30, 2);
+	refused(&old_src, &dst_id, "localhost", 1,
+	    "refused the source's certificate: certificate has expired");
+	id_free(&old_src);
 }
 
 Test(dseal, a_source_without_certificate_is_refused)
