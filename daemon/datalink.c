@@ -1225,6 +1225,10 @@ dlink_rx_open(struct dlink_conn *c)
 	}
 	hlen = get_le32(c->hbuf);
 	if (hlen == 0 || (size_t)hlen + FRAME_PREFIX != n) {
+		if (!c->authed) {	/* no token yet: not the job's to end */
+			dlink_refuse(c);
+			return (-1);
+		}
 		dlink_fail(c->dl, -EPROTO, "data connection %u: a header of %u "
 		    "bytes in a record of %zu", c->idx, hlen, n);
 		return (-1);
@@ -1347,7 +1351,7 @@ dlink_accept_cb(void *arg)
 	}
 	dl->conns[dl->nconns++] = c;
 	pthread_mutex_unlock(&dl->mtx);
-	/* accept the next first: c's first callback may refuse it */
+	/* the next accept first: once its I/O starts, c is its callbacks' */
 	nng_stream_listener_accept(dl->listener, dl->accept_aio);
 	if (dl->seal == NULL)
 		dlink_rx_start(c, RX_PREFIX, c->hbuf, FRAME_PREFIX);
