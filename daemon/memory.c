@@ -433,8 +433,9 @@ mem_populate_step(const struct mem_map *m, uint32_t *region, uint64_t *off)
 	if (*region >= m->nregions)
 		return (0);
 	r = &m->regions[*region];
-	n = r->length - *off < MEM_POPULATE_CHUNK ? r->length - *off :
-	    MEM_POPULATE_CHUNK;
+	/* whole pages: a hugetlbfs region's are up to 1 GiB */
+	n = MAX((uint64_t)MEM_POPULATE_CHUNK, r->page_size);
+	n = MIN(n, r->length - *off);
 	if (madvise(r->base + *off, (size_t)n, r->writable ?
 	    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == -1) {
 		if (errno != EINVAL)
