@@ -115,9 +115,8 @@ uint64_t mem_region_digest(const struct mem_region *);
  * What MAP_POPULATE does at mmap(), a piece at a time, for a worker thread
  * (offload.h): fills the page tables of MEM_POPULATE_CHUNK bytes (or one
  * page, if larger) from the cursor (*region, *off), writable regions for
- * writing, and moves
- * the cursor on. 1 while some remain, 0 once all did, -errno (the cursor
- * unmoved) when the kernel refused. Contents are kept.
+ * writing, and moves the cursor on. 1 while some remain, 0 once all did,
+ * -errno (the cursor unmoved) when the kernel refused. Contents are kept.
  */
 #define MEM_POPULATE_CHUNK	(2u << 20)
 int	 mem_populate_step(const struct mem_map *, uint32_t *region,
