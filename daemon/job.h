@@ -108,7 +108,8 @@ enum job_dir {
 #define JOB_REFUSALS_MAX	8	/* destination: peers without the token */
 #define JOB_MEM_REGIONS_MAX	MEM_REGIONS_MAX
 #define JOB_COSTS_KEPT		9	/* switchover costs per PF (median) */
-#define JOB_OFFLOAD_THREADS	2	/* digests and unmapping, off the loop */
+#define JOB_OFFLOAD_THREADS	2	/* digests, populating and unmapping,
+					   off the loop */
 #define JOB_GROUP_MAX		8	/* devices of one VM in one job */
 
 /* The job's policy with defaults applied (vmig.v1.MigrationPolicy). */
@@ -302,7 +303,7 @@ struct engine {
 	size_t			 capsched;
 	int			 shutting_down;	/* no new jobs */
 	unsigned int		 stopcopy_jobs;	/* sources between stop and switchover */
-	struct offload		*offload;	/* digests, unmapping */
+	struct offload		*offload;	/* digests, populate, unmap */
 	struct tracker_set	*trackers;	/* dirty trackers (tracker.h) */
 	uint64_t		 window;	/* per job, from the host budget */
 	int			 frozen;	/* loop gone: jobs do nothing */
@@ -407,6 +408,13 @@ struct job {
 		uint64_t	 value;
 		uint64_t	 start_us;
 	}			 digest;
+	struct {
+		struct offload_task *task;	/* NULL: done or none */
+		uint32_t	 region;	/* cursor, mem_populate_step() */
+		uint64_t	 off;
+		int		 rc;
+		uint64_t	 start_us;
+	}			 populate;
 	const char		*timer_fail;	/* timer = timeout with this */
 	int			 failing;	/* rollback under way */
 	int			 cancel_req;	/* rollback ends in CANCELLED */

@@ -24,6 +24,11 @@
 #include "memory.h"
 #include "util.h"
 
+#ifndef MADV_POPULATE_READ		/* Linux 5.14; older: EINVAL, handled */
+#define MADV_POPULATE_READ	22
+#define MADV_POPULATE_WRITE	23
+#endif
+
 static int	mem_region_prefault(struct mem_region *, uint64_t);
 
 static const char *
@@ -412,6 +417,36 @@ mem_digest_stoppable(const struct mem_map *m, int (*stop)(const void *),
 	*out = XXH3_64bits_digest(st);
 	XXH3_freeState(st);
 	return (0);
+}
+
+int
+mem_populate_step(const struct mem_map *m, uint32_t *region, uint64_t *off)
+{
+	const struct mem_region	*r;
+	volatile const uint8_t	*p;
+	uint64_t		 n, o;
+
+	while (*region < m->nregions && *off >= m->regions[*region].length) {
+		(*region)++;
+		*off = 0;
+	}
+	if (*region >= m->nregions)
+		return (0);
+	r = &m->regions[*region];
+	/* whole pages: a hugetlbfs region's are up to 1 GiB */
+	n = MAX((uint64_t)MEM_POPULATE_CHUNK, r->page_size);
+	n = MIN(n, r->length - *off);
+	if (madvise(r->base + *off, (size_t)n, r->writable ?
+	    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == -1) {
+		if (errno != EINVAL)
+			return (-errno);
+		/* before Linux 5.14: a read of each page faults it in */
+		p = r->base + *off;
+		for (o = 0; o < n; o += r->page_size)
+			(void)p[o];
+	}
+	*off += n;
+	return (*region + 1 < m->nregions || *off < r->length);
 }
 
 int

@@ -54,7 +54,8 @@ struct mem_map {
 
 /* mem_map_open() flags */
 #define MEM_MAP_WRITE		0x1	/* destination: PROT_READ|PROT_WRITE */
-#define MEM_MAP_POPULATE	0x2	/* prefault (MAP_POPULATE) */
+#define MEM_MAP_POPULATE	0x2	/* prefault (MAP_POPULATE); jobs use
+					   mem_populate_step() on a worker */
 /*
  * And touch every page once from user space and once through the kernel
  * (contents kept). Where a hypervisor fills its shadow page tables
@@ -109,6 +110,17 @@ uint64_t mem_digest(const struct mem_map *);
 int	 mem_digest_stoppable(const struct mem_map *, int (*stop)(const void *),
 	    const void *arg, uint64_t *out);
 uint64_t mem_region_digest(const struct mem_region *);
+
+/*
+ * What MAP_POPULATE does at mmap(), a piece at a time, for a worker thread
+ * (offload.h): fills the page tables of MEM_POPULATE_CHUNK bytes (or one
+ * page, if larger) from the cursor (*region, *off), writable regions for
+ * writing, and moves the cursor on. 1 while some remain, 0 once all did,
+ * -errno (the cursor unmoved) when the kernel refused. Contents are kept.
+ */
+#define MEM_POPULATE_CHUNK	(2u << 20)
+int	 mem_populate_step(const struct mem_map *, uint32_t *region,
+	    uint64_t *off);
 
 /* 1 if len bytes at p are all zero (len a multiple of 64, p 8-aligned). */
 int	 page_is_zero(const void *p, size_t len);

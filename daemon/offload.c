@@ -35,6 +35,7 @@ struct offload_task {
 	offload_done_fn		 done;
 	void			*arg;
 	enum offload_state	 state;
+	int			 waited;	/* somebody waits for done */
 	int			 stop;		/* atomic: read by the worker */
 	TAILQ_ENTRY(offload_task) entry;
 };
@@ -58,8 +59,8 @@ static void	offload_finished(void *);
 
 /*
  * The oldest queued task that somebody waits for (a digest inside a
- * downtime), else the oldest queued one (unmapping, which nobody waits
- * for, must not sit in front of a paused guest).
+ * downtime), else the oldest queued one (unmapping or populating, which
+ * nobody waits for, must not sit in front of a paused guest).
  */
 static struct offload_task *
 offload_next(struct offload *o)
@@ -69,7 +70,7 @@ offload_next(struct offload *o)
 	TAILQ_FOREACH(t, &o->tasks, entry) {
 		if (t->state != OFFLOAD_QUEUED)
 			continue;
-		if (t->done != NULL)
+		if (t->waited)
 			return (t);
 		if (first == NULL)
 			first = t;
@@ -163,9 +164,9 @@ offload_free(struct offload *o)
 	free(o);
 }
 
-struct offload_task *
-offload_submit(struct offload *o, offload_work_fn work, offload_done_fn done,
-    void *arg)
+static struct offload_task *
+offload_queue(struct offload *o, offload_work_fn work, offload_done_fn done,
+    void *arg, int waited)
 {
 	struct offload_task	*t;
 	int			 rv;
@@ -175,6 +176,7 @@ offload_submit(struct offload *o, offload_work_fn work, offload_done_fn done,
 	t->work = work;
 	t->done = done;
 	t->arg = arg;
+	t->waited = waited;
 	t->state = OFFLOAD_QUEUED;
 	nng_mtx_lock(o->lock);
 	TAILQ_INSERT_TAIL(&o->tasks, t, entry);
@@ -194,6 +196,20 @@ offload_submit(struct offload *o, offload_work_fn work, offload_done_fn done,
 	nng_cv_wake1(o->cv_work);
 	nng_mtx_unlock(o->lock);
 	return (t);
+}
+
+struct offload_task *
+offload_submit(struct offload *o, offload_work_fn work, offload_done_fn done,
+    void *arg)
+{
+	return (offload_queue(o, work, done, arg, done != NULL));
+}
+
+struct offload_task *
+offload_submit_background(struct offload *o, offload_work_fn work,
+    offload_done_fn done, void *arg)
+{
+	return (offload_queue(o, work, done, arg, 0));
 }
 
 /* Loop thread: a completion the worker posted. */

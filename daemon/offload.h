@@ -17,6 +17,10 @@
  *
  * Work that has a done (somebody waits for it) is taken before work that
  * has none, each in submission order.
+ *   task = offload_submit_background(o, work, done, arg);
+ *	the same, but queued as work without a done is: its done tells the
+ *	loop it ended, nobody waits for it (populating a mapping ahead of
+ *	its transfer).
  *
  * Threads start with the first task, so a daemon that never verifies or
  * unmaps has none. offload_free() asks running work to stop and waits for
@@ -40,6 +44,8 @@ void		 offload_free(struct offload *o);
 /* done may be NULL (fire and forget: nothing to hand back). */
 struct offload_task *offload_submit(struct offload *o, offload_work_fn work,
 		    offload_done_fn done, void *arg);
+struct offload_task *offload_submit_background(struct offload *o,
+		    offload_work_fn work, offload_done_fn done, void *arg);
 void		 offload_cancel(struct offload_task *t);
 /* Worker side: true once the task was cancelled (stop early). */
 int		 offload_stopping(const struct offload_task *t);

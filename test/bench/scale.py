@@ -2,12 +2,18 @@
 """scale.py: 8, 16, 32 and 64 concurrent migrations on one pair of daemons.
 
     test/bench/scale.py [BUILDDIR] [--json] [--quick] [--levels 8,16,32,64]
-        [--pfs 8] [--mem 32M] [--rpc-gap-ms 10] [--check-memory]
+        [--pfs 8] [--mem 32M] [--dst-fill zero|written] [--rpc-gap-ms 10]
+        [--check-memory]
 
 Two vmigd, each with --pfs simulated virtio PFs (VFs spread over them
 round-robin), [limits] max_outgoing / max_incoming / max_per_pf raised to
 the largest level. Per level, fresh VFs and fresh VMs of --mem bytes of
-random data, each VF with a workload from a mix (a small hot set, a
+random data (the destination's file sparse, or with --dst-fill written
+every page allocated before PrepareIncoming, as a VM with a passthrough
+device has its memory pinned at the destination: throughput.py's warm
+rows; on this project's test VMs the first touch of a fresh page costs
+~15 us, which a sparse destination pays inside the level), each VF with
+a workload from a mix (a small hot set, a
 receive ring, bursts, idle: rates chosen so that each converges alone);
 all migrations of the level are started at once (PrepareIncoming +
 StartMigration back to back) with bulk copy, verify, a 300 ms target and
@@ -74,6 +80,9 @@ def options(p):
                    help="simulated PFs per host (default 8, --quick 2)")
     p.add_argument("--mem", default=None,
                    help="memory per VM (default 32M, --quick 8M)")
+    p.add_argument("--dst-fill", default="zero", choices=["zero", "written"],
+                   help="the destination memory files: sparse (default) or "
+                   "every page written before the level (pinned memory)")
     p.add_argument("--rpc-gap-ms", type=float, default=10.0,
                    help="pause between the RPC thread's calls (default 10)")
     p.add_argument("--check-memory", action="store_true",
@@ -175,7 +184,8 @@ def run_level(pair, n, npfs, vf_base, mem, args):
     for i in range(n):
         pf = i % npfs
         vf = vf_base + i // npfs + 1
-        vm = pair.vm(pf, vf, mem, "random", tag=f"sc{n}-pf{pf}-vf{vf}")
+        vm = pair.vm(pf, vf, mem, "random", tag=f"sc{n}-pf{pf}-vf{vf}",
+                     dst_fill=args.dst_fill)
         # the kinds rotate across PFs too (not one kind per PF)
         kind, params = MIX[(i + i // npfs) % len(MIX)]
         pair.workload(vm, kind, **params)
@@ -385,7 +395,7 @@ def main():
     cpus = [r["cpu_s_per_gib"] for r in rows if r["cpu_s_per_gib"]]
     result = dict(
         benchmark="scale", levels=levels, pfs_per_host=npfs,
-        memory_bytes=mem, rpc_gap_ms=args.rpc_gap_ms,
+        memory_bytes=mem, dst_fill=args.dst_fill, rpc_gap_ms=args.rpc_gap_ms,
         max_concurrent_ok=max_ok,
         rpc_p99_ms=rpc_p99,
         rpc_p99_ms_definition="the highest per-level p99 of GetJob latency "
@@ -402,7 +412,8 @@ def main():
         machine=bl.machine(), rows=rows)
 
     lines = [f"scale: concurrent migrations, {mem >> 20} MiB VMs (random, "
-             f"workload mix), {npfs} PFs per host, verify"]
+             f"workload mix), {npfs} PFs per host, verify, destination "
+             f"memory {'sparse' if args.dst_fill == 'zero' else 'written'}"]
     trows = []
     for r in rows:
         d = r["downtime_ms"]

@@ -30,6 +30,7 @@
 
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "backend.h"
 #include "conf.h"
@@ -730,6 +731,8 @@ world_new(uint32_t initial_mode)
 	trackers_open = trackers_started = 0;
 	job = NULL;
 
+	/* as vmigd: the offload pool's workers wake this loop (wake.c) */
+	cr_assert_eq(evthread_use_pthreads(), 0);
 	base = event_base_new();
 	cr_assert_not_null(base);
 	cr_assert_eq(event_base_priority_init(base, VMIG_NPRIO), 0);

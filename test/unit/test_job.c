@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "job.h"
 #include "vmig.pb-c.h"
@@ -69,6 +70,8 @@ setup(void)
 {
 	log_init(LOG_LEVEL_ERROR, "test_job");
 	memset(&d, 0, sizeof(d));
+	/* as vmigd: the offload pool's workers wake this loop (wake.c) */
+	cr_assert_eq(evthread_use_pthreads(), 0);
 	d.base = event_base_new();
 	cr_assert_not_null(d.base);
 	eng = engine_new(d.base, NULL);

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -356,6 +357,57 @@ Test(memory, digest_stoppable_in_chunks)
 	cr_assert_eq(mem_digest_stoppable(&m, stop_after, &calls, &h),
 	    -ECANCELED);
 	cr_assert_eq(h, 0, "no digest when stopped");
+	mem_map_close(&m);
+	unlink(path);
+}
+
+/*
+ * The worker's populating: a chunk per call across the regions, contents
+ * kept, a sparse file's pages allocated (mincore), 0 once all are done.
+ */
+Test(memory, populate_steps_in_chunks)
+{
+	char		 path[64];
+	size_t		 len = MEM_POPULATE_CHUNK + 4096;
+	struct mem_region_spec s[2] = {
+		{ path, 0, 0, len, 4096 },
+		{ shm_path, 0, 0x10000000, 65536, 4096 },
+	};
+	struct mem_map	 m;
+	uint64_t	 h, off = 0;
+	uint32_t	 region = 0;
+	unsigned char	 vec[(MEM_POPULATE_CHUNK + 4096) / 4096];
+	size_t		 i;
+	char		 err[256];
+	int		 fd;
+
+	snprintf(path, sizeof path, "/dev/shm/vmig-test-mem-XXXXXX");
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_eq(ftruncate(fd, (off_t)len), 0);	/* sparse */
+	close(fd);
+	cr_assert_eq(mem_map_open(&m, s, 2, MEM_MAP_WRITE, err, sizeof err),
+	    0, "%s", err);
+	h = mem_region_digest(&m.regions[1]);
+	cr_assert_eq(mincore(m.regions[0].base, len, vec), 0);
+	cr_assert_eq(vec[0] & 1, 0, "a sparse page is there before");
+
+	cr_assert_eq(mem_populate_step(&m, &region, &off), 1);
+	cr_assert_eq(region, 0);
+	cr_assert_eq(off, MEM_POPULATE_CHUNK, "one chunk a call");
+	cr_assert_eq(mincore(m.regions[0].base, len, vec), 0);
+	cr_assert_eq(vec[0] & 1, 1, "the first chunk not populated");
+	cr_assert_eq(vec[len / 4096 - 1] & 1, 0, "populated past the chunk");
+	cr_assert_eq(mem_populate_step(&m, &region, &off), 1,
+	    "the second region remains");
+	cr_assert_eq(mincore(m.regions[0].base, len, vec), 0);
+	for (i = 0; i < len / 4096; i++)
+		cr_assert_eq(vec[i] & 1, 1, "page %zu not populated", i);
+	cr_assert_eq(mem_populate_step(&m, &region, &off), 0, "all done");
+	cr_assert_eq(region, 1);
+	cr_assert_eq(off, 65536);
+	cr_assert_eq(mem_populate_step(&m, &region, &off), 0);
+	cr_assert_eq(mem_region_digest(&m.regions[1]), h, "contents changed");
+	cr_assert_eq(m.regions[0].base[4096], 0);
 	mem_map_close(&m);
 	unlink(path);
 }

@@ -1,7 +1,7 @@
 /*
- * test_offload.c: the worker pool behind digests and unmapping, with real
- * threads and a real libevent loop: work runs off the loop thread and its
- * completion on it; a cancelled task never reports
+ * test_offload.c: the worker pool behind digests, populating and
+ * unmapping, with real threads and a real libevent loop: work runs off the
+ * loop thread and its completion on it; a cancelled task never reports
  * (queued: its work never runs; running: it is told to stop and waited
  * for); offload_free() stops running work, drops queued work that has an
  * owner and runs queued fire-and-forget work, so nothing it holds leaks.
@@ -277,6 +277,48 @@ Test(offload, awaited_work_first)
 	cr_assert_eq(norder, 3, "queued work did not run");
 	cr_assert_eq(order[0], 3, "the awaited task ran %d-th", norder);
 	cr_assert_eq(order[1], 1);
+	cr_assert_eq(order[2], 2);
+	loop_for(50);
+	offload_free(o);
+	LEAK_CHECK();
+}
+
+static int	bg_done;
+
+static void
+bg_done_cb(void *arg)
+{
+	cr_assert_eq(thread_marker, loop_thread_marker,
+	    "completion off the loop thread");
+	bg_done = (int)(intptr_t)arg;
+}
+
+/*
+ * Background work (populating a mapping) reports its end on the loop, but
+ * queues like work without a done: behind the awaited, in order with the
+ * rest.
+ */
+Test(offload, background_work_queues_behind_awaited)
+{
+	struct offload	*o = offload_new(base, 1);
+	volatile int	 gate = 0, started = 0;
+	struct item	 blocker = { .gate = &gate, .started = &started };
+
+	norder = 0;
+	bg_done = 0;
+	offload_submit(o, work, done, &blocker);
+	wait_flag(&started);
+	offload_submit_background(o, ordered_work, bg_done_cb,
+	    (void *)(intptr_t)1);
+	offload_submit(o, ordered_work, NULL, (void *)(intptr_t)2);
+	offload_submit(o, ordered_work, ordered_done, (void *)(intptr_t)3);
+	gate = 1;
+	loop_until(&blocker.done);
+	loop_until(&bg_done);
+	cr_assert_eq(bg_done, 1, "the background work's done did not run");
+	cr_assert_eq(norder, 3, "queued work did not run");
+	cr_assert_eq(order[0], 3, "the awaited task ran %d-th", norder);
+	cr_assert_eq(order[1], 1, "background work overtook older work");
 	cr_assert_eq(order[2], 2);
 	loop_for(50);
 	offload_free(o);
