@@ -80,7 +80,6 @@ class Top(MigrationCase):
     def setUp(self):
         super().setUp()
         self.tmux = Tmux(self.tmp)
-        self.addCleanup(self.tmux.kill)
         # vf1: slow, pages flowing; vf2: converged, waiting for us
         self.pair(1, "hot")
         self.pair(2, "hot")
@@ -89,6 +88,11 @@ class Top(MigrationCase):
             2, dict(switchover=pb.SWITCHOVER_MANUAL))
         self.wait_phase(self.src.client, self.jid2,
                         pb.PHASE_SWITCHOVER_READY)
+
+    def tearDown(self):
+        # before the base class removes the directory with its socket
+        self.tmux.kill()
+        super().tearDown()
 
     def argv(self, *extra):
         return [vmigtest.vmigctl_path(), "--connect", self.src.daemon.rpc_url,
