@@ -258,11 +258,16 @@ def run_daemons(tmp, builddir):
         check(sh("pkg-config", "--variable=plugindir", "vmig-backend")
               .strip() == plugdir, "vmigd-dev: a plugin, and its directory")
 
-        page = urllib.request.urlopen(src.metrics_url(),
-                                      timeout=LIVENESS_S).read().decode()
-        check('vmigd_migrations_total{direction="outgoing",'
-              'result="completed",reason="none"} 1' in page,
-              "the metrics count the migration")
+        # a page is up to METRICS_REFRESH_MS (1 s) old: the steps above
+        # may all fit in that
+        done = ('vmigd_migrations_total{direction="outgoing",'
+                'result="completed",reason="none"} 1')
+
+        def counted():
+            return done in urllib.request.urlopen(
+                src.metrics_url(), timeout=LIVENESS_S).read().decode()
+        wait_for(counted, "the metrics to count the migration")
+        check(counted(), "the metrics count the migration")
         for d in daemons:
             d.stop()
         daemons = []
