@@ -304,22 +304,24 @@ dlink_io(struct dlink_conn *c, int send)
 static void
 dlink_tx_io(struct dlink_conn *c)
 {
-	size_t		len = DSEAL_LEN + 2 * DSEAL_TAG, n;
+	size_t		len = DSEAL_LEN + 2 * DSEAL_TAG, n, payload = 0;
 	unsigned	i;
 
 	if (c->ds == NULL) {
 		dlink_io(c, 1);
 		return;
 	}
-	for (i = 0; i < c->cur_n; i++)
-		len += c->cur[i].len;
+	for (i = 1; i < c->cur_n; i++)
+		payload += c->cur[i].len;
+	len += c->cur[0].len + payload;
 	if (len > c->scap) {
 		free(c->sbuf);
 		c->scap = MAX(len, (size_t)DLINK_HDR_BUF + (1u << 20));
 		c->sbuf = xmalloc(c->scap);
 	}
 	n = dseal_seal_header(c->ds, c->cur[0].p, c->cur[0].len, c->sbuf);
-	if (c->cur_n > 1)
+	/* a payload record exactly when the destination expects one */
+	if (payload > 0)
 		n += dseal_seal_payload(c->ds, c->cur + 1, c->cur_n - 1,
 		    c->sbuf + n);
 	c->sseg.p = c->sbuf;
