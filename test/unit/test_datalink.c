@@ -51,7 +51,6 @@ static struct event_base *base;
 static struct dlink *ldl, *sdl;		/* listening (dst), dialing (src) */
 /* the sealed suite's (dseal.h): NULL in the plain one */
 static struct dseal_ctx *seal_dst, *seal_src;
-static struct id ca, other_ca, dst_id, src_id, stranger;
 
 static uint64_t	 applied, applied_pages;
 static int	 connected, failed, writable;
@@ -724,8 +723,8 @@ sealed_contexts(const struct id *source)
 {
 	char	err[256];
 
-	cr_assert_eq(dseal_ctx_new(TLS_SERVER, ca.cert_pem, dst_id.cert_pem,
-	    dst_id.key_pem, NULL, &seal_dst, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(dseal_ctx_new(TLS_SERVER, ca.cert_pem, server.cert_pem,
+	    server.key_pem, NULL, &seal_dst, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, source->cert_pem,
 	    source->key_pem, "127.0.0.1", &seal_src, err, sizeof err), 0, "%s",
 	    err);
@@ -734,12 +733,8 @@ sealed_contexts(const struct id *source)
 static void
 setup_sealed(void)
 {
-	id_make(&ca, "test-ca", NULL, NULL, -1, 2);
-	id_make(&other_ca, "other-ca", NULL, NULL, -1, 2);
-	id_make(&dst_id, "dst", &ca, "IP:127.0.0.1", -1, 2);
-	id_make(&src_id, "src", &ca, "DNS:src.example", -1, 2);
-	id_make(&stranger, "src", &other_ca, "DNS:src.example", -1, 2);
-	sealed_contexts(&src_id);
+	ids_make();
+	sealed_contexts(&client);
 	setup();
 }
 
@@ -750,11 +745,7 @@ teardown_sealed(void)
 	dseal_ctx_free(seal_dst);
 	dseal_ctx_free(seal_src);
 	seal_dst = seal_src = NULL;
-	id_free(&ca);
-	id_free(&other_ca);
-	id_free(&dst_id);
-	id_free(&src_id);
-	id_free(&stranger);
+	ids_free();
 }
 
 TestSuite(sealed, .init = setup_sealed, .fini = teardown_sealed);
@@ -803,8 +794,8 @@ Test(sealed, a_destination_of_another_name_fails_the_link)
 	char	err[256];
 
 	dseal_ctx_free(seal_src);
-	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, src_id.cert_pem,
-	    src_id.key_pem, "127.0.0.9", &seal_src, err, sizeof err), 0, "%s",
+	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, client.cert_pem,
+	    client.key_pem, "127.0.0.9", &seal_src, err, sizeof err), 0, "%s",
 	    err);
 	cr_assert_eq(dlink_dial(base, url, 1, token, sizeof token, 4 << 20,
 	    NULL, seal_src, &src_ops, NULL, &sdl, err, sizeof err), 0, "%s",

@@ -22,28 +22,16 @@
 #include "testid.h"
 #include "util.h"
 
-static struct id ca, other_ca, dst_id, src_id, stranger, expired;
-
 static void
 setup(void)
 {
-	id_make(&ca, "test-ca", NULL, NULL, -1, 2);
-	id_make(&other_ca, "other-ca", NULL, NULL, -1, 2);
-	id_make(&dst_id, "dst", &ca, "DNS:localhost,IP:127.0.0.1", -1, 2);
-	id_make(&src_id, "src", &ca, "DNS:src.example", -1, 2);
-	id_make(&stranger, "src", &other_ca, "DNS:src.example", -1, 2);
-	id_make(&expired, "dst-old", &ca, "DNS:localhost", -30, 2);
+	ids_make();
 }
 
 static void
 teardown(void)
 {
-	id_free(&ca);
-	id_free(&other_ca);
-	id_free(&dst_id);
-	id_free(&src_id);
-	id_free(&stranger);
-	id_free(&expired);
+	ids_free();
 }
 
 TestSuite(dseal, .init = setup, .fini = teardown);
@@ -56,17 +44,17 @@ struct pair {
 };
 
 static void
-pair_open(struct pair *p, const struct id *client, const struct id *server,
+pair_open(struct pair *p, const struct id *src, const struct id *dst,
     const char *name)
 {
 	char	err[256];
 
 	memset(p, 0, sizeof(*p));
-	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, client != NULL ?
-	    client->cert_pem : NULL, client != NULL ? client->key_pem : NULL,
+	cr_assert_eq(dseal_ctx_new(TLS_CLIENT, ca.cert_pem, src != NULL ?
+	    src->cert_pem : NULL, src != NULL ? src->key_pem : NULL,
 	    name, &p->cctx, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(dseal_ctx_new(TLS_SERVER, ca.cert_pem, server->cert_pem,
-	    server->key_pem, NULL, &p->sctx, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dseal_ctx_new(TLS_SERVER, ca.cert_pem, dst->cert_pem,
+	    dst->key_pem, NULL, &p->sctx, err, sizeof(err)), 0, "%s", err);
 	p->c = dseal_new(p->cctx);
 	p->s = dseal_new(p->sctx);
 }
@@ -157,7 +145,7 @@ Test(dseal, header_and_payload_open_in_place)
 	for (i = 0; i < 74097; i++)
 		pay[i] = (uint8_t)(i * 7 + 3);
 	memcpy(want, pay, 74097);
-	pair_open(&p, &src_id, &dst_id, "localhost");
+	pair_open(&p, &client, &server, "localhost");
 	pair_ready(&p);
 
 	for (int round = 0; round < 3; round++) {
@@ -199,7 +187,7 @@ tamper(int what)
 	struct dseal_seg seg = { NULL, 74097 };
 
 	memset(pay, 0x5a, sizeof(pay));
-	pair_open(&p, &src_id, &dst_id, "localhost");
+	pair_open(&p, &client, &server, "localhost");
 	pair_ready(&p);
 	fn = dseal_seal_header(p.c, hdr, sizeof(hdr), first);
 	hn = seal_batch(p.c, hdr, sizeof(hdr), pay, out, &pn);
@@ -263,9 +251,9 @@ Test(dseal, another_connections_record_does_not_open)
 	uint8_t		hdr[32] = { 9 }, a[100], b[100];
 	size_t		n;
 
-	pair_open(&p, &src_id, &dst_id, "localhost");
+	pair_open(&p, &client, &server, "localhost");
 	pair_ready(&p);
-	pair_open(&q, &src_id, &dst_id, "localhost");
+	pair_open(&q, &client, &server, "localhost");
 	pair_ready(&q);
 	/* same plaintext, same sequence: other keys, so other bytes */
 	n = dseal_seal_header(p.c, hdr, sizeof(hdr), a);
@@ -281,7 +269,7 @@ Test(dseal, the_ready_record_is_the_servers_own)
 	struct pair	p;
 	uint8_t		ready[DSEAL_READY];
 
-	pair_open(&p, &src_id, &dst_id, "localhost");
+	pair_open(&p, &client, &server, "localhost");
 	cr_assert(pair_handshake(&p));
 	memset(ready, 0, sizeof(ready));
 	cr_assert_eq(dseal_ready_ok(p.c, ready), -1, "zeros were taken as "
@@ -291,12 +279,12 @@ Test(dseal, the_ready_record_is_the_servers_own)
 
 /* The handshake fails; which side says so, and its reason. */
 static void
-refused(const struct id *client, const struct id *server, const char *name,
+refused(const struct id *src, const struct id *dst, const char *name,
     int server_says, const char *why)
 {
 	struct pair	p;
 
-	pair_open(&p, client, server, name);
+	pair_open(&p, src, dst, name);
 	cr_assert_not(pair_handshake(&p), "the handshake went through");
 	if (server_says) {
 		cr_assert_eq(p.sst, DSEAL_HS_FAILED);
@@ -311,7 +299,7 @@ refused(const struct id *client, const struct id *server, const char *name,
 
 Test(dseal, another_cas_source_is_refused)
 {
-	refused(&stranger, &dst_id, "localhost", 1,
+	refused(&stranger, &server, "localhost", 1,
 	    "refused the source's certificate");
 }
 
@@ -320,25 +308,25 @@ Test(dseal, an_expired_source_is_refused)
 	struct id	old_src;
 
 	id_make(&old_src, "src-old", &ca, "DNS:src.example", -30, 2);
-	refused(&old_src, &dst_id, "localhost", 1,
+	refused(&old_src, &server, "localhost", 1,
 	    "refused the source's certificate: certificate has expired");
 	id_free(&old_src);
 }
 
 Test(dseal, a_source_without_certificate_is_refused)
 {
-	refused(NULL, &dst_id, "localhost", 1, "showed no certificate");
+	refused(NULL, &server, "localhost", 1, "showed no certificate");
 }
 
 Test(dseal, an_expired_destination_is_refused)
 {
-	refused(&src_id, &expired, "localhost", 0,
+	refused(&client, &expired, "localhost", 0,
 	    "refused the destination's certificate: certificate has expired");
 }
 
 Test(dseal, a_destination_of_another_name_is_refused)
 {
-	refused(&src_id, &dst_id, "other.example", 0,
+	refused(&client, &server, "other.example", 0,
 	    "refused the destination's certificate");
 }
 
@@ -346,9 +334,9 @@ Test(dseal, an_address_is_checked_against_the_ip_sans)
 {
 	struct pair	p;
 
-	pair_open(&p, &src_id, &dst_id, "127.0.0.1");
+	pair_open(&p, &client, &server, "127.0.0.1");
 	pair_ready(&p);
 	pair_close(&p);
-	refused(&src_id, &dst_id, "127.0.0.2", 0,
+	refused(&client, &server, "127.0.0.2", 0,
 	    "refused the destination's certificate");
 }

@@ -31,8 +31,6 @@
 #define XFER_BYTES	(8u << 20)
 #define WAIT_MS		10000	/* a bound on a hang, not a timing */
 
-static struct id ca, other_ca, server, client, stranger, expired;
-
 static void
 setup(void)
 {
@@ -40,23 +38,13 @@ setup(void)
 
 	cr_assert_eq(tls_engine_use("openssl", err, sizeof(err)), 0, "%s",
 	    err);
-	id_make(&ca, "test-ca", NULL, NULL, -1, 2);
-	id_make(&other_ca, "other-ca", NULL, NULL, -1, 2);
-	id_make(&server, "dst", &ca, "DNS:localhost,IP:127.0.0.1", -1, 2);
-	id_make(&client, "src", &ca, "DNS:src.example", -1, 2);
-	id_make(&stranger, "src", &other_ca, "DNS:src.example", -1, 2);
-	id_make(&expired, "dst-old", &ca, "DNS:localhost", -30, 2);
+	ids_make();
 }
 
 static void
 teardown(void)
 {
-	id_free(&ca);
-	id_free(&other_ca);
-	id_free(&server);
-	id_free(&client);
-	id_free(&stranger);
-	id_free(&expired);
+	ids_free();
 	/* no nng_fini(): Criterion's own nn_* calls may be libnng's */
 }
 

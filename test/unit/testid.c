@@ -54,8 +54,8 @@ ext_add(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 void
-id_make(struct id *id, const char *cn, const struct id *ca, const char *san,
-    long from_days, long days)
+id_make(struct id *id, const char *cn, const struct id *signer,
+    const char *san, long from_days, long days)
 {
 	static long	 serial = 1;
 	X509		*issuer;
@@ -71,9 +71,9 @@ id_make(struct id *id, const char *cn, const struct id *ca, const char *san,
 	X509_set_pubkey(id->cert, id->key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(id->cert), "CN",
 	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	issuer = ca != NULL ? ca->cert : id->cert;
+	issuer = signer != NULL ? signer->cert : id->cert;
 	X509_set_issuer_name(id->cert, X509_get_subject_name(issuer));
-	if (ca == NULL) {
+	if (signer == NULL) {
 		ext_add(id->cert, issuer, NID_basic_constraints,
 		    "critical,CA:TRUE");
 		ext_add(id->cert, issuer, NID_key_usage,
@@ -85,7 +85,7 @@ id_make(struct id *id, const char *cn, const struct id *ca, const char *san,
 		if (san != NULL)
 			ext_add(id->cert, issuer, NID_subject_alt_name, san);
 	}
-	cr_assert(X509_sign(id->cert, ca != NULL ? ca->key : id->key,
+	cr_assert(X509_sign(id->cert, signer != NULL ? signer->key : id->key,
 	    EVP_sha256()) > 0);
 	id->cert_pem = pem_of(wr_cert, id->cert);
 	id->key_pem = pem_of(wr_key, id->key);
@@ -100,3 +100,27 @@ id_free(struct id *id)
 	free(id->key_pem);
 }
 
+
+struct id ca, other_ca, server, client, stranger, expired;
+
+void
+ids_make(void)
+{
+	id_make(&ca, "test-ca", NULL, NULL, -1, 2);
+	id_make(&other_ca, "other-ca", NULL, NULL, -1, 2);
+	id_make(&server, "dst", &ca, "DNS:localhost,IP:127.0.0.1", -1, 2);
+	id_make(&client, "src", &ca, "DNS:src.example", -1, 2);
+	id_make(&stranger, "src", &other_ca, "DNS:src.example", -1, 2);
+	id_make(&expired, "dst-old", &ca, "DNS:localhost", -30, 2);
+}
+
+void
+ids_free(void)
+{
+	id_free(&ca);
+	id_free(&other_ca);
+	id_free(&server);
+	id_free(&client);
+	id_free(&stranger);
+	id_free(&expired);
+}

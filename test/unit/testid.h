@@ -17,11 +17,20 @@ struct id {
 };
 
 /*
- * An identity signed by ca (NULL: a self-signed CA) with subjectAltName
+ * An identity signed by signer (NULL: a self-signed CA) with subjectAltName
  * san (NULL: none), valid from from_days for days.
  */
-void	id_make(struct id *id, const char *cn, const struct id *ca,
+void	id_make(struct id *id, const char *cn, const struct id *signer,
 	    const char *san, long from_days, long days);
 void	id_free(struct id *id);
+
+/*
+ * The set every TLS test uses: a CA, another CA, a server ("dst":
+ * localhost and 127.0.0.1) and a client ("src") of the CA, another CA's
+ * client, an expired server. ids_make() makes them, ids_free() frees.
+ */
+extern struct id ca, other_ca, server, client, stranger, expired;
+void	ids_make(void);
+void	ids_free(void);
 
 #endif /* VMIG_TESTID_H */
